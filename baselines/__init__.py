@@ -1,0 +1,1 @@
+"""Baseline systems for ChatGenBench, one per module, registered in :mod:`chatgenbench.adapters`."""

@@ -1,0 +1,3 @@
+from chatgenbench.cli import main
+
+raise SystemExit(main())

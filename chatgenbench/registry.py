@@ -1,0 +1,92 @@
+"""A small generic registry: names to lazily imported implementations, with metadata.
+
+Modelled on lm-evaluation-harness: an entry is either an object or a ``"module:attr"`` string that is
+imported on first use, and an unknown name is answered with close matches.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownNameError(KeyError):
+    """Raised for a name that no registry entry has; the message suggests close names."""
+
+    def __str__(self) -> str:  # KeyError quotes its message otherwise
+        return str(self.args[0])
+
+
+@dataclass
+class RegistryEntry:
+    """One registered implementation and its metadata."""
+
+    name: str
+    target: Any
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Registry(Generic[T]):
+    """Map names to implementations, loaded lazily from ``"module:attr"`` strings.
+
+    >>> reg = Registry("metric")
+    >>> reg.register("answer", lambda: 42, higher_is_better=True)
+    >>> reg.get("answer")()
+    42
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, RegistryEntry] = {}
+
+    def register(self, name: str, target: Any, **metadata: Any) -> None:
+        """Register ``target`` (an object or a ``"module:attr"`` string) under ``name``."""
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = RegistryEntry(name, target, dict(metadata))
+
+    def decorator(self, name: str, **metadata: Any):
+        """Return a decorator that registers the decorated object under ``name``."""
+
+        def wrap(obj: T) -> T:
+            self.register(name, obj, **metadata)
+            return obj
+
+        return wrap
+
+    def entry(self, name: str) -> RegistryEntry:
+        """Return the entry for ``name``; raise :class:`UnknownNameError` with suggestions."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self._entries), n=3, cutoff=0.5)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise UnknownNameError(f"Unknown {self.kind} {name!r}.{hint} Known: {known}.") from None
+
+    def get(self, name: str) -> T:
+        """Return the implementation registered under ``name``, importing it if needed."""
+        entry = self.entry(name)
+        if isinstance(entry.target, str):
+            module_name, _, attr = entry.target.partition(":")
+            entry.target = getattr(importlib.import_module(module_name), attr)
+        return entry.target
+
+    def metadata(self, name: str) -> dict[str, Any]:
+        """Return the metadata registered with ``name``."""
+        return dict(self.entry(name).metadata)
+
+    def names(self) -> list[str]:
+        """Return the registered names, sorted."""
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
