@@ -1,0 +1,132 @@
+"""The leaderboard in a real browser: the app served by ``chatgenbench leaderboard``, loaded in
+headless Chromium (Debian ``chromium`` + ``chromium-driver``), must show the paper's reported
+ChatGen-Evo row. A screenshot is saved (``$CHATGENBENCH_TEST_ARTIFACTS`` or the test's tmp dir)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROME_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1600,1300",
+)
+
+selenium = pytest.importorskip(
+    "selenium", reason="selenium is not installed (pip install -e '.[leaderboard]')"
+)
+if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+    pytest.skip(
+        "Chromium is not installed: apt-get install -y chromium chromium-driver (.ci/run does)",
+        allow_module_level=True,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the leaderboard exited early with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"the leaderboard did not answer on {url} within {timeout:.0f} s")
+
+
+@pytest.fixture()
+def served_app(tmp_path):
+    store = tmp_path / "store"
+    shutil.copytree(ROOT / "submissions" / "no-finetune-sample", store / "no-finetune-sample")
+    port = _free_port()
+    env = dict(os.environ, CHATGENBENCH_LEADERBOARD_BENCHMARKS="sample")
+    log = open(tmp_path / "streamlit.log", "wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chatgenbench",
+            "leaderboard",
+            "--store",
+            str(store),
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--headless",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", process)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def test_ranking_shows_reported_chatgen_evo_row_in_chromium(served_app, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        driver.get(served_app)
+        wait = WebDriverWait(driver, 60, poll_frequency=0.25)
+        wait.until(lambda d: "ChatGen-Evo (2B)" in d.find_element(By.TAG_NAME, "body").text)
+        # the data grid draws on a canvas; wait until it has painted the rows too
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid='stDataFrame'] canvas"))
+        time.sleep(1.0)
+        body = driver.find_element(By.TAG_NAME, "body").text
+        artifacts = Path(os.environ.get("CHATGENBENCH_TEST_ARTIFACTS") or tmp_path)
+        artifacts.mkdir(parents=True, exist_ok=True)
+        shot = artifacts / "leaderboard.png"
+        assert driver.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000
+        print(body)
+        print("SOURCE", driver.page_source[:200000].count("ChatGen-Evo"))
+    finally:
+        driver.quit()
+    assert "ChatGenBench leaderboard" in body
+    assert "Top of this group: ChatGen-Evo (2B) (reported)" in body
