@@ -164,7 +164,8 @@ def test_uploads_with_row_errors_are_refused_with_row_level_problems(tmp_path):
     assert ("line 13", "unknown_id") in errors
     assert any(p.field == "arguments.steps" and p.location == "line 2" for p in check.report.errors)
     # the unparsable line leaves sample-0003 without a prediction: an error for an upload
-    assert any(p.kind == "missing_id" or "sample-0003" in str(p) for p in check.report.errors)
+    missing = [p.id for p in check.report.errors if p.kind == "missing_prediction"]
+    assert missing == ["sample-0003"]
     assert store.names() == []
 
 
