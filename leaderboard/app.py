@@ -49,8 +49,8 @@ from chatgenbench.submissions import (
     default_upload_limit,
 )
 
-STATE_ICONS = {"pending": "⏳", "running": "⚙️", "done": "✅", "failed": "❌"}
 MAX_PROBLEMS_SHOWN = 200
+AUTO_REFRESH_SECONDS = 5
 
 
 @st.cache_resource(show_spinner=False)
@@ -217,7 +217,7 @@ def _details_tab(submissions: list[Submission], setting: str, input_type: str) -
             key="detail-meta",
         )
     for problem in submission.meta_problems:
-        st.error(problem, icon="⚠️")
+        st.error(problem)
     if submission.results is None:
         st.info("Not scored yet: see the Queue tab.")
         return
@@ -358,23 +358,38 @@ def _submit_tab(store: SubmissionStore, queue: ScoringQueue) -> None:
         )
 
 
-def _queue_tab(queue: ScoringQueue) -> None:
+def _queue_panel(queue: ScoringQueue) -> None:
     counts = queue.counts()
-    st.text("  ".join(f"{STATE_ICONS[state]} {state}: {count}" for state, count in counts.items()))
+    st.text(" · ".join(f"{state}: {count}" for state, count in counts.items()))
     jobs = queue.jobs(limit=200)
     if not jobs:
         st.info("No jobs yet. Run the worker with: chatgenbench queue work")
     else:
-        frame = pd.DataFrame.from_records([job.to_dict() for job in jobs])
-        frame.insert(2, "", [STATE_ICONS[job.state] for job in jobs])
+        frame = pd.DataFrame.from_records([job.to_dict() for job in jobs]).fillna("")
         st.dataframe(frame, hide_index=True, key="queue-jobs")
+    # A job that finished since the last look changes the ranking: redraw the whole page.
+    finished = counts["done"] + counts["failed"]
+    seen = st.session_state.get("queue_finished")
+    st.session_state["queue_finished"] = finished
+    if seen is not None and finished != seen:
+        st.rerun(scope="app")
+
+
+def _queue_tab(queue: ScoringQueue) -> None:
+    counts = queue.counts()
+    active = counts["pending"] + counts["running"] > 0
+    # While jobs are pending or running, the panel polls the queue every few seconds.
+    st.fragment(_queue_panel, run_every=AUTO_REFRESH_SECONDS if active else None)(queue)
     st.button("Refresh", key="queue-refresh")
-    st.caption(f"Queue database: {queue.path}. Worker: chatgenbench queue work")
+    st.caption(
+        f"Queue database: {queue.path}. Worker: chatgenbench queue work"
+        + (f". Refreshing every {AUTO_REFRESH_SECONDS} s while jobs are active." if active else "")
+    )
 
 
 def main() -> None:
     """Lay out the leaderboard page."""
-    st.set_page_config(page_title="ChatGenBench leaderboard", page_icon="🏆", layout="wide")
+    st.set_page_config(page_title="ChatGenBench leaderboard", layout="wide")
     st.title("ChatGenBench leaderboard")
     st.caption(
         "Automatic text-to-image generation from freestyle chat (ChatGen, Jia et al.). "

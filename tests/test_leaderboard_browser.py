@@ -75,9 +75,14 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) ->
 
 
 @pytest.fixture()
-def served_app(tmp_path):
+def store(tmp_path) -> Path:
     store = tmp_path / "store"
     shutil.copytree(ROOT / "submissions" / "no-finetune-sample", store / "no-finetune-sample")
+    return store
+
+
+@pytest.fixture()
+def served_app(tmp_path, store):
     port = _free_port()
     env = dict(os.environ, CHATGENBENCH_LEADERBOARD_BENCHMARKS="sample")
     log = open(tmp_path / "streamlit.log", "wb")
@@ -113,40 +118,65 @@ def served_app(tmp_path):
         log.close()
 
 
-def test_ranking_shows_reported_chatgen_evo_row_in_chromium(served_app, tmp_path):
+@pytest.fixture()
+def browser(tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in CHROME_FLAGS:
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")  # new and empty
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     try:
-        driver.get(served_app)
-        wait = WebDriverWait(driver, 60, poll_frequency=0.25)
-
-        def grid_cells(d) -> list[str]:
-            # the data grid paints on a canvas; its accessible DOM twin holds each cell's text
-            found = d.find_elements(
-                By.CSS_SELECTOR, "[data-testid='stDataFrame'] [role='gridcell']"
-            )
-            return [cell.get_attribute("textContent") for cell in found]
-
-        wait.until(lambda d: "ChatGen-Evo (2B)" in grid_cells(d))
-        time.sleep(1.0)  # let the charts finish painting before the screenshot
-        cells = grid_cells(driver)
-        body = driver.find_element(By.TAG_NAME, "body").text
-        artifacts = Path(os.environ.get("CHATGENBENCH_TEST_ARTIFACTS") or tmp_path)
-        artifacts.mkdir(parents=True, exist_ok=True)
-        shot = artifacts / "leaderboard.png"
-        assert driver.save_screenshot(str(shot))
-        assert shot.stat().st_size > 10_000
+        yield driver
     finally:
         driver.quit()
+
+
+def grid_cells(driver) -> list[str]:
+    """The text of every rendered data-grid cell.
+
+    The grid paints on a canvas; its accessible DOM twin holds each cell's text.
+    """
+    from selenium.webdriver.common.by import By
+
+    found = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stDataFrame'] [role='gridcell']")
+    return [cell.get_attribute("textContent") for cell in found]
+
+
+def open_tab(driver, title: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    (tab,) = [t for t in driver.find_elements(By.CSS_SELECTOR, "[role='tab']") if t.text == title]
+    tab.click()
+
+
+def wait_for(driver, condition, timeout: float = 60.0) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout, poll_frequency=0.25).until(lambda d: condition())
+
+
+def screenshot(driver, tmp_path: Path, name: str) -> Path:
+    artifacts = Path(os.environ.get("CHATGENBENCH_TEST_ARTIFACTS") or tmp_path)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / name
+    assert driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    return shot
+
+
+def test_ranking_shows_reported_chatgen_evo_row_in_chromium(served_app, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(served_app)
+    wait_for(browser, lambda: "ChatGen-Evo (2B)" in grid_cells(browser))
+    time.sleep(1.0)  # let the charts finish painting before the screenshot
+    cells = grid_cells(browser)
+    body = browser.find_element(By.TAG_NAME, "body").text
+    screenshot(browser, tmp_path, "leaderboard.png")
     assert "ChatGenBench leaderboard" in body
     assert "Top of this group: ChatGen-Evo (2B) (reported)" in body
     # the first row of the first grid is the paper's Supervised ChatGen-Evo (2B), rank 1
@@ -166,3 +196,40 @@ def test_ranking_shows_reported_chatgen_evo_row_in_chromium(served_app, tmp_path
         "65.9",
         "-",
     ]
+    assert "no-finetune (paper Baseline)" in cells  # the scored sample, in its own group
+
+
+def test_a_queued_submission_appears_without_reloading_once_scored(
+    store, served_app, browser, tmp_path
+):
+    """Pending on the Queue tab; a real worker scores it; the open page shows it as done and
+    ranks it, without a reload."""
+    from chatgenbench.scoring_queue import ScoringQueue, default_queue_path
+
+    folder = store / "queued-one"
+    shutil.copytree(store / "no-finetune-sample", folder)
+    (folder / "results.json").unlink()
+    meta = (folder / "meta.yaml").read_text("utf-8")
+    (folder / "meta.yaml").write_text(
+        meta.replace("method: no-finetune (paper Baseline)", "method: Queued Method"), "utf-8"
+    )
+    ScoringQueue(default_queue_path(store)).enqueue("queued-one")
+
+    browser.get(served_app)
+    wait_for(browser, lambda: "ChatGen-Evo (2B)" in grid_cells(browser))
+    assert "Queued Method" not in grid_cells(browser)
+    open_tab(browser, "Queue")
+    wait_for(browser, lambda: "pending" in grid_cells(browser))
+    worker = subprocess.run(
+        [sys.executable, "-m", "chatgenbench", "queue", "work", "--once", "--store", str(store)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    assert "job 1 (queued-one): done" in worker.stdout
+    wait_for(browser, lambda: "done" in grid_cells(browser), timeout=30)  # the panel polls
+    screenshot(browser, tmp_path, "leaderboard-queue.png")
+    open_tab(browser, "Ranking")
+    wait_for(browser, lambda: "Queued Method" in grid_cells(browser), timeout=30)
