@@ -149,6 +149,9 @@ class ScoringQueue:
         self.max_attempts = max_attempts
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
+            # WAL: the app reads while a worker writes. (On a file system without shared memory
+            # SQLite keeps its rollback journal, which is slower but as safe.)
+            db.execute("PRAGMA journal_mode = WAL")
             db.executescript(_SCHEMA)
 
     @contextmanager
