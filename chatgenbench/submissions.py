@@ -320,6 +320,7 @@ class SubmissionStore:
         self.max_upload_bytes = max_upload_bytes or default_upload_limit()
         self._benchmark_ids: dict[tuple[str, str], list[str]] = {}
         self._catalogs: dict[str, Any] = {}
+        self._loaded: dict[str, tuple[tuple, Submission]] = {}
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -353,9 +354,32 @@ class SubmissionStore:
                 return folder / filename
         return None
 
+    def _signature(self, folder: Path) -> tuple:
+        parts = []
+        for filename in (META_FILENAME, RESULTS_FILENAME, *PREDICTION_FILENAMES.values()):
+            try:
+                stat = (folder / filename).stat()
+            except FileNotFoundError:
+                parts.append(None)
+            else:
+                parts.append((stat.st_mtime_ns, stat.st_size, stat.st_ino))
+        return tuple(parts)
+
     def load(self, name: str) -> Submission:
-        """Read one submission folder; problems are recorded on the result, never raised."""
+        """Read one submission folder; problems are recorded on the result, never raised.
+
+        A folder whose files have not changed since the last call is not read again.
+        """
         folder = self.path_for(name)
+        signature = self._signature(folder)
+        cached = self._loaded.get(name)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        submission = self._read(name, folder)
+        self._loaded[name] = (signature, submission)
+        return submission
+
+    def _read(self, name: str, folder: Path) -> Submission:
         submission = Submission(name=name, path=folder, meta=None)
         submission.predictions_path = self.predictions_path(name)
         meta_path = folder / META_FILENAME

@@ -184,7 +184,7 @@ def _metric_status_frame(block: dict[str, Any]) -> pd.DataFrame:
                 "Metric": column.header,
                 "Status": metric.get("status", "missing"),
                 "Value": column.fmt.format(metric["value"]) if computed else "-",
-                "n": metric.get("n"),
+                "n": "" if metric.get("n") is None else str(metric["n"]),
                 "Reason": "" if computed else str(metric.get("reason", "")),
                 "How to fix": str(metric.get("how_to_fix", "")),
             }
@@ -216,8 +216,9 @@ def _details_tab(submissions: list[Submission], setting: str, input_type: str) -
             hide_index=True,
             key="detail-meta",
         )
-    for problem in submission.meta_problems:
-        st.error(problem)
+    if submission.meta_problems:
+        st.error("meta.yaml has problems:")
+        st.text("\n".join(submission.meta_problems))
     if submission.results is None:
         st.info("Not scored yet: see the Queue tab.")
         return

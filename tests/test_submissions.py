@@ -211,3 +211,15 @@ def test_environment_configures_the_store(tmp_path, monkeypatch):
     monkeypatch.setenv("CHATGENBENCH_UPLOAD_MAX_BYTES", "lots")
     with pytest.raises(SubmissionError, match="not a number of bytes"):
         SubmissionStore()
+
+
+def test_load_rereads_a_folder_only_when_its_files_change(tmp_path):
+    folder = copy_sample(tmp_path)
+    store = SubmissionStore(tmp_path)
+    first = store.load("no-finetune-sample")
+    assert store.load("no-finetune-sample") is first
+    results = json.loads((folder / "results.json").read_text("utf-8"))
+    results["synthetic"] = True
+    (folder / "results.json").write_text(json.dumps(results, indent=1), "utf-8")
+    again = store.load("no-finetune-sample")
+    assert again is not first and again.synthetic and not again.rankable
