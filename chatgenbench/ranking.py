@@ -112,6 +112,7 @@ class Ranking:
     sort_by: str
     groups: list[RankingGroup]
     excluded: list[tuple[str, str]]
+    notes: list[str] = field(default_factory=list)
 
 
 @lru_cache(maxsize=1)
@@ -341,12 +342,24 @@ def build_ranking(
         ordered = _sort_rows(members, sort_by or default_sort_key(members))
         groups.append(RankingGroup(key=key, label=heading, notes=notes, rows=ordered))
     groups.sort(key=lambda group: (not group.has_reported, group.label))
+    notes = []
+    if include_reported and not any(group.has_reported for group in groups):
+        if setting == "overall":
+            notes.append(
+                "The paper reports no overall (Supervised and Few-shot together) figures: choose "
+                "Supervised or Few-shot to see its rows."
+            )
+        else:
+            notes.append(
+                "The paper reports per-input-type figures only for ChatGen-Evo (2B), Supervised."
+            )
     return Ranking(
         setting=setting,
         input_type=input_type,
         sort_by=sort_by or "default",
         groups=groups,
         excluded=excluded,
+        notes=notes,
     )
 
 

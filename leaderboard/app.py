@@ -125,6 +125,8 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
         f"View: {view}. '-' marks a metric that was not computed or not reported; the Details tab "
         "says why. Click a column header to sort. Rows are ranked only within their group."
     )
+    for note in ranking.notes:
+        st.caption(note)
     if not ranking.groups:
         st.info("Nothing to rank in this view yet.")
     for index, group in enumerate(ranking.groups):

@@ -118,6 +118,10 @@ def test_toggles_change_the_view(store):
     (frame,) = ranking_frames(at)
     assert list(frame["Submission"]) == ["no-finetune-sample"]
 
+    at.checkbox(key="view_reported").check().run()
+    assert len(ranking_frames(at)) == 1
+    assert "The paper reports no overall" in all_text(at)
+
 
 def test_detail_view_shows_metadata_statuses_per_key_accuracy_and_provenance(store):
     at = run_app()

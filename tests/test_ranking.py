@@ -96,6 +96,11 @@ def test_synthetic_and_unscored_submissions_are_left_out_with_a_reason(tmp_path)
     ranking = build_ranking(SubmissionStore(tmp_path).submissions(), "overall", "all")
     names = [row.name for group in ranking.groups for row in group.rows]
     assert names == []  # overall: no reported rows, and neither submission may be ranked
+    assert "The paper reports no overall" in ranking.notes[0]
+    few_shot_history = build_ranking([], "few_shot", "history")
+    assert few_shot_history.groups == []
+    assert "only for ChatGen-Evo (2B), Supervised" in few_shot_history.notes[0]
+    assert build_ranking([], "supervised", "all").notes == []
     assert dict(ranking.excluded) == {
         "synthetic-run": "scored on a synthetic benchmark",
         "unscored": "not scored yet",
