@@ -318,6 +318,20 @@ class ScoringQueue:
         """Mark a running job failed with ``reason``; False when it is no longer this worker's."""
         return self._finish(job_id, worker, "failed", reason[:ERROR_MAX_CHARS])
 
+    def release(self, job_id: int, reason: str, worker: str | None = None) -> bool:
+        """Hand a running job back to the queue uncounted (the worker is being stopped).
+
+        Returns False when the job is no longer this worker's.
+        """
+        with self._connect(write=True) as db:
+            cursor = db.execute(
+                "UPDATE jobs SET state = 'pending', attempts = MAX(attempts - 1, 0), "
+                "worker = NULL, heartbeat = NULL, note = ? "
+                "WHERE id = ? AND state = 'running' AND worker = ?",
+                (reason[:ERROR_MAX_CHARS], job_id, worker or worker_identity()),
+            )
+            return cursor.rowcount == 1
+
     def retry(self, job_id: int) -> Job:
         """Put a failed job back to pending (attempts reset). Raises ValueError otherwise."""
         with self._connect(write=True) as db:
@@ -416,6 +430,12 @@ class ScoringWorker:
                 meta.setting,
                 submission.path / RESULTS_FILENAME,
             )
+        except KeyboardInterrupt:
+            stop.set()
+            self.queue.release(
+                job.id, f"released: worker {self.worker} was interrupted", self.worker
+            )
+            raise
         except Exception as error:
             log.error("job %s (%s) failed:\n%s", job.id, job.submission, traceback.format_exc())
             stop.set()

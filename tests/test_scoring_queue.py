@@ -168,3 +168,18 @@ def test_queue_commands(tmp_path, capsys, monkeypatch):
     assert main(["queue", "retry", "1", *store]) == 0
     assert "pending" in capsys.readouterr().out
     assert main(["queue", "retry", "1", *store]) == 2
+
+
+def test_an_interrupted_worker_hands_its_job_back_uncounted(tmp_path):
+    unscored(tmp_path, "interrupted")
+    queue = ScoringQueue(default_queue_path(tmp_path))
+    job = queue.enqueue("interrupted")
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ScoringWorker(SubmissionStore(tmp_path), queue, score=interrupt).run(once=True)
+    back = queue.get(job.id)
+    assert (back.state, back.attempts, back.worker) == ("pending", 0, None)
+    assert "was interrupted" in back.note
