@@ -51,6 +51,11 @@ from chatgenbench.submissions import (
 
 MAX_PROBLEMS_SHOWN = 200
 AUTO_REFRESH_SECONDS = 5
+# The ranking shows formatted text ('-' for an absent metric); numbers still align right.
+NUMERIC_COLUMNS = {
+    header: st.column_config.Column(alignment="right")
+    for header in ("Rank", *(column.header for column in METRIC_COLUMNS), "n")
+}
 
 
 @st.cache_resource(show_spinner=False)
@@ -123,7 +128,8 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
     view = f"{VIEW_TITLES[ranking.setting]} · {VIEW_TITLES[ranking.input_type]}"
     st.caption(
         f"View: {view}. '-' marks a metric that was not computed or not reported; the Details tab "
-        "says why. Click a column header to sort. Rows are ranked only within their group."
+        "says why. Order the rows with 'Rank by' in the sidebar (it knows whether higher or lower "
+        "is better). Rows are ranked only within their group."
     )
     for note in ranking.notes:
         st.caption(note)
@@ -141,6 +147,7 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
             hide_index=True,
             width="stretch",
             key=f"ranking-{index}",
+            column_config=NUMERIC_COLUMNS,
         )
         chart_key = sort_key or next(
             (
