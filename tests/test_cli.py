@@ -137,3 +137,21 @@ def test_example_submission_results_are_reproducible(tmp_path):
     fresh = json.loads(out.read_text())
     assert _close(fresh["settings"], stored["settings"])
     assert fresh["predictions"]["sha256"] == stored["predictions"]["sha256"]
+
+
+def test_core_runs_without_torchvision_or_diffusers():
+    """The core job (data, predictions, step-wise metrics) never imports the render stack."""
+    code = (
+        "import sys\n"
+        "sys.modules['torchvision'] = None\n"  # any import of them now raises ImportError
+        "sys.modules['diffusers'] = None\n"
+        "from chatgenbench.cli import main\n"
+        "rc = main(['evaluate', 'submissions/no-finetune-sample/predictions.jsonl', "
+        "'--benchmark', 'sample', '--no-progress'])\n"
+        "print('exit', rc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "exit 0"
+    assert "Supervised" in out.stdout
