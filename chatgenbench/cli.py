@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @_command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
-    from chatgenbench.evaluate import evaluate
+    from chatgenbench.evaluation import evaluate
     from chatgenbench.report import results_table
 
     results = evaluate(
