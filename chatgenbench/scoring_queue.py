@@ -1,7 +1,7 @@
 """The scoring queue: jobs in SQLite, and the worker that scores them.
 
 A job scores one stored submission (:mod:`chatgenbench.submissions`) with
-:func:`chatgenbench.evaluate.evaluate` and writes its ``results.json``. States::
+:func:`chatgenbench.evaluate` (module ``chatgenbench.evaluation``) and writes its ``results.json``. States::
 
     pending -> running -> done
                        -> failed (reason kept; ``retry`` puts it back to pending)
@@ -352,7 +352,7 @@ ScoreFunction = Callable[..., dict[str, Any]]
 
 
 class ScoringWorker:
-    """Scores queued submissions with :func:`chatgenbench.evaluate.evaluate`.
+    """Scores queued submissions with :func:`chatgenbench.evaluate`.
 
     ``encoder`` is the BERTScore encoder (``minilm`` offline default, ``roberta-large`` official);
     its weights load once and serve every job. ``score`` replaces ``evaluate`` (same signature),
@@ -383,7 +383,7 @@ class ScoringWorker:
         if self._score is not None:
             self._score(predictions, benchmark, setting=setting, encoder=self.encoder, out=out)
             return
-        from chatgenbench.evaluate import evaluate
+        from chatgenbench.evaluation import evaluate
         from chatgenbench.metrics.bertscore import PromptBERTScore
 
         if self._bertscore is None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from leaderboard_fixtures import (
+
+from chatgenbench.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
+from chatgenbench.submissions import SubmissionStore
+from tests.leaderboard_fixtures import (
     ROOT,
     add_variant,
     copy_sample,
     sample_predictions,
     sample_results,
 )
-
-from chatgenbench.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
-from chatgenbench.submissions import SubmissionStore
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 APP = str(ROOT / "leaderboard" / "app.py")

@@ -4,7 +4,6 @@ import io
 
 import pandas as pd
 import pytest
-from leaderboard_fixtures import add_variant, copy_sample
 
 from chatgenbench.metrics.unified import unified_metric
 from chatgenbench.ranking import (
@@ -16,6 +15,7 @@ from chatgenbench.ranking import (
     reported_table,
 )
 from chatgenbench.submissions import SubmissionStore
+from tests.leaderboard_fixtures import add_variant, copy_sample
 
 
 def test_reported_table_matches_the_paper_and_its_own_unified_values():

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from leaderboard_fixtures import ROOT, copy_sample, sample_results
 
 from chatgenbench.cli import main
 from chatgenbench.result_schema import check_results
 from chatgenbench.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
 from chatgenbench.submissions import SubmissionStore
+from tests.leaderboard_fixtures import ROOT, copy_sample, sample_results
 
 
 def unscored(store: Path, name: str) -> Path:

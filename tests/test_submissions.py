@@ -7,7 +7,6 @@ import json
 import pandas as pd
 import pytest
 import yaml
-from leaderboard_fixtures import copy_sample, sample_predictions
 
 from chatgenbench.submissions import (
     SubmissionError,
@@ -15,6 +14,7 @@ from chatgenbench.submissions import (
     sanitize_name,
     validate_meta,
 )
+from tests.leaderboard_fixtures import copy_sample, sample_predictions
 
 GOOD_META = {
     "method": "My method",
