@@ -131,3 +131,24 @@ def test_hub_unreachable_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(BenchmarkError, match="chatgenbench prepare --source"):
         load_benchmark("supervised", "ChengyouJia/ChatGenBench")
+
+
+def test_two_folders_with_the_same_name_never_share_rows(tmp_path):
+    """datasets' cache keys a folder by its base name; our loader reads the files themselves."""
+    from chatgenbench.synth import write_synthetic
+
+    a = write_synthetic(tmp_path / "a" / "bench", 30, seed=1, train_rows=0, n_models=12)
+    b = write_synthetic(tmp_path / "b" / "bench", 50, seed=2, train_rows=0, n_models=12)
+    assert len(load_benchmark("all", a.path)) == 30
+    assert len(load_benchmark("all", b.path)) == 50
+    assert load_benchmark("supervised", b.path).features == benchmark_features()
+
+
+def test_a_folder_changed_after_writing_is_refused(tmp_path, sample_rows):
+    folder = tmp_path / "bench"
+    prepare("sample", folder)
+    manifest = json.loads((folder / "chatgenbench.json").read_text())
+    manifest["counts"]["supervised"] = 13
+    (folder / "chatgenbench.json").write_text(json.dumps(manifest))
+    with pytest.raises(BenchmarkError, match="manifest says 13"):
+        load_benchmark("supervised", folder)
