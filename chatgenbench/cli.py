@@ -271,6 +271,19 @@ def _baseline(args: argparse.Namespace) -> int:
     return 2
 
 
+def _render_command(args: argparse.Namespace) -> str:
+    import shlex
+
+    words = ["chatgenbench", "render", args.predictions]
+    for key, value in sorted(vars(args).items()):
+        if key in ("command", "predictions") or value in (None, False, []):
+            continue
+        flag = "--" + key.replace("_", "-")
+        for item in value if isinstance(value, list) else [value]:
+            words += [flag] if item is True else [flag, str(item)]
+    return shlex.join(words)
+
+
 @_command("render")
 def _render(args: argparse.Namespace) -> int:
     from chatgenbench.render.engine import RenderError, render_predictions
@@ -290,7 +303,7 @@ def _render(args: argparse.Namespace) -> int:
         "workers": args.workers,
         "threads": args.threads,
         "lora_bases": lora_bases,
-        "command": "chatgenbench " + " ".join(sys.argv[1:]),
+        "command": _render_command(args),
     }
     if args.ray_address:
         options["ray_address"] = args.ray_address

@@ -99,3 +99,26 @@ def sample_predictions(size: int = 64, steps: int = 3) -> list[dict]:
             }
         )
     return rows
+
+
+#: The sample ids whose predicted model has weights in the tiny overlay catalogue.
+RENDERABLE = {"sample-0001", "sample-0002", "sample-0003", "sample-0004", "sample-0007"}
+
+
+@pytest.fixture(scope="session")
+def sample_run(tiny_models, tmp_path_factory):
+    """The sample's 12 answers rendered once (64 px, 3 steps) through the tiny models, locally."""
+    from chatgenbench.render import render_predictions
+
+    folder = tmp_path_factory.mktemp("sample-run")
+    predictions = write_predictions(folder / "pred.jsonl", sample_predictions())
+    report = render_predictions(
+        predictions,
+        "sample",
+        catalog=tiny_models.overlay,
+        out_dir=folder / "out",
+        cache_dir=folder / "cache",
+        progress=False,
+        threads=1,
+    )
+    return folder, predictions, report

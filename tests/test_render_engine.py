@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import sample_predictions, write_predictions
+from conftest import RENDERABLE, sample_predictions, write_predictions
 
 from chatgenbench.render import render_predictions
 from chatgenbench.render.engine import (
@@ -21,24 +21,6 @@ from chatgenbench.render.engine import (
 from chatgenbench.render_manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
-RENDERABLE = {"sample-0001", "sample-0002", "sample-0003", "sample-0004", "sample-0007"}
-
-
-@pytest.fixture(scope="module")
-def sample_run(tiny_models, tmp_path_factory):
-    """The sample's 12 answers rendered once (64 px, 3 steps) through the tiny models."""
-    folder = tmp_path_factory.mktemp("sample-run")
-    predictions = write_predictions(folder / "pred.jsonl", sample_predictions())
-    report = render_predictions(
-        predictions,
-        "sample",
-        catalog=tiny_models.overlay,
-        out_dir=folder / "out",
-        cache_dir=folder / "cache",
-        progress=False,
-        threads=1,
-    )
-    return folder, predictions, report
 
 
 def test_every_sample_gets_a_record_and_weights_decide_the_status(sample_run):

@@ -89,14 +89,17 @@ class ImageCache:
         """Place the image of ``key`` at ``target`` atomically (a hard link when possible)."""
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
+        source = self.png_path(key)
+        if target.exists() and os.path.samefile(source, target):
+            return target  # already this image (rename() between two links of a file is a no-op)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         os.close(fd)
         try:
             os.unlink(tmp)
             try:
-                os.link(self.png_path(key), tmp)
+                os.link(source, tmp)
             except OSError:
-                shutil.copyfile(self.png_path(key), tmp)
+                shutil.copyfile(source, tmp)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

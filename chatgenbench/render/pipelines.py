@@ -71,7 +71,9 @@ def quiet_libraries() -> None:
     from transformers.utils import logging as transformers_logging
 
     diffusers_logging.set_verbosity_error()
+    diffusers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
 
 
 @dataclass
