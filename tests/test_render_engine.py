@@ -75,6 +75,12 @@ def test_normalisation_and_sampler_outcomes_are_recorded(sample_run):
     assert report.summary["samplers"] == {"exact": 4, "approximate": 1, "fallback": 0}
     assert report.summary["normalisation"]["sampler:sampler_approximate"] == 1
     assert report.summary["normalisation"]["sampler:sampler_fallback"] == 1
+    # the paper's prompt for sample-0003 is far longer than the 77 tokens the encoder reads
+    truncated = by_id["sample-0003"].normalised["prompt"]
+    assert truncated["change"] == "truncated" and truncated["used"] == "77 tokens"
+    assert int(truncated["given"].split()[0]) > 200
+    assert "prompt" not in by_id["sample-0007"].normalised
+    assert report.summary["normalisation"]["prompt:truncated"] >= 1
 
 
 def test_rerun_takes_everything_from_the_cache(sample_run, tiny_models, tmp_path):

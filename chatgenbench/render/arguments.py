@@ -46,6 +46,7 @@ CHANGES: tuple[str, ...] = (
     "default",  # missing or unreadable: the default used
     "sampler_approximate",  # no exact diffusers twin: the closest used
     "sampler_fallback",  # unknown or without counterpart: the default sampler used
+    "truncated",  # a prompt longer than the text encoder reads (77 CLIP tokens); set by the engine
 )
 
 

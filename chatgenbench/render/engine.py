@@ -211,6 +211,7 @@ class RenderWorker:
     def _render_batch(self, loaded, batch: list[RenderRequest], cache) -> Iterator[RenderOutcome]:
         try:
             images, seconds = self._call(loaded, batch)
+            tokens = _token_counts(loaded.pipeline, batch)
         except Exception as error:
             if len(batch) > 1:  # e.g. out of memory: try each request alone
                 for request in batch:
@@ -222,7 +223,7 @@ class RenderWorker:
         self.stats.images += len(batch)
         self.stats.batches += 1
         self.stats.render_seconds += seconds
-        for request, image in zip(batch, images):
+        for request, image, counted in zip(batch, images, tokens):
             sidecar = {
                 "model": request.model,
                 "checkpoint": request.checkpoint.identity,
@@ -235,6 +236,7 @@ class RenderWorker:
                 "dtype": request.dtype,
                 "device": self.device,
                 "batch_size": len(batch),
+                "tokens": counted,
                 "seconds": seconds / len(batch),
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
             }
@@ -269,6 +271,35 @@ class RenderWorker:
         if str(self.device).startswith("cuda"):
             torch.cuda.synchronize()
         return list(result.images), time.perf_counter() - start
+
+
+def _token_counts(pipeline, batch: list[RenderRequest]) -> list[dict[str, int]]:
+    """Return each request's prompt and negative prompt length in tokens, and the encoder's limit.
+
+    CLIP encoders read at most ``model_max_length`` (77) tokens; diffusers drops the rest, where
+    A1111 would chunk. The counts go into the sidecar so that truncation is recorded per sample.
+    """
+    tokenizer = pipeline.tokenizer
+    limit = int(tokenizer.model_max_length)
+    counts = []
+    for request in batch:
+        prompt = len(tokenizer(request.prompt, truncation=False).input_ids)
+        negative = len(tokenizer(request.negative_prompt, truncation=False).input_ids)
+        counts.append({"prompt": prompt, "negative_prompt": negative, "limit": limit})
+    return counts
+
+
+def truncation_changes(sidecar: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return the ``normalised`` entries for prompts longer than the text encoder reads."""
+    tokens = sidecar.get("tokens") or {}
+    limit = tokens.get("limit")
+    changes = {}
+    for key in ("prompt", "negative_prompt"):
+        count = tokens.get(key)
+        if limit and count and count > limit:
+            changes[key] = {"given": f"{count} tokens", "used": f"{limit} tokens",
+                            "change": "truncated"}  # fmt: skip
+    return changes
 
 
 # -- backends --------------------------------------------------------------------------------------
@@ -689,6 +720,7 @@ def render_predictions(
             record.error = "no image was produced (the worker stopped); rerun to resume"
             continue
         record.status = "rendered" if request.key in rendered else "cached"
+        record.normalised.update(truncation_changes(cache.sidecar(request.key)))
         name = image_filename(sample_id)
         cache.export(request.key, out / IMAGES_DIR / name)
         record.image = f"{IMAGES_DIR}/{name}"

@@ -110,21 +110,24 @@ class PipelinePool:
             self._pipelines.move_to_end(key)
             return self._pipelines[key]
         while len(self._pipelines) >= max(1, self.capacity):
-            _, evicted = self._pipelines.popitem(last=False)
-            del evicted
-            self._free_memory()
+            self._evict_oldest()
         loaded = self._load(checkpoint, architecture)
         self._pipelines[key] = loaded
         return loaded
 
-    def _free_memory(self) -> None:
+    def _evict_oldest(self) -> None:
+        _, evicted = self._pipelines.popitem(last=False)
+        if not str(self.device).startswith("cuda"):
+            return  # CPU memory comes back by reference counting; a full gc costs about a second
         import gc
 
-        gc.collect()
-        if str(self.device).startswith("cuda"):
-            import torch
+        import torch
 
-            torch.cuda.empty_cache()
+        before = torch.cuda.memory_allocated()
+        del evicted
+        if torch.cuda.memory_allocated() >= before:  # held by reference cycles: collect them
+            gc.collect()
+        torch.cuda.empty_cache()
 
     def _load(self, checkpoint: WeightRef, architecture: str) -> LoadedPipeline:
         import diffusers
