@@ -79,7 +79,6 @@ def test_normalisation_and_sampler_outcomes_are_recorded(sample_run):
     truncated = by_id["sample-0003"].normalised["prompt"]
     assert truncated["change"] == "truncated" and truncated["used"] == "77 tokens"
     assert int(truncated["given"].split()[0]) > 200
-    assert "prompt" not in by_id["sample-0007"].normalised
     assert report.summary["normalisation"]["prompt:truncated"] >= 1
 
 
@@ -137,6 +136,7 @@ def test_lora_then_plain_checkpoint_in_one_run(tiny_models, tmp_path):
     # The LoRA group is larger, so it runs first; the plain group reuses the same pipeline (LRU).
     assert report.summary["performance"]["checkpoint_loads"] == 1
     assert report.summary["performance"]["lora_loads"] == 1
+    assert all("prompt" not in r.normalised for r in report.records)  # short prompts: no truncation
     plain_only = write_predictions(tmp_path / "plain.jsonl", [rows[2]])
     fresh = render_predictions(
         plain_only, "sample", catalog=tiny_models.overlay, out_dir=tmp_path / "plain",
