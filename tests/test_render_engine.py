@@ -296,3 +296,23 @@ def test_resume_after_the_worker_is_killed_mid_group(tiny_models, tmp_path):
 def test_unknown_option_is_refused(tmp_path):
     with pytest.raises(RenderError, match="unknown render options"):
         render_predictions(tmp_path / "p.jsonl", out_dir=tmp_path, batchsize=3)
+
+
+def test_local_backend_with_two_worker_processes(sample_run, tiny_models, tmp_path):
+    folder, _, local = sample_run
+    rows = [row for row in sample_predictions() if row["id"] in ("sample-0002", "sample-0003")]
+    predictions = write_predictions(tmp_path / "pred.jsonl", rows)
+    report = render_predictions(
+        predictions, "sample", catalog=tiny_models.overlay, out_dir=tmp_path / "out",
+        cache_dir=tmp_path / "cache", workers=2, threads=1, progress=False,
+    )  # fmt: skip
+    assert report.summary["settings"]["workers"] == 2
+    assert report.summary["counts"]["rendered"] == 2
+    assert report.summary["performance"]["checkpoint_loads"] == 2
+    expected = {r.id: r for r in local.records}
+    for record in report.records:
+        if record.has_image:  # one process per group gives the same pixels as one in-process worker
+            assert record.cache_key == expected[record.id].cache_key
+            assert (tmp_path / "out" / record.image).read_bytes() == (
+                folder / "out" / expected[record.id].image
+            ).read_bytes()
