@@ -160,3 +160,27 @@ def test_civitai_fetch_uses_the_token_checks_sha256_and_caches(tmp_path, monkeyp
 
 def test_render_catalog_without_overlay_is_the_benchmarks():
     assert render_catalog("sample").names() == sample_catalog().names()
+
+
+def test_hub_weights_are_found_in_the_local_hub_cache_by_commit(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    commit = "a" * 40
+    repo = tmp_path / "hub" / "models--someone--tiny-sd"
+    snapshot = repo / "snapshots" / commit
+    (snapshot / "unet").mkdir(parents=True)
+    (snapshot / "model_index.json").write_text("{}")
+    (snapshot / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"0" * 10)
+    (snapshot / "lora.safetensors").write_bytes(b"1" * 5)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    locator = WeightLocator()
+    folder = locator.status(entry("f", weights={"type": "hub", "repo_id": "someone/tiny-sd"}))
+    assert folder.present, folder.reason
+    assert folder.ref.form == "diffusers" and folder.ref.identity == f"hub:someone/tiny-sd@{commit}"
+    assert folder.ref.size_bytes == 12
+    single = locator.status(entry("s", "lora", weights={
+        "type": "hub", "repo_id": "someone/tiny-sd", "filename": "lora.safetensors"}))  # fmt: skip
+    assert single.present and single.ref.form == "single_file"
+    assert single.ref.identity == f"hub:someone/tiny-sd@{commit}/lora.safetensors"

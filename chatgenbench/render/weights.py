@@ -42,6 +42,9 @@ CIVITAI_TOKEN_ENV = "CIVITAI_TOKEN"
 CIVITAI_URL_ENV = "CHATGENBENCH_CIVITAI_URL"
 CIVITAI_URL = "https://civitai.com/api/download/models/{version_id}"
 _INDEX_NAME = "weights_index.json"
+#: What a diffusers repo on the hub needs: configs, tokenizers and the safetensors of each component
+#: (not the single-file checkpoints some repos also hold at their root).
+HUB_FOLDER_PATTERNS = ["model_index.json", "*/*.json", "*/*.txt", "*/*.safetensors"]
 
 
 class WeightsError(RuntimeError):
@@ -236,7 +239,14 @@ class WeightLocator:
             return status
         return self._hub(entry, spec)
 
-    def _local(self, entry: CatalogEntry, spec: WeightSpec, path: Path, form: str) -> WeightStatus:
+    def _local(
+        self,
+        entry: CatalogEntry,
+        spec: WeightSpec,
+        path: Path,
+        form: str,
+        identity: str | None = None,
+    ) -> WeightStatus:
         details = {"path": str(path)}
         missing = WeightStatus(entry.name, spec.type, False, details=details)
         if form == "single_file":
@@ -251,7 +261,7 @@ class WeightLocator:
                     "download), or change 'weights' in the catalogue"
                 )
                 return missing
-            digest = self.file_sha256(path)
+            digest = self.file_sha256(path) if identity is None or spec.sha256 else None
             if spec.sha256 and digest != spec.sha256:
                 missing.reason = (
                     f"sha256 of {path} is {digest}, the catalogue expects {spec.sha256}"
@@ -266,14 +276,22 @@ class WeightLocator:
                     "suffice: pipeline.save_pretrained, then delete the weight files)"
                 )
                 return missing
-            ref = WeightRef(entry.name, "single_file", str(path), f"sha256:{digest}",
-                            config, path.stat().st_size)  # fmt: skip
+            ref = WeightRef(entry.name, "single_file", str(path),
+                            f"sha256:{digest}" if digest else identity, config,
+                            path.stat().st_size)  # fmt: skip
             return WeightStatus(entry.name, spec.type, True, ref=ref, details=details)
         if not (path / "model_index.json").is_file():
             missing.reason = f"diffusers folder not found (no model_index.json): {path}"
             missing.how_to_get = f"save the pipeline with save_pretrained({str(path)!r})"
             return missing
-        identity, size = self.folder_identity(path)
+        if identity is None:
+            identity, size = self.folder_identity(path)
+        else:
+            size = sum(  # what from_pretrained reads: components and the index, not root files
+                p.stat().st_size
+                for p in path.rglob("*")
+                if p.is_file() and (p.parent != path or p.name == "model_index.json")
+            )
         ref = WeightRef(entry.name, "diffusers", str(path), identity, None, size)
         return WeightStatus(entry.name, spec.type, True, ref=ref, details=details)
 
@@ -293,7 +311,7 @@ class WeightLocator:
                         spec.repo_id,
                         revision=spec.revision,
                         local_files_only=True,
-                        allow_patterns=["*.json", "*.txt", "*.safetensors"],
+                        allow_patterns=HUB_FOLDER_PATTERNS,
                     )  # fmt: skip
                 )
         except Exception:  # the hub client raises several types for "not in the local cache"
@@ -308,7 +326,14 @@ class WeightLocator:
                 details={"repo_id": spec.repo_id},
             )
         form = "single_file" if spec.filename else "diffusers"
-        return self._local(entry, spec, path, form)
+        parts = path.parts
+        commit = parts[parts.index("snapshots") + 1] if "snapshots" in parts else None
+        identity = None
+        if commit:  # a hub commit names its bytes: no need to hash gigabytes
+            identity = f"hub:{spec.repo_id}@{commit}" + (
+                f"/{spec.filename}" if spec.filename else ""
+            )
+        return self._local(entry, spec, path, form, identity=identity)
 
 
 def fetch_weights(entry: CatalogEntry, locator: WeightLocator | None = None) -> WeightStatus:
@@ -329,8 +354,9 @@ def fetch_weights(entry: CatalogEntry, locator: WeightLocator | None = None) -> 
         if spec.filename:
             hf_hub_download(spec.repo_id, spec.filename, revision=spec.revision)
         else:
-            snapshot_download(spec.repo_id, revision=spec.revision,
-                              allow_patterns=["*.json", "*.txt", "*.safetensors"])  # fmt: skip
+            snapshot_download(
+                spec.repo_id, revision=spec.revision, allow_patterns=HUB_FOLDER_PATTERNS
+            )
     else:
         _fetch_civitai(spec, locator.fetch_dir / "civitai" / f"{spec.version_id}.safetensors")
     locator._status.pop(entry.name, None)
