@@ -44,3 +44,13 @@ def test_models_status_lists_present_and_missing_weights(tiny_models, capsys):
 def test_models_fetch_reports_unknown_names(tiny_models, capsys):
     code = main(["models", "fetch", "rawxs_v3", "--catalog", str(tiny_models.overlay)])
     assert code == 1 and "did you mean: rawXs_v2" in capsys.readouterr().out
+
+
+def test_models_status_for_a_prediction_file(sample_run, tiny_models, capsys):
+    _, predictions, _ = sample_run
+    code = main(["models", "status", "--benchmark", "sample", "--catalog",
+                 str(tiny_models.overlay), "--predictions", str(predictions), "--json"])  # fmt: skip
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert {row["needed_by"] for row in rows} >= {"predictions"}
+    assert rows[0]["name"] == "Small_Mostersv2" and rows[0]["present"]
