@@ -316,3 +316,10 @@ def test_local_backend_with_two_worker_processes(sample_run, tiny_models, tmp_pa
             assert (tmp_path / "out" / record.image).read_bytes() == (
                 folder / "out" / expected[record.id].image
             ).read_bytes()
+
+
+def test_every_summary_key_is_documented(sample_run):
+    from chatgenbench.render.engine import SUMMARY_KEYS
+
+    _, _, report = sample_run
+    assert set(report.summary) == set(SUMMARY_KEYS)

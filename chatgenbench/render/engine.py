@@ -37,6 +37,7 @@ from chatgenbench.render.weights import (
     WeightLocator,
     WeightRef,
     render_catalog,
+    resolve_model,
 )
 from chatgenbench.render_manifest import (
     IMAGES_DIR,
@@ -47,6 +48,26 @@ from chatgenbench.render_manifest import (
 )
 
 SUMMARY_FORMAT = 1
+#: Every top-level key of ``render_summary.json``, documented.
+SUMMARY_KEYS: dict[str, str] = {
+    "format": "version of this summary's layout",
+    "n_samples": "benchmark samples in this folder's manifest",
+    "n_images": "samples with an image (rendered + cached)",
+    "counts": "samples per status (see chatgenbench.render_manifest.RENDER_STATUSES)",
+    "normalisation": "'key:change' -> samples, e.g. 'width:rounded', 'prompt:truncated'",
+    "samplers": "requests whose sampler mapped exactly, approximately, or fell back to the default",
+    "weights_missing_models": "model -> why its weights are missing and how to get them",
+    "settings": "backend, workers, device, dtype, batch size, LRU size, threads, setting, seed "
+    "policy, LoRA bases, safety checker, image format",
+    "performance": "images rendered, batches, render and wall seconds, images/s, checkpoint and "
+    "LoRA loads, load seconds, groups, distinct checkpoints",
+    "cache": "cache folder, hits (taken from it) and misses (rendered or failed)",
+    "shard": "null, or index/count/groups/requests of this shard",
+    "complete": "false for a shard's folder: only its samples are listed",
+    "validation": "the prediction file's validation summary",
+    "provenance": "package and library versions, python, benchmark info, prediction file and "
+    "sha256, catalogue, time, command",
+}
 DEFAULT_BATCH_SIZE = 4
 #: Render backends by name: ``local`` (this machine) and ``ray`` (Ray Core actors).
 RENDER_BACKENDS: Registry = Registry("render backend")
@@ -606,8 +627,6 @@ def render_predictions(
             record.status = "invalid_prediction"
             record.error = f"model {prediction.model!r} is not in the catalogue"
             continue
-        from chatgenbench.render.weights import resolve_model
-
         resolved = resolve_model(entry.name, model_catalog, locator, lora_bases)
         arguments = normalise_arguments(
             prediction.arguments, entry.architecture, seed=prediction.seed
