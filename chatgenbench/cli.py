@@ -31,6 +31,19 @@ def _add_benchmark(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_store(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="submissions folder (default: $CHATGENBENCH_SUBMISSIONS or ./submissions)",
+    )
+    parser.add_argument(
+        "--queue-db",
+        default=None,
+        help="queue database (default: $CHATGENBENCH_QUEUE_DB or STORE/.queue.sqlite3)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``chatgenbench`` command."""
     from chatgenbench import __version__
@@ -149,12 +162,42 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("names", nargs="+", help="catalogue model names")
     _add_benchmark(fetch)
     fetch.add_argument("--catalog", help="catalogue file laid over the benchmark's")
+
+    # -- leaderboard (issue 5): the Streamlit app and the scoring queue --------------------------
+    p = sub.add_parser("leaderboard", help="start the leaderboard web app (streamlit run)")
+    _add_store(p)
+    p.add_argument("--port", type=int, default=None, help="port to serve on (default 8501)")
+    p.add_argument("--address", default=None, help="address to bind (default: streamlit's)")
+    p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.add_argument(
+        "streamlit_args", nargs=argparse.REMAINDER, help="further 'streamlit run' options after --"
+    )
+    p = sub.add_parser("queue", help="the scoring queue of the leaderboard")
+    queue = p.add_subparsers(dest="queue_command", metavar="ACTION")
+    work = queue.add_parser("work", help="score queued submissions")
+    work.add_argument("--once", action="store_true", help="drain the queue, then exit")
+    work.add_argument("--poll", type=float, default=5.0, help="seconds between polls (default 5)")
+    work.add_argument(
+        "--encoder",
+        default="minilm",
+        choices=["minilm", "roberta-large"],
+        help="BERTScore encoder (default minilm, offline; roberta-large is official)",
+    )
+    work.add_argument("--lease", type=float, default=None, help="heartbeat lease in seconds")
+    _add_store(work)
+    _add_store(queue.add_parser("list", help="list the jobs and their states"))
+    add = queue.add_parser("add", help="queue a stored submission for (re)scoring")
+    add.add_argument("name")
+    _add_store(add)
+    retry = queue.add_parser("retry", help="put a failed job back in the queue")
+    retry.add_argument("job", type=int)
+    _add_store(retry)
     return parser
 
 
 @_command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
-    from chatgenbench.evaluate import evaluate
+    from chatgenbench.evaluation import evaluate
     from chatgenbench.report import results_table
 
     results = evaluate(
@@ -393,6 +436,98 @@ def _models(args: argparse.Namespace) -> int:
             failed += not status.present
         return 1 if failed else 0
     print("usage: chatgenbench models {status,fetch} ...", file=sys.stderr)
+
+
+@_command("leaderboard")
+def _leaderboard(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from chatgenbench.scoring_queue import QUEUE_ENV
+    from chatgenbench.submissions import STORE_ENV, default_upload_limit
+
+    app = Path(__file__).resolve().parent.parent / "leaderboard" / "app.py"
+    if not app.is_file():
+        print(
+            f"chatgenbench leaderboard: error: {app} not found; run from a clone of the "
+            "repository (pip install -e .), where leaderboard/app.py lies beside the package",
+            file=sys.stderr,
+        )
+        return 2
+    env = dict(os.environ)
+    if args.store:
+        env[STORE_ENV] = str(Path(args.store).resolve())
+    if args.queue_db:
+        env[QUEUE_ENV] = str(Path(args.queue_db).resolve())
+    limit_mb = max(1, -(-default_upload_limit() // 2**20))
+    command = [sys.executable, "-m", "streamlit", "run", str(app)]
+    command += [f"--server.maxUploadSize={limit_mb}", "--browser.gatherUsageStats=false"]
+    command.append("--client.toolbarMode=viewer")
+    if args.port is not None:
+        command.append(f"--server.port={args.port}")
+    if args.address:
+        command.append(f"--server.address={args.address}")
+    if args.headless:
+        command.append("--server.headless=true")
+    command += [arg for arg in args.streamlit_args if arg != "--"]
+    return subprocess.call(command, env=env)
+
+
+@_command("queue")
+def _queue(args: argparse.Namespace) -> int:
+    import logging
+
+    from chatgenbench.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
+    from chatgenbench.submissions import SubmissionStore
+
+    if not args.queue_command:
+        print("usage: chatgenbench queue {work,list,add,retry} [--store DIR] ...", file=sys.stderr)
+        return 2
+    store = SubmissionStore(args.store)
+    path = args.queue_db or default_queue_path(store.root)
+    options = {"lease_seconds": args.lease} if getattr(args, "lease", None) else {}
+    queue = ScoringQueue(path, **options)
+    if args.queue_command == "work":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+        def report(job) -> None:
+            reason = f": {job.error}" if job.error else ""
+            print(f"job {job.id} ({job.submission}): {job.state}{reason}", flush=True)
+
+        worker = ScoringWorker(store, queue, encoder=args.encoder)
+        print(f"worker {worker.worker} on {queue.path} (store {store.root})", flush=True)
+        try:
+            count = worker.run(once=args.once, poll_seconds=args.poll, on_job=report)
+        except KeyboardInterrupt:
+            return 130
+        print(f"scored {count} jobs; queue: {queue.counts()}")
+        return 0
+    if args.queue_command == "list":
+        for job in queue.jobs():
+            info = job.to_dict()
+            reason = f"\t{info['error']}" if info["error"] else ""
+            print(f"{job.id}\t{job.state}\t{job.submission}\t{info['created']}{reason}")
+        return 0
+    if args.queue_command == "add":
+        if args.name not in store.names():
+            print(
+                f"chatgenbench queue add: error: no submission {args.name!r} in {store.root}",
+                file=sys.stderr,
+            )
+            return 2
+        job = queue.enqueue(args.name)
+        print(f"job {job.id} ({job.submission}): {job.state}")
+        return 0
+    if args.queue_command == "retry":
+        try:
+            job = queue.retry(args.job)
+        except ValueError as error:
+            print(f"chatgenbench queue retry: error: {error}", file=sys.stderr)
+            return 2
+        print(f"job {job.id} ({job.submission}): {job.state}")
+        return 0
+    print("usage: chatgenbench queue [--store DIR] {work,list,add,retry} ...", file=sys.stderr)
     return 2
 
 
@@ -408,6 +543,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatgenbench.official import KeyMapError
     from chatgenbench.predictions import PredictionFileError
     from chatgenbench.registry import UnknownNameError
+    from chatgenbench.submissions import SubmissionError
 
     try:
         return _COMMANDS[args.command](args)
@@ -417,6 +553,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         KeyMapError,
         PredictionFileError,
         UnknownNameError,
+        SubmissionError,
         FileNotFoundError,
     ) as error:
         print(f"chatgenbench {args.command}: error: {error}", file=sys.stderr)

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import RENDERABLE, sample_predictions, write_predictions
 
 from chatgenbench.render import render_predictions
 from chatgenbench.render.engine import (
@@ -19,6 +18,7 @@ from chatgenbench.render.engine import (
     parse_shard,
 )
 from chatgenbench.render_manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest
+from tests.conftest import RENDERABLE, sample_predictions, write_predictions
 
 ROOT = Path(__file__).resolve().parents[1]
 

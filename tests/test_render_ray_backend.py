@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import RENDERABLE
+
+from tests.conftest import RENDERABLE
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 
