@@ -323,3 +323,21 @@ def test_every_summary_key_is_documented(sample_run):
 
     _, _, report = sample_run
     assert set(report.summary) == set(SUMMARY_KEYS)
+
+
+def test_a_validation_report_can_stand_for_the_prediction_file(sample_run, tiny_models, tmp_path):
+    from chatgenbench import load_benchmark
+    from chatgenbench.predictions import validate_predictions
+    from chatgenbench.render.weights import render_catalog
+
+    folder, predictions, _ = sample_run
+    ids = load_benchmark("supervised", "sample")["id"]
+    catalog = render_catalog("sample", tiny_models.overlay)
+    validation = validate_predictions(predictions, ids, catalog)
+    report = render_predictions(
+        validation, "sample", catalog=catalog, setting="supervised", out_dir=tmp_path / "out",
+        cache_dir=folder / "cache", progress=False,
+    )  # fmt: skip
+    assert report.summary["counts"]["cached"] == 5
+    assert report.summary["provenance"]["predictions"] == str(predictions)
+    assert report.summary["provenance"]["predictions_sha256"]
