@@ -133,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--ray-actors", type=int, help="Ray actors (default: one per GPU, else 1)")
     p.add_argument("--shard", help="render only shard I of N (0-based I/N, whole groups)")
+    p.add_argument(
+        "--merge-shards",
+        action="store_true",
+        help="assemble OUT from OUT/shards/*-of-N (no rendering; no weights needed)",
+    )
     p.add_argument("--device", help="torch device (default: cuda when visible, else cpu)")
     p.add_argument("--dtype", help="fp16, bf16 or fp32 (default: fp16 on CUDA, fp32 on CPU)")
     p.add_argument("--batch-size", type=int, default=4)
@@ -353,6 +358,14 @@ def _render(args: argparse.Namespace) -> int:
     if args.ray_actors:
         options["ray_actors"] = args.ray_actors
     try:
+        if args.merge_shards:
+            from chatgenbench.render.engine import merge_shards
+
+            report = merge_shards(args.out)
+            counts = ", ".join(f"{k} {v}" for k, v in report.summary["counts"].items() if v)
+            print(f"merged {report.summary['shard']['merged']} shards into {report.out_dir}: "
+                  f"{report.summary['n_samples']} samples: {counts}")  # fmt: skip
+            return 0
         report = render_predictions(
             args.predictions,
             args.benchmark,

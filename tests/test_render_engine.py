@@ -223,6 +223,33 @@ def test_shards_cover_every_sample_exactly_once(sample_run, tiny_models):
     assert sorted(seen) == sorted(r.id for r in full.records)
     assert sorted(rendered_keys) == sorted(r.cache_key for r in full.records if r.has_image)
 
+    # assembling the shards needs neither weights nor the cache
+    from chatgenbench.cli import main
+
+    assert (
+        main(["render", str(predictions), "--out", str(folder / "sharded"), "--merge-shards"]) == 0
+    )
+    merged = read_manifest(folder / "sharded")
+    assert [r.id for r in merged] == sorted(r.id for r in full.records)
+    for record in merged:
+        if record.has_image:
+            assert (folder / "sharded" / record.image).read_bytes() == (
+                folder / "out" / record.image
+            ).read_bytes()
+    summary = json.loads((folder / "sharded" / SUMMARY_NAME).read_text())
+    assert summary["complete"] and summary["counts"] == full.summary["counts"] | {
+        "rendered": 0, "cached": 5}  # fmt: skip
+
+
+def test_merge_refuses_incomplete_shards(tmp_path):
+    from chatgenbench.render.engine import merge_shards
+
+    with pytest.raises(RenderError, match="no shard folders"):
+        merge_shards(tmp_path)
+    (tmp_path / "shards" / "1-of-2").mkdir(parents=True)
+    with pytest.raises(RenderError, match=r"shards \[0\] of 2 are missing"):
+        merge_shards(tmp_path)
+
 
 def test_shard_assignment_keeps_groups_whole_and_is_deterministic():
     from chatgenbench.render.engine import RenderRequest

@@ -87,24 +87,28 @@ class ImageCache:
 
     def export(self, key: str, target: str | os.PathLike) -> Path:
         """Place the image of ``key`` at ``target`` atomically (a hard link when possible)."""
-        target = Path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        source = self.png_path(key)
-        if target.exists() and os.path.samefile(source, target):
-            return target  # already this image (rename() between two links of a file is a no-op)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
+        return place_file(self.png_path(key), target)
+
+
+def place_file(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Put ``source``'s bytes at ``target`` atomically: a hard link where possible, else a copy."""
+    source, target = Path(source), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and os.path.samefile(source, target):
+        return target  # already this file (rename() between two links of one file is a no-op)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        os.unlink(tmp)
         try:
-            os.unlink(tmp)
-            try:
-                os.link(source, tmp)
-            except OSError:
-                shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
 
 
 def encode_png(image) -> bytes:

@@ -24,7 +24,13 @@ from typing import Any
 
 from chatgenbench.registry import Registry
 from chatgenbench.render.arguments import DEFAULT_SEED, RenderArguments, normalise_arguments
-from chatgenbench.render.cache import ImageCache, cache_key, default_cache_dir, encode_png
+from chatgenbench.render.cache import (
+    ImageCache,
+    cache_key,
+    default_cache_dir,
+    encode_png,
+    place_file,
+)
 from chatgenbench.render.pipelines import (
     PIPELINE_CLASSES,
     PipelinePool,
@@ -861,3 +867,78 @@ def _provenance(info, predictions, catalog, versions, command) -> dict[str, Any]
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command or " ".join(sys.argv),
     }
+
+
+def merge_shards(out_dir: str | os.PathLike) -> RenderReport:
+    """Assemble ``out_dir`` from the shard folders ``out_dir/shards/I-of-N`` of a sharded render.
+
+    Needs neither the weights nor a shared cache: images are copied (hard-linked where possible)
+    from the shard folders. Raises :class:`RenderError` when a shard is missing, the shards disagree
+    on N, or a sample appears twice.
+    """
+    from chatgenbench.render_manifest import read_manifest
+    from chatgenbench.storage import atomic_write_json
+
+    out = Path(out_dir)
+    folders = sorted((out / "shards").glob("*-of-*"))
+    if not folders:
+        raise RenderError(f"no shard folders in {out / 'shards'}: render with --shard I/N first")
+    parsed = {}
+    for folder in folders:
+        index, _, count = folder.name.partition("-of-")
+        parsed[folder] = (int(index), int(count))
+    counts = {count for _, count in parsed.values()}
+    if len(counts) != 1:
+        raise RenderError(f"shard folders of different N in {out / 'shards'}: {sorted(counts)}")
+    count = counts.pop()
+    missing = sorted(set(range(count)) - {index for index, _ in parsed.values()})
+    if missing:
+        raise RenderError(f"shards {missing} of {count} are missing in {out / 'shards'}")
+    records: list[RenderRecord] = []
+    summaries = []
+    seen: dict[str, str] = {}
+    (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+    for folder in sorted(folders, key=lambda f: parsed[f][0]):
+        summaries.append(json.loads((folder / SUMMARY_NAME).read_text("utf-8")))
+        for record in read_manifest(folder):
+            if record.id in seen:
+                raise RenderError(f"sample {record.id} is in {seen[record.id]} and {folder.name}")
+            seen[record.id] = folder.name
+            if record.has_image:
+                target = place_file(
+                    folder / record.image, out / IMAGES_DIR / image_filename(record.id)
+                )
+                record.image = f"{IMAGES_DIR}/{target.name}"
+            records.append(record)
+    records.sort(key=lambda r: r.id)
+    write_manifest(out, records)
+    first = summaries[0]
+    status_counts = Counter(r.status for r in records)
+    performance = {
+        key: round(sum(s["performance"].get(key) or 0 for s in summaries), 3)
+        for key in ("images_rendered", "batches", "render_seconds", "checkpoint_loads",
+                    "lora_loads", "load_seconds", "groups")
+    }  # fmt: skip
+    summary = {
+        **first,
+        "n_samples": len(records),
+        "n_images": status_counts["rendered"] + status_counts["cached"],
+        "counts": {status: status_counts.get(status, 0) for status in first["counts"]},
+        "normalisation": dict(
+            sorted(sum((Counter(s["normalisation"]) for s in summaries), Counter()).items())
+        ),
+        "samplers": {k: sum(s["samplers"].get(k, 0) for s in summaries) for k in first["samplers"]},
+        "weights_missing_models": {
+            k: v for s in summaries for k, v in s["weights_missing_models"].items()
+        },
+        "performance": {**first["performance"], **performance},
+        "cache": {
+            "hits": sum(s["cache"]["hits"] for s in summaries),
+            "misses": sum(s["cache"]["misses"] for s in summaries),
+            "dir": sorted({s["cache"]["dir"] for s in summaries}),
+        },  # fmt: skip
+        "shard": {"merged": count, "folders": [f.name for f in folders]},
+        "complete": True,
+    }
+    atomic_write_json(out / SUMMARY_NAME, summary)
+    return RenderReport(records, summary, out)
