@@ -368,3 +368,21 @@ def test_a_validation_report_can_stand_for_the_prediction_file(sample_run, tiny_
     assert report.summary["counts"]["cached"] == 5
     assert report.summary["provenance"]["predictions"] == str(predictions)
     assert report.summary["provenance"]["predictions_sha256"]
+
+
+def test_a_benchmark_folder_with_a_train_split_renders_only_its_test_settings(tmp_path):
+    import uuid
+
+    from chatgenbench.synth import write_synthetic
+
+    folder = tmp_path / f"synthetic-{uuid.uuid4().hex[:8]}"  # datasets caches by folder name
+    info = write_synthetic(folder, rows=20, seed=1, train_rows=10, n_models=10)
+    predictions = write_predictions(tmp_path / "empty.jsonl", [])
+    report = render_predictions(
+        predictions, str(folder), out_dir=tmp_path / "out", cache_dir=tmp_path / "cache",
+        progress=False,
+    )  # fmt: skip
+    assert info.counts["train"] == 10
+    assert report.summary["n_samples"] == 20
+    assert report.summary["counts"]["missing_prediction"] == 20
+    assert report.summary["provenance"]["benchmark"]["synthetic"] is True

@@ -595,8 +595,12 @@ def render_predictions(
     cache = ImageCache(Path(cache_dir) if cache_dir else default_cache_dir())
     info = resolve_source(benchmark)
     rows = _select_rows(str(benchmark), setting)
-    expected = sum(n for name, n in info.counts.items() if setting in (name, "all"))
-    if info.counts and setting != "train" and len(rows) != expected:
+    from chatgenbench.schema import SETTINGS
+
+    expected = sum(
+        info.counts.get(name, 0) for name in (SETTINGS if setting == "all" else [setting])
+    )
+    if info.counts and len(rows) != expected:
         raise RenderError(
             f"benchmark {benchmark}: loading {setting!r} gave {len(rows)} rows, its manifest says "
             f"{expected}; the `datasets` cache may hold another folder of the same name (clear "
