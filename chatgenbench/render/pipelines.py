@@ -173,8 +173,12 @@ class PipelinePool:
         pipeline = loaded.pipeline
         adapter = "lora_" + lora.identity.split(":")[-1][:16]
         start = time.perf_counter()
-        pipeline.load_lora_weights(lora.path, adapter_name=adapter)
-        pipeline.set_adapters([adapter], adapter_weights=[scale])
+        try:
+            pipeline.load_lora_weights(lora.path, adapter_name=adapter)
+            pipeline.set_adapters([adapter], adapter_weights=[scale])
+        except BaseException:
+            pipeline.unload_lora_weights()  # leave the cached base pipeline as it was
+            raise
         self.lora_loads += 1
         self.load_seconds += time.perf_counter() - start
         try:
