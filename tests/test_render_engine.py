@@ -170,6 +170,14 @@ def test_invalid_missing_and_failed_samples_are_reported(tiny_models, tmp_path):
                 },
             }
         )
+        + "\n"
+        # an SD 1.5 LoRA entry whose file is really an SDXL LoRA: loading it must fail cleanly
+        + json.dumps(
+            {
+                "name": "lucy_(cyberpunk)_v10",
+                "weights": {"type": "single_file", "path": "loras/rolua.safetensors"},
+            }
+        )
         + "\n"  # fmt: skip
     )
     arguments = {"sampler": "Euler", "steps": 0, "cfg_scale": "high", "width": "66", "height": 64}
@@ -181,6 +189,12 @@ def test_invalid_missing_and_failed_samples_are_reported(tiny_models, tmp_path):
         {"id": "sample-0005", "prompt": "a dream", "model": "epicdream_lullaby",
          "arguments": arguments},
         {"id": "sample-0005", "prompt": "duplicate row", "model": "epicdream_lullaby"},
+        {"id": "sample-0008", "prompt": "a girl", "model": "lucy_(cyberpunk)_v10",
+         "arguments": arguments},
+        {"id": "sample-0009", "prompt": "a boy", "model": "lucy_(cyberpunk)_v10",
+         "arguments": arguments},  # two failing LoRA requests: that group goes first
+        {"id": "sample-0006", "prompt": "a girl", "model": "v1-5-pruned-emaonly",
+         "arguments": arguments},
     ]  # fmt: skip
     predictions = write_predictions(tmp_path / "pred.jsonl", rows)
     report = render_predictions(
@@ -201,10 +215,15 @@ def test_invalid_missing_and_failed_samples_are_reported(tiny_models, tmp_path):
     assert by_id["sample-0005"].status == "failed"
     assert by_id["sample-0005"].error.startswith("loading epicdream_lullaby")
     assert by_id["sample-0004"].status == "missing_prediction"
+    assert by_id["sample-0008"].status == "failed"
+    assert "onto v1-5-pruned-emaonly" in by_id["sample-0008"].error
+    assert "size mismatch" in by_id["sample-0008"].error
+    assert by_id["sample-0006"].status == "rendered"  # the base pipeline was left clean
     counts = report.summary["counts"]
-    assert counts == {"rendered": 1, "cached": 0, "weights_missing": 0, "invalid_prediction": 2,
-                      "missing_prediction": 8, "failed": 1}  # fmt: skip
-    assert report.summary["normalisation"]["steps:clamped"] == 2
+    assert counts == {"rendered": 2, "cached": 0, "weights_missing": 0, "invalid_prediction": 2,
+                      "missing_prediction": 5, "failed": 3}  # fmt: skip
+    assert report.summary["normalisation"]["steps:clamped"] == 5
+    assert report.summary["performance"]["checkpoint_loads"] == 2  # base reused after the failure
 
 
 def test_shards_cover_every_sample_exactly_once(sample_run, tiny_models):
