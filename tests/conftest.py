@@ -29,7 +29,15 @@ def tiny_models(tmp_path_factory) -> TinyModels:
     """
     import torch
 
-    torch.set_num_threads(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # building is fastest on one thread on a shared machine
+    try:
+        return _build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _build_tiny_models(root: Path) -> TinyModels:
     from chatgenbench.render.random_models import (
         build_pipeline,
         save_config_folder,
@@ -37,7 +45,6 @@ def tiny_models(tmp_path_factory) -> TinyModels:
         save_single_file,
     )
 
-    root = tmp_path_factory.mktemp("tiny-models")
     sd15 = build_pipeline("sd15-tiny", seed=0, workdir=root / "work")
     save_single_file(sd15, root / "v1-5-pruned-emaonly.safetensors")
     save_config_folder(sd15, root / "configs" / "sd15")

@@ -408,18 +408,24 @@ class LocalBackend:
     ) -> WorkerStats:
         """Render every group, passing each outcome to ``sink`` as it arrives."""
         if len(self.devices) == 1:
-            worker = RenderWorker(
-                self.devices[0],
-                self.options.dtype,
-                capacity=self.options.capacity,
-                batch_size=self.options.batch_size,
-                threads=self.options.threads,
-            )
-            for group in groups:
-                for outcome in worker.iter_group(group, self.options.cache_root):
-                    sink(outcome)
-                    if progress:
-                        progress(worker.stats)
+            import torch
+
+            threads = torch.get_num_threads()  # the in-process worker may change it: restore
+            try:
+                worker = RenderWorker(
+                    self.devices[0],
+                    self.options.dtype,
+                    capacity=self.options.capacity,
+                    batch_size=self.options.batch_size,
+                    threads=self.options.threads,
+                )
+                for group in groups:
+                    for outcome in worker.iter_group(group, self.options.cache_root):
+                        sink(outcome)
+                        if progress:
+                            progress(worker.stats)
+            finally:
+                torch.set_num_threads(threads)
             return worker.stats
         return self._run_processes(groups, sink, progress)
 
