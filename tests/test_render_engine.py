@@ -185,7 +185,7 @@ def test_invalid_missing_and_failed_samples_are_reported(tiny_models, tmp_path):
         {"id": "sample-0001", "prompt": "x", "model": "not_a_model", "arguments": arguments},
         {"id": "sample-0002", "prompt": 123, "model": "devlishphotorealism_v40"},
         {"id": "sample-0003", "prompt": "a man", "model": "hellorealisticman_V12a",
-         "arguments": arguments},
+         "negative_prompt": ["not", "a", "string"], "arguments": arguments},
         {"id": "sample-0005", "prompt": "a dream", "model": "epicdream_lullaby",
          "arguments": arguments},
         {"id": "sample-0005", "prompt": "duplicate row", "model": "epicdream_lullaby"},
@@ -211,6 +211,7 @@ def test_invalid_missing_and_failed_samples_are_reported(tiny_models, tmp_path):
         "width": "cast+rounded",
         "steps": "clamped",
         "cfg_scale": "default",
+        "negative_prompt": "default",
     }
     assert by_id["sample-0005"].status == "failed"
     assert by_id["sample-0005"].error.startswith("loading epicdream_lullaby")

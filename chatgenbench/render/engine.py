@@ -662,7 +662,10 @@ def render_predictions(
             missing_weights[entry.name] = record.error
             continue
         prompt = _text(prediction.prompt)
-        negative = _text(prediction.negative_prompt)
+        negative = _text(prediction.negative_prompt) if prediction.valid("negative_prompt") else ""
+        if not prediction.valid("negative_prompt"):
+            record.normalised["negative_prompt"] = {
+                "given": repr(prediction.negative_prompt)[:80], "used": "", "change": "default"}  # fmt: skip
         inputs = request_inputs(resolved, prompt, negative, arguments, dtype, device_type, versions)
         request = RenderRequest(
             key=cache_key(inputs),
