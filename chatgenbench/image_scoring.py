@@ -427,7 +427,7 @@ class FIDSlices:
         self, generated: list[Any], references: list[tuple[str, bytes]], n_samples: int
     ) -> dict[str, Any]:
         """Return the FID metric object of one slice."""
-        from chatgenbench.metrics.fid import FeatureStats, frechet_distance
+        from chatgenbench.metrics.fid import covariance_factor, frechet_distance
 
         if "fid" not in self.suite.models:
             failure = self.suite.failures["fid"]
@@ -447,20 +447,19 @@ class FIDSlices:
         import numpy as np
 
         real, key = self.reference_stats(references)
-        fake = FeatureStats.empty()
-        fake.add(np.stack(generated))
-        value = frechet_distance(*fake.mean_cov(), *real.mean_cov())
+        mean, factor = covariance_factor(np.stack(generated))
+        value = frechet_distance(mean, None, *real.mean_cov(), factor1=factor)
         extra: dict[str, Any] = {
             "n_reference": real.n,
             "reference_set_sha256": key,
             "coverage": len(generated) / n_samples if n_samples else 0.0,
         }
-        if min(real.n, fake.n) < FID_SMALL_SET:
+        if min(real.n, len(generated)) < FID_SMALL_SET:
             extra["note"] = (
                 f"fewer than {FID_SMALL_SET} images in a set: FID is biased upward and "
                 "comparable only between sets of the same size"
             )
-        return computed(value, fake.n, **extra)
+        return computed(value, len(generated), **extra)
 
 
 def _per_image_block(

@@ -13,6 +13,7 @@ from chatgenbench.metrics.fid import (
     FIDSetting,
     FrechetInceptionDistance,
     ReferenceStatsCache,
+    covariance_factor,
     frechet_distance,
     image_set_hash,
     load_inception,
@@ -55,14 +56,17 @@ def features(extractor):
 
 def test_identical_sets_score_zero_and_distorted_clearly_higher(features, extractor):
     clean, distorted, f_clean, f_distorted = features
-    same = FeatureStats.empty()
-    same.add(f_clean)
-    other = FeatureStats.empty()
-    other.add(f_distorted)
-    identical = frechet_distance(*same.mean_cov(), *same.mean_cov())
-    moved = frechet_distance(*other.mean_cov(), *same.mean_cov())
+    reference = FeatureStats.empty()
+    reference.add(f_clean)
+    identical = _fid(f_clean, reference)
+    moved = _fid(f_distorted, reference)
     assert identical == pytest.approx(0.0, abs=1e-3)
     assert moved > 50.0
+
+
+def _fid(features, reference: FeatureStats) -> float:
+    mean, factor = covariance_factor(features)
+    return frechet_distance(mean, None, *reference.mean_cov(), factor1=factor)
 
 
 def test_metric_object_update_merge_compute(features, extractor):
@@ -76,14 +80,54 @@ def test_metric_object_update_merge_compute(features, extractor):
     left.fake.add(f_distorted[:3])
     right.fake.add(f_distorted[3:])
     left.merge(right)
-    assert left.compute() == pytest.approx(whole.compute(), rel=1e-9)
+    for mine, theirs in ((left.real, whole.real), (left.fake, whole.fake)):
+        assert mine.n == theirs.n and np.allclose(mine.outer, theirs.outer)
     whole.reset(keep_real=True)
     assert whole.real.n == 4 and whole.fake.n == 0
     with pytest.raises(ValueError, match="at least 2"):
         whole.compute()
 
 
-def test_matches_torchmetrics_with_same_extractor(features, extractor):
+def test_update_state_matches_torchmetrics_with_same_extractor(features, extractor):
+    from torchmetrics.image.fid import FrechetInceptionDistance as TorchmetricsFID
+
+    clean, _, f_clean, _ = features
+    reference = TorchmetricsFID(feature=extractor.as_module())
+    reference.update(preprocess(clean[:3]), real=True)
+    ours = FeatureStats.empty()
+    ours.add(f_clean[:3])
+    assert int(reference.real_features_num_samples) == ours.n == 3
+    assert np.allclose(reference.real_features_sum.numpy(), ours.total, rtol=1e-5, atol=1e-5)
+    assert np.allclose(reference.real_features_cov_sum.numpy(), ours.outer, rtol=1e-5, atol=1e-5)
+
+
+def test_frechet_distance_matches_torchmetrics_formula():
+    from torchmetrics.image.fid import _compute_fid
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((40, 64)), rng.standard_normal((30, 64)) * 1.5 + 0.2
+    stats_a, stats_b = FeatureStats.empty(64), FeatureStats.empty(64)
+    stats_a.add(a)
+    stats_b.add(b)
+    (mu_a, s_a), (mu_b, s_b) = stats_a.mean_cov(), stats_b.mean_cov()
+    expected = float(
+        _compute_fid(
+            torch.from_numpy(mu_a),
+            torch.from_numpy(s_a),
+            torch.from_numpy(mu_b),
+            torch.from_numpy(s_b),
+        )
+    )
+    assert frechet_distance(mu_a, s_a, mu_b, s_b) == pytest.approx(expected, rel=1e-6)
+    mean, factor = covariance_factor(a)
+    assert frechet_distance(mean, None, mu_b, s_b, factor1=factor) == pytest.approx(
+        expected, rel=1e-6
+    )
+
+
+@pytest.mark.slow
+def test_fid_matches_torchmetrics_compute_with_same_extractor(features, extractor):
+    """The whole torchmetrics FID (update + compute: a 2048-d general eigensolve, slow on CPU)."""
     from torchmetrics.image.fid import FrechetInceptionDistance as TorchmetricsFID
 
     clean, distorted, f_clean, f_distorted = features
@@ -94,6 +138,19 @@ def test_matches_torchmetrics_with_same_extractor(features, extractor):
     ours.real.add(f_clean[:3])
     ours.fake.add(f_distorted[:3])
     assert ours.compute() == pytest.approx(float(reference.compute()), rel=1e-4)
+
+
+def test_factor_path_equals_covariance_path(features):
+    _, _, f_clean, f_distorted = features
+    stats = FeatureStats.empty()
+    stats.add(f_distorted)
+    mean, factor = covariance_factor(f_clean)
+    clean = FeatureStats.empty()
+    clean.add(f_clean)
+    direct = frechet_distance(*clean.mean_cov(), *stats.mean_cov())
+    assert frechet_distance(mean, None, *stats.mean_cov(), factor1=factor) == pytest.approx(
+        direct, rel=1e-6
+    )
 
 
 def test_reference_cache_roundtrip_and_key(tmp_path, features):

@@ -179,20 +179,53 @@ class FeatureStats:
         return mean, cov
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
-    """Return the Fréchet distance of two Gaussians (float64; the matrix root via eigenvalues).
+def covariance_factor(features):
+    """Return ``(mean, B)`` with ``B B^T`` the unbiased covariance of ``(N, d)`` features (B: d×N)."""
+    import numpy as np
 
-    ``Tr((S1 S2)^(1/2))`` is the sum of the square roots of the eigenvalues of ``S1 S2`` (real and
-    non-negative for covariance matrices), as torchmetrics computes it.
+    array = np.asarray(features, np.float64)
+    if array.shape[0] < 2:
+        raise ValueError(f"FID needs at least 2 images in each set, got {array.shape[0]}")
+    mean = array.mean(axis=0)
+    return mean, (array - mean).T / np.sqrt(array.shape[0] - 1)
+
+
+def _trace_sqrt_product(sigma_b, factor_a) -> float:
+    """``Tr((S_a S_b)^(1/2))`` from ``S_a = B B^T``: the non-zero eigenvalues of ``S_a S_b`` are
+    those of the small symmetric ``B^T S_b B``."""
+    import numpy as np
+
+    small = factor_a.T @ sigma_b @ factor_a
+    eigenvalues = np.linalg.eigvalsh((small + small.T) / 2.0)
+    return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
+
+
+def symmetric_factor(sigma):
+    """Return ``B`` with ``B B^T = sigma`` (positive eigen-directions of a covariance)."""
+    import numpy as np
+
+    eigenvalues, vectors = np.linalg.eigh(np.asarray(sigma, np.float64))
+    keep = eigenvalues > max(float(eigenvalues.max()), 0.0) * 1e-12
+    return vectors[:, keep] * np.sqrt(eigenvalues[keep])
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2, *, factor1=None) -> float:
+    """Return the Fréchet distance of two Gaussians, in float64.
+
+    ``|mu1 - mu2|^2 + Tr(S1) + Tr(S2) - 2 Tr((S1 S2)^(1/2))``. The trace of the root is the sum of
+    the square roots of the eigenvalues of ``S1 S2`` (what torchmetrics computes with a general
+    eigensolver), computed here through a factor ``S1 = B B^T`` and the symmetric ``B^T S2 B``:
+    the same value, about ten times faster at 2048 dimensions. Pass ``factor1`` (from
+    :func:`covariance_factor`) to skip factorising ``S1``; ``sigma1`` may then be None.
     """
     import numpy as np
 
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
-    sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    sigma2 = np.asarray(sigma2, np.float64)
+    factor = factor1 if factor1 is not None else symmetric_factor(sigma1)
     diff = mu1 - mu2
-    eigenvalues = np.linalg.eigvals(sigma1 @ sigma2)
-    trace_sqrt = np.sqrt(np.clip(eigenvalues.real, 0.0, None)).sum()
-    value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt
+    trace1 = float((factor**2).sum()) if factor1 is not None else float(np.trace(sigma1))
+    value = diff @ diff + trace1 + np.trace(sigma2) - 2.0 * _trace_sqrt_product(sigma2, factor)
     return float(max(value, 0.0))
 
 
