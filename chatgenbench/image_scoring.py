@@ -144,7 +144,6 @@ class ImageMetricSuite:
 
     def describe(self) -> dict[str, Any]:
         """Return every setting and what was loaded from where (for ``metric_settings``)."""
-        from chatgenbench.metrics.clip_score import CLIP_VARIANTS
         from chatgenbench.metrics.fid import FIDSetting
 
         s = self.settings
@@ -165,8 +164,9 @@ class ImageMetricSuite:
             "fid": {**FIDSetting().describe(), "device": device, "dtype": "float32"},
             "clip_score": {
                 "variant": s.clip_variant,
-                "formula": f"{CLIP_VARIANTS.get(s.clip_variant, '?')} * max(cos(image, text), 0), "
-                "×100",
+                "formula": "100 * 2.5 * max(cos(image, text), 0) per image, mean"
+                if s.clip_variant == "clip_s"
+                else "100 * max(mean of cos(image, text), 0) (torchmetrics CLIPScore)",
                 "model": s.clip_model or "clip-vit-large-patch14 (openai/clip-vit-large-patch14)",
                 "max_text_tokens": 77,
             },
@@ -477,8 +477,18 @@ def _per_image_block(
     ci = bootstrap_ci(
         scaled, resamples=s.bootstrap_resamples, level=s.confidence, seed=s.bootstrap_seed
     )
+    mean = sum(scaled) / len(scaled)
+    if name == "clip_score":
+        from chatgenbench.metrics.clip_score import aggregate_clip
+
+        mean = aggregate_clip(mean, s.clip_variant)
+        if ci is not None:
+            ci.low, ci.high = (
+                aggregate_clip(ci.low, s.clip_variant),
+                aggregate_clip(ci.high, s.clip_variant),
+            )
     return computed(
-        sum(scaled) / len(scaled),
+        mean,
         len(scaled),
         coverage=len(scaled) / n_samples if n_samples else 0.0,
         ci=ci.to_dict() if ci else None,

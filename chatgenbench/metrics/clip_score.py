@@ -4,7 +4,8 @@ Variants (``variant=``; the raw per-image score, reported ×100):
 
 - ``clip_s`` (default, Hessel et al. 2021, the scale the paper prints: 63 to 73):
   ``2.5 * max(cos(image, text), 0)``.
-- ``torchmetrics``: ``max(cos(image, text), 0)``; ×100 it equals ``torchmetrics``' ``CLIPScore``.
+- ``torchmetrics``: ``cos(image, text)`` per image, and the mean clamped at 0: ×100 this is
+  ``torchmetrics``' ``CLIPScore`` (which clamps the mean, not each image).
 
 The model is a ``transformers`` ``CLIPModel`` with its processor, loaded from a local folder only
 (``chatgenbench weights download clip-vit-large-patch14`` fetches the default,
@@ -22,7 +23,11 @@ from typing import Any, Literal
 from chatgenbench.metrics.image import PerImageMetric, to_rgb
 
 ClipVariant = Literal["clip_s", "torchmetrics"]
-CLIP_VARIANTS: dict[str, float] = {"clip_s": 2.5, "torchmetrics": 1.0}
+#: variant -> (weight, where the clamp at 0 applies: "image" or "mean")
+CLIP_VARIANTS: dict[str, tuple[float, str]] = {
+    "clip_s": (2.5, "image"),
+    "torchmetrics": (1.0, "mean"),
+}
 DEFAULT_CLIP_MODEL = "clip-vit-large-patch14"
 
 
@@ -67,16 +72,22 @@ def _features(output):
     return output if hasattr(output, "norm") else output.pooler_output
 
 
-def clip_cosines(bundle: CLIPBundle, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
-    """Return the cosine similarity of each image with its text."""
+def _tokenize(bundle: CLIPBundle, texts: Sequence[str]):
+    """Tokenise once; cut texts over the model's limit as transformers' truncation does (keeping
+    the end-of-text token). Return (padded batch, number of truncated texts)."""
+    tokenizer = bundle.processor.tokenizer
+    limit = getattr(bundle.model.config.text_config, "max_position_embeddings", 77)
+    encoded = tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]
+    ids = [i if len(i) <= limit else i[: limit - 1] + [i[-1]] for i in encoded]
+    batch = tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
+    return batch, sum(len(i) > limit for i in encoded)
+
+
+def _cosines(bundle: CLIPBundle, images: Sequence[Any], texts: Sequence[str]):
     import torch
 
-    processor = bundle.processor
-    pixel = processor.image_processor([to_rgb(i) for i in images], return_tensors="pt")
-    max_length = getattr(bundle.model.config.text_config, "max_position_embeddings", 77)
-    tokens = processor.tokenizer(
-        list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-    )
+    pixel = bundle.processor.image_processor([to_rgb(i) for i in images], return_tensors="pt")
+    tokens, truncated = _tokenize(bundle, texts)
     dtype = next(bundle.model.parameters()).dtype
     with torch.inference_mode():
         image_features = _features(
@@ -92,7 +103,17 @@ def clip_cosines(bundle: CLIPBundle, images: Sequence[Any], texts: Sequence[str]
         ).float()
     image_features = image_features / image_features.norm(dim=-1, keepdim=True)
     text_features = text_features / text_features.norm(dim=-1, keepdim=True)
-    return (image_features * text_features).sum(dim=-1).cpu().tolist()
+    return (image_features * text_features).sum(dim=-1).cpu().tolist(), truncated
+
+
+def clip_cosines(bundle: CLIPBundle, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
+    """Return the cosine similarity of each image with its text (texts cut at 77 tokens)."""
+    return _cosines(bundle, images, texts)[0]
+
+
+def aggregate_clip(mean: float, variant: str) -> float:
+    """Apply the variant's clamp of the mean (torchmetrics clamps the mean at 0)."""
+    return max(mean, 0.0) if CLIP_VARIANTS[variant][1] == "mean" else mean
 
 
 class CLIPScore(PerImageMetric):
@@ -111,12 +132,17 @@ class CLIPScore(PerImageMetric):
         self.truncated = 0
 
     def score_batch(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
-        """Return ``w * max(cos, 0)`` per pair (``w`` = 2.5 for clip_s, 1 for torchmetrics)."""
-        limit = getattr(self.bundle.model.config.text_config, "max_position_embeddings", 77)
-        lengths = self.bundle.processor.tokenizer(list(texts), truncation=False)["input_ids"]
-        self.truncated += sum(len(ids) > limit for ids in lengths)
-        weight = CLIP_VARIANTS[self.variant]
-        return [weight * max(c, 0.0) for c in clip_cosines(self.bundle, images, texts)]
+        """Return ``2.5 * max(cos, 0)`` per pair (clip_s) or ``cos`` (torchmetrics)."""
+        weight, clamp = CLIP_VARIANTS[self.variant]
+        cosines, truncated = _cosines(self.bundle, images, texts)
+        self.truncated += truncated
+        if clamp == "image":
+            return [weight * max(c, 0.0) for c in cosines]
+        return [weight * c for c in cosines]
+
+    def compute(self) -> float:
+        """Return the mean ×100 (clamped at 0 for the torchmetrics variant)."""
+        return aggregate_clip(super().compute(), self.variant)
 
     def reset(self) -> None:
         """Forget every score and the truncation count."""
