@@ -207,7 +207,7 @@ def evaluate(
 
     Image metrics: ``images=DIR`` scores an existing render folder
     (:mod:`chatgenbench.render_manifest`); ``render=True`` first renders the predictions into
-    ``render_out`` (default ``$CHATGENBENCH_HOME/renders/<predictions sha256>``) with
+    ``render_out`` (default ``$CHATGENBENCH_HOME/renders/<predictions sha256>-<setting>``) with
     :func:`chatgenbench.render.render_predictions`, then scores that folder. ``image_settings``
     (:class:`chatgenbench.image_scoring.ImageMetricSettings`) or a loaded ``image_suite``
     (:class:`chatgenbench.image_scoring.ImageMetricSuite`, reused across calls) choose the metric
@@ -350,6 +350,6 @@ def _render(predictions, benchmark, catalog, render_out, setting: str) -> Path:
     if render_out is None:
         from chatgenbench.benchmark import chatgenbench_home
 
-        render_out = chatgenbench_home() / "renders" / sha256_file(predictions)[:16]
+        render_out = chatgenbench_home() / "renders" / f"{sha256_file(predictions)[:16]}-{setting}"
     render_predictions(predictions, benchmark, catalog=catalog, out_dir=render_out, setting=setting)
     return Path(render_out)

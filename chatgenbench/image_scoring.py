@@ -215,6 +215,7 @@ class RenderScores:
     features: dict[str, Any]  # id -> (2048,) float32 features, for FID
     manifest_extra_ids: int = 0
     summary: dict[str, Any] | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def _open_image(path: Path):
@@ -290,21 +291,43 @@ def score_render_folder(
         if chunk:
             images = [c[2] for c in chunk]
             texts = [c[1]["prompt"] for c in chunk]
-            for name, metric in scorers.items():
-                for (sample, _, _), score in zip(chunk, metric.score_batch(images, texts)):
+            for name, metric in list(scorers.items()):
+                try:
+                    batch_scores = metric.score_batch(images, texts)
+                except (RuntimeError, ValueError, OSError) as error:  # e.g. out of memory
+                    _drop(suite, scorers, name, error)
+                    continue
+                for (sample, _, _), score in zip(chunk, batch_scores):
                     sample.scores[name] = float(score)
             if fid_features and "fid" in suite.models:
-                feats = suite.models["fid"](preprocess(images)).cpu().numpy().astype(np.float32)
-                for (sample, _, _), feature in zip(chunk, feats):
-                    features[sample.id] = feature
+                try:
+                    feats = suite.models["fid"](preprocess(images)).cpu().numpy()
+                except (RuntimeError, ValueError, OSError) as error:
+                    _drop(suite, scorers, "fid", error)
+                else:
+                    for (sample, _, _), feature in zip(chunk, feats.astype(np.float32)):
+                        features[sample.id] = feature
         bar.update(len(todo[start : start + batch]))
     bar.close()
+    notes = {}
+    if "clip_score" in scorers:
+        notes["clip_score_truncated_texts"] = scorers["clip_score"].truncated
     return RenderScores(
         str(root),
         samples,
         features,
         manifest_extra_ids=len(set(records) - row_ids),
         summary=summary,
+        notes=notes,
+    )
+
+
+def _drop(suite: ImageMetricSuite, scorers: dict[str, Any], name: str, error: Exception) -> None:
+    """Stop a metric that failed while scoring: it is reported not computed, never partial."""
+    scorers.pop(name, None)
+    suite.models.pop(name, None)
+    suite.failures[name] = LoadFailure(
+        f"{name} failed while scoring: {type(error).__name__}: {error}"
     )
 
 
@@ -579,6 +602,7 @@ def fill_image_metrics(
     results["images"] = {
         "render_dir": scores.render_dir,
         "n_manifest_records_outside_benchmark": scores.manifest_extra_ids,
+        **scores.notes,
         "render_summary": scores.summary,
         "fid_reference_cache": {
             "dir": str(fid.cache.root),

