@@ -212,3 +212,42 @@ def test_render_unavailable_and_bad_folder(tmp_path, monkeypatch, suite):
         evaluate(pred, "sample", images=tmp_path / "bad", image_suite=suite, progress=False)
     with pytest.raises(ImageScoringError, match="not both"):
         evaluate(pred, "sample", images=tmp_path, render=True, progress=False)
+
+
+def test_a_metric_failing_mid_run_is_not_computed(tmp_path, monkeypatch, tiny):
+    from chatgenbench.image_scoring import fill_image_metrics, score_render_folder
+    from chatgenbench.metrics.clip_score import CLIPScore
+
+    rows = load_benchmark("supervised", "sample").to_list()
+    rng = np.random.default_rng(1)
+    render = _render_folder(
+        tmp_path / "render",
+        rows,
+        image_of=lambda r: Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)),
+    )
+    suite = ImageMetricSuite(_settings(tiny, metrics=("clip_score", "hps_v2"), batch_size=4))
+    calls = {"n": 0}
+    original = CLIPScore.score_batch
+
+    def flaky(self, images, texts):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return original(self, images, texts)
+
+    monkeypatch.setattr(CLIPScore, "score_batch", flaky)
+    scores = score_render_folder(render, rows, suite, progress=False, fid_features=False)
+    from chatgenbench.evaluate import aggregate
+
+    results = {
+        "settings": {"supervised": aggregate([])},
+        "overall": aggregate([]),
+        "metric_settings": {},
+    }
+    for block in (results["settings"]["supervised"], results["overall"]):
+        block["n_samples"] = len(rows)
+    fill_image_metrics(results, scores, {"supervised": []}, suite, progress=False)
+    image = results["overall"]["image"]
+    assert image["clip_score"]["status"] == "not_computed"
+    assert "failed while scoring" in image["clip_score"]["reason"]
+    assert image["hps_v2"]["status"] == "computed" and image["hps_v2"]["n"] == 12
