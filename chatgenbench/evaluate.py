@@ -305,7 +305,10 @@ def evaluate(
     if render:
         render_dir = _render(predictions, benchmark, catalog, render_out, setting)
     if render_dir is not None:
-        from chatgenbench.image_scoring import score_and_fill
+        from chatgenbench.image_scoring import ImageMetricSettings, score_and_fill
+
+        if image_settings is None and image_suite is None:
+            image_settings = ImageMetricSettings(device=device, batch_size=min(batch_size, 16))
 
         image_scores = score_and_fill(
             results,

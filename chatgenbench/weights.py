@@ -199,3 +199,22 @@ def download(name: str, *, revision: str | None = None, progress: bool = True) -
     if still:
         raise RuntimeError(f"download of {name} finished without {', '.join(still)}")
     return target
+
+
+def load_checkpoint(path: str | Path) -> Any:
+    """Return ``torch.load(path, weights_only=True)`` on the CPU.
+
+    A checkpoint holding objects other than tensors and plain containers is refused with a
+    ValueError: checkpoints are never unpickled as code.
+    """
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise ValueError(
+            f"{path} holds objects other than tensors and containers; it is not unpickled "
+            f"(weights_only=True): {error}"
+        ) from error

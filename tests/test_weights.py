@@ -52,3 +52,16 @@ def test_cli_status_and_download(home, monkeypatch, capsys):
     assert main(["weights", "download", "image-reward"]) == 1
     assert "HF_HUB_OFFLINE" in capsys.readouterr().err
     assert main(["weights", "download", "no-such"]) == 2
+
+
+def test_checkpoints_are_never_unpickled_as_code(tmp_path):
+    import torch
+
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "extra": _NotATensor()}, path)
+    with pytest.raises(ValueError, match="not unpickled"):
+        weights.load_checkpoint(path)
+
+
+class _NotATensor:
+    pass

@@ -76,7 +76,7 @@ def load_hps(
     import open_clip
     import torch
 
-    from chatgenbench.weights import WeightsMissing, locate
+    from chatgenbench.weights import WeightsMissing, load_checkpoint, locate
 
     if version not in HPS_FILES:
         raise ValueError(f"unknown HPS version {version!r}; expected {list(HPS_FILES)}")
@@ -92,7 +92,7 @@ def load_hps(
     if config.is_file():
         open_clip.add_model_config(config)
     model = create_open_clip(architecture)
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_checkpoint(path)
     state = payload.get("state_dict", payload) if isinstance(payload, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state_dict (or a dict holding 'state_dict')")

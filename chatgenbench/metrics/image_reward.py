@@ -206,7 +206,7 @@ def load_image_reward(
     """
     import torch
 
-    from chatgenbench.weights import WeightsMissing, locate
+    from chatgenbench.weights import WeightsMissing, load_checkpoint, locate
 
     root = Path(folder) if folder is not None else locate("image-reward")
     checkpoint, config_file = root / "ImageReward.pt", root / "med_config.json"
@@ -214,7 +214,7 @@ def load_image_reward(
         if not needed.is_file():
             raise WeightsMissing(f"ImageReward: {needed} not found")
     med_config = json.loads(config_file.read_text("utf-8"))
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = load_checkpoint(checkpoint)
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     vision = _vision_config(state)
