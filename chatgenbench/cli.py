@@ -149,6 +149,12 @@ def _add_image_metric_options(p: argparse.ArgumentParser) -> None:
     group.add_argument("--hps-version", default="v2.0", choices=["v2.0", "v2.1"])
     group.add_argument("--hps-checkpoint", help="HPS checkpoint file (default: weights cache)")
     group.add_argument(
+        "--hps-architecture",
+        default="ViT-H-14",
+        help="open_clip model of the HPS checkpoint (default ViT-H-14; a <name>.json open_clip "
+        "config beside the checkpoint is registered first)",
+    )
+    group.add_argument(
         "--image-reward-model", help="folder with ImageReward.pt and med_config.json"
     )
     group.add_argument(
@@ -180,6 +186,7 @@ def _image_settings(args: argparse.Namespace):
         clip_variant=args.clip_variant,
         hps_version=args.hps_version,
         hps_checkpoint=args.hps_checkpoint,
+        hps_architecture=args.hps_architecture,
         image_reward_model=args.image_reward_model,
         device=args.device,
         dtype=args.metric_dtype,
