@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="torch device for the encoder (default: auto)")
     p.add_argument("--json", action="store_true", help="print the results JSON, not a table")
     p.add_argument("--no-progress", action="store_true")
+    _add_image_metric_options(p)
 
     p = sub.add_parser("validate", help="check a prediction file and list every problem")
     p.add_argument("predictions")
@@ -197,7 +198,127 @@ def build_parser() -> argparse.ArgumentParser:
     retry = queue.add_parser("retry", help="put a failed job back in the queue")
     retry.add_argument("job", type=int)
     _add_store(retry)
+
+    # -- image-metric weights (chatgenbench.weights) -------------------------------------------
+    p = sub.add_parser("weights", help="show or fetch the weight files of the image metrics")
+    weights = p.add_subparsers(dest="weights_command", metavar="ACTION")
+    w = weights.add_parser(
+        "status", help="list every weight set, where it is looked for, if present"
+    )
+    w.add_argument("--json", action="store_true")
+    w = weights.add_parser("download", help="fetch weights into $CHATGENBENCH_HOME/weights")
+    w.add_argument("names", nargs="*", help="weight sets to fetch (default: every missing one)")
+    w.add_argument("--revision", help="hub revision (commit or tag)")
     return parser
+
+
+# --- image metrics: evaluate options and the weights command ---------------------------------
+
+
+def _add_image_metric_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("image metrics")
+    group.add_argument("--images", metavar="DIR", help="score an existing render folder")
+    group.add_argument(
+        "--render", action="store_true", help="render the predictions, then score the images"
+    )
+    group.add_argument(
+        "--render-out",
+        metavar="DIR",
+        help="render folder for --render (default: under $CHATGENBENCH_HOME/renders)",
+    )
+    group.add_argument("--catalog", help="model catalogue file (default: the benchmark's)")
+    group.add_argument(
+        "--clip-model", help="local CLIP folder (default: weights cache clip-vit-large-patch14)"
+    )
+    group.add_argument(
+        "--clip-variant",
+        default="clip_s",
+        choices=["clip_s", "torchmetrics"],
+        help="clip_s = 2.5*max(cos,0) (paper scale, default); torchmetrics = max(cos,0)",
+    )
+    group.add_argument("--hps-version", default="v2.0", choices=["v2.0", "v2.1"])
+    group.add_argument("--hps-checkpoint", help="HPS checkpoint file (default: weights cache)")
+    group.add_argument(
+        "--hps-architecture",
+        default="ViT-H-14",
+        help="open_clip model of the HPS checkpoint (default ViT-H-14; a <name>.json open_clip "
+        "config beside the checkpoint is registered first)",
+    )
+    group.add_argument(
+        "--image-reward-model", help="folder with ImageReward.pt and med_config.json"
+    )
+    group.add_argument(
+        "--image-metrics",
+        default="fid,clip_score,hps_v2,image_reward",
+        help="comma-separated subset of the image metrics to compute",
+    )
+    group.add_argument(
+        "--metric-dtype", default="float32", choices=["float32", "float16", "bfloat16"]
+    )
+    group.add_argument("--metric-batch-size", type=int, default=16)
+    group.add_argument("--bootstrap-seed", type=int, default=0)
+    group.add_argument("--bootstrap-resamples", type=int, default=1000)
+
+
+def _image_settings(args: argparse.Namespace):
+    from chatgenbench.image_scoring import ImageMetricSettings
+    from chatgenbench.result_schema import IMAGE_METRICS
+
+    metrics = tuple(m.strip() for m in args.image_metrics.split(",") if m.strip())
+    unknown = [m for m in metrics if m not in IMAGE_METRICS]
+    if unknown:
+        raise SystemExit(
+            f"chatgenbench evaluate: error: unknown image metric(s) {', '.join(unknown)}; "
+            f"expected some of {', '.join(IMAGE_METRICS)}"
+        )
+    return ImageMetricSettings(
+        clip_model=args.clip_model,
+        clip_variant=args.clip_variant,
+        hps_version=args.hps_version,
+        hps_checkpoint=args.hps_checkpoint,
+        hps_architecture=args.hps_architecture,
+        image_reward_model=args.image_reward_model,
+        device=args.device,
+        dtype=args.metric_dtype,
+        batch_size=args.metric_batch_size,
+        bootstrap_seed=args.bootstrap_seed,
+        bootstrap_resamples=args.bootstrap_resamples,
+        metrics=metrics,
+    )
+
+
+@_command("weights")
+def _weights(args: argparse.Namespace) -> int:
+    from chatgenbench import weights
+
+    if args.weights_command == "status":
+        rows = weights.status()
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        print(f"weights folder: {weights.weights_root()}")
+        for row in rows:
+            state = "present" if row["present"] else "MISSING"
+            print(f"{row['name']:<24} {row['metric']:<13} {state:<8} {row['folder']}")
+            if not row["present"]:
+                print(f"{'':<24} fetch: {row['fetch_command']}")
+        return 0
+    if args.weights_command == "download":
+        names = args.names or [r["name"] for r in weights.status() if not r["present"]]
+        failed = 0
+        for name in names:
+            try:
+                path = weights.download(name, revision=args.revision)
+            except (RuntimeError, weights.WeightsMissing) as error:
+                print(f"{name}: {error}", file=sys.stderr)
+                failed += 1
+            else:
+                print(f"{name}: {path}")
+        if not names:
+            print("every weight set is present")
+        return 1 if failed else 0
+    print("usage: chatgenbench weights {status,download} ...", file=sys.stderr)
+    return 2
 
 
 @_command("evaluate")
@@ -205,6 +326,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from chatgenbench.evaluation import evaluate
     from chatgenbench.report import results_table
 
+    catalog = None
+    if args.catalog:
+        from chatgenbench.catalog import load_catalog
+
+        catalog = load_catalog(args.catalog)
     results = evaluate(
         args.predictions,
         args.benchmark,
@@ -215,6 +341,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
         progress=not args.no_progress,
+        catalog=catalog,
+        images=args.images,
+        render=args.render,
+        render_out=args.render_out,
+        image_settings=_image_settings(args),
     )
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
@@ -553,6 +684,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from chatgenbench.benchmark import BenchmarkError
     from chatgenbench.catalog import CatalogError
+    from chatgenbench.image_scoring import ImageScoringError
     from chatgenbench.official import KeyMapError
     from chatgenbench.predictions import PredictionFileError
     from chatgenbench.registry import UnknownNameError
@@ -568,6 +700,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         UnknownNameError,
         SubmissionError,
         FileNotFoundError,
+        ImageScoringError,
     ) as error:
         print(f"chatgenbench {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -3,7 +3,8 @@
 ``evaluate()`` validates the file, scores every benchmark sample (a missing or invalid prediction
 scores zero and is counted), aggregates per setting, per input type and overall, and writes the
 results JSON of :mod:`chatgenbench.result_schema` atomically. Image metrics are reported as not
-computed until images are rendered.
+computed unless a render folder is scored (``images=DIR``) or rendered first (``render=True``); see
+:mod:`chatgenbench.image_scoring`.
 """
 
 from __future__ import annotations
@@ -191,6 +192,11 @@ def evaluate(
     device: str | None = None,
     progress: bool = True,
     bertscore=None,
+    images: str | os.PathLike | None = None,
+    render: bool = False,
+    render_out: str | os.PathLike | None = None,
+    image_settings=None,
+    image_suite=None,
 ) -> dict[str, Any]:
     """Score a prediction file and return (and optionally write) the results dict.
 
@@ -198,9 +204,23 @@ def evaluate(
     ``encoder`` names the BERTScore setting (``minilm`` or ``roberta-large``); an encoder that
     cannot load leaves ``prompt_bertscore`` not computed with the reason, and the other metrics
     are still scored. ``bertscore`` may pass a ready :class:`PromptBERTScore` to reuse its weights.
+
+    Image metrics: ``images=DIR`` scores an existing render folder
+    (:mod:`chatgenbench.render_manifest`); ``render=True`` first renders the predictions into
+    ``render_out`` (default ``$CHATGENBENCH_HOME/renders/<predictions sha256>-<setting>``) with
+    :func:`chatgenbench.render.render_predictions`, then scores that folder. ``image_settings``
+    (:class:`chatgenbench.image_scoring.ImageMetricSettings`) or a loaded ``image_suite``
+    (:class:`chatgenbench.image_scoring.ImageMetricSuite`, reused across calls) choose the metric
+    models. A metric whose weights are missing is reported not computed with the fetch command.
     Raises :class:`chatgenbench.benchmark.BenchmarkError` or
-    :class:`chatgenbench.predictions.PredictionFileError` when an input cannot be read at all.
+    :class:`chatgenbench.predictions.PredictionFileError` when an input cannot be read at all,
+    :class:`chatgenbench.image_scoring.ImageScoringError` for an unusable render folder or when
+    rendering is unavailable.
     """
+    if images is not None and render:
+        from chatgenbench.image_scoring import ImageScoringError
+
+        raise ImageScoringError("pass either images=DIR (score renders) or render=True, not both")
     from chatgenbench.benchmark import BenchmarkError
     from chatgenbench.metrics.bertscore import PromptBERTScore
 
@@ -281,6 +301,31 @@ def evaluate(
             "command": " ".join(["chatgenbench", *sys.argv[1:]]) if sys.argv else None,
         },
     }
+    render_dir = images
+    if render:
+        render_dir = _render(predictions, benchmark, catalog, render_out, setting)
+    if render_dir is not None:
+        from chatgenbench.image_scoring import ImageMetricSettings, score_and_fill
+
+        if image_settings is None and image_suite is None:
+            image_settings = ImageMetricSettings(device=device, batch_size=min(batch_size, 16))
+
+        image_scores = score_and_fill(
+            results,
+            render_dir,
+            rows,
+            benchmark,
+            settings,
+            settings=image_settings,
+            suite=image_suite,
+            progress=progress,
+        )
+        by_id = {s.id: s for s in image_scores.samples}
+        for sample in samples:
+            found = by_id.get(sample["id"])
+            if found is not None:
+                sample["render_status"] = found.status
+                sample["image_scores"] = found.scores
     if out is not None:
         atomic_write_json(out, results)
     if per_sample_out is not None:
@@ -291,3 +336,23 @@ def evaluate(
         lines = [json.dumps(sample, sort_keys=True) for sample in samples]
         atomic_write_text(per_sample_out, "\n".join(lines) + "\n")
     return results
+
+
+def _render(predictions, benchmark, catalog, render_out, setting: str) -> Path:
+    """Render the predictions with :mod:`chatgenbench.render` and return the render folder."""
+    from chatgenbench.image_scoring import ImageScoringError
+
+    try:
+        from chatgenbench.render import render_predictions
+    except ImportError as error:
+        raise ImageScoringError(
+            "rendering is not available in this installation (chatgenbench.render could not be "
+            f"imported: {error}); install the render extra ('pip install chatgenbench[render]') "
+            "or score an existing render folder with --images DIR"
+        ) from error
+    if render_out is None:
+        from chatgenbench.benchmark import chatgenbench_home
+
+        render_out = chatgenbench_home() / "renders" / f"{sha256_file(predictions)[:16]}-{setting}"
+    render_predictions(predictions, benchmark, catalog=catalog, out_dir=render_out, setting=setting)
+    return Path(render_out)

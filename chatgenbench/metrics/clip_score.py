@@ -1,0 +1,166 @@
+"""CLIP score of an image against its reference prompt, with a named variant.
+
+Variants (``variant=``; the raw per-image score, reported ×100):
+
+- ``clip_s`` (default, Hessel et al. 2021, the scale the paper prints: 63 to 73):
+  ``2.5 * max(cos(image, text), 0)``.
+- ``torchmetrics``: ``cos(image, text)`` per image, and the mean clamped at 0: ×100 this is
+  ``torchmetrics``' ``CLIPScore`` (which clamps the mean, not each image).
+
+The model is a ``transformers`` ``CLIPModel`` with its processor, loaded from a local folder only
+(``chatgenbench weights download clip-vit-large-patch14`` fetches the default,
+``openai/clip-vit-large-patch14``). Texts longer than the model's 77 tokens are truncated and
+counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from chatgenbench.metrics.image import PerImageMetric, to_rgb
+
+ClipVariant = Literal["clip_s", "torchmetrics"]
+#: variant -> (weight, where the clamp at 0 applies: "image" or "mean")
+CLIP_VARIANTS: dict[str, tuple[float, str]] = {
+    "clip_s": (2.5, "image"),
+    "torchmetrics": (1.0, "mean"),
+}
+DEFAULT_CLIP_MODEL = "clip-vit-large-patch14"
+
+
+@dataclass
+class CLIPBundle:
+    """A loaded CLIP model, its processor and where they came from."""
+
+    model: Any
+    processor: Any
+    source: str
+    device: str = "cpu"
+    dtype: str = "float32"
+
+
+def load_clip(
+    path: str | Path | None = None, *, device: str = "cpu", dtype: str = "float32"
+) -> CLIPBundle:
+    """Load a CLIP model and processor from a local folder (default: the weights cache).
+
+    Never downloads (``local_files_only=True``). Raises
+    :class:`chatgenbench.weights.WeightsMissing` when the folder is absent or incomplete, and
+    ValueError when the tokenizer loads empty (transformers 5 does that for an uncached one).
+    """
+    import torch
+    from transformers import CLIPModel, CLIPProcessor
+
+    from chatgenbench.weights import WeightsMissing, locate
+
+    folder = Path(path) if path is not None else locate(DEFAULT_CLIP_MODEL)
+    if not (folder / "config.json").is_file():
+        raise WeightsMissing(f"no CLIP model in {folder} (config.json missing)")
+    model = CLIPModel.from_pretrained(folder, local_files_only=True, dtype=getattr(torch, dtype))
+    processor = CLIPProcessor.from_pretrained(folder, local_files_only=True)
+    if len(processor.tokenizer) == 0:
+        raise ValueError(f"the CLIP tokenizer in {folder} loaded empty")
+    model = model.to(device).eval()
+    return CLIPBundle(model, processor, str(folder), device, dtype)
+
+
+def _features(output):
+    # transformers 5 returns a model output where 4.x returned the tensor
+    return output if hasattr(output, "norm") else output.pooler_output
+
+
+def _tokenize(bundle: CLIPBundle, texts: Sequence[str]):
+    """Tokenise once; cut texts over the model's limit as transformers' truncation does (keeping
+    the end-of-text token). Return (padded batch, number of truncated texts)."""
+    tokenizer = bundle.processor.tokenizer
+    limit = getattr(bundle.model.config.text_config, "max_position_embeddings", 77)
+    encoded = tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]
+    ids = [i if len(i) <= limit else i[: limit - 1] + [i[-1]] for i in encoded]
+    batch = tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
+    return batch, sum(len(i) > limit for i in encoded)
+
+
+def _cosines(bundle: CLIPBundle, images: Sequence[Any], texts: Sequence[str]):
+    import torch
+
+    pixel = bundle.processor.image_processor([to_rgb(i) for i in images], return_tensors="pt")
+    tokens, truncated = _tokenize(bundle, texts)
+    dtype = next(bundle.model.parameters()).dtype
+    with torch.inference_mode():
+        image_features = _features(
+            bundle.model.get_image_features(
+                pixel_values=pixel["pixel_values"].to(bundle.device, dtype)
+            )
+        ).float()
+        text_features = _features(
+            bundle.model.get_text_features(
+                input_ids=tokens["input_ids"].to(bundle.device),
+                attention_mask=tokens["attention_mask"].to(bundle.device),
+            )
+        ).float()
+    image_features = image_features / image_features.norm(dim=-1, keepdim=True)
+    text_features = text_features / text_features.norm(dim=-1, keepdim=True)
+    return (image_features * text_features).sum(dim=-1).cpu().tolist(), truncated
+
+
+def clip_cosines(bundle: CLIPBundle, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
+    """Return the cosine similarity of each image with its text (texts cut at 77 tokens)."""
+    return _cosines(bundle, images, texts)[0]
+
+
+def aggregate_clip(mean: float, variant: str) -> float:
+    """Apply the variant's clamp of the mean (torchmetrics clamps the mean at 0)."""
+    return max(mean, 0.0) if CLIP_VARIANTS[variant][1] == "mean" else mean
+
+
+class CLIPScore(PerImageMetric):
+    """CLIP score as a metric object (``update(images, texts)``, ``compute()`` ×100)."""
+
+    name = "clip_score"
+
+    def __init__(self, bundle: CLIPBundle, variant: ClipVariant = "clip_s") -> None:
+        super().__init__()
+        if variant not in CLIP_VARIANTS:
+            raise ValueError(
+                f"unknown CLIP score variant {variant!r}; expected {list(CLIP_VARIANTS)}"
+            )
+        self.bundle = bundle
+        self.variant = variant
+        self.truncated = 0
+
+    def score_batch(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
+        """Return ``2.5 * max(cos, 0)`` per pair (clip_s) or ``cos`` (torchmetrics)."""
+        weight, clamp = CLIP_VARIANTS[self.variant]
+        cosines, truncated = _cosines(self.bundle, images, texts)
+        self.truncated += truncated
+        if clamp == "image":
+            return [weight * max(c, 0.0) for c in cosines]
+        return [weight * c for c in cosines]
+
+    def compute(self) -> float:
+        """Return the mean ×100 (clamped at 0 for the torchmetrics variant)."""
+        return aggregate_clip(super().compute(), self.variant)
+
+    def reset(self) -> None:
+        """Forget every score and the truncation count."""
+        super().reset()
+        self.truncated = 0
+
+
+def clip_score(
+    images: Sequence[Any],
+    texts: Sequence[str],
+    model: CLIPBundle,
+    *,
+    variant: ClipVariant = "clip_s",
+) -> float:
+    """Return the mean CLIP score ×100 of images against texts.
+
+    >>> clip_score([image], ["a red square"], load_clip("tiny-clip"))  # doctest: +SKIP
+    """
+    metric = CLIPScore(model, variant)
+    metric.update(images, texts)
+    return metric.compute()

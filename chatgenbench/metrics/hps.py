@@ -1,0 +1,163 @@
+"""HPS v2 (Human Preference Score v2) through open_clip alone.
+
+HPS v2 is an open_clip ``ViT-H-14`` fine-tuned on human preferences. Its checkpoint
+(``HPS_v2_compressed.pt``; v2.1: ``HPS_v2.1_compressed.pt``) holds a ``state_dict`` that loads
+strictly into ``open_clip.create_model('ViT-H-14', pretrained=None)``, so the ``hpsv2`` package (which
+pins old dependencies and always downloads the 3.9 GB base model first) is not needed. The score
+is the ``hpsv2`` package's: ``encode_image(x, normalize=True) · encode_text(t, normalize=True)``
+(raw about 0.20 to 0.30, reported ×100), with ``hpsv2``'s evaluation preprocessing: RGB, resize the
+longer side to 224 (bicubic), pad to a square with black, OpenAI CLIP mean/std.
+
+A checkpoint folder may carry ``<architecture>.json`` (an open_clip model config): it is registered
+with ``open_clip.add_model_config`` before the model is built (tests use this for a tiny model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from chatgenbench.metrics.image import PerImageMetric, to_rgb
+
+HPSVersion = Literal["v2.0", "v2.1"]
+HPS_FILES: dict[str, str] = {"v2.0": "HPS_v2_compressed.pt", "v2.1": "HPS_v2.1_compressed.pt"}
+HPS_WEIGHTS: dict[str, str] = {"v2.0": "hps-v2.0", "v2.1": "hps-v2.1"}
+DEFAULT_ARCHITECTURE = "ViT-H-14"
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass
+class HPSBundle:
+    """A loaded HPS model, its tokenizer and preprocessing, and where they came from."""
+
+    model: Any
+    tokenizer: Any
+    image_size: int
+    source: str
+    version: str
+    architecture: str
+    device: str = "cpu"
+    dtype: str = "float32"
+
+
+def create_open_clip(architecture: str):
+    """Return ``open_clip.create_model(architecture, pretrained=None)`` on the CPU, without its
+    "no pretrained weights" warning (the caller loads a state_dict next)."""
+    import logging
+
+    import open_clip
+
+    logger = logging.getLogger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return open_clip.create_model(architecture, pretrained=None, device="cpu")
+    finally:
+        logger.setLevel(level)
+
+
+def load_hps(
+    checkpoint: str | Path | None = None,
+    *,
+    version: HPSVersion = "v2.0",
+    architecture: str = DEFAULT_ARCHITECTURE,
+    device: str = "cpu",
+    dtype: str = "float32",
+) -> HPSBundle:
+    """Load HPS v2 from a checkpoint file or folder (default: the weights cache for ``version``).
+
+    The checkpoint is read with ``torch.load(weights_only=True)`` and its ``state_dict`` loaded
+    strictly. Raises :class:`chatgenbench.weights.WeightsMissing` when absent, ValueError for a
+    checkpoint that does not fit the architecture.
+    """
+    import open_clip
+    import torch
+
+    from chatgenbench.weights import WeightsMissing, load_checkpoint, locate
+
+    if version not in HPS_FILES:
+        raise ValueError(f"unknown HPS version {version!r}; expected {list(HPS_FILES)}")
+    if checkpoint is None:
+        path = locate(HPS_WEIGHTS[version]) / HPS_FILES[version]
+    else:
+        path = Path(checkpoint)
+        if path.is_dir():
+            path = path / HPS_FILES[version]
+    if not path.is_file():
+        raise WeightsMissing(f"HPS {version} checkpoint not found: {path}")
+    config = path.parent / f"{architecture}.json"
+    if config.is_file():
+        open_clip.add_model_config(config)
+    model = create_open_clip(architecture)
+    payload = load_checkpoint(path)
+    state = payload.get("state_dict", payload) if isinstance(payload, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a state_dict (or a dict holding 'state_dict')")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise ValueError(f"{path} does not fit open_clip {architecture}: {error}") from error
+    model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
+    tokenizer = open_clip.get_tokenizer(architecture)
+    size = model.visual.image_size
+    size = size[0] if isinstance(size, (tuple, list)) else int(size)
+    return HPSBundle(model, tokenizer, size, str(path), version, architecture, device, dtype)
+
+
+def hps_preprocess(image: Any, size: int):
+    """Return the ``(3, size, size)`` tensor of ``hpsv2``'s evaluation transform for one image."""
+    import torch
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as F
+
+    x = F.to_tensor(to_rgb(image))
+    height, width = x.shape[1:]
+    scale = size / float(max(height, width))
+    if scale != 1.0:
+        new = tuple(round(d * scale) for d in (height, width))
+        x = F.resize(x, list(new), InterpolationMode.BICUBIC)
+        pad_h, pad_w = size - new[0], size - new[1]
+        x = F.pad(x, [pad_w // 2, pad_h // 2, pad_w - pad_w // 2, pad_h - pad_h // 2], fill=0)
+    mean = torch.tensor(OPENAI_MEAN).view(3, 1, 1)
+    std = torch.tensor(OPENAI_STD).view(3, 1, 1)
+    return (x - mean) / std
+
+
+def hps_scores(bundle: HPSBundle, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
+    """Return the raw HPS v2 score (cosine of normalised features) of each image with its text."""
+    import torch
+
+    dtype = next(bundle.model.parameters()).dtype
+    pixels = torch.stack([hps_preprocess(i, bundle.image_size) for i in images])
+    tokens = bundle.tokenizer(list(texts))
+    with torch.inference_mode():
+        image_features = bundle.model.encode_image(
+            pixels.to(bundle.device, dtype), normalize=True
+        ).float()
+        text_features = bundle.model.encode_text(tokens.to(bundle.device), normalize=True).float()
+    return (image_features * text_features).sum(dim=-1).cpu().tolist()
+
+
+class HPSv2(PerImageMetric):
+    """HPS v2 as a metric object (``update(images, texts)``, ``compute()`` ×100)."""
+
+    name = "hps_v2"
+
+    def __init__(self, bundle: HPSBundle) -> None:
+        super().__init__()
+        self.bundle = bundle
+
+    def score_batch(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
+        """Return the raw HPS v2 score of each pair."""
+        return hps_scores(self.bundle, images, texts)
+
+
+def hps_v2(images: Sequence[Any], texts: Sequence[str], model: HPSBundle) -> float:
+    """Return the mean HPS v2 ×100 of images against texts."""
+    metric = HPSv2(model)
+    metric.update(images, texts)
+    return metric.compute()

@@ -1,0 +1,160 @@
+"""FID with the real offline Inception: identical sets ~0, distorted sets clearly higher; the engine
+matches torchmetrics' FID with the same feature extractor; the reference-statistics cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageFilter
+
+from chatgenbench.metrics.fid import (
+    FeatureStats,
+    FIDSetting,
+    FrechetInceptionDistance,
+    ReferenceStatsCache,
+    covariance_factor,
+    frechet_distance,
+    image_set_hash,
+    load_inception,
+    preprocess,
+)
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    torch.set_num_threads(2)
+    return load_inception()
+
+
+def _images(seed: int, n: int = 4, size: int = 64) -> list[Image.Image]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        base = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)  # smooth coloured blocks
+        out.append(Image.fromarray(base).resize((size, size), Image.BILINEAR))
+    return out
+
+
+@pytest.fixture(scope="module")
+def features(extractor):
+    metric = FrechetInceptionDistance(extractor, batch_size=10)
+    clean = _images(0)
+    distorted = [
+        Image.fromarray(
+            np.clip(
+                np.asarray(i.filter(ImageFilter.GaussianBlur(6)), np.int16)
+                + np.random.default_rng(1).integers(-90, 90, (64, 64, 3)),
+                0,
+                255,
+            ).astype(np.uint8)
+        )
+        for i in clean
+    ]
+    return clean, distorted, metric.features(clean), metric.features(distorted)
+
+
+def test_identical_sets_score_zero_and_distorted_clearly_higher(features, extractor):
+    clean, distorted, f_clean, f_distorted = features
+    reference = FeatureStats.empty()
+    reference.add(f_clean)
+    identical = _fid(f_clean, reference)
+    moved = _fid(f_distorted, reference)
+    assert identical == pytest.approx(0.0, abs=1e-3)
+    assert moved > 50.0
+
+
+def _fid(features, reference: FeatureStats) -> float:
+    mean, factor = covariance_factor(features)
+    return frechet_distance(mean, None, *reference.mean_cov(), factor1=factor)
+
+
+def test_metric_object_update_merge_compute(features, extractor):
+    clean, distorted, f_clean, f_distorted = features
+    whole = FrechetInceptionDistance(extractor)
+    whole.real.add(f_clean)
+    whole.fake.add(f_distorted)
+    left, right = FrechetInceptionDistance(extractor), FrechetInceptionDistance(extractor)
+    left.real.add(f_clean[:2])
+    right.real.add(f_clean[2:])
+    left.fake.add(f_distorted[:3])
+    right.fake.add(f_distorted[3:])
+    left.merge(right)
+    for mine, theirs in ((left.real, whole.real), (left.fake, whole.fake)):
+        assert mine.n == theirs.n and np.allclose(mine.outer, theirs.outer)
+    whole.reset(keep_real=True)
+    assert whole.real.n == 4 and whole.fake.n == 0
+    with pytest.raises(ValueError, match="at least 2"):
+        whole.compute()
+
+
+def test_update_state_matches_torchmetrics_with_same_extractor(features, extractor):
+    from torchmetrics.image.fid import FrechetInceptionDistance as TorchmetricsFID
+
+    clean, _, f_clean, _ = features
+    reference = TorchmetricsFID(feature=extractor.as_module())
+    reference.update(preprocess(clean[:3]), real=True)
+    ours = FeatureStats.empty()
+    ours.add(f_clean[:3])
+    assert int(reference.real_features_num_samples) == ours.n == 3
+    assert np.allclose(reference.real_features_sum.numpy(), ours.total, rtol=1e-5, atol=1e-5)
+    assert np.allclose(reference.real_features_cov_sum.numpy(), ours.outer, rtol=1e-5, atol=1e-5)
+
+
+def test_frechet_distance_matches_torchmetrics_formula():
+    from torchmetrics.image.fid import _compute_fid
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((40, 64)), rng.standard_normal((30, 64)) * 1.5 + 0.2
+    stats_a, stats_b = FeatureStats.empty(64), FeatureStats.empty(64)
+    stats_a.add(a)
+    stats_b.add(b)
+    (mu_a, s_a), (mu_b, s_b) = stats_a.mean_cov(), stats_b.mean_cov()
+    expected = float(
+        _compute_fid(
+            torch.from_numpy(mu_a),
+            torch.from_numpy(s_a),
+            torch.from_numpy(mu_b),
+            torch.from_numpy(s_b),
+        )
+    )
+    assert frechet_distance(mu_a, s_a, mu_b, s_b) == pytest.approx(expected, rel=1e-6)
+    mean, factor = covariance_factor(a)
+    assert frechet_distance(mean, None, mu_b, s_b, factor1=factor) == pytest.approx(
+        expected, rel=1e-6
+    )
+
+
+@pytest.mark.slow
+def test_fid_matches_torchmetrics_compute_with_same_extractor(features, extractor):
+    """The whole torchmetrics FID (update + compute: a 2048-d general eigensolve, slow on CPU)."""
+    from torchmetrics.image.fid import FrechetInceptionDistance as TorchmetricsFID
+
+    clean, distorted, f_clean, f_distorted = features
+    reference = TorchmetricsFID(feature=extractor.as_module())
+    reference.update(preprocess(clean[:3]), real=True)
+    reference.update(preprocess(distorted[:3]), real=False)
+    ours = FrechetInceptionDistance(extractor)
+    ours.real.add(f_clean[:3])
+    ours.fake.add(f_distorted[:3])
+    assert ours.compute() == pytest.approx(float(reference.compute()), rel=1e-4)
+
+
+def test_reference_cache_roundtrip_and_key(tmp_path, features):
+    _, _, f_clean, _ = features
+    stats = FeatureStats.empty()
+    stats.add(f_clean)
+    cache = ReferenceStatsCache(tmp_path)
+    key = image_set_hash([("a", b"1"), ("b", b"2")])
+    assert key == image_set_hash([("b", b"2"), ("a", b"1")])
+    assert key != image_set_hash([("a", b"1"), ("b", b"3")])
+    assert cache.load(key, FIDSetting()) is None
+    cache.save(key, FIDSetting(), stats)
+    loaded = cache.load(key, FIDSetting())
+    assert loaded.n == 4 and np.allclose(loaded.outer, stats.outer)
+    assert cache.load(key, FIDSetting(preprocessing="other")) is None
+
+
+def test_extractor_rejects_float_input(extractor):
+    with pytest.raises(TypeError, match="uint8"):
+        extractor(torch.zeros(1, 3, 299, 299))
