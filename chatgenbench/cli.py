@@ -77,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("predictions")
     _add_benchmark(p)
     p.add_argument("--setting", default="all", choices=["supervised", "few_shot", "all"])
-    p.add_argument("--catalog", help="model catalogue file (default: the benchmark's)")
+    p.add_argument(
+        "--catalog", help="catalogue file laid over the benchmark's (adds models or weights)"
+    )
     p.add_argument(
         "--allow-missing",
         action="store_true",
@@ -226,7 +228,9 @@ def _add_image_metric_options(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="render folder for --render (default: under $CHATGENBENCH_HOME/renders)",
     )
-    group.add_argument("--catalog", help="model catalogue file (default: the benchmark's)")
+    group.add_argument(
+        "--catalog", help="catalogue file laid over the benchmark's (weights, bases)"
+    )
     group.add_argument(
         "--clip-model", help="local CLIP folder (default: weights cache clip-vit-large-patch14)"
     )
@@ -326,11 +330,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     from chatgenbench.evaluation import evaluate
     from chatgenbench.report import results_table
 
-    catalog = None
-    if args.catalog:
-        from chatgenbench.catalog import load_catalog
-
-        catalog = load_catalog(args.catalog)
     results = evaluate(
         args.predictions,
         args.benchmark,
@@ -341,7 +340,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
         progress=not args.no_progress,
-        catalog=catalog,
+        catalog=args.catalog,
         images=args.images,
         render=args.render,
         render_out=args.render_out,
@@ -364,12 +363,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 @_command("validate")
 def _validate(args: argparse.Namespace) -> int:
-    from chatgenbench.benchmark import load_benchmark, load_benchmark_catalog
-    from chatgenbench.catalog import load_catalog
+    from chatgenbench.benchmark import load_benchmark
     from chatgenbench.predictions import validate_predictions
+    from chatgenbench.render.weights import render_catalog
 
     ids = load_benchmark(args.setting, args.benchmark)["id"]
-    catalog = load_catalog(args.catalog) if args.catalog else load_benchmark_catalog(args.benchmark)
+    catalog = render_catalog(args.benchmark, args.catalog)
     report = validate_predictions(args.predictions, ids, catalog, allow_missing=args.allow_missing)
     if args.json:
         print(

@@ -236,7 +236,13 @@ def evaluate(
     for name in settings:
         dataset = load_benchmark(name, benchmark).select_columns(SCORED_COLUMNS)
         rows.extend(dataset.to_list())
-    catalog = catalog if catalog is not None else load_benchmark_catalog(benchmark)
+    if catalog is None:
+        catalog = load_benchmark_catalog(benchmark)
+    elif isinstance(catalog, (str, os.PathLike)):
+        # A catalogue file is laid over the benchmark's (usually to add weights), as for render.
+        from chatgenbench.render.weights import render_catalog
+
+        catalog = render_catalog(benchmark, catalog)
     report = validate_predictions(
         predictions, [row["id"] for row in rows], catalog, allow_missing=True
     )
