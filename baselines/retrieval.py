@@ -43,6 +43,7 @@ from typing import Any, Literal
 from baselines.no_finetune import chat_as_prompt
 from baselines.text_encoder import SentenceEncoder
 from baselines.train_split import TrainSplit, load_train_split
+from baselines.voting import majority_arguments, most_common
 
 #: The arguments of the zero-shot (catalogue) mode, per architecture. Settings: override with
 #: ``-o default_arguments.sd15.steps=25``.
@@ -74,13 +75,6 @@ def readable_model_name(name: str) -> str:
 def split_tags(prompt: str) -> list[str]:
     """Return the comma-separated tags of a prompt, stripped, empty ones dropped."""
     return [tag.strip() for tag in (prompt or "").split(",") if tag.strip()]
-
-
-def _mode_with_tiebreak(values: Sequence[Any]) -> Any:
-    """Most common value; among equals, the one seen first (values are ordered nearest first)."""
-    counts = Counter(values)
-    best = max(counts.values())
-    return next(value for value in values if counts[value] == best)
 
 
 @dataclass
@@ -257,32 +251,15 @@ class RetrievalAdapter:
         nearest = torch.topk(index.embeddings @ query, k).indices.tolist()
         neighbours = [row for slot in nearest for row in index.rows_by_text[slot]]
         split = index.split
-        model = _mode_with_tiebreak([split.models[row] for row in neighbours])
+        model = most_common([split.models[row] for row in neighbours])
         own = [row for row in neighbours if split.models[row] == model]
         return {
             "id": row_id,
             "prompt": self._prompt(text, [split.prompts[row] for row in own]),
-            "negative_prompt": _mode_with_tiebreak([split.negative_prompts[row] for row in own]),
+            "negative_prompt": most_common([split.negative_prompts[row] for row in own]),
             "model": model,
-            "arguments": self._arguments([split.arguments[row] for row in own]),
+            "arguments": majority_arguments([split.arguments[row] for row in own]),
         }
-
-    def _arguments(self, neighbour_arguments: list[dict[str, Any]]) -> dict[str, Any]:
-        arguments: dict[str, Any] = {}
-        for key in ("sampler", "steps", "cfg_scale"):
-            values = [a.get(key) for a in neighbour_arguments if a and a.get(key) is not None]
-            if values:
-                arguments[key] = _mode_with_tiebreak(values)
-        sizes = [
-            (a["width"], a["height"])
-            for a in neighbour_arguments
-            if a and a.get("width") is not None and a.get("height") is not None
-        ]
-        if sizes:
-            arguments["width"], arguments["height"] = _mode_with_tiebreak(sizes)
-        if isinstance(arguments.get("cfg_scale"), float):
-            arguments["cfg_scale"] = round(arguments["cfg_scale"], 4)
-        return arguments
 
     def _prompt(self, text: str, neighbour_prompts: list[str]) -> str:
         counts: Counter[str] = Counter()

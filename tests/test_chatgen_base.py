@@ -151,7 +151,7 @@ def test_scripted_model_through_run_adapter(tmp_path):
     rows = load_benchmark("supervised", "sample").to_list()
     by_input = {row["freestyle_input"]: row for row in rows}
 
-    def answer(question):
+    def answer(question, history):
         row = next(r for text, r in by_input.items() if question.endswith(text))
         if row["id"] == "sample-0003":
             return "Sorry, I cannot do that."

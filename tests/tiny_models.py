@@ -106,7 +106,7 @@ class TinyChat:
 
 
 class ScriptedChat:
-    """A stand-in with the ``chat`` signature that answers from a function of the question."""
+    """A stand-in with the ``chat`` signature: ``answer(question, history)`` gives the text."""
 
     def __init__(self, answer):
         self.answer, self.calls = answer, []
@@ -116,7 +116,7 @@ class ScriptedChat:
 
     def chat(self, tokenizer, pixel_values, question, generation_config, history=None, **kwargs):
         self.calls.append({"question": question, "history": history, "pixel_values": pixel_values})
-        return self.answer(question)
+        return self.answer(question, history)
 
 
 _CONFIG_CODE = """
