@@ -77,8 +77,8 @@ def tile_grid(
 
 def image_tiles(image, max_tiles: int = 6, image_size: int = TILE_SIZE):
     """Return the normalised tiles of one PIL image as a float tensor ``[n, 3, size, size]``."""
+    import numpy as np
     import torch
-    from torchvision.transforms import functional as F
 
     image = image.convert("RGB")
     columns, rows = tile_grid(image.width, image.height, max_tiles, image_size)
@@ -90,9 +90,11 @@ def image_tiles(image, max_tiles: int = 6, image_size: int = TILE_SIZE):
     ]
     if len(tiles) > 1:
         tiles.append(image.resize((image_size, image_size), resample=3))
-    return torch.stack(
-        [F.normalize(F.to_tensor(tile), IMAGENET_MEAN, IMAGENET_STD) for tile in tiles]
-    )
+    pixels = torch.from_numpy(np.stack([np.asarray(tile, dtype=np.float32) for tile in tiles]))
+    pixels = pixels.permute(0, 3, 1, 2) / 255.0  # [n, 3, size, size] in [0, 1]
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (pixels - mean) / std
 
 
 def _as_pil(image: Any):

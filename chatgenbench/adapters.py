@@ -180,6 +180,18 @@ def sidecar_paths(out: str | os.PathLike) -> dict[str, Path]:
     }
 
 
+def _library_versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions: dict[str, str | None] = {}
+    for name in ("torch", "transformers", "datasets", "tokenizers"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def _partial(path: Path) -> Path:
     return path.with_name(path.name + ".partial")
 
@@ -301,6 +313,7 @@ def run_adapter(
             "rows_per_second_this_run": round(len(todo) / seconds, 3) if seconds > 0 else None,
             "chatgenbench_version": __version__,
             "python": platform.python_version(),
+            "versions": _library_versions(),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },
     )

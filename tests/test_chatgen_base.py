@@ -250,3 +250,20 @@ def test_checkpoint_loads_with_remote_code_and_runs(tmp_path):
 
 def test_row_seed_is_stable():
     assert row_seed(0, "a") == row_seed(0, "a") != row_seed(1, "a")
+
+
+def test_tiles_match_torchvision_preprocessing():
+    tv = pytest.importorskip("torchvision.transforms.functional")
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (300, 500, 3), dtype=np.uint8))
+    tiles = image_tiles(image, max_tiles=4)
+    columns, rows = tile_grid(500, 300, 4)
+    resized = image.resize((columns * 448, rows * 448), resample=3)
+    first = tv.normalize(
+        tv.to_tensor(resized.crop((0, 0, 448, 448))), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    )
+    assert torch.allclose(tiles[0], first, atol=1e-5)
