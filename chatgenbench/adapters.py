@@ -247,8 +247,10 @@ def run_adapter(
     done = _done_ids(partial)
     dataset = load_benchmark(setting, benchmark)
     todo = [i for i, row_id in enumerate(dataset["id"]) if row_id not in done]
+    started = time.perf_counter()
     if hasattr(adapter, "prepare"):
         adapter.prepare(benchmark)
+    prepare_seconds = time.perf_counter() - started
     started = time.perf_counter()
     bar = tqdm(
         total=len(dataset),
@@ -309,6 +311,7 @@ def run_adapter(
             "n_rows": len(dataset),
             "n_resumed": len(dataset) - len(todo),
             "n_notes_this_run": n_notes,
+            "prepare_seconds": round(prepare_seconds, 3),
             "seconds_this_run": round(seconds, 3),
             "rows_per_second_this_run": round(len(todo) / seconds, 3) if seconds > 0 else None,
             "chatgenbench_version": __version__,
