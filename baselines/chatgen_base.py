@@ -29,6 +29,7 @@ from typing import Any
 
 from baselines.answer_parser import parse_answer, resolve_model
 from baselines.internvl import build_conversation, chat, load_chat_model, system_prompts
+from chatgenbench.adapters import AdapterOptionError
 
 DEFAULT_GENERATION: dict[str, Any] = {"max_new_tokens": 1024, "do_sample": False}
 
@@ -102,7 +103,7 @@ class ChatGenBaseAdapter:
         self._prompts = system_prompts(self.system_prompts_file)
         if self.chat_model is None:
             if not self.checkpoint:
-                raise ValueError(
+                raise AdapterOptionError(
                     "chatgen-base needs a checkpoint: -o checkpoint=ChengyouJia/ChatGen-Base-2B "
                     "(or -4B, -8B, or a local folder). It runs the checkpoint's own code "
                     "(trust_remote_code), so name only a checkpoint you trust."

@@ -37,6 +37,7 @@ from baselines.model_tokens import ModelTokens, load_causal_lm, selection_featur
 from baselines.no_finetune import chat_as_prompt
 from baselines.retrieval import DEFAULT_ARGUMENTS_BY_ARCHITECTURE
 from baselines.voting import majority_arguments
+from chatgenbench.adapters import AdapterOptionError
 
 ArgumentsMode = Literal["in_context", "majority"]
 ARGUMENT_INSTRUCTION = (
@@ -127,16 +128,18 @@ class ChatGenEvoAdapter:
         elif not isinstance(self.model_tokens, ModelTokens):
             self.model_tokens = ModelTokens.load(self.model_tokens)
         if missing:
-            raise ValueError("chatgen-evo needs local weights: " + "; ".join(missing))
+            raise AdapterOptionError("chatgen-evo needs local weights: " + "; ".join(missing))
         hidden = self.selector_lm.get_output_embeddings().weight.shape[1]
         if int(self.model_tokens.embeddings.shape[1]) != int(hidden):
-            raise ValueError(
+            raise AdapterOptionError(
                 f"the model tokens have size {int(self.model_tokens.embeddings.shape[1])} but the "
                 f"selector's hidden size is {int(hidden)}: they were trained on another base"
             )
         allowed = [name in self._catalog for name in self.model_tokens.names]
         if not any(allowed):
-            raise ValueError("none of the model tokens names a model of this benchmark's catalogue")
+            raise AdapterOptionError(
+                "none of the model tokens names a model of this benchmark's catalogue"
+            )
         self._allowed = torch.tensor(allowed)
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

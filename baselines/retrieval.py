@@ -219,9 +219,13 @@ class RetrievalAdapter:
         texts = [chat_as_prompt(row) for row in rows]
         queries = self.encoder.encode(texts)
         if self._active_mode == "neighbours":
+            import torch
+
+            k = min(self.k, self._index.embeddings.shape[0])
+            nearest = torch.topk(queries @ self._index.embeddings.T, k, dim=1).indices.tolist()
             return [
-                self._from_neighbours(row["id"], text, query)
-                for row, text, query in zip(rows, texts, queries)
+                self._from_neighbours(row["id"], text, slots)
+                for row, text, slots in zip(rows, texts, nearest)
             ]
         return self._from_catalog(rows, texts, queries)
 
@@ -242,13 +246,9 @@ class RetrievalAdapter:
             )
         return predictions
 
-    def _from_neighbours(self, row_id: str, text: str, query) -> dict[str, Any]:
-        import torch
-
+    def _from_neighbours(self, row_id: str, text: str, nearest: list[int]) -> dict[str, Any]:
         index = self._index
         assert index is not None
-        k = min(self.k, index.embeddings.shape[0])
-        nearest = torch.topk(index.embeddings @ query, k).indices.tolist()
         neighbours = [row for slot in nearest for row in index.rows_by_text[slot]]
         split = index.split
         model = most_common([split.models[row] for row in neighbours])

@@ -162,7 +162,9 @@ def build_adapter(
         )
     try:
         return factory(**merged)
-    except TypeError as error:
+    except AdapterOptionError:
+        raise
+    except (TypeError, ValueError) as error:
         raise AdapterOptionError(f"baseline {name!r}: bad options ({error})") from None
 
 

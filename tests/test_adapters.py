@@ -137,5 +137,7 @@ def test_cli_baseline_run_with_options(tmp_path, capsys):
     }
     assert main(["baseline", "run", "no-finetune", "--out", str(out), "-o", "kk=1"]) == 2
     assert "has no option 'kk'" in capsys.readouterr().err
+    assert main(["baseline", "run", "retrieval", "--out", str(out), "-o", "mode=magic"]) == 2
+    assert "mode must be" in capsys.readouterr().err
     assert main(["baseline", "list"]) == 0
     assert "chatgen-evo" in capsys.readouterr().out
