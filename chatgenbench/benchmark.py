@@ -178,13 +178,7 @@ def load_benchmark(
     import datasets
 
     split = "train" if setting == TRAIN_CONFIG else TEST_SPLIT
-    # datasets keys its cache of a local folder by the folder's *name*, not its content, so two
-    # folders called "bench" (or one rewritten) would share stale rows: key it by the revision.
-    import hashlib
-
-    key = hashlib.sha256(f"{info.revision}|{info.path}".encode()).hexdigest()[:16]
-    cache_dir = chatgenbench_home() / "datasets" / key
-    return datasets.load_dataset(info.path, setting, split=split, cache_dir=str(cache_dir))
+    return datasets.load_dataset(info.path, setting, split=split)
 
 
 def load_benchmark_catalog(source: str | os.PathLike = SAMPLE_SOURCE) -> ModelCatalog:
