@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "evaluate": "chatgenbench.evaluate:evaluate",
+    "evaluate": "chatgenbench.evaluation:evaluate",
     "load_benchmark": "chatgenbench.benchmark:load_benchmark",
     "load_catalog": "chatgenbench.catalog:load_catalog",
     "validate_predictions": "chatgenbench.predictions:validate_predictions",
@@ -28,7 +28,7 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from chatgenbench.benchmark import load_benchmark
     from chatgenbench.catalog import load_catalog
-    from chatgenbench.evaluate import evaluate
+    from chatgenbench.evaluation import evaluate
     from chatgenbench.predictions import validate_predictions
 
 

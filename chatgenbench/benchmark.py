@@ -175,10 +175,32 @@ def load_benchmark(
     if setting not in info.counts:
         have = ", ".join(info.counts) or "none"
         raise BenchmarkError(f"benchmark {source!r} has no {setting!r} config (it has: {have})")
-    import datasets
+    return _read_config(Path(info.path), setting, expected_rows=info.counts[setting])
 
-    split = "train" if setting == TRAIN_CONFIG else TEST_SPLIT
-    return datasets.load_dataset(info.path, setting, split=split)
+
+def _read_config(folder: Path, config: str, *, expected_rows: int):
+    """Read one config's Parquet files into an in-memory ``datasets.Dataset``.
+
+    ``datasets.load_dataset(folder, config)`` gives the same rows, but its Arrow cache is keyed by
+    the folder's base name, so two folders of the same name could serve each other's rows; reading
+    the files directly cannot. The row count is checked against the manifest.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import Dataset
+
+    from chatgenbench.schema import benchmark_features
+
+    files = sorted((folder / config).glob("*.parquet"))
+    if not files:
+        raise BenchmarkError(f"{folder}: config {config!r} has no Parquet files")
+    table = pa.concat_tables([pq.read_table(path) for path in files])
+    if table.num_rows != expected_rows:
+        raise BenchmarkError(
+            f"{folder}: config {config!r} has {table.num_rows} rows but its manifest says "
+            f"{expected_rows}; the folder was changed after it was written"
+        )
+    return Dataset(table).cast(benchmark_features())
 
 
 def load_benchmark_catalog(source: str | os.PathLike = SAMPLE_SOURCE) -> ModelCatalog:

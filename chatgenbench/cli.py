@@ -31,6 +31,19 @@ def _add_benchmark(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_store(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="submissions folder (default: $CHATGENBENCH_SUBMISSIONS or ./submissions)",
+    )
+    parser.add_argument(
+        "--queue-db",
+        default=None,
+        help="queue database (default: $CHATGENBENCH_QUEUE_DB or STORE/.queue.sqlite3)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``chatgenbench`` command."""
     from chatgenbench import __version__
@@ -120,6 +133,82 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-resume", action="store_true", help="ignore a partial earlier run")
     run.add_argument("--no-progress", action="store_true")
     _add_train_modeltokens(baseline)
+
+    # -- rendering (chatgenbench.render) ----------------------------------------------------------
+    p = sub.add_parser("render", help="render predictions into PNG images (a render folder)")
+    p.add_argument("predictions", help="prediction file (.jsonl, .csv or .parquet)")
+    _add_benchmark(p)
+    p.add_argument("--catalog", help="catalogue file laid over the benchmark's (weights, bases)")
+    p.add_argument("--out", required=True, help="render folder to write")
+    p.add_argument("--setting", default="all", choices=["supervised", "few_shot", "all"])
+    p.add_argument("--backend", default="local", choices=["local", "ray"])
+    p.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--ray-actors", type=int, help="Ray actors (default: one per GPU, else 1)")
+    p.add_argument("--shard", help="render only shard I of N (0-based I/N, whole groups)")
+    p.add_argument(
+        "--merge-shards",
+        action="store_true",
+        help="assemble OUT from OUT/shards/*-of-N (no rendering; no weights needed)",
+    )
+    p.add_argument("--device", help="torch device (default: cuda when visible, else cpu)")
+    p.add_argument("--dtype", help="fp16, bf16 or fp32 (default: fp16 on CUDA, fp32 on CPU)")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--pipelines-in-memory", type=int, default=2, help="LRU size per worker")
+    p.add_argument("--workers", type=int, help="local workers (default: one per GPU, or 1)")
+    p.add_argument("--threads", type=int, help="torch CPU threads per worker")
+    p.add_argument(
+        "--lora-base",
+        action="append",
+        default=[],
+        metavar="ARCH=NAME",
+        help="base checkpoint for LoRAs of an architecture, e.g. sd15=v1-5-pruned-emaonly",
+    )
+    p.add_argument("--cache-dir", help="image cache (default: $CHATGENBENCH_HOME/render-cache)")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("models", help="model weights: status and fetch")
+    models = p.add_subparsers(dest="models_command", metavar="ACTION")
+    status = models.add_parser("status", help="which needed models have their weights here")
+    _add_benchmark(status)
+    status.add_argument("--catalog", help="catalogue file laid over the benchmark's")
+    status.add_argument("--setting", default="all", choices=["supervised", "few_shot", "all"])
+    status.add_argument("--predictions", help="check the models this prediction file names")
+    status.add_argument("--all", action="store_true", help="check the whole catalogue")
+    status.add_argument("--json", action="store_true")
+    fetch = models.add_parser("fetch", help="download hub or Civitai weights into the cache")
+    fetch.add_argument("names", nargs="+", help="catalogue model names")
+    _add_benchmark(fetch)
+    fetch.add_argument("--catalog", help="catalogue file laid over the benchmark's")
+
+    # -- leaderboard (issue 5): the Streamlit app and the scoring queue --------------------------
+    p = sub.add_parser("leaderboard", help="start the leaderboard web app (streamlit run)")
+    _add_store(p)
+    p.add_argument("--port", type=int, default=None, help="port to serve on (default 8501)")
+    p.add_argument("--address", default=None, help="address to bind (default: streamlit's)")
+    p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.add_argument(
+        "streamlit_args", nargs=argparse.REMAINDER, help="further 'streamlit run' options after --"
+    )
+    p = sub.add_parser("queue", help="the scoring queue of the leaderboard")
+    queue = p.add_subparsers(dest="queue_command", metavar="ACTION")
+    work = queue.add_parser("work", help="score queued submissions")
+    work.add_argument("--once", action="store_true", help="drain the queue, then exit")
+    work.add_argument("--poll", type=float, default=5.0, help="seconds between polls (default 5)")
+    work.add_argument(
+        "--encoder",
+        default="minilm",
+        choices=["minilm", "roberta-large"],
+        help="BERTScore encoder (default minilm, offline; roberta-large is official)",
+    )
+    work.add_argument("--lease", type=float, default=None, help="heartbeat lease in seconds")
+    _add_store(work)
+    _add_store(queue.add_parser("list", help="list the jobs and their states"))
+    add = queue.add_parser("add", help="queue a stored submission for (re)scoring")
+    add.add_argument("name")
+    _add_store(add)
+    retry = queue.add_parser("retry", help="put a failed job back in the queue")
+    retry.add_argument("job", type=int)
+    _add_store(retry)
     return parser
 
 
@@ -148,7 +237,7 @@ def _add_train_modeltokens(baseline) -> None:
 
 @_command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
-    from chatgenbench.evaluate import evaluate
+    from chatgenbench.evaluation import evaluate
     from chatgenbench.report import results_table
 
     results = evaluate(
@@ -279,6 +368,231 @@ def _baseline(args: argparse.Namespace) -> int:
     return 2
 
 
+def _render_command(args: argparse.Namespace) -> str:
+    import shlex
+
+    words = ["chatgenbench", "render", args.predictions]
+    for key, value in sorted(vars(args).items()):
+        if key in ("command", "predictions") or value in (None, False, []):
+            continue
+        flag = "--" + key.replace("_", "-")
+        for item in value if isinstance(value, list) else [value]:
+            words += [flag] if item is True else [flag, str(item)]
+    return shlex.join(words)
+
+
+@_command("render")
+def _render(args: argparse.Namespace) -> int:
+    from chatgenbench.render.engine import RenderError, render_predictions
+    from chatgenbench.render.weights import WeightsError
+
+    lora_bases = {}
+    for item in args.lora_base:
+        arch, _, name = item.partition("=")
+        if not name:
+            print(f"chatgenbench render: error: --lora-base wants ARCH=NAME, got {item!r}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        lora_bases[arch] = name
+    options = {
+        "batch_size": args.batch_size,
+        "pipelines_in_memory": args.pipelines_in_memory,
+        "workers": args.workers,
+        "threads": args.threads,
+        "lora_bases": lora_bases,
+        "command": _render_command(args),
+    }
+    if args.ray_address:
+        options["ray_address"] = args.ray_address
+    if args.ray_actors:
+        options["ray_actors"] = args.ray_actors
+    try:
+        if args.merge_shards:
+            from chatgenbench.render.engine import merge_shards
+
+            report = merge_shards(args.out)
+            counts = ", ".join(f"{k} {v}" for k, v in report.summary["counts"].items() if v)
+            print(f"merged {report.summary['shard']['merged']} shards into {report.out_dir}: "
+                  f"{report.summary['n_samples']} samples: {counts}")  # fmt: skip
+            return 0
+        report = render_predictions(
+            args.predictions,
+            args.benchmark,
+            catalog=args.catalog,
+            out_dir=args.out,
+            setting=args.setting,
+            device=args.device,
+            dtype=args.dtype,
+            backend=args.backend,
+            shard=args.shard,
+            cache_dir=args.cache_dir,
+            progress=not args.no_progress,
+            **options,
+        )
+    except (RenderError, WeightsError) as error:
+        print(f"chatgenbench render: error: {error}", file=sys.stderr)
+        return 2
+    summary = report.summary
+    counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items() if v)
+    performance = summary["performance"]
+    print(f"{summary['n_samples']} samples: {counts}")
+    print(
+        f"{performance['images_rendered']} images rendered in {performance['render_wall_seconds']} s "
+        f"({performance['checkpoint_loads']} checkpoint loads, {performance['lora_loads']} LoRA "
+        f"loads); {summary['cache']['hits']} cache hits"
+    )
+    if summary["weights_missing_models"]:
+        print(
+            f"{len(summary['weights_missing_models'])} models lack weights: run 'chatgenbench "
+            f"models status --benchmark {args.benchmark} --predictions {args.predictions}"
+            + (f" --catalog {args.catalog}" if args.catalog else "")
+            + "'"
+        )
+    print(f"render folder written to {report.out_dir}")
+    return 0
+
+
+@_command("models")
+def _models(args: argparse.Namespace) -> int:
+    from chatgenbench.render.weights import render_catalog
+
+    catalog = render_catalog(args.benchmark, args.catalog)
+    if args.models_command == "status":
+        from chatgenbench.render.status import format_status_table, models_status
+
+        statuses = models_status(
+            args.benchmark,
+            catalog,
+            setting=args.setting,
+            predictions=args.predictions,
+            everything=args.all,
+        )
+        if args.json:
+            print(json.dumps([s.to_dict() for s in statuses], indent=2))
+        else:
+            print(format_status_table(statuses))
+        return 0
+    if args.models_command == "fetch":
+        from chatgenbench.render.weights import WeightLocator, WeightsError, fetch_weights
+
+        locator = WeightLocator()
+        failed = 0
+        for name in args.names:
+            entry = catalog.get(name)
+            if entry is None:
+                hint = ", ".join(catalog.suggest(name))
+                print(
+                    f"{name}: not in the catalogue" + (f" (did you mean: {hint}?)" if hint else "")
+                )
+                failed += 1
+                continue
+            try:
+                status = fetch_weights(entry, locator)
+            except WeightsError as error:
+                print(f"{name}: {error}")
+                failed += 1
+                continue
+            print(
+                f"{name}: " + ("present at " + status.ref.path if status.present else status.reason)
+            )
+            failed += not status.present
+        return 1 if failed else 0
+    print("usage: chatgenbench models {status,fetch} ...", file=sys.stderr)
+
+
+@_command("leaderboard")
+def _leaderboard(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from chatgenbench.scoring_queue import QUEUE_ENV
+    from chatgenbench.submissions import STORE_ENV, default_upload_limit
+
+    app = Path(__file__).resolve().parent.parent / "leaderboard" / "app.py"
+    if not app.is_file():
+        print(
+            f"chatgenbench leaderboard: error: {app} not found; run from a clone of the "
+            "repository (pip install -e .), where leaderboard/app.py lies beside the package",
+            file=sys.stderr,
+        )
+        return 2
+    env = dict(os.environ)
+    if args.store:
+        env[STORE_ENV] = str(Path(args.store).resolve())
+    if args.queue_db:
+        env[QUEUE_ENV] = str(Path(args.queue_db).resolve())
+    limit_mb = max(1, -(-default_upload_limit() // 2**20))
+    command = [sys.executable, "-m", "streamlit", "run", str(app)]
+    command += [f"--server.maxUploadSize={limit_mb}", "--browser.gatherUsageStats=false"]
+    command.append("--client.toolbarMode=viewer")
+    if args.port is not None:
+        command.append(f"--server.port={args.port}")
+    if args.address:
+        command.append(f"--server.address={args.address}")
+    if args.headless:
+        command.append("--server.headless=true")
+    command += [arg for arg in args.streamlit_args if arg != "--"]
+    return subprocess.call(command, env=env)
+
+
+@_command("queue")
+def _queue(args: argparse.Namespace) -> int:
+    import logging
+
+    from chatgenbench.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
+    from chatgenbench.submissions import SubmissionStore
+
+    if not args.queue_command:
+        print("usage: chatgenbench queue {work,list,add,retry} [--store DIR] ...", file=sys.stderr)
+        return 2
+    store = SubmissionStore(args.store)
+    path = args.queue_db or default_queue_path(store.root)
+    options = {"lease_seconds": args.lease} if getattr(args, "lease", None) else {}
+    queue = ScoringQueue(path, **options)
+    if args.queue_command == "work":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+        def report(job) -> None:
+            reason = f": {job.error}" if job.error else ""
+            print(f"job {job.id} ({job.submission}): {job.state}{reason}", flush=True)
+
+        worker = ScoringWorker(store, queue, encoder=args.encoder)
+        print(f"worker {worker.worker} on {queue.path} (store {store.root})", flush=True)
+        try:
+            count = worker.run(once=args.once, poll_seconds=args.poll, on_job=report)
+        except KeyboardInterrupt:
+            return 130
+        print(f"scored {count} jobs; queue: {queue.counts()}")
+        return 0
+    if args.queue_command == "list":
+        for job in queue.jobs():
+            info = job.to_dict()
+            reason = f"\t{info['error']}" if info["error"] else ""
+            print(f"{job.id}\t{job.state}\t{job.submission}\t{info['created']}{reason}")
+        return 0
+    if args.queue_command == "add":
+        if args.name not in store.names():
+            print(
+                f"chatgenbench queue add: error: no submission {args.name!r} in {store.root}",
+                file=sys.stderr,
+            )
+            return 2
+        job = queue.enqueue(args.name)
+        print(f"job {job.id} ({job.submission}): {job.state}")
+        return 0
+    if args.queue_command == "retry":
+        try:
+            job = queue.retry(args.job)
+        except ValueError as error:
+            print(f"chatgenbench queue retry: error: {error}", file=sys.stderr)
+            return 2
+        print(f"job {job.id} ({job.submission}): {job.state}")
+        return 0
+    print("usage: chatgenbench queue [--store DIR] {work,list,add,retry} ...", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
@@ -292,6 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatgenbench.official import KeyMapError
     from chatgenbench.predictions import PredictionFileError
     from chatgenbench.registry import UnknownNameError
+    from chatgenbench.submissions import SubmissionError
 
     try:
         return _COMMANDS[args.command](args)
@@ -302,6 +617,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         KeyMapError,
         PredictionFileError,
         UnknownNameError,
+        SubmissionError,
         FileNotFoundError,
     ) as error:
         print(f"chatgenbench {args.command}: error: {error}", file=sys.stderr)

@@ -378,7 +378,10 @@ def convert_raw_folder(
         raw_records = _read_raw_file(path)
         for index, raw in enumerate(raw_records):
             where = f"{relative}: record {index + 1}"
-            record = map_record(raw, key_map, where=where, base=path.parent, root=root)
+            try:
+                record = map_record(raw, key_map, where=where, base=path.parent, root=root)
+            except RecordError as error:
+                raise KeyMapError(f"{where}: {error}") from None
             setting = record.pop("setting", None) or default_setting
             setting = {"few-shot": "few_shot", "fewshot": "few_shot"}.get(setting, setting)
             record.setdefault("id", f"{relative.with_suffix('').as_posix()}-{index:06d}")

@@ -278,62 +278,51 @@ def read_prediction_rows(
             yield f"row {number}", row
 
 
+def _field_problem(
+    report: ValidationReport,
+    prediction: Prediction,
+    severity: Severity,
+    kind: str,
+    field_name: str,
+    value: str | None,
+    expected: str,
+) -> None:
+    """Record a problem with one field of a usable row; an error marks the field invalid."""
+    if severity == "error":
+        prediction.invalid_fields.add(field_name)
+    report.problems.append(
+        Problem(severity, kind, prediction.location, field_name, value, expected, prediction.id)
+    )
+
+
 def _check_text(
     prediction: Prediction, report: ValidationReport, name: str, value: Any, *, required: bool
 ) -> None:
     limit = LIMITS[f"{name}_chars"]
     if value is None:
         if required:
-            prediction.invalid_fields.add(name)
-            report.problems.append(
-                Problem(
-                    "error",
-                    "missing_field",
-                    prediction.location,
-                    name,
-                    None,
-                    "a string",
-                    prediction.id,
-                )
-            )
-        return
-    if not isinstance(value, str):
-        prediction.invalid_fields.add(name)
-        report.problems.append(
-            Problem(
-                "error",
-                "wrong_type",
-                prediction.location,
-                name,
-                _show(value),
-                "a string",
-                prediction.id,
-            )
-        )
+            _field_problem(report, prediction, "error", "missing_field", name, None, "a string")
+    elif not isinstance(value, str):
+        _field_problem(report, prediction, "error", "wrong_type", name, _show(value), "a string")
     elif len(value) > limit:
-        prediction.invalid_fields.add(name)
-        report.problems.append(
-            Problem(
-                "error",
-                "oversized",
-                prediction.location,
-                name,
-                f"{len(value)} characters",
-                f"at most {limit} characters",
-                prediction.id,
-            )
+        _field_problem(
+            report,
+            prediction,
+            "error",
+            "oversized",
+            name,
+            f"{len(value)} characters",
+            f"at most {limit} characters",
         )
     elif required and not value.strip():
-        report.problems.append(
-            Problem(
-                "warning",
-                "empty_field",
-                prediction.location,
-                name,
-                _show(value),
-                "a non-empty string (scores zero)",
-                prediction.id,
-            )
+        _field_problem(
+            report,
+            prediction,
+            "warning",
+            "empty_field",
+            name,
+            _show(value),
+            "a non-empty string (scores zero)",
         )
 
 
@@ -344,155 +333,136 @@ def _check_number(prediction: Prediction, report: ValidationReport, key: str, va
     expected = "an integer" if integer else "a number"
     low, high = RANGES[key]
     if parsed is None:
-        prediction.invalid_fields.add(field_name)
-        report.problems.append(
-            Problem(
-                "error",
-                "wrong_type",
-                prediction.location,
-                field_name,
-                _show(value),
-                expected,
-                prediction.id,
-            )
+        _field_problem(
+            report, prediction, "error", "wrong_type", field_name, _show(value), expected
         )
         return
     if not low <= parsed <= high:
-        prediction.invalid_fields.add(field_name)
-        report.problems.append(
-            Problem(
-                "error",
-                "out_of_range",
-                prediction.location,
-                field_name,
-                _show(value),
-                f"{expected} in [{low}, {high}]",
-                prediction.id,
-            )
+        _field_problem(
+            report,
+            prediction,
+            "error",
+            "out_of_range",
+            field_name,
+            _show(value),
+            f"{expected} in [{low}, {high}]",
         )
         return
     if isinstance(value, str) or (integer and isinstance(value, float)):
-        report.problems.append(
-            Problem(
-                "warning",
-                "cast",
-                prediction.location,
-                field_name,
-                _show(value),
-                f"{expected} (will be read as {parsed})",
-                prediction.id,
-            )
+        _field_problem(
+            report,
+            prediction,
+            "warning",
+            "cast",
+            field_name,
+            _show(value),
+            f"{expected} (will be read as {parsed})",
         )
     if key in ("width", "height") and parsed % 8:
         rounded = int(round(parsed / 8) * 8)
-        report.problems.append(
-            Problem(
-                "warning",
-                "render_rounding",
-                prediction.location,
-                field_name,
-                _show(value),
-                f"a multiple of 8 (rendering uses {rounded})",
-                prediction.id,
-            )
+        _field_problem(
+            report,
+            prediction,
+            "warning",
+            "render_rounding",
+            field_name,
+            _show(value),
+            f"a multiple of 8 (rendering uses {rounded})",
+        )
+
+
+def _check_sampler(prediction: Prediction, report: ValidationReport, value: Any) -> None:
+    from chatgenbench.samplers import canonical_sampler
+
+    name = "arguments.sampler"
+    if not isinstance(value, str) or not value.strip():
+        _field_problem(
+            report, prediction, "error", "wrong_type", name, _show(value), "a sampler name"
+        )
+    elif len(value) > LIMITS["sampler_chars"]:
+        _field_problem(
+            report,
+            prediction,
+            "error",
+            "oversized",
+            name,
+            f"{len(value)} characters",
+            f"at most {LIMITS['sampler_chars']} characters",
+        )
+    elif canonical_sampler(value) is None:
+        _field_problem(
+            report,
+            prediction,
+            "warning",
+            "unknown_sampler",
+            name,
+            _show(value),
+            "an A1111 sampler name (rendering falls back to the default sampler)",
         )
 
 
 def _check_arguments(prediction: Prediction, report: ValidationReport, arguments: Any) -> None:
-    from chatgenbench.samplers import canonical_sampler
-
     if arguments is None:
         arguments = {}
     if not isinstance(arguments, dict):
-        prediction.invalid_fields.update({"arguments", *(f"arguments.{k}" for k in ARGUMENT_KEYS)})
-        report.problems.append(
-            Problem(
-                "error",
-                "wrong_type",
-                prediction.location,
-                "arguments",
-                _show(arguments),
-                "an object with " + ", ".join(ARGUMENT_KEYS),
-                prediction.id,
-            )
+        prediction.invalid_fields.update(f"arguments.{k}" for k in ARGUMENT_KEYS)
+        _field_problem(
+            report,
+            prediction,
+            "error",
+            "wrong_type",
+            "arguments",
+            _show(arguments),
+            "an object with " + ", ".join(ARGUMENT_KEYS),
         )
         return
     prediction.arguments = dict(arguments)
     for key in ARGUMENT_KEYS:
         value = arguments.get(key)
-        field_name = f"arguments.{key}"
         if value is None:
-            prediction.invalid_fields.add(field_name)
-            report.problems.append(
-                Problem(
-                    "error",
-                    "missing_field",
-                    prediction.location,
-                    field_name,
-                    None,
-                    "a value (a missing one scores as wrong)",
-                    prediction.id,
-                )
+            _field_problem(
+                report,
+                prediction,
+                "error",
+                "missing_field",
+                f"arguments.{key}",
+                None,
+                "a value (a missing one scores as wrong)",
             )
         elif key == "sampler":
-            if not isinstance(value, str) or not value.strip():
-                prediction.invalid_fields.add(field_name)
-                report.problems.append(
-                    Problem(
-                        "error",
-                        "wrong_type",
-                        prediction.location,
-                        field_name,
-                        _show(value),
-                        "a sampler name",
-                        prediction.id,
-                    )
-                )
-            elif len(value) > LIMITS["sampler_chars"]:
-                prediction.invalid_fields.add(field_name)
-                report.problems.append(
-                    Problem(
-                        "error",
-                        "oversized",
-                        prediction.location,
-                        field_name,
-                        f"{len(value)} characters",
-                        f"at most {LIMITS['sampler_chars']} characters",
-                        prediction.id,
-                    )
-                )
-            elif canonical_sampler(value) is None:
-                report.problems.append(
-                    Problem(
-                        "warning",
-                        "unknown_sampler",
-                        prediction.location,
-                        field_name,
-                        _show(value),
-                        "an A1111 sampler name (rendering falls back to the default sampler)",
-                        prediction.id,
-                    )
-                )
+            _check_sampler(prediction, report, value)
         else:
             _check_number(prediction, report, key, value)
     seed = arguments.get("seed")
     if seed is not None:
         _check_number(prediction, report, "seed", seed)
-        if "arguments.seed" not in prediction.invalid_fields:
+        if prediction.valid("arguments.seed"):
             prediction.seed = parse_integer(seed)
     for key in arguments:
         if key not in (*ARGUMENT_KEYS, "seed"):
-            report.problems.append(
-                Problem(
-                    "warning",
-                    "unknown_field",
-                    prediction.location,
-                    f"arguments.{key}",
-                    _show(arguments[key]),
-                    "one of " + ", ".join((*ARGUMENT_KEYS, "seed")) + " (ignored)",
-                    prediction.id,
-                )
+            _field_problem(
+                report,
+                prediction,
+                "warning",
+                "unknown_field",
+                f"arguments.{key}",
+                _show(arguments[key]),
+                "one of " + ", ".join((*ARGUMENT_KEYS, "seed")) + " (ignored)",
             )
+
+
+def _row_problem(
+    report: ValidationReport,
+    location: str,
+    kind: str,
+    field_name: str | None,
+    value: str | None,
+    expected: str,
+    pred_id: str | None = None,
+) -> None:
+    """Record a problem that makes a whole row invalid (it is ignored, its sample scores zero)."""
+    report.n_invalid_rows += 1
+    report.problems.append(Problem("error", kind, location, field_name, value, expected, pred_id))
 
 
 def validate_predictions(
@@ -519,80 +489,50 @@ def validate_predictions(
         if report.n_rows > LIMITS["rows"]:
             raise PredictionFileError(f"{path}: more than {LIMITS['rows']} rows")
         if isinstance(record, Exception):
-            report.n_invalid_rows += 1
-            report.problems.append(
-                Problem(
-                    "error",
-                    "unparsable",
-                    location,
-                    None,
-                    str(record),
-                    "one JSON object per line" if fmt == "jsonl" else "a well-formed row",
-                )
-            )
+            expected = "one JSON object per line" if fmt == "jsonl" else "a well-formed row"
+            _row_problem(report, location, "unparsable", None, str(record), expected)
             continue
         if not isinstance(record, dict):
-            report.n_invalid_rows += 1
-            report.problems.append(
-                Problem("error", "wrong_type", location, None, _show(record), "an object")
-            )
+            _row_problem(report, location, "wrong_type", None, _show(record), "an object")
             continue
         raw_id = record.get("id")
         if isinstance(raw_id, int) and not isinstance(raw_id, bool):
             raw_id = str(raw_id)
         if not isinstance(raw_id, str) or not raw_id.strip():
-            report.n_invalid_rows += 1
-            report.problems.append(
-                Problem(
-                    "error",
-                    "missing_id" if raw_id is None else "wrong_type",
-                    location,
-                    "id",
-                    None if raw_id is None else _show(raw_id),
-                    "a benchmark id (string)",
-                )
-            )
+            kind, shown = ("missing_id", None) if raw_id is None else ("wrong_type", _show(raw_id))
+            _row_problem(report, location, kind, "id", shown, "a benchmark id (string)")
             continue
         pred_id = raw_id.strip()
         if len(pred_id) > LIMITS["id_chars"]:
-            report.n_invalid_rows += 1
-            report.problems.append(
-                Problem(
-                    "error",
-                    "oversized",
-                    location,
-                    "id",
-                    f"{len(pred_id)} characters",
-                    f"at most {LIMITS['id_chars']} characters",
-                )
+            _row_problem(
+                report,
+                location,
+                "oversized",
+                "id",
+                f"{len(pred_id)} characters",
+                f"at most {LIMITS['id_chars']} characters",
             )
             continue
         if pred_id in first_location:
-            report.n_invalid_rows += 1
-            report.problems.append(
-                Problem(
-                    "error",
-                    "duplicate_id",
-                    location,
-                    "id",
-                    _show(pred_id),
-                    f"each id once (first seen at {first_location[pred_id]}; that row is used)",
-                    pred_id,
-                )
+            _row_problem(
+                report,
+                location,
+                "duplicate_id",
+                "id",
+                _show(pred_id),
+                f"each id once (first seen at {first_location[pred_id]}; that row is used)",
+                pred_id,
             )
             continue
         if pred_id not in known:
-            report.n_invalid_rows += 1
-            report.problems.append(
-                Problem(
-                    "error",
-                    "unknown_id",
-                    location,
-                    "id",
-                    _show(pred_id),
-                    "an id of the benchmark being scored",
-                    pred_id,
-                )
+            _row_problem(
+                report,
+                location,
+                "unknown_id",
+                "id",
+                _show(pred_id),
+                "an id of the benchmark being scored",
+                pred_id,
             )
             continue
         first_location[pred_id] = location
@@ -608,35 +548,29 @@ def validate_predictions(
             prediction, report, "negative_prompt", prediction.negative_prompt, required=False
         )
         _check_text(prediction, report, "model", prediction.model, required=True)
-        if catalog is not None and prediction.valid("model") and isinstance(prediction.model, str):
-            if prediction.model not in catalog:
-                prediction.invalid_fields.add("model")
-                suggestions = catalog.suggest(prediction.model)
-                hint = f" (did you mean: {', '.join(suggestions)}?)" if suggestions else ""
-                report.problems.append(
-                    Problem(
-                        "error",
-                        "unknown_model",
-                        location,
-                        "model",
-                        _show(prediction.model),
-                        f"a model of the catalogue{hint}",
-                        pred_id,
-                    )
-                )
+        if catalog is not None and prediction.valid("model") and prediction.model not in catalog:
+            suggestions = catalog.suggest(prediction.model)
+            hint = f" (did you mean: {', '.join(suggestions)}?)" if suggestions else ""
+            _field_problem(
+                report,
+                prediction,
+                "error",
+                "unknown_model",
+                "model",
+                _show(prediction.model),
+                f"a model of the catalogue{hint}",
+            )
         _check_arguments(prediction, report, record.get("arguments"))
         for key in record:
             if key not in (*TOP_LEVEL_FIELDS, "__extra_cells__"):
-                report.problems.append(
-                    Problem(
-                        "warning",
-                        "unknown_field",
-                        location,
-                        key,
-                        _show(record[key]),
-                        "one of " + ", ".join(TOP_LEVEL_FIELDS) + " (ignored)",
-                        pred_id,
-                    )
+                _field_problem(
+                    report,
+                    prediction,
+                    "warning",
+                    "unknown_field",
+                    key,
+                    _show(record[key]),
+                    "one of " + ", ".join(TOP_LEVEL_FIELDS) + " (ignored)",
                 )
         if "__extra_cells__" in record:
             report.problems.append(

@@ -6,13 +6,6 @@ import io
 import json
 
 import pytest
-from tiny_models import (
-    ScriptedChat,
-    TinyChat,
-    tiny_causal_lm,
-    word_tokenizer,
-    write_remote_code_chat_model,
-)
 
 from baselines.chatgen_base import ChatGenBaseAdapter, answer_to_prediction, row_seed
 from baselines.internvl import (
@@ -26,6 +19,13 @@ from chatgenbench.adapters import build_adapter, run_adapter, sidecar_paths
 from chatgenbench.benchmark import load_benchmark
 from chatgenbench.catalog import sample_catalog
 from chatgenbench.predictions import validate_predictions
+from tests.tiny_models import (
+    ScriptedChat,
+    TinyChat,
+    tiny_causal_lm,
+    word_tokenizer,
+    write_remote_code_chat_model,
+)
 
 PROMPTS = system_prompts()
 

@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-from tiny_models import ScriptedChat, tiny_causal_lm, word_tokenizer
 
 from baselines.chatgen_evo import ARGUMENT_INSTRUCTION, ChatGenEvoAdapter, arguments_question
 from baselines.model_tokens import train_model_tokens_cli
@@ -16,6 +15,7 @@ from baselines.voting import majority_arguments, most_common
 from chatgenbench.adapters import run_adapter, sidecar_paths
 from chatgenbench.benchmark import load_benchmark, load_benchmark_catalog
 from chatgenbench.predictions import validate_predictions
+from tests.tiny_models import ScriptedChat, tiny_causal_lm, word_tokenizer
 
 
 @pytest.fixture(scope="module")

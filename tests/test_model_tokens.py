@@ -7,7 +7,6 @@ import json
 
 import pytest
 import torch
-from tiny_models import tiny_causal_lm, word_tokenizer
 
 from baselines.model_tokens import (
     ModelTokens,
@@ -19,6 +18,7 @@ from baselines.model_tokens import (
 )
 from baselines.no_finetune import chat_as_prompt
 from chatgenbench.synth import synth_rows
+from tests.tiny_models import tiny_causal_lm, word_tokenizer
 
 
 @pytest.fixture(scope="module")

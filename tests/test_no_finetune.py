@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from tiny_models import tiny_causal_lm, word_tokenizer
 
 from baselines.no_finetune import (
     DEFAULT_ARGUMENTS,
@@ -16,6 +15,7 @@ from baselines.no_finetune import (
     rewrite_text,
 )
 from chatgenbench.adapters import AdapterOptionError, build_adapter, run_adapter, sidecar_paths
+from tests.tiny_models import tiny_causal_lm, word_tokenizer
 
 
 def test_chat_as_prompt_joins_user_turns():

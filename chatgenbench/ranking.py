@@ -1,0 +1,420 @@
+"""The leaderboard's ranking: scored submissions and the paper's reported rows, per view.
+
+A view is a setting (``supervised``, ``few_shot`` or ``overall``) and an input type (``all``,
+``single``, ``multimodal``, ``history``). Rows are split into **comparability groups**: the
+benchmark they were scored on plus :func:`chatgenbench.result_schema.comparability_key` (schema
+version and BERTScore encoder settings). Two rows share a column only inside one group, so a
+MiniLM BERTScore is never ranked against the paper's roberta-large one. Results from a synthetic
+benchmark never appear. The paper's Table 4 rows (:func:`reported_table`) are marked
+``reported``; they were computed with the official setting on the official benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from chatgenbench.result_schema import (
+    IMAGE_METRICS,
+    SCHEMA_VERSION,
+    STATUS_COMPUTED,
+    STEPWISE_METRICS,
+    comparability_key,
+)
+from chatgenbench.submissions import Submission
+
+VIEW_SETTINGS: tuple[str, ...] = ("supervised", "few_shot", "overall")
+VIEW_INPUT_TYPES: tuple[str, ...] = ("all", "single", "multimodal", "history")
+VIEW_TITLES = {
+    "supervised": "Supervised",
+    "few_shot": "Few-shot",
+    "overall": "Overall",
+    "all": "All input types",
+    "single": "Single",
+    "multimodal": "Multimodal",
+    "history": "History",
+}
+REPORTED = "reported"
+SUBMISSION = "submission"
+
+
+@dataclass(frozen=True)
+class MetricColumn:
+    """One ranking column: the results key, its label, direction and display format."""
+
+    key: str
+    label: str
+    higher_is_better: bool
+    fmt: str
+
+    @property
+    def header(self) -> str:
+        """The column header with its direction arrow, e.g. ``FID ↓``."""
+        return f"{self.label} {'↑' if self.higher_is_better else '↓'}"
+
+
+METRIC_COLUMNS: tuple[MetricColumn, ...] = (
+    MetricColumn("prompt_bertscore", "BERTScore", True, "{:.3f}"),
+    MetricColumn("selection_accuracy", "Sel. acc", True, "{:.3f}"),
+    MetricColumn("config_accuracy", "Config acc", True, "{:.3f}"),
+    MetricColumn("fid", "FID", False, "{:.1f}"),
+    MetricColumn("clip_score", "CLIP", True, "{:.1f}"),
+    MetricColumn("hps_v2", "HPS v2", True, "{:.1f}"),
+    MetricColumn("image_reward", "ImageReward", True, "{:.1f}"),
+    MetricColumn("unified", "Unified", True, "{:.1f}"),
+)
+COLUMNS_BY_KEY = {column.key: column for column in METRIC_COLUMNS}
+STEPWISE_KEYS = STEPWISE_METRICS
+FINAL_KEYS = (*IMAGE_METRICS, "unified")
+
+
+@dataclass
+class RankingRow:
+    """One line of the ranking: a submission or a reported paper row, in one view."""
+
+    name: str
+    method: str
+    kind: str  # "reported" | "submission"
+    group: tuple
+    values: dict[str, float | None]
+    reasons: dict[str, str] = field(default_factory=dict)
+    model_size: str = "-"
+    date: str = ""
+    authors: str = ""
+    n_samples: int | None = None
+    rank: int | None = None
+
+
+@dataclass
+class RankingGroup:
+    """Rows that may share columns: one benchmark and one metric setting."""
+
+    key: tuple
+    label: str
+    notes: list[str]
+    rows: list[RankingRow]
+
+    @property
+    def has_reported(self) -> bool:
+        """Whether the paper's reported rows are in this group."""
+        return any(row.kind == REPORTED for row in self.rows)
+
+
+@dataclass
+class Ranking:
+    """The groups of one view, and the submissions left out of it with the reason."""
+
+    setting: str
+    input_type: str
+    sort_by: str
+    groups: list[RankingGroup]
+    excluded: list[tuple[str, str]]
+    notes: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def reported_table() -> dict[str, Any]:
+    """Return the paper's reported rows (``chatgenbench/data/paper_table4.json``) with source."""
+    text = resources.files("chatgenbench.data").joinpath("paper_table4.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def _reported_group_key() -> tuple:
+    # The paper's metric settings are declared in the data file, in the results' own layout, so
+    # that comparability_key() reads them exactly as it reads a result's.
+    table = reported_table()
+    as_results = {"schema_version": SCHEMA_VERSION, "metric_settings": table["metric_settings"]}
+    return (table["benchmark"], *comparability_key(as_results))
+
+
+def reported_rows(setting: str, input_type: str) -> list[RankingRow]:
+    """Return the paper's rows for a view (none for ``overall``: the paper reports none)."""
+    table = reported_table()
+    rows = []
+    for entry in table["rows"]:
+        if entry["setting"] != setting or entry["input_type"] != input_type:
+            continue
+        values = dict(zip(table["columns"], entry["values"]))
+        rows.append(
+            RankingRow(
+                name=f"paper: {entry['method']}",
+                method=entry["method"],
+                kind=REPORTED,
+                group=_reported_group_key(),
+                values=values,
+                reasons={
+                    key: table["not_reported_reason"]
+                    for key, value in values.items()
+                    if value is None
+                },
+                model_size=entry.get("model_size", "-"),
+                authors="Jia et al. (paper)",
+            )
+        )
+    return rows
+
+
+def benchmark_identity(results: dict[str, Any]) -> str:
+    """Return what identifies the benchmark a result was scored on.
+
+    A hub dataset by its id; the embedded sample by its content hash; a folder by its revision.
+    """
+    benchmark = results.get("benchmark") or {}
+    kind, source = benchmark.get("kind"), benchmark.get("source")
+    revision = str(benchmark.get("revision") or "")
+    if kind == "hub":
+        return str(source)
+    if kind == "sample":
+        return "sample " + revision.rpartition("+")[2]
+    return f"folder {revision}"
+
+
+def group_key(results: dict[str, Any]) -> tuple:
+    """Return the comparability group of a result: benchmark identity + comparability key."""
+    return (benchmark_identity(results), *comparability_key(results))
+
+
+def describe_group(key: tuple) -> tuple[str, list[str]]:
+    """Return a heading and notes describing a comparability group key."""
+    benchmark, schema, encoder, layers, rescaled = (tuple(key) + (None,) * 5)[:5]
+    heading = (
+        f"Benchmark {benchmark} · BERTScore {encoder} (layer {layers}, "
+        f"{'rescaled' if rescaled else 'not rescaled'}) · results schema {schema}"
+    )
+    extra = [str(part) for part in tuple(key)[5:]]
+    if extra:  # further settings that comparability_key() compares (image metric settings...)
+        heading += " · " + ", ".join(extra)
+    notes = []
+    if key == _reported_group_key():
+        notes.append(
+            "The paper's setting: rows marked 'reported' are Table 4 of the paper, not re-run here."
+        )
+    elif encoder != "roberta-large":
+        notes.append(
+            f"BERTScore with {encoder} is not comparable with the paper's roberta-large values: "
+            "these rows are ranked only among themselves."
+        )
+    if str(benchmark).startswith("sample"):
+        notes.append(
+            "Scored on the 12-record embedded sample: a smoke test, not the full benchmark."
+        )
+    return heading, notes
+
+
+def _view_block(results: dict[str, Any], setting: str, input_type: str) -> dict | None:
+    block = (
+        results.get("overall") if setting == "overall" else results.get("settings", {}).get(setting)
+    )
+    if not isinstance(block, dict):
+        return None
+    if input_type != "all":
+        block = (block.get("by_input_type") or {}).get(input_type)
+    return block if isinstance(block, dict) else None
+
+
+def metric_block(block: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """Return the metric object for ``key`` in a results slice (step-wise, image or unified)."""
+    if key in STEPWISE_METRICS:
+        return (block.get("stepwise") or {}).get(key)
+    if key in IMAGE_METRICS:
+        return (block.get("image") or {}).get(key)
+    if key == "unified":
+        return block.get("unified")
+    raise KeyError(key)
+
+
+def submission_row(submission: Submission, setting: str, input_type: str) -> RankingRow | None:
+    """Return a submission's row in a view, or None when its results lack that view."""
+    if not submission.rankable:
+        return None
+    results = submission.results or {}
+    block = _view_block(results, setting, input_type)
+    if block is None or not block.get("n_samples"):
+        return None
+    values: dict[str, float | None] = {}
+    reasons: dict[str, str] = {}
+    for column in METRIC_COLUMNS:
+        metric = metric_block(block, column.key)
+        if isinstance(metric, dict) and metric.get("status") == STATUS_COMPUTED:
+            values[column.key] = float(metric["value"])
+        else:
+            values[column.key] = None
+            reasons[column.key] = (
+                str(metric.get("reason") or "not computed")
+                if isinstance(metric, dict)
+                else "missing from the results"
+            )
+    meta = submission.meta
+    assert meta is not None
+    return RankingRow(
+        name=submission.name,
+        method=meta.method,
+        kind=SUBMISSION,
+        group=group_key(results),
+        values=values,
+        reasons=reasons,
+        model_size=meta.model_size,
+        date=meta.date,
+        authors=meta.authors,
+        n_samples=int(block["n_samples"]),
+    )
+
+
+def _sort_rows(rows: list[RankingRow], sort_by: str) -> list[RankingRow]:
+    column = COLUMNS_BY_KEY[sort_by]
+
+    def key(row: RankingRow) -> tuple:
+        value = row.values.get(sort_by)
+        if value is None:
+            return (1, 0.0, row.method.lower())
+        return (0, -value if column.higher_is_better else value, row.method.lower())
+
+    ordered = sorted(rows, key=key)
+    rank, previous = 0, object()
+    for position, row in enumerate(ordered, 1):
+        value = row.values.get(sort_by)
+        if value is None:
+            row.rank = None
+            continue
+        if value != previous:
+            rank, previous = position, value
+        row.rank = rank
+    return ordered
+
+
+def default_sort_key(rows: list[RankingRow]) -> str:
+    """Return the first of Unified, Config acc, Sel. acc, BERTScore that some row has."""
+    for key in ("unified", "config_accuracy", "selection_accuracy", "prompt_bertscore"):
+        if any(row.values.get(key) is not None for row in rows):
+            return key
+    return "unified"
+
+
+def build_ranking(
+    submissions: list[Submission],
+    setting: str = "supervised",
+    input_type: str = "all",
+    *,
+    sort_by: str | None = None,
+    include_reported: bool = True,
+) -> Ranking:
+    """Return the ranking of one view: comparability groups, each sorted by ``sort_by``.
+
+    ``sort_by`` is a :data:`METRIC_COLUMNS` key; rows without that metric come last, unranked.
+    By default each group sorts by :func:`default_sort_key` of its rows. The group with the
+    reported rows comes first, then the others by heading. Raises ValueError for an unknown view
+    or sort key.
+    """
+    if setting not in VIEW_SETTINGS:
+        raise ValueError(f"unknown setting {setting!r}; expected one of {VIEW_SETTINGS}")
+    if input_type not in VIEW_INPUT_TYPES:
+        raise ValueError(f"unknown input type {input_type!r}; expected one of {VIEW_INPUT_TYPES}")
+    if sort_by is not None and sort_by not in COLUMNS_BY_KEY:
+        raise ValueError(f"unknown metric {sort_by!r}; expected one of {list(COLUMNS_BY_KEY)}")
+    excluded: list[tuple[str, str]] = []
+    rows: list[RankingRow] = reported_rows(setting, input_type) if include_reported else []
+    for submission in submissions:
+        if submission.meta is None:
+            excluded.append((submission.name, "invalid meta.yaml"))
+        elif submission.results is None:
+            excluded.append((submission.name, "not scored yet"))
+        elif submission.results_problems:
+            excluded.append((submission.name, "results.json does not match the results schema"))
+        elif submission.synthetic:
+            excluded.append((submission.name, "scored on a synthetic benchmark"))
+        else:
+            row = submission_row(submission, setting, input_type)
+            if row is None:
+                excluded.append(
+                    (submission.name, f"no {VIEW_TITLES[setting]} / {input_type} samples scored")
+                )
+            else:
+                rows.append(row)
+    by_key: dict[tuple, list[RankingRow]] = {}
+    for row in rows:
+        by_key.setdefault(row.group, []).append(row)
+    groups = []
+    for key, members in by_key.items():
+        heading, notes = describe_group(key)
+        ordered = _sort_rows(members, sort_by or default_sort_key(members))
+        groups.append(RankingGroup(key=key, label=heading, notes=notes, rows=ordered))
+    groups.sort(key=lambda group: (not group.has_reported, group.label))
+    notes = []
+    if include_reported and not any(group.has_reported for group in groups):
+        if setting == "overall":
+            notes.append(
+                "The paper reports no overall (Supervised and Few-shot together) figures: choose "
+                "Supervised or Few-shot to see its rows."
+            )
+        else:
+            notes.append(
+                "The paper reports per-input-type figures only for ChatGen-Evo (2B), Supervised."
+            )
+    return Ranking(
+        setting=setting,
+        input_type=input_type,
+        sort_by=sort_by or "default",
+        groups=groups,
+        excluded=excluded,
+        notes=notes,
+    )
+
+
+def format_value(key: str, value: float | None) -> str:
+    """Return a metric value as the ranking shows it: its column's format, ``-`` when absent."""
+    if value is None:
+        return "-"
+    return COLUMNS_BY_KEY[key].fmt.format(value)
+
+
+def group_frame(group: RankingGroup, *, display: bool = False):
+    """Return a ``pandas.DataFrame`` of a group: rank, method, kind, size, metrics, n.
+
+    With ``display`` the metric cells are formatted text and ``-`` marks a metric that was not
+    computed or not reported; otherwise they are floats (NaN when absent), for CSV and analysis.
+    """
+    import pandas as pd
+
+    records = []
+    for row in group.rows:
+        record: dict[str, Any] = {
+            "Rank": row.rank,
+            "Method": row.method,
+            "Kind": row.kind,
+            "Submission": row.name,
+            "Size": row.model_size,
+        }
+        for column in METRIC_COLUMNS:
+            value = row.values.get(column.key)
+            record[column.header] = format_value(column.key, value) if display else value
+        record["n"] = row.n_samples
+        records.append(record)
+    frame = pd.DataFrame.from_records(records)
+    if display:
+        frame["Rank"] = ["-" if rank is None else str(rank) for rank in frame["Rank"]]
+        frame["n"] = ["-" if pd.isna(n) else str(int(n)) for n in frame["n"]]
+        return frame
+    for column in METRIC_COLUMNS:
+        if column.header in frame:
+            frame[column.header] = frame[column.header].astype("float64")
+    frame["Rank"] = frame["Rank"].astype("Int64")
+    frame["n"] = frame["n"].astype("Int64")
+    return frame
+
+
+def ranking_csv(ranking: Ranking) -> str:
+    """Return every group of a ranking as one CSV (a ``Group`` column tells them apart)."""
+    import pandas as pd
+
+    frames = []
+    for group in ranking.groups:
+        frame = group_frame(group)
+        frame.insert(0, "Group", group.label)
+        frame.insert(1, "View", f"{ranking.setting}/{ranking.input_type}")
+        frames.append(frame)
+    if not frames:
+        return ""
+    return pd.concat(frames, ignore_index=True).to_csv(index=False)

@@ -1,0 +1,187 @@
+"""Loading diffusers pipelines from catalogue weights, with a small LRU and clean LoRA swaps.
+
+Loading a checkpoint dominates the cost of a group with few images, so :class:`PipelinePool` keeps
+the last few base pipelines (``capacity``, default 2) and counts every load. A LoRA is loaded onto its
+base pipeline for one group and unloaded afterwards (:meth:`PipelinePool.lora`), so the next group
+sees the plain checkpoint again.
+
+Defaults: fp16 on CUDA, fp32 on CPU (both recorded). The SD 1.5 safety checker is not loaded: the
+benchmark's reference images are unfiltered, and a blacked-out image would distort the metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatgenbench.render.weights import WeightRef
+
+PIPELINE_CLASSES: dict[str, str] = {
+    "sd15": "StableDiffusionPipeline",
+    "sdxl": "StableDiffusionXLPipeline",
+}
+DTYPES: dict[str, str] = {
+    "fp32": "float32",
+    "float32": "float32",
+    "fp16": "float16",
+    "float16": "float16",
+    "half": "float16",
+    "bf16": "bfloat16",
+    "bfloat16": "bfloat16",
+}
+
+
+def default_device() -> str:
+    """Return ``cuda`` when a GPU is visible, else ``cpu``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_dtype(dtype: str | None, device: str) -> str:
+    """Return the canonical dtype name: fp16 on CUDA and fp32 elsewhere unless ``dtype`` is given.
+
+    Raises ValueError for an unknown name.
+    """
+    if dtype is None:
+        return "float16" if str(device).startswith("cuda") else "float32"
+    key = str(dtype).lower().removeprefix("torch.")
+    if key not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; expected one of {sorted(set(DTYPES))}")
+    return DTYPES[key]
+
+
+def _dtype_keyword() -> str:
+    # diffusers renamed ``torch_dtype`` to ``dtype`` (the old name warns); older releases lack it.
+    try:
+        from diffusers.utils.deprecation_utils import _resolve_dtype  # noqa: F401
+    except ImportError:
+        return "torch_dtype"
+    return "dtype"
+
+
+def quiet_libraries() -> None:
+    """Turn the per-call info and warnings of diffusers and transformers down to errors."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.set_verbosity_error()
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
+@dataclass
+class LoadedPipeline:
+    """A pipeline in memory, with the scheduler config it came with."""
+
+    pipeline: Any
+    architecture: str
+    base_scheduler_config: dict[str, Any]
+    load_seconds: float
+
+
+@dataclass
+class PipelinePool:
+    """An LRU of loaded pipelines on one device; counts checkpoint and LoRA loads."""
+
+    device: str = "cpu"
+    dtype: str = "float32"
+    capacity: int = 2
+    offline: bool = field(
+        default_factory=lambda: os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+    )
+    checkpoint_loads: int = 0
+    lora_loads: int = 0
+    load_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._pipelines: OrderedDict[str, LoadedPipeline] = OrderedDict()
+
+    def get(self, checkpoint: WeightRef, architecture: str) -> LoadedPipeline:
+        """Return the pipeline of ``checkpoint``, loading it (and evicting the oldest) if needed."""
+        key = f"{architecture}:{checkpoint.identity}"
+        if key in self._pipelines:
+            self._pipelines.move_to_end(key)
+            return self._pipelines[key]
+        while len(self._pipelines) >= max(1, self.capacity):
+            self._evict_oldest()
+        loaded = self._load(checkpoint, architecture)
+        self._pipelines[key] = loaded
+        return loaded
+
+    def _evict_oldest(self) -> None:
+        _, evicted = self._pipelines.popitem(last=False)
+        if not str(self.device).startswith("cuda"):
+            return  # CPU memory comes back by reference counting; a full gc costs about a second
+        import gc
+
+        import torch
+
+        before = torch.cuda.memory_allocated()
+        del evicted
+        if torch.cuda.memory_allocated() >= before:  # held by reference cycles: collect them
+            gc.collect()
+        torch.cuda.empty_cache()
+
+    def _load(self, checkpoint: WeightRef, architecture: str) -> LoadedPipeline:
+        import diffusers
+        import torch
+
+        start = time.perf_counter()
+        pipeline_class = getattr(diffusers, PIPELINE_CLASSES[architecture])
+        torch_dtype = getattr(torch, self.dtype)
+        dtype_key = _dtype_keyword()
+        extra: dict[str, Any] = {}
+        if architecture == "sd15":
+            extra = {"safety_checker": None, "requires_safety_checker": False}
+        if checkpoint.form == "single_file":
+            kwargs: dict[str, Any] = {dtype_key: torch_dtype, **extra}
+            if checkpoint.config:
+                kwargs.update(config=checkpoint.config, local_files_only=True)
+            elif self.offline:
+                kwargs["local_files_only"] = True
+            pipeline = pipeline_class.from_single_file(checkpoint.path, **kwargs)
+        else:
+            pipeline = pipeline_class.from_pretrained(
+                checkpoint.path,
+                **{dtype_key: torch_dtype},
+                use_safetensors=True,
+                local_files_only=True,
+                **extra,
+            )
+        pipeline = pipeline.to(self.device)
+        pipeline.set_progress_bar_config(disable=True)
+        seconds = time.perf_counter() - start
+        self.checkpoint_loads += 1
+        self.load_seconds += seconds
+        return LoadedPipeline(pipeline, architecture, dict(pipeline.scheduler.config), seconds)
+
+    @contextmanager
+    def lora(
+        self, loaded: LoadedPipeline, lora: WeightRef | None, scale: float = 1.0
+    ) -> Iterator[None]:
+        """Apply ``lora`` (if any) to ``loaded`` for the duration of the block, then unload it."""
+        if lora is None:
+            yield
+            return
+        pipeline = loaded.pipeline
+        adapter = "lora_" + lora.identity.split(":")[-1][:16]
+        start = time.perf_counter()
+        try:
+            pipeline.load_lora_weights(lora.path, adapter_name=adapter)
+            pipeline.set_adapters([adapter], adapter_weights=[scale])
+        except BaseException:
+            pipeline.unload_lora_weights()  # leave the cached base pipeline as it was
+            raise
+        self.lora_loads += 1
+        self.load_seconds += time.perf_counter() - start
+        try:
+            yield
+        finally:
+            pipeline.unload_lora_weights()

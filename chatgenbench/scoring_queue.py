@@ -1,0 +1,476 @@
+"""The scoring queue: jobs in SQLite, and the worker that scores them.
+
+A job scores one stored submission (:mod:`chatgenbench.submissions`) with
+:func:`chatgenbench.evaluate` (module ``chatgenbench.evaluation``) and writes its ``results.json``. States::
+
+    pending -> running -> done
+                       -> failed (reason kept; ``retry`` puts it back to pending)
+
+Jobs live in an SQLite file (``$CHATGENBENCH_QUEUE_DB``, default ``<store>/.queue.sqlite3``), so
+they survive restarts of the app and of the worker. A running job carries its worker's id
+(``host:pid``) and a heartbeat that the worker refreshes while it scores. When a worker dies, its
+job is taken up again: at once by the next worker on the same host (the pid is gone), or by any
+worker once the heartbeat is older than the lease. A job whose workers died
+:data:`MAX_ATTEMPTS` times is failed with that reason, so one poisonous submission cannot crash
+workers forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sqlite3
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from chatgenbench.submissions import RESULTS_FILENAME, SubmissionStore
+
+QUEUE_ENV = "CHATGENBENCH_QUEUE_DB"
+QUEUE_FILENAME = ".queue.sqlite3"
+STATES: tuple[str, ...] = ("pending", "running", "done", "failed")
+DEFAULT_LEASE_SECONDS = 120.0
+DEFAULT_HEARTBEAT_SECONDS = 10.0
+MAX_ATTEMPTS = 3
+ERROR_MAX_CHARS = 2000
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    submission TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    heartbeat REAL,
+    worker TEXT,
+    error TEXT,
+    note TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
+CREATE INDEX IF NOT EXISTS jobs_submission ON jobs (submission, id);
+"""
+
+
+def default_queue_path(store_root: str | os.PathLike) -> Path:
+    """Return ``$CHATGENBENCH_QUEUE_DB`` or ``<store_root>/.queue.sqlite3``."""
+    return Path(os.environ.get(QUEUE_ENV) or Path(store_root) / QUEUE_FILENAME)
+
+
+def worker_identity() -> str:
+    """Return this process's worker id, ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _worker_is_dead_here(worker: str | None) -> bool:
+    """True when ``worker`` ran on this host and its process no longer exists."""
+    if not worker or ":" not in worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return not _pid_alive(int(pid))
+
+
+def _timestamp(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Job:
+    """One scoring job as stored in the queue."""
+
+    id: int
+    submission: str
+    state: str
+    attempts: int
+    created: float
+    started: float | None = None
+    finished: float | None = None
+    heartbeat: float | None = None
+    worker: str | None = None
+    error: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the job as a JSON-ready dict with ISO times."""
+        return {
+            "id": self.id,
+            "submission": self.submission,
+            "state": self.state,
+            "attempts": self.attempts,
+            "created": _timestamp(self.created),
+            "started": _timestamp(self.started),
+            "finished": _timestamp(self.finished),
+            "worker": self.worker,
+            "error": self.error,
+            "note": self.note,
+        }
+
+
+class ScoringQueue:
+    """The SQLite job queue. Every method opens its own connection, so it is thread-safe.
+
+    ``lease_seconds``: how old a running job's heartbeat may get before another worker takes the
+    job over. ``max_attempts``: how many worker deaths a job survives before it is failed.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self.path = Path(path)
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            # WAL: the app reads while a worker writes. (On a file system without shared memory
+            # SQLite keeps its rollback journal, which is slower but as safe.)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA busy_timeout = 30000")
+            if write:
+                db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            if db.in_transaction:
+                db.execute("COMMIT")
+        finally:
+            db.close()
+
+    @staticmethod
+    def _job(row: sqlite3.Row | None) -> Job | None:
+        return None if row is None else Job(**dict(row))
+
+    # -- submitting and reading ------------------------------------------------------------------
+
+    def enqueue(self, submission: str) -> Job:
+        """Queue ``submission`` for scoring; return its job.
+
+        If the submission already has a pending or running job, that job is returned instead.
+        """
+        with self._connect(write=True) as db:
+            row = db.execute(
+                "SELECT * FROM jobs WHERE submission = ? AND state IN ('pending', 'running') "
+                "ORDER BY id DESC LIMIT 1",
+                (submission,),
+            ).fetchone()
+            if row is not None:
+                return self._job(row)
+            cursor = db.execute(
+                "INSERT INTO jobs (submission, state, created) VALUES (?, 'pending', ?)",
+                (submission, time.time()),
+            )
+            return self._job(
+                db.execute("SELECT * FROM jobs WHERE id = ?", (cursor.lastrowid,)).fetchone()
+            )
+
+    def get(self, job_id: int) -> Job | None:
+        """Return job ``job_id``, or None."""
+        with self._connect() as db:
+            return self._job(db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
+
+    def jobs(self, *, state: str | None = None, limit: int | None = None) -> list[Job]:
+        """Return jobs, newest first, optionally only those in ``state``."""
+        query, params = "SELECT * FROM jobs", []
+        if state is not None:
+            if state not in STATES:
+                raise ValueError(f"unknown job state {state!r}; expected one of {STATES}")
+            query += " WHERE state = ?"
+            params.append(state)
+        query += " ORDER BY id DESC"
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        with self._connect() as db:
+            return [Job(**dict(row)) for row in db.execute(query, params)]
+
+    def latest_by_submission(self) -> dict[str, Job]:
+        """Return each submission's most recent job."""
+        latest: dict[str, Job] = {}
+        for job in reversed(self.jobs()):
+            latest[job.submission] = job
+        return latest
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of jobs in each state."""
+        with self._connect() as db:
+            rows = db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+        found = {state: count for state, count in rows}
+        return {state: found.get(state, 0) for state in STATES}
+
+    # -- working ---------------------------------------------------------------------------------
+
+    def _recover(self, db: sqlite3.Connection, now: float) -> list[int]:
+        recovered = []
+        rows = db.execute("SELECT * FROM jobs WHERE state = 'running'").fetchall()
+        for row in rows:
+            job = Job(**dict(row))
+            stale = job.heartbeat is None or now - job.heartbeat > self.lease_seconds
+            dead = _worker_is_dead_here(job.worker)
+            if not (stale or dead):
+                continue
+            why = (
+                f"worker {job.worker} stopped while scoring"
+                if dead
+                else f"worker {job.worker} sent no heartbeat for over {self.lease_seconds:.0f} s"
+            )
+            if job.attempts >= self.max_attempts:
+                db.execute(
+                    "UPDATE jobs SET state = 'failed', finished = ?, error = ? WHERE id = ?",
+                    (now, f"{why}; gave up after {job.attempts} attempts", job.id),
+                )
+            else:
+                db.execute(
+                    "UPDATE jobs SET state = 'pending', worker = NULL, heartbeat = NULL, "
+                    "note = ? WHERE id = ?",
+                    (f"requeued: {why} (attempt {job.attempts})", job.id),
+                )
+            recovered.append(job.id)
+        return recovered
+
+    def recover(self, *, now: float | None = None) -> list[int]:
+        """Requeue (or fail, after too many attempts) running jobs whose worker is gone.
+
+        Returns the ids of the jobs it changed. :meth:`claim` does this too.
+        """
+        with self._connect(write=True) as db:
+            return self._recover(db, time.time() if now is None else now)
+
+    def claim(self, worker: str | None = None, *, now: float | None = None) -> Job | None:
+        """Take the oldest pending job for ``worker`` (default: this process); None if none.
+
+        Jobs left running by a dead worker are recovered first, in the same transaction.
+        """
+        worker = worker or worker_identity()
+        now = time.time() if now is None else now
+        with self._connect(write=True) as db:
+            self._recover(db, now)
+            row = db.execute(
+                "SELECT * FROM jobs WHERE state = 'pending' ORDER BY id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, started = ?, "
+                "heartbeat = ?, worker = ?, error = NULL WHERE id = ?",
+                (now, now, worker, row["id"]),
+            )
+            return self._job(db.execute("SELECT * FROM jobs WHERE id = ?", (row["id"],)).fetchone())
+
+    def heartbeat(self, job_id: int, worker: str | None = None) -> bool:
+        """Refresh a running job's heartbeat; False when the job is no longer this worker's."""
+        with self._connect(write=True) as db:
+            cursor = db.execute(
+                "UPDATE jobs SET heartbeat = ? WHERE id = ? AND state = 'running' AND worker = ?",
+                (time.time(), job_id, worker or worker_identity()),
+            )
+            return cursor.rowcount == 1
+
+    def _finish(self, job_id: int, worker: str | None, state: str, error: str | None) -> bool:
+        with self._connect(write=True) as db:
+            cursor = db.execute(
+                "UPDATE jobs SET state = ?, finished = ?, error = ? "
+                "WHERE id = ? AND state = 'running' AND worker = ?",
+                (state, time.time(), error, job_id, worker or worker_identity()),
+            )
+            return cursor.rowcount == 1
+
+    def complete(self, job_id: int, worker: str | None = None) -> bool:
+        """Mark a running job done; False when it is no longer this worker's."""
+        return self._finish(job_id, worker, "done", None)
+
+    def fail(self, job_id: int, reason: str, worker: str | None = None) -> bool:
+        """Mark a running job failed with ``reason``; False when it is no longer this worker's."""
+        return self._finish(job_id, worker, "failed", reason[:ERROR_MAX_CHARS])
+
+    def release(self, job_id: int, reason: str, worker: str | None = None) -> bool:
+        """Hand a running job back to the queue uncounted (the worker is being stopped).
+
+        Returns False when the job is no longer this worker's.
+        """
+        with self._connect(write=True) as db:
+            cursor = db.execute(
+                "UPDATE jobs SET state = 'pending', attempts = MAX(attempts - 1, 0), "
+                "worker = NULL, heartbeat = NULL, note = ? "
+                "WHERE id = ? AND state = 'running' AND worker = ?",
+                (reason[:ERROR_MAX_CHARS], job_id, worker or worker_identity()),
+            )
+            return cursor.rowcount == 1
+
+    def retry(self, job_id: int) -> Job:
+        """Put a failed job back to pending (attempts reset). Raises ValueError otherwise."""
+        with self._connect(write=True) as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise ValueError(f"no job {job_id}")
+            if row["state"] != "failed":
+                raise ValueError(f"job {job_id} is {row['state']}; only a failed job is retried")
+            db.execute(
+                "UPDATE jobs SET state = 'pending', attempts = 0, worker = NULL, heartbeat = NULL, "
+                "note = ? WHERE id = ?",
+                (f"retried after: {row['error']}"[:ERROR_MAX_CHARS], job_id),
+            )
+            return self._job(db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
+
+
+ScoreFunction = Callable[..., dict[str, Any]]
+
+
+class ScoringWorker:
+    """Scores queued submissions with :func:`chatgenbench.evaluate`.
+
+    ``encoder`` is the BERTScore encoder (``minilm`` offline default, ``roberta-large`` official);
+    its weights load once and serve every job. ``score`` replaces ``evaluate`` (same signature),
+    for tests. The worker checks again that a submission's benchmark is one the store allows.
+    """
+
+    def __init__(
+        self,
+        store: SubmissionStore,
+        queue: ScoringQueue,
+        *,
+        encoder: str = "minilm",
+        worker: str | None = None,
+        heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
+        score: ScoreFunction | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.store = store
+        self.queue = queue
+        self.encoder = encoder
+        self.worker = worker or worker_identity()
+        self.heartbeat_seconds = heartbeat_seconds
+        self.progress = progress
+        self._score = score
+        self._bertscore = None
+
+    def _evaluate(self, predictions: Path, benchmark: str, setting: str, out: Path) -> None:
+        if self._score is not None:
+            self._score(predictions, benchmark, setting=setting, encoder=self.encoder, out=out)
+            return
+        from chatgenbench.evaluation import evaluate
+        from chatgenbench.metrics.bertscore import PromptBERTScore
+
+        if self._bertscore is None:
+            self._bertscore = PromptBERTScore(self.encoder)
+        evaluate(
+            predictions,
+            benchmark,
+            setting=setting,
+            encoder=self.encoder,
+            out=out,
+            progress=self.progress,
+            bertscore=self._bertscore,
+        )
+
+    def _keep_alive(self, job: Job, stop: threading.Event) -> None:
+        while not stop.wait(self.heartbeat_seconds):
+            try:
+                if not self.queue.heartbeat(job.id, self.worker):
+                    log.warning("job %s is no longer ours", job.id)
+                    return
+            except sqlite3.Error as error:  # a busy database must not kill the scoring
+                log.warning("heartbeat of job %s failed: %s", job.id, error)
+
+    def score_job(self, job: Job) -> Job:
+        """Score one claimed job; record done or failed (with the reason); return the job."""
+        stop = threading.Event()
+        beat = threading.Thread(target=self._keep_alive, args=(job, stop), daemon=True)
+        beat.start()
+        try:
+            submission = self.store.load(job.submission)
+            if submission.meta is None:
+                raise ValueError("invalid meta.yaml: " + "; ".join(submission.meta_problems))
+            if submission.predictions_path is None:
+                raise ValueError("the submission folder has no prediction file")
+            meta = submission.meta
+            if meta.benchmark not in self.store.allowed_benchmarks:
+                raise ValueError(
+                    f"benchmark {meta.benchmark!r} is not one this leaderboard scores against "
+                    f"({', '.join(self.store.allowed_benchmarks)})"
+                )
+            self._evaluate(
+                submission.predictions_path,
+                meta.benchmark,
+                meta.setting,
+                submission.path / RESULTS_FILENAME,
+            )
+        except KeyboardInterrupt:
+            stop.set()
+            self.queue.release(
+                job.id, f"released: worker {self.worker} was interrupted", self.worker
+            )
+            raise
+        except Exception as error:
+            log.error("job %s (%s) failed:\n%s", job.id, job.submission, traceback.format_exc())
+            stop.set()
+            self.queue.fail(job.id, f"{type(error).__name__}: {error}", self.worker)
+        else:
+            stop.set()
+            self.queue.complete(job.id, self.worker)
+        beat.join(timeout=5)
+        return self.queue.get(job.id) or job
+
+    def run(
+        self,
+        *,
+        once: bool = False,
+        poll_seconds: float = 5.0,
+        max_jobs: int | None = None,
+        on_job: Callable[[Job], None] | None = None,
+    ) -> int:
+        """Claim and score jobs; return how many were scored.
+
+        With ``once`` it stops when no job is pending (drain and exit); otherwise it polls every
+        ``poll_seconds`` until interrupted or ``max_jobs`` jobs are done. ``on_job`` is called
+        with each finished job.
+        """
+        done = 0
+        while max_jobs is None or done < max_jobs:
+            job = self.queue.claim(self.worker)
+            if job is None:
+                if once:
+                    break
+                time.sleep(poll_seconds)
+                continue
+            log.info("scoring job %s (%s), attempt %s", job.id, job.submission, job.attempts)
+            finished = self.score_job(job)
+            done += 1
+            if on_job is not None:
+                on_job(finished)
+        return done

@@ -1,0 +1,543 @@
+"""The submissions store: one folder per submission, metadata checks and upload checks.
+
+Layout of a store (``$CHATGENBENCH_SUBMISSIONS``, default ``./submissions``)::
+
+    submissions/
+      <name>/predictions.jsonl   (or .csv / .parquet: the file as uploaded, byte for byte)
+      <name>/meta.yaml           method, authors, url, model_size, date, setting, benchmark, notes
+      <name>/results.json        written by the scoring worker (``chatgenbench evaluate``)
+      .queue.sqlite3             the scoring queue (:mod:`chatgenbench.scoring_queue`)
+      .incoming/                 uploads being written (renamed into place when complete)
+
+Uploads are untrusted. :meth:`SubmissionStore.check_upload` enforces a size limit, accepts only
+JSONL/CSV/Parquet (parsed as data by :mod:`chatgenbench.predictions`, nothing executed), sanitises
+the submission name so that no path escapes the store, length-limits every metadata field and
+validates every prediction row against the benchmark before anything is stored or queued.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from chatgenbench.result_schema import check_results
+
+STORE_ENV = "CHATGENBENCH_SUBMISSIONS"
+BENCHMARKS_ENV = "CHATGENBENCH_LEADERBOARD_BENCHMARKS"
+UPLOAD_LIMIT_ENV = "CHATGENBENCH_UPLOAD_MAX_BYTES"
+DEFAULT_STORE = "submissions"
+DEFAULT_BENCHMARKS: tuple[str, ...] = ("sample",)
+DEFAULT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024
+META_FILENAME = "meta.yaml"
+RESULTS_FILENAME = "results.json"
+PREDICTIONS_STEM = "predictions"
+INCOMING_DIR = ".incoming"
+#: The prediction file formats a submission may have, with the name it is stored under.
+PREDICTION_FILENAMES: dict[str, str] = {
+    "jsonl": "predictions.jsonl",
+    "csv": "predictions.csv",
+    "parquet": "predictions.parquet",
+}
+UPLOAD_EXTENSIONS: dict[str, str] = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+NAME_MAX_CHARS = 64
+META_MAX_BYTES = 64 * 1024
+RESULTS_MAX_BYTES = 32 * 1024 * 1024
+SUBMISSION_SETTINGS: tuple[str, ...] = ("supervised", "few_shot", "all")
+
+
+@dataclass(frozen=True)
+class MetaField:
+    """One metadata field: its length limit, whether it is required, and what it means."""
+
+    max_chars: int
+    required: bool
+    description: str
+
+
+META_FIELDS: dict[str, MetaField] = {
+    "method": MetaField(120, True, "name of the method, as it should appear in the ranking"),
+    "authors": MetaField(300, True, "who made the submission"),
+    "url": MetaField(300, False, "paper or code link (http:// or https://)"),
+    "model_size": MetaField(32, False, "parameter count, e.g. 2B ('-' when not applicable)"),
+    "date": MetaField(10, False, "submission date, YYYY-MM-DD (default: today)"),
+    "setting": MetaField(16, True, "supervised, few_shot or all"),
+    "benchmark": MetaField(200, False, "benchmark source to score against (default: sample)"),
+    "notes": MetaField(2000, False, "free text: how the predictions were made"),
+}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NAME_CHARS = re.compile(r"[^a-z0-9._-]+")
+_RESERVED_NAMES = {"", ".", "..", INCOMING_DIR.lstrip("."), "con", "nul", "prn", "aux"}
+
+
+class SubmissionError(ValueError):
+    """A submission that cannot be stored or read, with what was expected."""
+
+
+def default_store_root() -> Path:
+    """Return the store folder: ``$CHATGENBENCH_SUBMISSIONS`` or ``./submissions``."""
+    return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
+
+
+def default_allowed_benchmarks() -> tuple[str, ...]:
+    """Return the benchmark sources uploads may be scored against.
+
+    ``$CHATGENBENCH_LEADERBOARD_BENCHMARKS`` (comma-separated) or ``sample``. Submitters pick one
+    of these; they never name a path on the server.
+    """
+    raw = os.environ.get(BENCHMARKS_ENV, "")
+    names = tuple(part.strip() for part in raw.split(",") if part.strip())
+    return names or DEFAULT_BENCHMARKS
+
+
+def default_upload_limit() -> int:
+    """Return the upload size limit in bytes: ``$CHATGENBENCH_UPLOAD_MAX_BYTES`` or 50 MiB."""
+    raw = os.environ.get(UPLOAD_LIMIT_ENV)
+    if not raw:
+        return DEFAULT_UPLOAD_MAX_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SubmissionError(f"${UPLOAD_LIMIT_ENV}={raw!r} is not a number of bytes") from None
+    if value <= 0:
+        raise SubmissionError(f"${UPLOAD_LIMIT_ENV} must be positive, got {value}")
+    return value
+
+
+def sanitize_name(text: str) -> str:
+    """Return a safe folder name for a submission: ``[a-z0-9._-]``, at most 64 characters.
+
+    Accents are folded (``é`` -> ``e``), every other run of characters becomes ``-``, and leading
+    or trailing ``.``, ``-`` and ``_`` are stripped, so the result never contains a path separator
+    and never starts with a dot. Raises :class:`SubmissionError` when nothing usable is left.
+    """
+    if not isinstance(text, str):
+        raise SubmissionError(f"a submission name must be text, got {type(text).__name__}")
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    name = _NAME_CHARS.sub("-", folded.lower())
+    name = re.sub(r"-{2,}", "-", name).strip(".-_")[:NAME_MAX_CHARS].strip(".-_")
+    if name in _RESERVED_NAMES:
+        raise SubmissionError(
+            f"submission name {text[:80]!r} has no usable characters (allowed: a-z, 0-9, '.', "
+            "'-', '_')"
+        )
+    return name
+
+
+@dataclass
+class SubmissionMeta:
+    """The metadata of a submission (``meta.yaml``); every field is plain, length-limited text."""
+
+    method: str
+    authors: str
+    setting: str
+    url: str = ""
+    model_size: str = "-"
+    date: str = ""
+    benchmark: str = "sample"
+    notes: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        """Return the metadata as a dict of strings, in :data:`META_FIELDS` order."""
+        values = asdict(self)
+        return {name: values[name] for name in META_FIELDS}
+
+
+def validate_meta(
+    data: Any, *, allowed_benchmarks: tuple[str, ...] | None = None
+) -> tuple[SubmissionMeta | None, list[str]]:
+    """Check submission metadata; return ``(meta, problems)``.
+
+    ``meta`` is None when there is any problem. Each problem names the field, what was given and
+    what was expected. Unknown fields are problems too (nothing unexpected is stored). With
+    ``allowed_benchmarks``, ``benchmark`` must be one of them.
+    """
+    if not isinstance(data, dict):
+        return None, [f"metadata: expected a mapping of fields, got {type(data).__name__}"]
+    problems: list[str] = []
+    values: dict[str, str] = {}
+    for key in data:
+        if key not in META_FIELDS:
+            problems.append(
+                f"metadata field {str(key)[:40]!r}: unknown; expected only {', '.join(META_FIELDS)}"
+            )
+    for name, spec in META_FIELDS.items():
+        raw = data.get(name)
+        if isinstance(raw, date):  # YAML turns an unquoted 2026-11-26 into a date
+            raw = raw.isoformat()
+        if isinstance(raw, bool) or (raw is not None and not isinstance(raw, str | int | float)):
+            problems.append(f"metadata field {name!r}: expected text, got {type(raw).__name__}")
+            continue
+        text = "" if raw is None else str(raw).strip()
+        if spec.required and not text:
+            problems.append(f"metadata field {name!r}: missing; expected {spec.description}")
+            continue
+        if len(text) > spec.max_chars:
+            problems.append(
+                f"metadata field {name!r}: {len(text)} characters; at most {spec.max_chars}"
+            )
+            continue
+        if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+            problems.append(f"metadata field {name!r}: contains control characters")
+            continue
+        values[name] = text
+    if "setting" in values and values["setting"] not in SUBMISSION_SETTINGS:
+        problems.append(
+            f"metadata field 'setting': got {values['setting'][:40]!r}; expected one of "
+            f"{', '.join(SUBMISSION_SETTINGS)}"
+        )
+    url = values.get("url", "")
+    if url and not re.match(r"^https?://[^\s<>\"']+$", url):
+        problems.append(
+            f"metadata field 'url': got {url[:80]!r}; expected an http:// or https:// link"
+        )
+    when = values.get("date") or date.today().isoformat()
+    if "date" in data and "date" not in values:
+        pass  # already reported above
+    elif not _DATE.match(when):
+        problems.append(f"metadata field 'date': got {when!r}; expected YYYY-MM-DD")
+    else:
+        try:
+            date.fromisoformat(when)
+        except ValueError:
+            problems.append(f"metadata field 'date': {when!r} is not a calendar date")
+    benchmark = values.get("benchmark") or DEFAULT_BENCHMARKS[0]
+    if "benchmark" in data and "benchmark" not in values:
+        pass  # already reported above
+    elif allowed_benchmarks is not None and benchmark not in allowed_benchmarks:
+        problems.append(
+            f"metadata field 'benchmark': got {benchmark[:80]!r}; this leaderboard scores against "
+            f"{', '.join(allowed_benchmarks)}"
+        )
+    if problems:
+        return None, problems
+    return (
+        SubmissionMeta(
+            method=values["method"],
+            authors=values["authors"],
+            setting=values["setting"],
+            url=url,
+            model_size=values.get("model_size") or "-",
+            date=when,
+            benchmark=benchmark,
+            notes=values.get("notes", ""),
+        ),
+        [],
+    )
+
+
+def read_meta(path: str | os.PathLike) -> Any:
+    """Parse a ``meta.yaml`` with ``yaml.safe_load`` (no object construction); size-limited.
+
+    Raises :class:`SubmissionError` for a file that is too large or not YAML.
+    """
+    import yaml
+
+    path = Path(path)
+    size = path.stat().st_size
+    if size > META_MAX_BYTES:
+        raise SubmissionError(f"{path}: {size} bytes, over the {META_MAX_BYTES}-byte limit")
+    try:
+        return yaml.safe_load(path.read_text("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise SubmissionError(f"{path}: not readable YAML ({error})") from None
+
+
+@dataclass
+class Submission:
+    """One submission folder as read from the store, with whatever is wrong with it."""
+
+    name: str
+    path: Path
+    meta: SubmissionMeta | None
+    meta_problems: list[str] = field(default_factory=list)
+    results: dict[str, Any] | None = None
+    results_problems: list[str] = field(default_factory=list)
+    predictions_path: Path | None = None
+
+    @property
+    def scored(self) -> bool:
+        """Whether a results file exists and conforms to the results schema."""
+        return self.results is not None and not self.results_problems
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the results come from a synthetic benchmark (never ranked)."""
+        return bool(self.results and self.results.get("synthetic"))
+
+    @property
+    def rankable(self) -> bool:
+        """Whether the submission may appear in the ranking (scored, valid meta, not synthetic)."""
+        return self.scored and self.meta is not None and not self.synthetic
+
+
+@dataclass
+class UploadCheck:
+    """The outcome of :meth:`SubmissionStore.check_upload`; ``ok`` means it may be stored."""
+
+    name: str | None
+    filename: str
+    n_bytes: int
+    format: str | None = None
+    meta: SubmissionMeta | None = None
+    problems: list[str] = field(default_factory=list)
+    report: Any = None  # chatgenbench.predictions.ValidationReport, when the rows were read
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong with the file, its rows or its metadata."""
+        return (
+            not self.problems
+            and self.meta is not None
+            and self.report is not None
+            and self.report.ok
+        )
+
+
+class SubmissionStore:
+    """A folder of submissions; see the module docstring for its layout.
+
+    ``root`` defaults to :func:`default_store_root`, ``allowed_benchmarks`` to
+    :func:`default_allowed_benchmarks` and ``max_upload_bytes`` to :func:`default_upload_limit`.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike | None = None,
+        *,
+        allowed_benchmarks: tuple[str, ...] | None = None,
+        max_upload_bytes: int | None = None,
+    ) -> None:
+        self.root = Path(root) if root is not None else default_store_root()
+        self.allowed_benchmarks = tuple(allowed_benchmarks or default_allowed_benchmarks())
+        self.max_upload_bytes = max_upload_bytes or default_upload_limit()
+        self._benchmark_ids: dict[tuple[str, str], list[str]] = {}
+        self._catalogs: dict[str, Any] = {}
+        self._loaded: dict[str, tuple[tuple, Submission]] = {}
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def path_for(self, name: str) -> Path:
+        """Return the folder of submission ``name``; raise if the name is not a safe name."""
+        if sanitize_name(name) != name:
+            raise SubmissionError(
+                f"{name[:80]!r} is not a submission name (expected [a-z0-9._-], no leading dot)"
+            )
+        root = self.root.resolve()
+        path = (root / name).resolve()
+        if path.parent != root:
+            raise SubmissionError(f"{name!r} escapes the store")
+        return path
+
+    def names(self) -> list[str]:
+        """Return the names of the submission folders, sorted (hidden folders are skipped)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            entry.name
+            for entry in self.root.iterdir()
+            if entry.is_dir() and not entry.name.startswith(".") and not entry.is_symlink()
+        )
+
+    def predictions_path(self, name: str) -> Path | None:
+        """Return the stored prediction file of ``name`` (JSONL, CSV or Parquet), or None."""
+        folder = self.path_for(name)
+        for filename in PREDICTION_FILENAMES.values():
+            if (folder / filename).is_file():
+                return folder / filename
+        return None
+
+    def _signature(self, folder: Path) -> tuple:
+        parts = []
+        for filename in (META_FILENAME, RESULTS_FILENAME, *PREDICTION_FILENAMES.values()):
+            try:
+                stat = (folder / filename).stat()
+            except FileNotFoundError:
+                parts.append(None)
+            else:
+                parts.append((stat.st_mtime_ns, stat.st_size, stat.st_ino))
+        return tuple(parts)
+
+    def load(self, name: str) -> Submission:
+        """Read one submission folder; problems are recorded on the result, never raised.
+
+        A folder whose files have not changed since the last call is not read again.
+        """
+        folder = self.path_for(name)
+        signature = self._signature(folder)
+        cached = self._loaded.get(name)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        submission = self._read(name, folder)
+        self._loaded[name] = (signature, submission)
+        return submission
+
+    def _read(self, name: str, folder: Path) -> Submission:
+        submission = Submission(name=name, path=folder, meta=None)
+        submission.predictions_path = self.predictions_path(name)
+        meta_path = folder / META_FILENAME
+        if not meta_path.is_file():
+            submission.meta_problems.append(f"{META_FILENAME} is missing")
+        else:
+            try:
+                raw = read_meta(meta_path)
+            except SubmissionError as error:
+                submission.meta_problems.append(str(error))
+            else:
+                submission.meta, submission.meta_problems = validate_meta(raw)
+        results_path = folder / RESULTS_FILENAME
+        if results_path.is_file():
+            size = results_path.stat().st_size
+            if size > RESULTS_MAX_BYTES:
+                submission.results_problems.append(
+                    f"{RESULTS_FILENAME}: {size} bytes, over the {RESULTS_MAX_BYTES}-byte limit"
+                )
+            else:
+                try:
+                    results = json.loads(results_path.read_text("utf-8"))
+                except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                    submission.results_problems.append(f"{RESULTS_FILENAME}: not JSON ({error})")
+                else:
+                    if isinstance(results, dict):
+                        submission.results = results
+                        submission.results_problems = check_results(results)
+                    else:
+                        submission.results_problems.append(
+                            f"{RESULTS_FILENAME}: expected an object"
+                        )
+        return submission
+
+    def submissions(self) -> list[Submission]:
+        """Return every submission in the store (scored or not), sorted by name."""
+        return [self.load(name) for name in self.names()]
+
+    # -- uploads ---------------------------------------------------------------------------------
+
+    def benchmark_ids(self, benchmark: str, setting: str) -> list[str]:
+        """Return the ids a submission for ``setting`` of ``benchmark`` must predict (cached)."""
+        key = (benchmark, setting)
+        if key not in self._benchmark_ids:
+            from chatgenbench.benchmark import load_benchmark
+
+            self._benchmark_ids[key] = list(load_benchmark(setting, benchmark)["id"])
+        return self._benchmark_ids[key]
+
+    def catalog(self, benchmark: str):
+        """Return the model catalogue of ``benchmark`` (cached)."""
+        if benchmark not in self._catalogs:
+            from chatgenbench.benchmark import load_benchmark_catalog
+
+            self._catalogs[benchmark] = load_benchmark_catalog(benchmark)
+        return self._catalogs[benchmark]
+
+    def check_upload(self, filename: str, data: bytes, meta: dict[str, Any]) -> UploadCheck:
+        """Check an uploaded prediction file and its metadata without storing anything.
+
+        ``meta`` may carry ``name`` (the submission's folder name, sanitised; default: derived
+        from ``method``) besides the :data:`META_FIELDS`. Every row is validated against the ids
+        and model catalogue of the chosen benchmark and setting; a missing id is an error.
+        Returns an :class:`UploadCheck`; ``ok`` tells whether :meth:`add` may store it.
+        """
+        from chatgenbench.predictions import PredictionFileError, validate_predictions
+
+        meta = dict(meta)
+        check = UploadCheck(name=None, filename=str(filename)[:200], n_bytes=len(data))
+        if len(data) > self.max_upload_bytes:
+            check.problems.append(
+                f"file is {len(data)} bytes, over the upload limit of {self.max_upload_bytes} bytes"
+            )
+        if not data.strip():
+            check.problems.append("file is empty")
+        suffix = Path(str(filename)).suffix.lower()
+        check.format = UPLOAD_EXTENSIONS.get(suffix)
+        if check.format is None:
+            check.problems.append(
+                f"file name {str(filename)[:80]!r}: expected a .jsonl, .csv or .parquet file"
+            )
+        raw_name = meta.pop("name", None) or meta.get("method") or ""
+        try:
+            check.name = sanitize_name(str(raw_name))
+        except SubmissionError as error:
+            check.problems.append(str(error))
+        else:
+            if (self.root / check.name).exists():
+                check.problems.append(
+                    f"submission name {check.name!r} is taken; choose another name"
+                )
+        check.meta, meta_problems = validate_meta(meta, allowed_benchmarks=self.allowed_benchmarks)
+        check.problems.extend(meta_problems)
+        if check.problems:
+            return check
+        assert check.meta is not None and check.format is not None
+        settings = (
+            ["supervised", "few_shot"] if check.meta.setting == "all" else [check.meta.setting]
+        )
+        try:
+            from chatgenbench.benchmark import BenchmarkError, resolve_source
+
+            available = resolve_source(check.meta.benchmark).settings
+            ids: list[str] = []
+            for setting in settings:
+                if setting in available:
+                    ids.extend(self.benchmark_ids(check.meta.benchmark, setting))
+            if not ids:
+                check.problems.append(
+                    f"benchmark {check.meta.benchmark!r} has no {check.meta.setting!r} setting "
+                    f"(it has: {', '.join(available)})"
+                )
+                return check
+            catalog = self.catalog(check.meta.benchmark)
+        except BenchmarkError as error:
+            check.problems.append(f"benchmark {check.meta.benchmark!r}: {error}")
+            return check
+        with tempfile.TemporaryDirectory(prefix="chatgenbench-upload-") as tmp:
+            path = Path(tmp) / PREDICTION_FILENAMES[check.format]
+            path.write_bytes(data)
+            try:
+                check.report = validate_predictions(path, ids, catalog, fmt=check.format)
+            except PredictionFileError as error:
+                check.problems.append(
+                    str(error).replace(str(path), PREDICTION_FILENAMES[check.format])
+                )
+            else:
+                check.report.path = check.filename
+        return check
+
+    def add(self, check: UploadCheck, data: bytes) -> Path:
+        """Store a checked upload as ``<root>/<name>/`` (prediction file and ``meta.yaml``).
+
+        The folder is written under ``.incoming/`` and renamed into place, so a crash never leaves
+        a half-written submission. Raises :class:`SubmissionError` when ``check`` is not ok or the
+        name was taken meanwhile.
+        """
+        import yaml
+
+        if not check.ok or check.name is None or check.meta is None or check.format is None:
+            raise SubmissionError("only an upload whose check is ok can be stored")
+        target = self.path_for(check.name)
+        incoming = self.root / INCOMING_DIR
+        incoming.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{check.name}.", dir=incoming))
+        try:
+            (tmp / PREDICTION_FILENAMES[check.format]).write_bytes(data)
+            meta_text = yaml.safe_dump(
+                check.meta.to_dict(), sort_keys=False, allow_unicode=True, width=100
+            )
+            (tmp / META_FILENAME).write_text(meta_text, "utf-8")
+            for child in tmp.iterdir():
+                with open(child, "rb") as handle:
+                    os.fsync(handle.fileno())
+            if target.exists():
+                raise SubmissionError(f"submission name {check.name!r} is taken")
+            os.rename(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target

@@ -1,0 +1,455 @@
+"""The ChatGenBench leaderboard: ``chatgenbench leaderboard`` (``streamlit run leaderboard/app.py``).
+
+Configuration (environment; the ``chatgenbench leaderboard`` flags set these):
+
+- ``CHATGENBENCH_SUBMISSIONS``: the submissions store (default ``./submissions``);
+- ``CHATGENBENCH_QUEUE_DB``: the scoring queue (default ``<store>/.queue.sqlite3``);
+- ``CHATGENBENCH_LEADERBOARD_BENCHMARKS``: benchmarks uploads may be scored on (default ``sample``);
+- ``CHATGENBENCH_UPLOAD_MAX_BYTES``: the upload size limit (default 50 MiB).
+
+All logic lives in :mod:`chatgenbench.submissions`, :mod:`chatgenbench.scoring_queue` and
+:mod:`chatgenbench.ranking`; this file only lays it out. Submitter text is shown as text (dataframes,
+``st.text``, ``st.json``), never as Markdown or HTML.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from chatgenbench.ranking import (
+    COLUMNS_BY_KEY,
+    METRIC_COLUMNS,
+    REPORTED,
+    VIEW_INPUT_TYPES,
+    VIEW_SETTINGS,
+    VIEW_TITLES,
+    Ranking,
+    RankingGroup,
+    build_ranking,
+    group_frame,
+    metric_block,
+    ranking_csv,
+    reported_table,
+)
+from chatgenbench.result_schema import STATUS_COMPUTED
+from chatgenbench.scoring_queue import ScoringQueue, default_queue_path
+from chatgenbench.submissions import (
+    META_FIELDS,
+    SUBMISSION_SETTINGS,
+    Submission,
+    SubmissionError,
+    SubmissionStore,
+    default_allowed_benchmarks,
+    default_store_root,
+    default_upload_limit,
+)
+
+MAX_PROBLEMS_SHOWN = 200
+AUTO_REFRESH_SECONDS = 5
+# The ranking shows formatted text ('-' for an absent metric); numbers still align right.
+NUMERIC_COLUMNS = {
+    header: st.column_config.Column(alignment="right")
+    for header in ("Rank", *(column.header for column in METRIC_COLUMNS), "n")
+}
+
+
+@st.cache_resource(show_spinner=False)
+def _store(root: str, benchmarks: tuple[str, ...], limit: int) -> SubmissionStore:
+    # Cached so the benchmark ids and catalogue used by upload checks load once per process.
+    return SubmissionStore(root, allowed_benchmarks=benchmarks, max_upload_bytes=limit)
+
+
+def _styled(frame: pd.DataFrame):
+    def shade(row: pd.Series) -> list[str]:
+        colour = "background-color: rgba(255, 215, 0, 0.18)" if row["Kind"] == REPORTED else ""
+        return [colour] * len(row)
+
+    return frame.style.apply(shade, axis=1)
+
+
+def _bar_chart(group: RankingGroup, key: str) -> alt.Chart | None:
+    column = COLUMNS_BY_KEY[key]
+    data = pd.DataFrame(
+        [
+            {"method": row.method, "kind": row.kind, "value": row.values[key]}
+            for row in group.rows
+            if row.values.get(key) is not None
+        ]
+    )
+    if data.empty:
+        return None
+    order = "-x" if column.higher_is_better else "x"
+    return (
+        alt.Chart(data, title=f"{column.header} per method")
+        .mark_bar()
+        .encode(
+            x=alt.X("value:Q", title=column.header),
+            y=alt.Y("method:N", sort=order, title=None),
+            color=alt.Color("kind:N", title=None),
+            tooltip=["method", "kind", alt.Tooltip("value:Q", format=".3f")],
+        )
+    )
+
+
+def _stepwise_vs_final(group: RankingGroup, step_key: str) -> alt.Chart | None:
+    data = pd.DataFrame(
+        [
+            {
+                "method": row.method,
+                "kind": row.kind,
+                "stepwise": row.values[step_key],
+                "unified": row.values["unified"],
+            }
+            for row in group.rows
+            if row.values.get(step_key) is not None and row.values.get("unified") is not None
+        ]
+    )
+    if len(data) < 2:
+        return None
+    step = COLUMNS_BY_KEY[step_key]
+    return (
+        alt.Chart(data, title=f"Step-wise vs final: {step.label} against Unified")
+        .mark_circle(size=90)
+        .encode(
+            x=alt.X("stepwise:Q", title=step.header, scale=alt.Scale(zero=False)),
+            y=alt.Y("unified:Q", title="Unified ↑", scale=alt.Scale(zero=False)),
+            color=alt.Color("kind:N", title=None),
+            tooltip=["method", "kind", "stepwise", "unified"],
+        )
+    )
+
+
+def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
+    view = f"{VIEW_TITLES[ranking.setting]} · {VIEW_TITLES[ranking.input_type]}"
+    st.caption(
+        f"View: {view}. '-' marks a metric that was not computed or not reported; the Details tab "
+        "says why. Order the rows with 'Rank by' in the sidebar (it knows whether higher or lower "
+        "is better). Rows are ranked only within their group."
+    )
+    for note in ranking.notes:
+        st.caption(note)
+    if not ranking.groups:
+        st.info("Nothing to rank in this view yet.")
+    for index, group in enumerate(ranking.groups):
+        st.subheader(group.label, divider="gray")
+        for note in group.notes:
+            st.caption(note)
+        best = group.rows[0] if group.rows and group.rows[0].rank == 1 else None
+        if best is not None:
+            st.text(f"Top of this group: {best.method} ({best.kind})")
+        st.dataframe(
+            _styled(group_frame(group, display=True)),
+            hide_index=True,
+            width="stretch",
+            key=f"ranking-{index}",
+            column_config=NUMERIC_COLUMNS,
+        )
+        chart_key = sort_key or next(
+            (
+                k
+                for k in ("unified", "config_accuracy", "prompt_bertscore")
+                if any(r.values.get(k) is not None for r in group.rows)
+            ),
+            None,
+        )
+        charts = []
+        if chart_key is not None:
+            charts.append(_bar_chart(group, chart_key))
+        charts.append(_stepwise_vs_final(group, "config_accuracy"))
+        charts = [chart for chart in charts if chart is not None]
+        if charts:
+            columns = st.columns(len(charts))
+            for column, chart in zip(columns, charts):
+                column.altair_chart(chart, width="stretch")
+    if ranking.excluded:
+        with st.expander(f"Not in this view ({len(ranking.excluded)})"):
+            st.dataframe(
+                pd.DataFrame(ranking.excluded, columns=["Submission", "Why"]), hide_index=True
+            )
+    csv = ranking_csv(ranking)
+    st.download_button(
+        "Download this view as CSV",
+        data=csv or "",
+        file_name=f"chatgenbench-{ranking.setting}-{ranking.input_type}.csv",
+        mime="text/csv",
+        disabled=not csv,
+        key="download-csv",
+    )
+    st.caption("Reported rows: " + reported_table()["source"])
+
+
+def _metric_status_frame(block: dict[str, Any]) -> pd.DataFrame:
+    records = []
+    for column in METRIC_COLUMNS:
+        metric = metric_block(block, column.key) or {}
+        computed = metric.get("status") == STATUS_COMPUTED
+        records.append(
+            {
+                "Metric": column.header,
+                "Status": metric.get("status", "missing"),
+                "Value": column.fmt.format(metric["value"]) if computed else "-",
+                "n": "" if metric.get("n") is None else str(metric["n"]),
+                "Reason": "" if computed else str(metric.get("reason", "")),
+                "How to fix": str(metric.get("how_to_fix", "")),
+            }
+        )
+    return pd.DataFrame.from_records(records)
+
+
+def _slice_for(results: dict[str, Any], setting: str, input_type: str) -> dict[str, Any] | None:
+    block = results.get("overall") if setting == "overall" else results["settings"].get(setting)
+    if block is not None and input_type != "all":
+        block = (block.get("by_input_type") or {}).get(input_type)
+    return block
+
+
+def _details_tab(submissions: list[Submission], setting: str, input_type: str) -> None:
+    if not submissions:
+        st.info("No submissions in the store yet.")
+        return
+    names = [submission.name for submission in submissions]
+    chosen = st.selectbox("Submission", names, key="detail_submission")
+    submission = next(s for s in submissions if s.name == chosen)
+    st.subheader("Metadata")
+    if submission.meta is not None:
+        st.dataframe(
+            pd.DataFrame(
+                [(key, value) for key, value in submission.meta.to_dict().items()],
+                columns=["Field", "Value"],
+            ),
+            hide_index=True,
+            key="detail-meta",
+        )
+    if submission.meta_problems:
+        st.error("meta.yaml has problems:")
+        st.text("\n".join(submission.meta_problems))
+    if submission.results is None:
+        st.info("Not scored yet: see the Queue tab.")
+        return
+    if submission.results_problems:
+        st.error("results.json does not match the results schema:")
+        st.text("\n".join(submission.results_problems[:50]))
+        return
+    results = submission.results
+    if results.get("synthetic"):
+        st.warning("Scored on a synthetic benchmark: never shown in the ranking.")
+    view = f"{VIEW_TITLES[setting]} · {VIEW_TITLES[input_type]}"
+    block = _slice_for(results, setting, input_type)
+    st.subheader(f"Metrics ({view})")
+    if block is None:
+        st.info("These results have no such view.")
+    else:
+        st.dataframe(_metric_status_frame(block), hide_index=True, key="detail-metrics")
+        config = (block.get("stepwise") or {}).get("config_accuracy") or {}
+        per_key = config.get("per_key") or {}
+        if per_key:
+            st.subheader("Config accuracy per argument")
+            frame = pd.DataFrame(
+                [
+                    (key, value, (config.get("per_key_n") or {}).get(key))
+                    for key, value in per_key.items()
+                ],
+                columns=["Argument", "Accuracy", "n"],
+            )
+            st.dataframe(frame, hide_index=True, key="detail-per-key")
+            st.bar_chart(frame, x="Argument", y="Accuracy", height=220)
+        st.text(
+            f"samples: {block.get('n_samples')}, without a usable prediction: "
+            f"{block.get('n_missing')}"
+        )
+    st.subheader("What scoring normalised or skipped")
+    normalised = results.get("normalisation") or {}
+    invalid = ((block or {}).get("n_invalid_fields")) or {}
+    rows = [("normalised", kind, count) for kind, count in normalised.items()]
+    rows += [("invalid field (scored as wrong)", kind, count) for kind, count in invalid.items()]
+    if rows:
+        st.dataframe(
+            pd.DataFrame(rows, columns=["What", "Kind", "Count"]),
+            hide_index=True,
+            key="detail-normalised",
+        )
+    else:
+        st.text("Nothing was normalised or skipped.")
+    st.subheader("Validation")
+    st.json(results.get("validation") or {}, expanded=False)
+    st.subheader("Metric settings")
+    st.json(results.get("metric_settings") or {}, expanded=False)
+    st.subheader("Provenance")
+    st.json(
+        {"benchmark": results.get("benchmark"), **(results.get("provenance") or {})},
+        expanded=False,
+    )
+
+
+def _submit_tab(store: SubmissionStore, queue: ScoringQueue) -> None:
+    st.caption(
+        f"Upload a prediction file (.jsonl, .csv or .parquet, at most "
+        f"{store.max_upload_bytes / 2**20:.1f} MiB) with its metadata. It is checked at once; "
+        "a valid upload is queued for scoring."
+    )
+    with st.form("upload", clear_on_submit=False):
+        uploaded = st.file_uploader(
+            "Prediction file", type=["jsonl", "csv", "parquet"], key="upload_file"
+        )
+        name = st.text_input(
+            "Submission name (letters, digits, '.', '-', '_'; default: from the method)",
+            max_chars=64,
+            key="upload_name",
+        )
+        values: dict[str, str] = {}
+        for field_name, spec in META_FIELDS.items():
+            label = f"{field_name} ({spec.description})" + (" *" if spec.required else "")
+            if field_name == "setting":
+                values[field_name] = st.selectbox(label, SUBMISSION_SETTINGS, key="upload_setting")
+            elif field_name == "benchmark":
+                values[field_name] = st.selectbox(
+                    label, store.allowed_benchmarks, key="upload_benchmark"
+                )
+            elif field_name == "notes":
+                values[field_name] = st.text_area(
+                    label, max_chars=spec.max_chars, key="upload_notes"
+                )
+            else:
+                values[field_name] = st.text_input(
+                    label, max_chars=spec.max_chars, key=f"upload_{field_name}"
+                )
+        submitted = st.form_submit_button("Check and submit")
+    if not submitted:
+        return
+    if uploaded is None:
+        st.error("Choose a prediction file first.")
+        return
+    data = uploaded.getvalue()
+    meta = {key: value for key, value in values.items() if value}
+    if name:
+        meta["name"] = name
+    with st.spinner("Checking every row..."):
+        check = store.check_upload(uploaded.name, data, meta)
+    if not check.ok:
+        st.error("The upload was not queued:")
+        if check.problems:
+            st.dataframe(
+                pd.DataFrame({"Problem": check.problems}), hide_index=True, key="upload-problems"
+            )
+        if check.report is not None and check.report.errors:
+            problems = [p.to_dict() for p in check.report.errors[:MAX_PROBLEMS_SHOWN]]
+            st.text(
+                f"{len(check.report.errors)} row-level errors"
+                + (
+                    f" (first {MAX_PROBLEMS_SHOWN} shown)"
+                    if len(problems) < len(check.report.errors)
+                    else ""
+                )
+            )
+            st.dataframe(
+                pd.DataFrame.from_records(problems), hide_index=True, key="upload-row-errors"
+            )
+        return
+    try:
+        store.add(check, data)
+    except SubmissionError as error:
+        st.error(str(error))
+        return
+    job = queue.enqueue(check.name)
+    st.success(f"Queued as {check.name!r} (job {job.id}). Its state is on the Queue tab.")
+    if check.report.warnings:
+        st.warning(f"{len(check.report.warnings)} warnings (scoring will normalise these):")
+        st.dataframe(
+            pd.DataFrame.from_records(
+                [p.to_dict() for p in check.report.warnings[:MAX_PROBLEMS_SHOWN]]
+            ),
+            hide_index=True,
+            key="upload-warnings",
+        )
+
+
+def _queue_panel(queue: ScoringQueue) -> None:
+    counts = queue.counts()
+    st.text(" · ".join(f"{state}: {count}" for state, count in counts.items()))
+    jobs = queue.jobs(limit=200)
+    if not jobs:
+        st.info("No jobs yet. Run the worker with: chatgenbench queue work")
+    else:
+        frame = pd.DataFrame.from_records([job.to_dict() for job in jobs]).fillna("")
+        st.dataframe(frame, hide_index=True, key="queue-jobs")
+    # A job that finished since the last look changes the ranking: redraw the whole page.
+    finished = counts["done"] + counts["failed"]
+    seen = st.session_state.get("queue_finished")
+    st.session_state["queue_finished"] = finished
+    if seen is not None and finished != seen:
+        st.rerun(scope="app")
+
+
+def _queue_tab(queue: ScoringQueue) -> None:
+    counts = queue.counts()
+    active = counts["pending"] + counts["running"] > 0
+    # While jobs are pending or running, the panel polls the queue every few seconds.
+    st.fragment(_queue_panel, run_every=AUTO_REFRESH_SECONDS if active else None)(queue)
+    st.button("Refresh", key="queue-refresh")
+    st.caption(
+        f"Queue database: {queue.path}. Worker: chatgenbench queue work"
+        + (f". Refreshing every {AUTO_REFRESH_SECONDS} s while jobs are active." if active else "")
+    )
+
+
+def main() -> None:
+    """Lay out the leaderboard page."""
+    st.set_page_config(page_title="ChatGenBench leaderboard", layout="wide")
+    st.title("ChatGenBench leaderboard")
+    st.caption(
+        "Automatic text-to-image generation from freestyle chat (ChatGen, Jia et al.). "
+        "Rows marked 'reported' are the paper's Table 4; the others were scored here."
+    )
+    try:
+        store = _store(
+            str(default_store_root()), default_allowed_benchmarks(), default_upload_limit()
+        )
+    except SubmissionError as error:
+        st.error(str(error))
+        return
+    queue = ScoringQueue(default_queue_path(store.root))
+    with st.sidebar:
+        st.header("View")
+        setting = st.radio(
+            "Setting", VIEW_SETTINGS, format_func=VIEW_TITLES.get, key="view_setting"
+        )
+        input_type = st.radio(
+            "Input type", VIEW_INPUT_TYPES, format_func=VIEW_TITLES.get, key="view_input_type"
+        )
+        sort_choice = st.selectbox(
+            "Rank by",
+            ["default", *COLUMNS_BY_KEY],
+            format_func=lambda key: (
+                "Unified (or best available)" if key == "default" else COLUMNS_BY_KEY[key].header
+            ),
+            key="view_sort",
+        )
+        show_reported = st.checkbox(
+            "Show reported rows (paper Table 4)", value=True, key="view_reported"
+        )
+        st.caption(f"Store: {store.root}")
+        st.caption(f"Updated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC")
+    sort_key = None if sort_choice == "default" else sort_choice
+    submissions = store.submissions()
+    ranking = build_ranking(
+        submissions, setting, input_type, sort_by=sort_key, include_reported=show_reported
+    )
+    ranking_tab, details_tab, submit_tab, queue_tab = st.tabs(
+        ["Ranking", "Details", "Submit", "Queue"]
+    )
+    with ranking_tab:
+        _ranking_tab(ranking, sort_key)
+    with details_tab:
+        _details_tab(submissions, setting, input_type)
+    with submit_tab:
+        _submit_tab(store, queue)
+    with queue_tab:
+        _queue_tab(queue)
+
+
+main()

@@ -1,0 +1,164 @@
+"""Shared fixtures: the embedded sample, perfect predictions, a persistent MiniLM scorer, and tiny
+random-weight SD 1.5 and SDXL models saved the ways real weights come."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class TinyModels:
+    """Where the session's tiny models lie, and an overlay catalogue that points at them."""
+
+    root: Path
+    overlay: Path
+    present: tuple[str, ...]
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> TinyModels:
+    """Build tiny SD 1.5 / SDXL pipelines once and save them as single files, folders and LoRAs.
+
+    The overlay catalogue gives weights to seven models of the embedded sample's catalogue (the two
+    bases, three SD 1.5 and one SDXL checkpoint in different forms, two LoRAs); the rest stay
+    without weights.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # building is fastest on one thread on a shared machine
+    try:
+        return _build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _build_tiny_models(root: Path) -> TinyModels:
+    from chatgenbench.render.random_models import (
+        build_pipeline,
+        save_config_folder,
+        save_lora,
+        save_single_file,
+    )
+
+    sd15 = build_pipeline("sd15-tiny", seed=0, workdir=root / "work")
+    save_single_file(sd15, root / "v1-5-pruned-emaonly.safetensors")
+    save_config_folder(sd15, root / "configs" / "sd15")
+    save_lora(sd15, root / "loras" / "Small_Mostersv2.safetensors", seed=1)
+    build_pipeline("sd15-tiny", seed=1, workdir=root / "work").save_pretrained(
+        root / "devlishphotorealism_v40"
+    )
+    save_single_file(
+        build_pipeline("sd15-tiny", seed=2, workdir=root / "work"),
+        root / "hellorealisticman_V12a.safetensors",
+    )
+    sdxl = build_pipeline("sdxl-tiny", seed=3, workdir=root / "work")
+    save_single_file(sdxl, root / "sd_xl_base_1.0.safetensors")
+    save_config_folder(sdxl, root / "configs" / "sdxl")
+    save_lora(sdxl, root / "loras" / "rolua.safetensors", seed=4)
+    build_pipeline("sdxl-tiny", seed=5, workdir=root / "work").save_pretrained(
+        root / "samaritan3dCartoon_v40SDXL"
+    )
+
+    def single(name: str, arch: str) -> dict:
+        return {"type": "single_file", "path": f"{name}.safetensors", "config": f"configs/{arch}"}
+
+    lines = [
+        {"name": "v1-5-pruned-emaonly", "weights": single("v1-5-pruned-emaonly", "sd15")},
+        {"name": "hellorealisticman_V12a", "weights": single("hellorealisticman_V12a", "sd15")},
+        {"name": "devlishphotorealism_v40",
+         "weights": {"type": "diffusers", "path": "devlishphotorealism_v40"}},
+        {"name": "Small_Mostersv2",
+         "weights": {"type": "single_file", "path": "loras/Small_Mostersv2.safetensors"}},
+        {"name": "sd_xl_base_1.0", "weights": single("sd_xl_base_1.0", "sdxl")},
+        {"name": "samaritan3dCartoon_v40SDXL",
+         "weights": {"type": "diffusers", "path": "samaritan3dCartoon_v40SDXL"}},
+        {"name": "rolua", "weights": {"type": "single_file", "path": "loras/rolua.safetensors"}},
+    ]  # fmt: skip
+    overlay = root / "weights.jsonl"
+    overlay.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
+    return TinyModels(root, overlay, tuple(line["name"] for line in lines))
+
+
+def write_predictions(path: Path, rows: list[dict]) -> Path:
+    """Write prediction rows as JSONL and return the path."""
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), "utf-8")
+    return path
+
+
+def sample_predictions(size: int = 64, steps: int = 3) -> list[dict]:
+    """Return the paper's 12 answers as predictions, shrunk to ``size`` pixels and ``steps`` steps."""
+    from chatgenbench.benchmark import sample_records
+
+    rows = []
+    for record in sample_records():
+        arguments = dict(record["arguments"], width=size, height=size, steps=steps)
+        rows.append(
+            {
+                "id": record["id"],
+                "prompt": record["prompt"],
+                "negative_prompt": "",
+                "model": record["model"],
+                "arguments": arguments,
+            }
+        )
+    return rows
+
+
+#: The sample ids whose predicted model has weights in the tiny overlay catalogue.
+RENDERABLE = {"sample-0001", "sample-0002", "sample-0003", "sample-0004", "sample-0007"}
+
+
+@pytest.fixture(scope="session")
+def sample_run(tiny_models, tmp_path_factory):
+    """The sample's 12 answers rendered once (64 px, 3 steps) through the tiny models, locally."""
+    from chatgenbench.render import render_predictions
+
+    folder = tmp_path_factory.mktemp("sample-run")
+    predictions = write_predictions(folder / "pred.jsonl", sample_predictions())
+    report = render_predictions(
+        predictions,
+        "sample",
+        catalog=tiny_models.overlay,
+        out_dir=folder / "out",
+        cache_dir=folder / "cache",
+        progress=False,
+        threads=1,
+    )
+    return folder, predictions, report
+
+
+@pytest.fixture(scope="session")
+def sample_rows():
+    from chatgenbench import load_benchmark
+
+    return load_benchmark("supervised", "sample").to_list()
+
+
+@pytest.fixture(scope="session")
+def minilm_scorer():
+    from chatgenbench.metrics.bertscore import PromptBERTScore
+
+    return PromptBERTScore("minilm", batch_size=16)
+
+
+def write_jsonl(path: Path, records) -> Path:
+    """Write records (dicts or raw strings) one per line."""
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def perfect_prediction(row: dict) -> dict:
+    """A prediction that repeats the reference exactly."""
+    return {
+        "id": row["id"],
+        "prompt": row["prompt"],
+        "negative_prompt": row["negative_prompt"],
+        "model": row["model"],
+        "arguments": {k: v for k, v in row["arguments"].items() if v is not None},
+    }

@@ -1,0 +1,157 @@
+"""The command line, run in-process through ``chatgenbench.cli.main``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from chatgenbench.cli import main
+from tests.conftest import perfect_prediction, write_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _close(a, b, tol=1e-6) -> bool:
+    """Nested equality with a float tolerance (encoder arithmetic may differ in the last bits)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k], tol) for k in a)
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= tol
+    return a == b
+
+
+def test_help_is_fast_and_imports_nothing_heavy():
+    code = (
+        "import sys; from chatgenbench.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'datasets', 'bert_score', 'transformers') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_validate_exit_codes_and_listing(tmp_path, sample_rows, capsys):
+    good = write_jsonl(tmp_path / "good.jsonl", [perfect_prediction(r) for r in sample_rows])
+    assert main(["validate", str(good), "--benchmark", "sample"]) == 0
+    bad_rows = [perfect_prediction(r) for r in sample_rows]
+    bad_rows[2]["model"] = "hellorealisticman_V12"
+    bad = write_jsonl(tmp_path / "bad.jsonl", bad_rows)
+    capsys.readouterr()
+    assert main(["validate", str(bad), "--benchmark", "sample"]) == 1
+    out = capsys.readouterr().out
+    assert "line 3" in out and "did you mean: hellorealisticman_V12a" in out
+    assert main(["validate", str(bad), "--benchmark", "sample", "--json"]) == 1
+    listing = json.loads(capsys.readouterr().out)
+    assert listing["summary"]["n_errors"] == 1
+
+
+def test_evaluate_prints_a_table_and_writes_results(tmp_path, sample_rows, capsys):
+    pred = write_jsonl(tmp_path / "p.jsonl", [perfect_prediction(r) for r in sample_rows])
+    out = tmp_path / "r.json"
+    code = main(
+        ["evaluate", str(pred), "--benchmark", "sample", "--out", str(out), "--no-progress"]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "Supervised" in text and "1.000" in text and "minilm" in text
+    assert json.loads(out.read_text())["settings"]["supervised"]["n_samples"] == 12
+
+
+def test_bad_inputs_exit_2_with_a_message(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "none.jsonl"), "--no-progress"]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["validate", str(tmp_path / "x.jsonl"), "--benchmark", str(tmp_path)]) == 2
+    assert "not a benchmark folder" in capsys.readouterr().err
+    assert main(["baseline", "run", "nofinetune", "--out", str(tmp_path / "p.jsonl")]) == 2
+    assert "Did you mean: no-finetune" in capsys.readouterr().err
+
+
+def test_prepare_synth_schema_catalog_baseline(tmp_path, capsys):
+    assert main(["prepare", "--source", "sample", "--out", str(tmp_path / "b")]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--rows",
+                "40",
+                "--train-rows",
+                "10",
+                "--models",
+                "12",
+                "--out",
+                str(tmp_path / "s"),
+            ]
+        )
+        == 0
+    )
+    assert "SYNTHETIC" in capsys.readouterr().out
+    assert main(["schema"]) == 0
+    assert "settings.<setting>.stepwise.config_accuracy" in capsys.readouterr().out
+    assert main(["catalog", "--benchmark", str(tmp_path / "b")]) == 0
+    assert "samaritan3dCartoon_v40SDXL\tsdxl\tcheckpoint" in capsys.readouterr().out
+    pred = tmp_path / "nf.jsonl"
+    assert (
+        main(
+            [
+                "baseline",
+                "run",
+                "no-finetune",
+                "--benchmark",
+                str(tmp_path / "s"),
+                "--out",
+                str(pred),
+            ]
+        )
+        == 0
+    )
+    assert len(pred.read_text().splitlines()) == 40
+    assert (
+        main(["validate", str(pred), "--benchmark", str(tmp_path / "s")]) == 1
+    )  # v1-5 not in a synthetic catalogue
+
+
+def test_example_submission_results_are_reproducible(tmp_path):
+    """submissions/no-finetune-sample/results.json is what `evaluate` gives on its predictions."""
+    folder = ROOT / "submissions" / "no-finetune-sample"
+    stored = json.loads((folder / "results.json").read_text())
+    out = tmp_path / "r.json"
+    assert (
+        main(
+            [
+                "evaluate",
+                str(folder / "predictions.jsonl"),
+                "--benchmark",
+                "sample",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    fresh = json.loads(out.read_text())
+    assert _close(fresh["settings"], stored["settings"])
+    assert fresh["predictions"]["sha256"] == stored["predictions"]["sha256"]
+
+
+def test_core_runs_without_torchvision_or_diffusers():
+    """The core job (data, predictions, step-wise metrics) never imports the render stack."""
+    code = (
+        "import sys\n"
+        "sys.modules['torchvision'] = None\n"  # any import of them now raises ImportError
+        "sys.modules['diffusers'] = None\n"
+        "from chatgenbench.cli import main\n"
+        "rc = main(['evaluate', 'submissions/no-finetune-sample/predictions.jsonl', "
+        "'--benchmark', 'sample', '--no-progress'])\n"
+        "print('exit', rc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "exit 0"
+    assert "Supervised" in out.stdout

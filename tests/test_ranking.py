@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from chatgenbench.metrics.unified import unified_metric
+from chatgenbench.ranking import (
+    REPORTED,
+    build_ranking,
+    group_frame,
+    ranking_csv,
+    reported_rows,
+    reported_table,
+)
+from chatgenbench.submissions import SubmissionStore
+from tests.leaderboard_fixtures import add_variant, copy_sample
+
+
+def test_reported_table_matches_the_paper_and_its_own_unified_values():
+    table = reported_table()
+    assert "Table 4" in table["source"]
+    rows = {(r["setting"], r["input_type"], r["method"]): r for r in table["rows"]}
+    assert len(rows) == 13
+    evo = dict(zip(table["columns"], rows[("supervised", "all", "ChatGen-Evo (2B)")]["values"]))
+    assert evo == {
+        "prompt_bertscore": 0.247,
+        "selection_accuracy": 0.328,
+        "config_accuracy": 0.537,
+        "fid": 19.1,
+        "clip_score": 72.9,
+        "hps_v2": 25.1,
+        "image_reward": 8.9,
+        "unified": 65.9,
+    }
+    # every row with all four image metrics reproduces its printed Unified value within rounding
+    checked = 0
+    for row in table["rows"]:
+        v = dict(zip(table["columns"], row["values"]))
+        if v["fid"] is None:
+            continue
+        recomputed = unified_metric(v["fid"], v["clip_score"], v["hps_v2"], v["image_reward"])
+        assert recomputed == pytest.approx(v["unified"], abs=0.08), row["method"]
+        checked += 1
+    assert checked == 10
+
+
+def test_reported_rows_per_view():
+    assert [r.method for r in reported_rows("supervised", "all")][-1] == "ChatGen-Evo (2B)"
+    assert len(reported_rows("few_shot", "all")) == 5
+    assert reported_rows("overall", "all") == []
+    history = reported_rows("supervised", "history")
+    assert [r.method for r in history] == ["ChatGen-Evo (2B)"]
+    assert history[0].values["prompt_bertscore"] == 0.165
+    assert history[0].values["unified"] == 60.1
+    assert history[0].values["fid"] is None
+    assert history[0].reasons["fid"] == "not reported in the paper"
+    assert reported_rows("few_shot", "single") == []
+
+
+def test_minilm_sample_results_never_share_a_group_with_the_paper(tmp_path):
+    copy_sample(tmp_path)
+    ranking = build_ranking(SubmissionStore(tmp_path).submissions(), "supervised", "all")
+    assert len(ranking.groups) == 2
+    paper, sample = ranking.groups
+    assert paper.has_reported and all(row.kind == REPORTED for row in paper.rows)
+    assert [row.method for row in paper.rows][0] == "ChatGen-Evo (2B)"
+    assert paper.rows[0].rank == 1
+    assert [row.name for row in sample.rows] == ["no-finetune-sample"]
+    assert "minilm" in sample.label and "sample" in sample.label
+    assert any("not comparable" in note for note in sample.notes)
+    # the sample has no image metrics: not computed, with the reason from results.json
+    row = sample.rows[0]
+    assert row.values["fid"] is None and "not rendered" in row.reasons["fid"]
+    assert row.values["config_accuracy"] == pytest.approx(1 / 3)
+
+
+def test_official_setting_results_rank_among_the_reported_rows(tmp_path):
+    add_variant(tmp_path, "official-copy", method="Relabelled", official=True)
+    ranking = build_ranking(
+        SubmissionStore(tmp_path).submissions(), "supervised", "all", sort_by="config_accuracy"
+    )
+    assert len(ranking.groups) == 1
+    methods = [(row.method, row.rank) for row in ranking.groups[0].rows]
+    # sorted by config accuracy, highest first; the Baseline reports none and comes last, unranked
+    assert methods[0] == ("ChatGen-Evo (2B)", 1)
+    assert ("Relabelled", 5) in methods  # 0.333 is below 0.384 (ChatGen-Base 2B)
+    assert methods[-1] == ("Baseline", None)
+
+
+def test_synthetic_and_unscored_submissions_are_left_out_with_a_reason(tmp_path):
+    add_variant(tmp_path, "synthetic-run", method="Synthetic", synthetic=True)
+    folder = copy_sample(tmp_path, "unscored")
+    (folder / "results.json").unlink()
+    ranking = build_ranking(SubmissionStore(tmp_path).submissions(), "overall", "all")
+    names = [row.name for group in ranking.groups for row in group.rows]
+    assert names == []  # overall: no reported rows, and neither submission may be ranked
+    assert "The paper reports no overall" in ranking.notes[0]
+    few_shot_history = build_ranking([], "few_shot", "history")
+    assert few_shot_history.groups == []
+    assert "only for ChatGen-Evo (2B), Supervised" in few_shot_history.notes[0]
+    assert build_ranking([], "supervised", "all").notes == []
+    assert dict(ranking.excluded) == {
+        "synthetic-run": "scored on a synthetic benchmark",
+        "unscored": "not scored yet",
+    }
+
+
+def test_sort_direction_follows_the_metric(tmp_path):
+    ranking = build_ranking([], "few_shot", "all", sort_by="fid")
+    fids = [row.values["fid"] for row in ranking.groups[0].rows]
+    assert fids == sorted(fids)  # lower FID is better
+    ranking = build_ranking([], "few_shot", "all", sort_by="image_reward")
+    rewards = [row.values["image_reward"] for row in ranking.groups[0].rows]
+    assert rewards == sorted(rewards, reverse=True)
+    assert [row.rank for row in ranking.groups[0].rows] == [1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match="unknown metric"):
+        build_ranking([], "few_shot", "all", sort_by="accuracy")
+    with pytest.raises(ValueError, match="unknown setting"):
+        build_ranking([], "fewshot", "all")
+
+
+def test_frames_and_csv(tmp_path):
+    copy_sample(tmp_path)
+    ranking = build_ranking(SubmissionStore(tmp_path).submissions(), "supervised", "all")
+    shown = group_frame(ranking.groups[0], display=True)
+    baseline = shown[shown["Method"] == "Baseline"].iloc[0]
+    assert baseline["Sel. acc ↑"] == "-" and baseline["FID ↓"] == "32.7"
+    assert list(shown.columns)[5:13] == [
+        "BERTScore ↑",
+        "Sel. acc ↑",
+        "Config acc ↑",
+        "FID ↓",
+        "CLIP ↑",
+        "HPS v2 ↑",
+        "ImageReward ↑",
+        "Unified ↑",
+    ]
+    csv = pd.read_csv(io.StringIO(ranking_csv(ranking)))
+    assert len(csv) == 6 and csv["Group"].nunique() == 2
+    evo = csv[csv["Method"] == "ChatGen-Evo (2B)"].iloc[0]
+    assert evo["Unified ↑"] == 65.9 and evo["Kind"] == "reported"
+    assert pd.isna(csv[csv["Method"] == "Baseline"].iloc[0]["Sel. acc ↑"])
