@@ -88,6 +88,16 @@ def test_rewrite_text_layout():
     assert text.endswith("Request: a cat\nPrompt: cat, 8k\n\nRequest: a dog\nPrompt:")
 
 
+def test_shipped_submission_is_reproduced(tmp_path):
+    from pathlib import Path
+
+    out = run_adapter(NoFinetuneAdapter(), "sample", tmp_path / "p.jsonl", progress=False)
+    shipped = (
+        Path(__file__).resolve().parents[1] / "submissions/no-finetune-sample/predictions.jsonl"
+    )
+    assert out.read_text() == shipped.read_text()
+
+
 def test_plain_variant_needs_no_model():
     adapter = NoFinetuneAdapter()
     adapter.prepare("sample")

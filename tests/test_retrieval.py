@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -46,6 +47,9 @@ def test_sample_zero_shot_matches_descriptions(tmp_path):
     # the neon-sign request finds the neon-sign LoRA by its description alone
     assert report.predictions["sample-0010"].model == "PE_NeonSignStyle"
     assert report.predictions["sample-0002"].prompt == rows[1]["freestyle_input"]
+    # the shipped submission is exactly what the README's command writes
+    shipped = Path(__file__).resolve().parents[1] / "submissions/retrieval-sample/predictions.jsonl"
+    assert out.read_text() == shipped.read_text()
 
 
 def test_default_arguments_are_settings():
