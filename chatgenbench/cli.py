@@ -124,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--setting", default="all", choices=["supervised", "few_shot", "all"])
     run.add_argument("--out", required=True, help="prediction file to write (.jsonl)")
     run.add_argument("--batch-size", type=int, default=32)
+    run.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an adapter option, repeatable (e.g. -o k=10 -o arguments.steps=25); values are YAML",
+    )
+    run.add_argument("--options", metavar="FILE", help="YAML/JSON file of adapter options")
+    run.add_argument("--no-resume", action="store_true", help="ignore a partial earlier run")
+    run.add_argument("--no-progress", action="store_true")
+    _add_train_modeltokens(baseline)
 
     # -- rendering (chatgenbench.render) ----------------------------------------------------------
     p = sub.add_parser("render", help="render predictions into PNG images (a render folder)")
@@ -325,6 +337,29 @@ def _weights(args: argparse.Namespace) -> int:
     return 2
 
 
+def _add_train_modeltokens(baseline) -> None:
+    train = baseline.add_parser(
+        "train-modeltokens",
+        help="train ChatGen-Evo's ModelTokens (one embedding per catalogue model; base frozen)",
+    )
+    _add_benchmark(train)
+    train.add_argument("--base", required=True, help="local causal LM folder (the frozen base)")
+    train.add_argument("--out", required=True, help="folder to write the trained ModelTokens")
+    train.add_argument("--epochs", type=int, default=3)
+    train.add_argument("--lr", type=float, default=1e-2)
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--max-rows", type=int, help="use at most this many train rows (seeded)")
+    train.add_argument("--max-length", type=int, default=256, help="max input tokens")
+    train.add_argument("--device", default=None)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow the named --base to run its own code (only for a checkpoint you trust)",
+    )
+    train.add_argument("--no-progress", action="store_true")
+
+
 @_command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
     from chatgenbench.evaluation import evaluate
@@ -439,13 +474,27 @@ def _baseline(args: argparse.Namespace) -> int:
             print(f"{name}\t{ADAPTERS.metadata(name).get('description', '')}")
         return 0
     if args.baseline_command == "run":
-        adapter = ADAPTERS.get(args.name)()
+        from chatgenbench.adapters import build_adapter, parse_option_assignments
+
+        options = parse_option_assignments(args.option)
+        adapter = build_adapter(args.name, options, options_file=args.options)
         path = run_adapter(
-            adapter, args.benchmark, args.out, setting=args.setting, batch_size=args.batch_size
+            adapter,
+            args.benchmark,
+            args.out,
+            setting=args.setting,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
+            resume=not args.no_resume,
+            options=options,
         )
         print(f"wrote {path}")
         return 0
-    print("usage: chatgenbench baseline {list,run} ...", file=sys.stderr)
+    if args.baseline_command == "train-modeltokens":
+        from baselines.model_tokens import train_model_tokens_cli
+
+        return train_model_tokens_cli(args)
+    print("usage: chatgenbench baseline {list,run,train-modeltokens} ...", file=sys.stderr)
     return 2
 
 
@@ -681,6 +730,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
+    from chatgenbench.adapters import AdapterOptionError
     from chatgenbench.benchmark import BenchmarkError
     from chatgenbench.catalog import CatalogError
     from chatgenbench.image_scoring import ImageScoringError
@@ -692,6 +742,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except (
+        AdapterOptionError,
         BenchmarkError,
         CatalogError,
         KeyMapError,
