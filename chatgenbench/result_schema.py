@@ -157,13 +157,41 @@ def check_results(results: dict[str, Any]) -> list[str]:
     return problems
 
 
+def image_settings_label(results: dict[str, Any]) -> str | None:
+    """Return the image-metric settings that make image columns comparable, or None.
+
+    None when the result has no computed image metric. Otherwise a label of the CLIP-score
+    variant, the FID feature extractor and preprocessing, and the HPS version: two results whose
+    labels differ never share an image column. (Local model paths are not part of it: a path
+    names a file, not a model.)
+    """
+    overall = results.get("overall") or {}
+    image = overall.get("image") or {}
+    if not any(metric_value(image.get(name)) is not None for name in IMAGE_METRICS):
+        return None
+    settings = (results.get("metric_settings") or {}).get("image") or {}
+    clip = settings.get("clip_score") or {}
+    fid = settings.get("fid") or {}
+    hps = settings.get("hps_v2") or {}
+    return (
+        f"image metrics: CLIP {clip.get('variant')}, FID {fid.get('feature_extractor')}/"
+        f"{fid.get('preprocessing')}, HPS {hps.get('version')}"
+    )
+
+
 def comparability_key(results: dict[str, Any]) -> tuple:
-    """Return what must agree for two results to share a leaderboard column (encoder, schema...)."""
+    """Return what must agree for two results to share a leaderboard column.
+
+    The schema version and the BERTScore setting (encoder, layer, rescaling); and, for a result
+    with computed image metrics, :func:`image_settings_label`.
+    """
     settings = results.get("metric_settings", {})
     bert = settings.get("bertscore", {})
-    return (
+    key: tuple = (
         results.get("schema_version"),
         bert.get("encoder"),
         bert.get("num_layers"),
         bert.get("rescale_with_baseline"),
     )
+    label = image_settings_label(results)
+    return key if label is None else (*key, label)

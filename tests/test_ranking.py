@@ -142,3 +142,31 @@ def test_frames_and_csv(tmp_path):
     evo = csv[csv["Method"] == "ChatGen-Evo (2B)"].iloc[0]
     assert evo["Unified ↑"] == 65.9 and evo["Kind"] == "reported"
     assert pd.isna(csv[csv["Method"] == "Baseline"].iloc[0]["Sel. acc ↑"])
+
+
+def test_image_metrics_with_other_settings_get_their_own_group(tmp_path):
+    """An official-setting result with rendered image metrics is not ranked in the paper's image
+    columns: the paper states no CLIP/FID/HPS settings, so agreement cannot be shown."""
+    import json
+
+    add_variant(tmp_path, "stepwise-only", method="Step-wise only", official=True)
+    folder = add_variant(tmp_path, "with-images", method="With images", official=True)
+    results = json.loads((folder / "results.json").read_text())
+    for block in (results["overall"], results["settings"]["supervised"]):
+        block["image"]["clip_score"] = {"status": "computed", "value": 70.0, "n": 12}
+    results["metric_settings"]["image"] = {
+        "clip_score": {"variant": "clip_s"},
+        "fid": {
+            "feature_extractor": "inception-v3-tf-2015-12-05",
+            "preprocessing": "pil-bicubic-299",
+        },
+        "hps_v2": {"version": "v2.0"},
+    }
+    (folder / "results.json").write_text(json.dumps(results))
+    ranking = build_ranking(SubmissionStore(tmp_path).submissions(), "supervised", "all")
+    groups = {tuple(row.method for row in group.rows): group for group in ranking.groups}
+    assert len(ranking.groups) == 2
+    paper_group = next(g for m, g in groups.items() if "ChatGen-Evo (2B)" in m)
+    assert "Step-wise only" in [row.method for row in paper_group.rows]
+    image_group = groups[("With images",)]
+    assert "CLIP clip_s" in image_group.label
