@@ -162,3 +162,17 @@ def perfect_prediction(row: dict) -> dict:
         "model": row["model"],
         "arguments": {k: v for k, v in row["arguments"].items() if v is not None},
     }
+
+
+@pytest.fixture(scope="session")
+def metric_models(tmp_path_factory) -> dict[str, str]:
+    """Tiny random CLIP, HPS v2 and ImageReward models saved locally, and an FID cache folder."""
+    from chatgenbench.metrics.tiny_models import write_clip, write_hps, write_image_reward
+
+    root = tmp_path_factory.mktemp("metric-models")
+    return {
+        "clip": str(write_clip(root / "clip")),
+        "hps": str(write_hps(root / "hps")),
+        "ir": str(write_image_reward(root / "ir")),
+        "cache": str(root / "fid_cache"),
+    }

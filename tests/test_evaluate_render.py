@@ -13,24 +13,10 @@ from chatgenbench.evaluation import evaluate
 from chatgenbench.image_scoring import ImageMetricSettings
 from chatgenbench.metrics.tiny_models import (
     TINY_HPS_ARCHITECTURE,
-    write_clip,
-    write_hps,
-    write_image_reward,
 )
 from chatgenbench.render_manifest import read_manifest
 from chatgenbench.result_schema import check_results
 from tests.conftest import RENDERABLE, sample_predictions, write_predictions
-
-
-@pytest.fixture(scope="module")
-def metric_models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("metric-models")
-    return {
-        "clip": str(write_clip(root / "clip")),
-        "hps": str(write_hps(root / "hps")),
-        "ir": str(write_image_reward(root / "ir")),
-        "cache": str(root / "fid"),
-    }
 
 
 def test_evaluate_render_fills_the_image_keys(

@@ -18,9 +18,6 @@ from chatgenbench.metrics.clip_score import clip_score
 from chatgenbench.metrics.image import to_rgb
 from chatgenbench.metrics.tiny_models import (
     TINY_HPS_ARCHITECTURE,
-    write_clip,
-    write_hps,
-    write_image_reward,
 )
 from chatgenbench.metrics.unified import unified_metric
 from chatgenbench.render_manifest import IMAGES_DIR, RenderRecord, image_filename, write_manifest
@@ -29,14 +26,8 @@ from chatgenbench.synth import write_synthetic
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    return {
-        "clip": str(write_clip(root / "clip")),
-        "hps": str(write_hps(root / "hps")),
-        "ir": str(write_image_reward(root / "ir")),
-        "cache": str(root / "fid_cache"),
-    }
+def tiny(metric_models):
+    return metric_models
 
 
 def _settings(tiny, **overrides) -> ImageMetricSettings:
