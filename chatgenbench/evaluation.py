@@ -260,6 +260,7 @@ def evaluate(
             else None
         )
 
+    predictions_sha256 = sha256_file(predictions)
     results: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "synthetic": info.synthetic,
@@ -268,7 +269,7 @@ def evaluate(
             "name": Path(predictions).name,
             "format": report.format,
             "bytes": Path(predictions).stat().st_size,
-            "sha256": sha256_file(predictions),
+            "sha256": predictions_sha256,
         },
         "validation": report.summary(),
         "normalisation": {kind: count for kind, count in report.counts()["warning"].items()},
@@ -300,7 +301,7 @@ def evaluate(
             "encoder": scorer.setting.name,
             "benchmark_source": info.source,
             "benchmark_revision": info.revision,
-            "predictions_sha256": sha256_file(predictions),
+            "predictions_sha256": predictions_sha256,
             "seed": None,
             "deterministic": "step-wise metrics use no randomness",
             "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -309,7 +310,9 @@ def evaluate(
     }
     render_dir = images
     if render:
-        render_dir = _render(predictions, benchmark, catalog, render_out, setting)
+        render_dir = _render(
+            predictions, benchmark, catalog, render_out, setting, predictions_sha256
+        )
     if render_dir is not None:
         from chatgenbench.image_scoring import ImageMetricSettings, score_and_fill
 
@@ -344,7 +347,9 @@ def evaluate(
     return results
 
 
-def _render(predictions, benchmark, catalog, render_out, setting: str) -> Path:
+def _render(
+    predictions, benchmark, catalog, render_out, setting: str, predictions_sha256: str
+) -> Path:
     """Render the predictions with :mod:`chatgenbench.render` and return the render folder."""
     from chatgenbench.image_scoring import ImageScoringError
 
@@ -359,6 +364,6 @@ def _render(predictions, benchmark, catalog, render_out, setting: str) -> Path:
     if render_out is None:
         from chatgenbench.benchmark import chatgenbench_home
 
-        render_out = chatgenbench_home() / "renders" / f"{sha256_file(predictions)[:16]}-{setting}"
+        render_out = chatgenbench_home() / "renders" / f"{predictions_sha256[:16]}-{setting}"
     render_predictions(predictions, benchmark, catalog=catalog, out_dir=render_out, setting=setting)
     return Path(render_out)
