@@ -40,6 +40,24 @@ def row_seed(seed: int, row_id: str) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
+def ask(
+    chat_model,
+    tokenizer,
+    row: dict[str, Any],
+    prompts: dict[str, str],
+    *,
+    max_tiles: int,
+    generation: dict[str, Any],
+    seed: int,
+):
+    """Ask the chat model about one benchmark row, seeded per row; return ``(raw, conversation)``."""
+    import torch
+
+    conversation = build_conversation(row, prompts, max_tiles=max_tiles)
+    torch.manual_seed(row_seed(seed, row["id"]))
+    return chat(chat_model, tokenizer, conversation, generation), conversation
+
+
 def answer_to_prediction(row_id: str, raw: str, catalog, extra_notes: Sequence[str] = ()) -> dict:
     """Parse one answer into a prediction dict; attach ``_notes`` unless it parsed cleanly."""
     from chatgenbench.adapters import NOTES_KEY
@@ -114,15 +132,19 @@ class ChatGenBaseAdapter:
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Return one prediction per row (one ``chat`` call each)."""
-        import torch
-
         if self._catalog is None:
             self.prepare("sample")
         predictions = []
         for row in rows:
-            conversation = build_conversation(row, self._prompts, max_tiles=self.max_tiles)
-            torch.manual_seed(row_seed(self.seed, row["id"]))
-            raw = chat(self.chat_model, self.tokenizer, conversation, self.generation)
+            raw, conversation = ask(
+                self.chat_model,
+                self.tokenizer,
+                row,
+                self._prompts,
+                max_tiles=self.max_tiles,
+                generation=self.generation,
+                seed=self.seed,
+            )
             prediction = answer_to_prediction(row["id"], raw, self._catalog, conversation.notes)
             notes = prediction.get("_notes")
             self._status[notes["status"] if notes else "parsed"] += 1

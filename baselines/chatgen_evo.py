@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from baselines.answer_parser import parse_answer
-from baselines.chatgen_base import DEFAULT_GENERATION, row_seed
-from baselines.internvl import build_conversation, chat, load_chat_model, system_prompts
+from baselines.chatgen_base import DEFAULT_GENERATION, ask, row_seed
+from baselines.internvl import load_chat_model, system_prompts
 from baselines.model_tokens import ModelTokens, load_causal_lm, selection_features, selection_text
 from baselines.no_finetune import chat_as_prompt
 from baselines.retrieval import DEFAULT_ARGUMENTS_BY_ARCHITECTURE
@@ -150,9 +150,15 @@ class ChatGenEvoAdapter:
             self.prepare("sample")
         stage1 = []
         for row in rows:
-            conversation = build_conversation(row, self._prompts, max_tiles=self.max_tiles)
-            self._seed(row["id"])
-            raw = chat(self.chat_model, self.tokenizer, conversation, self.generation)
+            raw, conversation = ask(
+                self.chat_model,
+                self.tokenizer,
+                row,
+                self._prompts,
+                max_tiles=self.max_tiles,
+                generation=self.generation,
+                seed=self.seed,
+            )
             parsed = parse_answer(raw)
             notes = list(conversation.notes)
             if parsed.prompt is None:

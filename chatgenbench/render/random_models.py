@@ -126,6 +126,19 @@ def build_pipeline(arch: str = "sd15-tiny", *, seed: int = 0, workdir: str | os.
         skip_prk_steps=True,
         steps_offset=1,
     )
+
+    def sd15_pipeline(vae, text_encoder, unet) -> StableDiffusionPipeline:
+        return StableDiffusionPipeline(
+            vae=vae,
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+
     if arch == "sd15-full":
         text_encoder = CLIPTextModel(_text_config(tokenizer, 768, 12, 12, 3072))
         unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768)
@@ -137,16 +150,7 @@ def build_pipeline(arch: str = "sd15-tiny", *, seed: int = 0, workdir: str | os.
             latent_channels=4,
             sample_size=512,
         )
-        return StableDiffusionPipeline(
-            vae=vae,
-            text_encoder=text_encoder,
-            tokenizer=tokenizer,
-            unet=unet,
-            scheduler=scheduler,
-            safety_checker=None,
-            feature_extractor=None,
-            requires_safety_checker=False,
-        )
+        return sd15_pipeline(vae, text_encoder, unet)
     vae = AutoencoderKL(
         block_out_channels=(16, 32),
         in_channels=3,
@@ -171,16 +175,7 @@ def build_pipeline(arch: str = "sd15-tiny", *, seed: int = 0, workdir: str | os.
             norm_num_groups=8,
         )
         text_encoder = CLIPTextModel(_text_config(tokenizer, 32, 2, 4, 37))
-        return StableDiffusionPipeline(
-            vae=vae,
-            text_encoder=text_encoder,
-            tokenizer=tokenizer,
-            unet=unet,
-            scheduler=scheduler,
-            safety_checker=None,
-            feature_extractor=None,
-            requires_safety_checker=False,
-        )
+        return sd15_pipeline(vae, text_encoder, unet)
     unet = UNet2DConditionModel(
         block_out_channels=(16, 32),
         layers_per_block=1,
