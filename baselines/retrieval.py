@@ -169,7 +169,7 @@ class RetrievalAdapter:
             self._catalog_embeddings = self.encoder.encode(texts)
 
     def _cache_file(self, split: TrainSplit, digest: str) -> Path:
-        from chatgenbench.benchmark import chatgenbench_home
+        from chatgenbench.storage import chatgenbench_home
 
         root = (
             Path(self.cache_dir)

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from chatgenbench.errors import AdapterOptionError
 from chatgenbench.registry import Registry
 
 NOTES_KEY = "_notes"
@@ -39,10 +40,6 @@ class Adapter(Protocol):
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Return one prediction dict (``id, prompt, negative_prompt, model, arguments``) per row."""
         ...
-
-
-class AdapterOptionError(ValueError):
-    """An adapter option that is unknown, malformed or of the wrong type."""
 
 
 ADAPTERS: Registry = Registry("baseline")

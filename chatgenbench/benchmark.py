@@ -22,16 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from chatgenbench.catalog import CATALOG_FILENAME, ModelCatalog
+from chatgenbench.errors import BenchmarkError
 from chatgenbench.records import to_row
 from chatgenbench.schema import SETTING_TITLES, SETTINGS, TEST_SPLIT, TRAIN_CONFIG
 
 MANIFEST_FILENAME = "chatgenbench.json"
 OFFICIAL_HUB_ID = "ChengyouJia/ChatGenBench"
 SAMPLE_SOURCE = "sample"
-
-
-class BenchmarkError(ValueError):
-    """A benchmark source that cannot be loaded, with what was expected."""
 
 
 @dataclass
@@ -49,12 +46,6 @@ class BenchmarkInfo:
     def to_dict(self) -> dict[str, Any]:
         """Return the info as a JSON-ready dict."""
         return asdict(self)
-
-
-def chatgenbench_home() -> Path:
-    """Return ``$CHATGENBENCH_HOME`` (default ``~/.cache/chatgenbench``): caches and weights."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chatgenbench"
-    return Path(os.environ.get("CHATGENBENCH_HOME", default))
 
 
 def sample_records() -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from chatgenbench.errors import CatalogError
 from chatgenbench.normalize import normalize_model_name
 
 Architecture = Literal["sd15", "sdxl"]
@@ -29,10 +30,6 @@ ARCHITECTURES: tuple[str, ...] = ("sd15", "sdxl")
 MODEL_KINDS: tuple[str, ...] = ("checkpoint", "lora")
 CATALOG_FILENAME = "catalog.jsonl"
 _CORE_FIELDS = ("name", "description", "architecture", "kind", "source")
-
-
-class CatalogError(ValueError):
-    """A catalogue file that cannot be read, with the line and field at fault."""
 
 
 @dataclass(frozen=True)

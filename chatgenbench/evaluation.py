@@ -362,7 +362,7 @@ def _render(
             "or score an existing render folder with --images DIR"
         ) from error
     if render_out is None:
-        from chatgenbench.benchmark import chatgenbench_home
+        from chatgenbench.storage import chatgenbench_home
 
         render_out = chatgenbench_home() / "renders" / f"{predictions_sha256[:16]}-{setting}"
     render_predictions(predictions, benchmark, catalog=catalog, out_dir=render_out, setting=setting)

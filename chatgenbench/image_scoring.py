@@ -16,14 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chatgenbench.errors import ImageScoringError
 from chatgenbench.render_manifest import image_path, read_manifest
 from chatgenbench.result_schema import IMAGE_METRICS, computed, not_computed
 from chatgenbench.schema import INPUT_TYPES
-
-
-class ImageScoringError(ValueError):
-    """A render folder that cannot be scored, or rendering that is not available."""
-
 
 PER_IMAGE_METRICS: tuple[str, ...] = ("clip_score", "hps_v2", "image_reward")
 FID_SMALL_SET = 2048  # below the feature dimension the covariance is rank-deficient

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from chatgenbench.catalog import CatalogEntry, ModelCatalog
+from chatgenbench.errors import KeyMapError
 from chatgenbench.records import RecordError, to_row
 
 DEFAULT_KEY_MAP: dict[str, Any] = {
@@ -103,10 +104,6 @@ DEFAULT_KEY_MAP: dict[str, Any] = {
 }
 
 RAW_SUFFIXES = (".jsonl", ".json", ".parquet")
-
-
-class KeyMapError(ValueError):
-    """A raw record whose required fields the key map cannot find."""
 
 
 def load_key_map(override: str | os.PathLike | dict | None = None) -> dict[str, Any]:
@@ -422,7 +419,8 @@ def download_raw(repo_id: str, *, revision: str | None = None) -> Path:
 
 def prepare_from_hub(repo_id: str, *, revision: str | None = None) -> Path:
     """Return the converted benchmark folder for a hub dataset, converting it on first use."""
-    from chatgenbench.benchmark import MANIFEST_FILENAME, chatgenbench_home, prepare
+    from chatgenbench.benchmark import MANIFEST_FILENAME, prepare
+    from chatgenbench.storage import chatgenbench_home
 
     name = repo_id.replace("/", "--") + (f"@{revision}" if revision else "")
     folder = chatgenbench_home() / "benchmarks" / name

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from chatgenbench.errors import PredictionFileError
 from chatgenbench.normalize import (
     ARGUMENT_KEYS,
     INTEGER_ARGUMENTS,
@@ -60,10 +61,6 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 TOP_LEVEL_FIELDS = ("id", "prompt", "negative_prompt", "model", "arguments")
 MAX_SHOWN_VALUE = 80
-
-
-class PredictionFileError(ValueError):
-    """A prediction file that cannot be read at all (missing, too large, unknown format)."""
 
 
 @dataclass

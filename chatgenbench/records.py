@@ -9,12 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from chatgenbench.errors import RecordError
 from chatgenbench.normalize import ARGUMENT_KEYS, normalize_argument
 from chatgenbench.schema import INPUT_TYPES, SETTINGS, TRAIN_CONFIG
-
-
-class RecordError(ValueError):
-    """A source record that cannot become a benchmark row."""
 
 
 def _text(value: Any) -> str:

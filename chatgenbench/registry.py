@@ -12,14 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from chatgenbench.errors import UnknownNameError
+
 T = TypeVar("T")
-
-
-class UnknownNameError(KeyError):
-    """Raised for a name that no registry entry has; the message suggests close names."""
-
-    def __str__(self) -> str:  # KeyError quotes its message otherwise
-        return str(self.args[0])
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Files that must never be half-written, and content hashes for provenance."""
+"""Where ChatGenBench keeps its files (``$CHATGENBENCH_HOME``), files that must never be half-written,
+and content hashes for provenance."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+
+def chatgenbench_home() -> Path:
+    """Return ``$CHATGENBENCH_HOME`` (default ``~/.cache/chatgenbench``): caches and weights."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chatgenbench"
+    return Path(os.environ.get("CHATGENBENCH_HOME", default))
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -28,6 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from chatgenbench.errors import SubmissionError
 from chatgenbench.result_schema import check_results
 
 STORE_ENV = "CHATGENBENCH_SUBMISSIONS"
@@ -75,10 +76,6 @@ META_FIELDS: dict[str, MetaField] = {
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NAME_CHARS = re.compile(r"[^a-z0-9._-]+")
 _RESERVED_NAMES = {"", ".", "..", INCOMING_DIR.lstrip("."), "con", "nul", "prn", "aux"}
-
-
-class SubmissionError(ValueError):
-    """A submission that cannot be stored or read, with what was expected."""
 
 
 def default_store_root() -> Path:

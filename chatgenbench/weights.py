@@ -14,11 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.benchmark import chatgenbench_home
-
-
-class WeightsMissing(FileNotFoundError):
-    """A metric's weights are not present locally; the message names the fetch command."""
+from chatgenbench.errors import WeightsMissing
+from chatgenbench.storage import chatgenbench_home
 
 
 @dataclass(frozen=True)

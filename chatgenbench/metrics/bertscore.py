@@ -15,14 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from chatgenbench.errors import EncoderUnavailable
+
 EncoderName = Literal["minilm", "roberta-large"]
 ENCODER_NAMES: tuple[str, ...] = ("minilm", "roberta-large")
 DEFAULT_ENCODER = "minilm"
 DEFAULT_BATCH_SIZE = 64
-
-
-class EncoderUnavailable(RuntimeError):
-    """The encoder's weights cannot be loaded here; the message says how to get them."""
 
 
 @dataclass(frozen=True)

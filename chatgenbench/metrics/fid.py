@@ -320,7 +320,7 @@ class ReferenceStatsCache:
 
     def __init__(self, root: str | Path | None = None) -> None:
         if root is None:
-            from chatgenbench.benchmark import chatgenbench_home
+            from chatgenbench.storage import chatgenbench_home
 
             root = chatgenbench_home() / "fid_stats"
         self.root = Path(root)

@@ -43,7 +43,7 @@ def library_versions() -> dict[str, str | None]:
 
 def default_cache_dir() -> Path:
     """Return the default image cache: ``$CHATGENBENCH_HOME/render-cache``."""
-    from chatgenbench.benchmark import chatgenbench_home
+    from chatgenbench.storage import chatgenbench_home
 
     return chatgenbench_home() / "render-cache"
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chatgenbench.errors import RenderError
 from chatgenbench.registry import Registry
 from chatgenbench.render.arguments import DEFAULT_SEED, RenderArguments, normalise_arguments
 from chatgenbench.render.cache import (
@@ -77,10 +78,6 @@ SUMMARY_KEYS: dict[str, str] = {
 DEFAULT_BATCH_SIZE = 4
 #: Render backends by name: ``local`` (this machine) and ``ray`` (Ray Core actors).
 RENDER_BACKENDS: Registry = Registry("render backend")
-
-
-class RenderError(ValueError):
-    """Render settings that cannot work (bad shard, unknown device), said before any work starts."""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from chatgenbench.catalog import CatalogEntry, CatalogError, ModelCatalog
+from chatgenbench.errors import WeightsError
 
 WEIGHT_TYPES: tuple[str, ...] = ("single_file", "diffusers", "hub", "civitai")
 #: The base checkpoint a LoRA goes onto when its entry names none.
@@ -47,13 +48,9 @@ _INDEX_NAME = "weights_index.json"
 HUB_FOLDER_PATTERNS = ["model_index.json", "*/*.json", "*/*.txt", "*/*.safetensors"]
 
 
-class WeightsError(RuntimeError):
-    """Weights that cannot be fetched or verified."""
-
-
 def weights_home() -> Path:
     """Return the folder for fetched weights: ``$CHATGENBENCH_HOME/weights``."""
-    from chatgenbench.benchmark import chatgenbench_home
+    from chatgenbench.storage import chatgenbench_home
 
     return chatgenbench_home() / "weights"
 
