@@ -34,7 +34,7 @@ from baselines.answer_parser import parse_answer
 from baselines.chatgen_base import DEFAULT_GENERATION, ask, row_seed
 from baselines.internvl import load_chat_model, system_prompts
 from baselines.model_tokens import ModelTokens, load_causal_lm, selection_features, selection_text
-from baselines.no_finetune import chat_as_prompt
+from baselines.readable_text import chat_as_prompt
 from baselines.retrieval import DEFAULT_ARGUMENTS_BY_ARCHITECTURE
 from baselines.voting import majority_arguments
 from chatgenbench.adapters import AdapterOptionError

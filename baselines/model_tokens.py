@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baselines.readable_text import readable_model_name
 from chatgenbench.normalize import normalize_model_name
 
 SELECTION_TEMPLATE = "Request: {request}\nPrompt: {prompt}\nModel:"
@@ -206,8 +207,6 @@ def train_model_tokens(
     ``catalog`` are skipped (counted). Raises ValueError when no row is usable.
     """
     import torch
-
-    from baselines.retrieval import readable_model_name
 
     lm.eval()
     for parameter in lm.parameters():

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from baselines.readable_text import chat_as_prompt
+
 DEFAULT_MODEL = "v1-5-pruned-emaonly"
 DEFAULT_ARGUMENTS: dict[str, Any] = {
     "sampler": "Euler a",
@@ -33,14 +35,6 @@ REWRITE_INSTRUCTION = (
     "prompt: comma-separated tags for subject, style, lighting and quality. Answer with the prompt "
     "only."
 )
-
-
-def chat_as_prompt(row: dict[str, Any]) -> str:
-    """Return the user's words as a prompt: the input, or a history's user turns joined."""
-    turns = [t["content"].strip() for t in row.get("history") or [] if t.get("role") == "user"]
-    if len(turns) > 1:
-        return ". ".join(turn.rstrip(".") for turn in turns if turn)
-    return (row.get("freestyle_input") or "").strip()
 
 
 def rewrite_messages(request: str, examples: Sequence[tuple[str, str]]) -> list[dict[str, str]]:

@@ -1,7 +1,7 @@
 """``retrieval``: a cheap, CPU-only reference point built on the offline MiniLM encoder.
 
-The user's words (:func:`baselines.no_finetune.chat_as_prompt`: the input, or a history's user turns
-joined) are embedded with all-MiniLM-L6-v2 (mean pooling, unit norm, cosine similarity).
+The user's words (:func:`baselines.readable_text.chat_as_prompt`: the input, or a history's user
+turns joined) are embedded with all-MiniLM-L6-v2 (mean pooling, unit norm, cosine similarity).
 
 **With a train split** (mode ``neighbours``; a benchmark folder from ``chatgenbench prepare`` or
 ``chatgenbench synth`` that has a ``train`` config):
@@ -33,14 +33,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from baselines.no_finetune import chat_as_prompt
+from baselines.readable_text import chat_as_prompt, readable_model_name
 from baselines.text_encoder import SentenceEncoder
 from baselines.train_split import TrainSplit, load_train_split
 from baselines.voting import majority_arguments, most_common
@@ -64,12 +63,6 @@ DEFAULT_ARGUMENTS_BY_ARCHITECTURE: dict[str, dict[str, Any]] = {
     },
 }
 RetrievalMode = Literal["auto", "neighbours", "catalog"]
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|[_\-]+")
-
-
-def readable_model_name(name: str) -> str:
-    """Split a catalogue name into words: ``samaritan3dCartoon_v40SDXL`` -> ``samaritan3d Cartoon v40SDXL``."""
-    return " ".join(part for part in _CAMEL.split(name) if part)
 
 
 def split_tags(prompt: str) -> list[str]:

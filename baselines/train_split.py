@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from baselines.no_finetune import chat_as_prompt
+from baselines.readable_text import chat_as_prompt
 from chatgenbench.normalize import normalize_model_name
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from baselines.chatgen_evo import ARGUMENT_INSTRUCTION, ChatGenEvoAdapter, arguments_question
 from baselines.model_tokens import train_model_tokens_cli
-from baselines.no_finetune import chat_as_prompt
+from baselines.readable_text import chat_as_prompt
 from baselines.voting import majority_arguments, most_common
 from chatgenbench.adapters import run_adapter, sidecar_paths
 from chatgenbench.benchmark import load_benchmark, load_benchmark_catalog

@@ -16,7 +16,7 @@ from baselines.model_tokens import (
     train_model_tokens,
     train_model_tokens_cli,
 )
-from baselines.no_finetune import chat_as_prompt
+from baselines.readable_text import chat_as_prompt
 from chatgenbench.synth import synth_rows
 from tests.tiny_models import tiny_causal_lm, word_tokenizer
 

@@ -10,10 +10,10 @@ from baselines.no_finetune import (
     DEFAULT_ARGUMENTS,
     REWRITE_INSTRUCTION,
     NoFinetuneAdapter,
-    chat_as_prompt,
     first_line,
     rewrite_text,
 )
+from baselines.readable_text import chat_as_prompt
 from chatgenbench.adapters import AdapterOptionError, build_adapter, run_adapter, sidecar_paths
 from tests.tiny_models import tiny_causal_lm, word_tokenizer
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from baselines.readable_text import readable_model_name
 from baselines.retrieval import (
     DEFAULT_ARGUMENTS_BY_ARCHITECTURE,
     RetrievalAdapter,
-    readable_model_name,
 )
 from chatgenbench.adapters import build_adapter, run_adapter
 from chatgenbench.benchmark import load_benchmark
