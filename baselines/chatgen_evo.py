@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from baselines.answer_parser import parse_answer
+from baselines.causal_lm import load_causal_lm
 from baselines.chatgen_base import DEFAULT_GENERATION, ask, row_seed
 from baselines.internvl import load_chat_model, system_prompts
-from baselines.model_tokens import ModelTokens, load_causal_lm, selection_features, selection_text
+from baselines.model_tokens import ModelTokens, selection_features, selection_text
 from baselines.readable_text import chat_as_prompt
 from baselines.retrieval import DEFAULT_ARGUMENTS_BY_ARCHITECTURE
 from baselines.voting import majority_arguments

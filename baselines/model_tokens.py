@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baselines.causal_lm import load_causal_lm
 from baselines.readable_text import readable_model_name
 from chatgenbench.normalize import normalize_model_name
 
@@ -254,25 +255,6 @@ def train_model_tokens(
         len(models) - len(keep),
         time.perf_counter() - started,
     )
-
-
-def load_causal_lm(path: str, *, device: str | None = None, trust_remote_code: bool = False):
-    """Load a local causal LM and its tokenizer (no hub fetch unless ``path`` is a hub id).
-
-    ``trust_remote_code`` runs the checkpoint's own code: only for one the user names. Raises a
-    clear error for an empty tokenizer; gives the tokenizer a pad token (its EOS) when it has none.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-    if len(tokenizer) == 0:
-        raise RuntimeError(f"the tokenizer of {path} loaded empty; is the folder complete?")
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code)
-    return model.eval().to(device), tokenizer
 
 
 def train_model_tokens_cli(args) -> int:

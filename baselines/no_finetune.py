@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from baselines.causal_lm import load_causal_lm
 from baselines.readable_text import chat_as_prompt
 
 DEFAULT_MODEL = "v1-5-pruned-emaonly"
@@ -99,7 +100,6 @@ class NoFinetuneAdapter:
         """For the rewrite variant: load the LLM and draw in-context examples from the train split."""
         if not self.rewrites:
             return
-        from baselines.model_tokens import load_causal_lm
         from baselines.train_split import load_train_split
 
         if self.rewriter_lm is None:
