@@ -16,7 +16,7 @@
    ``arguments_mode=majority`` no LLM is asked: each argument is the most common among those
    demonstrations (the size as a ``width x height`` pair). An argument the LLM leaves out is taken
    from the demonstrations' majority (noted); a model without demonstrations gets
-   :data:`baselines.retrieval.DEFAULT_ARGUMENTS_BY_ARCHITECTURE` (noted).
+   :data:`baselines.architecture_defaults.DEFAULT_ARGUMENTS_BY_ARCHITECTURE` (noted).
 
 Published Evo weights may not exist; this adapter needs local ones and says which are missing.
 """
@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from baselines.answer_parser import parse_answer
+from baselines.architecture_defaults import DEFAULT_ARGUMENTS_BY_ARCHITECTURE
 from baselines.causal_lm import load_causal_lm
 from baselines.chatgen_base import DEFAULT_GENERATION, ask, row_seed
 from baselines.internvl import load_chat_model, system_prompts
 from baselines.model_tokens import ModelTokens, selection_features, selection_text
 from baselines.readable_text import chat_as_prompt
-from baselines.retrieval import DEFAULT_ARGUMENTS_BY_ARCHITECTURE
 from baselines.voting import majority_arguments
 from chatgenbench.adapters import AdapterOptionError
 

@@ -24,8 +24,9 @@ the benchmark revision and the encoder.
 **Without a train split** (mode ``catalog``; e.g. the embedded sample): zero-shot match of the
 user's words against each catalogue model's readable name and description; the prompt is the user's
 words, the negative prompt empty, and the arguments are the documented defaults of the chosen
-model's architecture, :data:`DEFAULT_ARGUMENTS_BY_ARCHITECTURE` (common community settings, not
-fitted to any benchmark data).
+model's architecture, :data:`baselines.architecture_defaults.DEFAULT_ARGUMENTS_BY_ARCHITECTURE`
+(common community settings, not fitted to any benchmark data; override one with
+``-o default_arguments.sd15.steps=25``).
 """
 
 from __future__ import annotations
@@ -39,29 +40,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from baselines.architecture_defaults import DEFAULT_ARGUMENTS_BY_ARCHITECTURE
 from baselines.readable_text import chat_as_prompt, readable_model_name
 from baselines.text_encoder import SentenceEncoder
 from baselines.train_split import TrainSplit, load_train_split
 from baselines.voting import majority_arguments, most_common
 
-#: The arguments of the zero-shot (catalogue) mode, per architecture. Settings: override with
-#: ``-o default_arguments.sd15.steps=25``.
-DEFAULT_ARGUMENTS_BY_ARCHITECTURE: dict[str, dict[str, Any]] = {
-    "sd15": {
-        "sampler": "DPM++ 2M Karras",
-        "steps": 30,
-        "cfg_scale": 7.0,
-        "width": 512,
-        "height": 512,
-    },
-    "sdxl": {
-        "sampler": "DPM++ 2M Karras",
-        "steps": 30,
-        "cfg_scale": 7.0,
-        "width": 1024,
-        "height": 1024,
-    },
-}
 RetrievalMode = Literal["auto", "neighbours", "catalog"]
 
 

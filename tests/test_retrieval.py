@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from baselines.architecture_defaults import DEFAULT_ARGUMENTS_BY_ARCHITECTURE
 from baselines.readable_text import readable_model_name
-from baselines.retrieval import (
-    DEFAULT_ARGUMENTS_BY_ARCHITECTURE,
-    RetrievalAdapter,
-)
+from baselines.retrieval import RetrievalAdapter
 from chatgenbench.adapters import build_adapter, run_adapter
 from chatgenbench.benchmark import load_benchmark
 from chatgenbench.catalog import sample_catalog
