@@ -21,41 +21,15 @@ so that a run can be repeated; the model cards sample (``do_sample=True``): set
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from baselines.answer_parser import parse_answer, resolve_model
-from baselines.internvl import build_conversation, chat, load_chat_model, system_prompts
+from baselines.internvl import load_chat_model, system_prompts
+from baselines.row_chat import DEFAULT_GENERATION, ask
 from chatgenbench.adapters import AdapterOptionError
-
-DEFAULT_GENERATION: dict[str, Any] = {"max_new_tokens": 1024, "do_sample": False}
-
-
-def row_seed(seed: int, row_id: str) -> int:
-    """Return a per-row seed: the same row gets the same seed whatever the batch or order."""
-    digest = hashlib.sha256(f"{seed}|{row_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
-
-
-def ask(
-    chat_model,
-    tokenizer,
-    row: dict[str, Any],
-    prompts: dict[str, str],
-    *,
-    max_tiles: int,
-    generation: dict[str, Any],
-    seed: int,
-):
-    """Ask the chat model about one benchmark row, seeded per row; return ``(raw, conversation)``."""
-    import torch
-
-    conversation = build_conversation(row, prompts, max_tiles=max_tiles)
-    torch.manual_seed(row_seed(seed, row["id"]))
-    return chat(chat_model, tokenizer, conversation, generation), conversation
 
 
 def answer_to_prediction(row_id: str, raw: str, catalog, extra_notes: Sequence[str] = ()) -> dict:

@@ -33,10 +33,10 @@ from typing import Any, Literal
 from baselines.answer_parser import parse_answer
 from baselines.architecture_defaults import DEFAULT_ARGUMENTS_BY_ARCHITECTURE
 from baselines.causal_lm import load_causal_lm
-from baselines.chatgen_base import DEFAULT_GENERATION, ask, row_seed
 from baselines.internvl import load_chat_model, system_prompts
 from baselines.model_tokens import ModelTokens, selection_features, selection_text
 from baselines.readable_text import chat_as_prompt
+from baselines.row_chat import DEFAULT_GENERATION, ask, row_seed
 from baselines.voting import majority_arguments
 from chatgenbench.adapters import AdapterOptionError
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from baselines.chatgen_base import ChatGenBaseAdapter, answer_to_prediction, row_seed
+from baselines.chatgen_base import ChatGenBaseAdapter, answer_to_prediction
 from baselines.internvl import (
     build_conversation,
     image_tiles,
@@ -15,6 +15,7 @@ from baselines.internvl import (
     system_prompts,
     tile_grid,
 )
+from baselines.row_chat import row_seed
 from chatgenbench.adapters import build_adapter, run_adapter, sidecar_paths
 from chatgenbench.benchmark import load_benchmark
 from chatgenbench.catalog import sample_catalog
