@@ -37,6 +37,7 @@ from baselines.internvl import load_chat_model, system_prompts
 from baselines.model_tokens import ModelTokens, selection_features, selection_text
 from baselines.readable_text import chat_as_prompt
 from baselines.row_chat import DEFAULT_GENERATION, ask, row_seed
+from baselines.train_split import load_train_split
 from baselines.voting import majority_arguments
 from chatgenbench.adapters import AdapterOptionError
 
@@ -101,7 +102,6 @@ class ChatGenEvoAdapter:
         """Load the catalogue, the train split (demonstrations) and the three stages' weights."""
         import torch
 
-        from baselines.train_split import load_train_split
         from chatgenbench.benchmark import load_benchmark_catalog
 
         self._catalog = load_benchmark_catalog(benchmark)

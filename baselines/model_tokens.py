@@ -28,6 +28,7 @@ from typing import Any
 
 from baselines.causal_lm import load_causal_lm
 from baselines.readable_text import readable_model_name
+from baselines.train_split import load_train_split
 from chatgenbench.normalize import normalize_model_name
 
 SELECTION_TEMPLATE = "Request: {request}\nPrompt: {prompt}\nModel:"
@@ -263,7 +264,6 @@ def train_model_tokens_cli(args) -> int:
 
     import torch
 
-    from baselines.train_split import load_train_split
     from chatgenbench import __version__
     from chatgenbench.benchmark import BenchmarkError, load_benchmark_catalog, resolve_source
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from baselines.causal_lm import load_causal_lm
 from baselines.readable_text import chat_as_prompt
+from baselines.train_split import load_train_split
 
 DEFAULT_MODEL = "v1-5-pruned-emaonly"
 DEFAULT_ARGUMENTS: dict[str, Any] = {
@@ -100,8 +101,6 @@ class NoFinetuneAdapter:
         """For the rewrite variant: load the LLM and draw in-context examples from the train split."""
         if not self.rewrites:
             return
-        from baselines.train_split import load_train_split
-
         if self.rewriter_lm is None:
             self.rewriter_lm, self.rewriter_tokenizer = load_causal_lm(
                 self.rewriter, device=self.device, trust_remote_code=self.rewriter_trust_remote_code
