@@ -636,8 +636,8 @@ def _leaderboard(args: argparse.Namespace) -> int:
     import subprocess
     from pathlib import Path
 
-    from chatgenbench.scoring_queue import QUEUE_ENV
-    from chatgenbench.submissions import STORE_ENV, default_upload_limit
+    from leaderboard.scoring_queue import QUEUE_ENV
+    from leaderboard.submissions import STORE_ENV, default_upload_limit
 
     app = Path(__file__).resolve().parent.parent / "leaderboard" / "app.py"
     if not app.is_file():
@@ -670,8 +670,8 @@ def _leaderboard(args: argparse.Namespace) -> int:
 def _queue(args: argparse.Namespace) -> int:
     import logging
 
-    from chatgenbench.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
-    from chatgenbench.submissions import SubmissionStore
+    from leaderboard.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
+    from leaderboard.submissions import SubmissionStore
 
     if not args.queue_command:
         print("usage: chatgenbench queue {work,list,add,retry} [--store DIR] ...", file=sys.stderr)
@@ -733,11 +733,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatgenbench.adapters import AdapterOptionError
     from chatgenbench.benchmark import BenchmarkError
     from chatgenbench.catalog import CatalogError
+    from chatgenbench.errors import SubmissionError
     from chatgenbench.image_scoring import ImageScoringError
     from chatgenbench.official import KeyMapError
     from chatgenbench.predictions import PredictionFileError
     from chatgenbench.registry import UnknownNameError
-    from chatgenbench.submissions import SubmissionError
 
     try:
         return _COMMANDS[args.command](args)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from chatgenbench.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
-from chatgenbench.submissions import SubmissionStore
+from leaderboard.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
+from leaderboard.submissions import SubmissionStore
 from tests.leaderboard_fixtures import (
     ROOT,
     add_variant,

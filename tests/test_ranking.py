@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from chatgenbench.metrics.unified import unified_metric
-from chatgenbench.ranking import (
+from leaderboard.ranking import (
     REPORTED,
     build_ranking,
     group_frame,
@@ -14,7 +14,7 @@ from chatgenbench.ranking import (
     reported_rows,
     reported_table,
 )
-from chatgenbench.submissions import SubmissionStore
+from leaderboard.submissions import SubmissionStore
 from tests.leaderboard_fixtures import add_variant, copy_sample
 
 

@@ -24,7 +24,7 @@ from chatgenbench.result_schema import (
     STEPWISE_METRICS,
     comparability_key,
 )
-from chatgenbench.submissions import Submission
+from leaderboard.submissions import Submission
 
 VIEW_SETTINGS: tuple[str, ...] = ("supervised", "few_shot", "overall")
 VIEW_INPUT_TYPES: tuple[str, ...] = ("all", "single", "multimodal", "history")
@@ -117,8 +117,8 @@ class Ranking:
 
 @lru_cache(maxsize=1)
 def reported_table() -> dict[str, Any]:
-    """Return the paper's reported rows (``chatgenbench/data/paper_table4.json``) with source."""
-    text = resources.files("chatgenbench.data").joinpath("paper_table4.json").read_text("utf-8")
+    """Return the paper's reported rows (``leaderboard/data/paper_table4.json``) with source."""
+    text = resources.files("leaderboard.data").joinpath("paper_table4.json").read_text("utf-8")
     return json.loads(text)
 
 
