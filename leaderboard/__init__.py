@@ -10,7 +10,7 @@ the browser test). What lives where:
   submission with :func:`chatgenbench.evaluate` (``chatgenbench queue``);
 - :mod:`leaderboard.ranking`: one view of the ranking, in comparability groups, beside the
   paper's reported rows;
-- ``app.py``: the Streamlit page (``chatgenbench leaderboard`` runs it). It only
+- ``app.py``: the Streamlit page (``chatgenbench leaderboard`` runs it; :func:`app_path`). It only
   lays out what the three modules above compute;
 - ``data/paper_table4.json``: the paper's reported rows with their source, read by
   :func:`leaderboard.ranking.reported_table`.
@@ -18,3 +18,16 @@ the browser test). What lives where:
 The core package :mod:`chatgenbench` does not depend on this one: only its ``chatgenbench
 leaderboard`` and ``chatgenbench queue`` commands import it, when they run.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def app_path() -> Path:
+    """Return the path of the leaderboard's Streamlit page, ``app.py`` inside this package.
+
+    ``chatgenbench leaderboard`` passes it to ``streamlit run``; it is found wherever the package
+    is installed, not only in a clone of the repository. Takes nothing and raises nothing.
+    """
+    return Path(__file__).resolve().parent / "app.py"
