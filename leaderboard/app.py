@@ -35,7 +35,7 @@ from leaderboard.ranking import (
     group_frame,
     metric_block,
     ranking_csv,
-    reported_table,
+    reported_notes,
 )
 from leaderboard.scoring_queue import ScoringQueue, default_queue_path
 from leaderboard.submissions import (
@@ -180,7 +180,8 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
         disabled=not csv,
         key="download-csv",
     )
-    st.caption("Reported rows: " + reported_table()["source"])
+    for note in reported_notes():
+        st.caption(note)
 
 
 def _metric_status_frame(block: dict[str, Any]) -> pd.DataFrame:

@@ -145,6 +145,13 @@ def test_detail_view_shows_metadata_statuses_per_key_accuracy_and_provenance(sto
     assert any("synthetic benchmark" in w.value for w in at.warning)
 
 
+def test_the_footer_says_how_to_read_the_reported_rows(store):
+    text = all_text(run_app())
+    assert "Reported rows: Jia et al." in text
+    assert "Unified = 25 * ((100 - FID)/100 + CLIP/100" in text
+    assert "DESIGN" not in text
+
+
 def upload(at: AppTest, filename: str, data: bytes, **fields: str) -> AppTest:
     at.file_uploader(key="upload_file").set_value((filename, data, "application/octet-stream"))
     for name, value in fields.items():
