@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from chatgenbench import __version__  # noqa: E402
-from chatgenbench.ranking import VIEW_INPUT_TYPES, VIEW_SETTINGS, build_ranking  # noqa: E402
-from chatgenbench.scoring_queue import ScoringQueue  # noqa: E402
-from chatgenbench.submissions import SubmissionStore  # noqa: E402
+from leaderboard.ranking import VIEW_INPUT_TYPES, VIEW_SETTINGS, build_ranking  # noqa: E402
+from leaderboard.scoring_queue import ScoringQueue  # noqa: E402
+from leaderboard.submissions import SubmissionStore  # noqa: E402
 
 
 def _predictions_from_references(folder: Path) -> bytes:

@@ -632,18 +632,19 @@ def _models(args: argparse.Namespace) -> int:
 
 @_command("leaderboard")
 def _leaderboard(args: argparse.Namespace) -> int:
+    import importlib.util
     import os
     import subprocess
     from pathlib import Path
 
-    from chatgenbench.scoring_queue import QUEUE_ENV
-    from chatgenbench.submissions import STORE_ENV, default_upload_limit
+    from leaderboard import app_path
+    from leaderboard.scoring_queue import QUEUE_ENV
+    from leaderboard.submissions import STORE_ENV, default_upload_limit
 
-    app = Path(__file__).resolve().parent.parent / "leaderboard" / "app.py"
-    if not app.is_file():
+    if importlib.util.find_spec("streamlit") is None:
         print(
-            f"chatgenbench leaderboard: error: {app} not found; run from a clone of the "
-            "repository (pip install -e .), where leaderboard/app.py lies beside the package",
+            "chatgenbench leaderboard: error: streamlit is not installed; install the "
+            "leaderboard's dependencies with: pip install -e '.[leaderboard]'",
             file=sys.stderr,
         )
         return 2
@@ -653,7 +654,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
     if args.queue_db:
         env[QUEUE_ENV] = str(Path(args.queue_db).resolve())
     limit_mb = max(1, -(-default_upload_limit() // 2**20))
-    command = [sys.executable, "-m", "streamlit", "run", str(app)]
+    command = [sys.executable, "-m", "streamlit", "run", str(app_path())]
     command += [f"--server.maxUploadSize={limit_mb}", "--browser.gatherUsageStats=false"]
     command.append("--client.toolbarMode=viewer")
     if args.port is not None:
@@ -670,8 +671,8 @@ def _leaderboard(args: argparse.Namespace) -> int:
 def _queue(args: argparse.Namespace) -> int:
     import logging
 
-    from chatgenbench.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
-    from chatgenbench.submissions import SubmissionStore
+    from leaderboard.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
+    from leaderboard.submissions import SubmissionStore
 
     if not args.queue_command:
         print("usage: chatgenbench queue {work,list,add,retry} [--store DIR] ...", file=sys.stderr)
@@ -733,11 +734,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatgenbench.adapters import AdapterOptionError
     from chatgenbench.benchmark import BenchmarkError
     from chatgenbench.catalog import CatalogError
+    from chatgenbench.errors import SubmissionError
     from chatgenbench.image_scoring import ImageScoringError
     from chatgenbench.official import KeyMapError
     from chatgenbench.predictions import PredictionFileError
     from chatgenbench.registry import UnknownNameError
-    from chatgenbench.submissions import SubmissionError
 
     try:
         return _COMMANDS[args.command](args)

@@ -7,8 +7,8 @@ Configuration (environment; the ``chatgenbench leaderboard`` flags set these):
 - ``CHATGENBENCH_LEADERBOARD_BENCHMARKS``: benchmarks uploads may be scored on (default ``sample``);
 - ``CHATGENBENCH_UPLOAD_MAX_BYTES``: the upload size limit (default 50 MiB).
 
-All logic lives in :mod:`chatgenbench.submissions`, :mod:`chatgenbench.scoring_queue` and
-:mod:`chatgenbench.ranking`; this file only lays it out. Submitter text is shown as text (dataframes,
+All logic lives in :mod:`leaderboard.submissions`, :mod:`leaderboard.scoring_queue` and
+:mod:`leaderboard.ranking`; this file only lays it out. Submitter text is shown as text (dataframes,
 ``st.text``, ``st.json``), never as Markdown or HTML.
 """
 
@@ -21,7 +21,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from chatgenbench.ranking import (
+from chatgenbench.result_schema import STATUS_COMPUTED
+from leaderboard.ranking import (
     COLUMNS_BY_KEY,
     METRIC_COLUMNS,
     REPORTED,
@@ -34,11 +35,10 @@ from chatgenbench.ranking import (
     group_frame,
     metric_block,
     ranking_csv,
-    reported_table,
+    reported_notes,
 )
-from chatgenbench.result_schema import STATUS_COMPUTED
-from chatgenbench.scoring_queue import ScoringQueue, default_queue_path
-from chatgenbench.submissions import (
+from leaderboard.scoring_queue import ScoringQueue, default_queue_path
+from leaderboard.submissions import (
     META_FIELDS,
     SUBMISSION_SETTINGS,
     Submission,
@@ -180,7 +180,8 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
         disabled=not csv,
         key="download-csv",
     )
-    st.caption("Reported rows: " + reported_table()["source"])
+    for note in reported_notes():
+        st.caption(note)
 
 
 def _metric_status_frame(block: dict[str, Any]) -> pd.DataFrame:
@@ -452,4 +453,5 @@ def main() -> None:
         _queue_tab(queue)
 
 
-main()
+if __name__ == "__main__":  # streamlit runs the page as __main__; an import lays out nothing
+    main()

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from chatgenbench.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
-from chatgenbench.submissions import SubmissionStore
+from leaderboard.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
+from leaderboard.submissions import SubmissionStore
 from tests.leaderboard_fixtures import (
     ROOT,
     add_variant,
@@ -143,6 +143,13 @@ def test_detail_view_shows_metadata_statuses_per_key_accuracy_and_provenance(sto
 
     at.selectbox(key="detail_submission").set_value("synthetic-run").run()
     assert any("synthetic benchmark" in w.value for w in at.warning)
+
+
+def test_the_footer_says_how_to_read_the_reported_rows(store):
+    text = all_text(run_app())
+    assert "Reported rows: Jia et al." in text
+    assert "Unified = 25 * ((100 - FID)/100 + CLIP/100" in text
+    assert "DESIGN" not in text
 
 
 def upload(at: AppTest, filename: str, data: bytes, **fields: str) -> AppTest:

@@ -204,7 +204,7 @@ def test_a_queued_submission_appears_without_reloading_once_scored(
 ):
     """Pending on the Queue tab; a real worker scores it; the open page shows it as done and
     ranks it, without a reload."""
-    from chatgenbench.scoring_queue import ScoringQueue, default_queue_path
+    from leaderboard.scoring_queue import ScoringQueue, default_queue_path
 
     folder = store / "queued-one"
     shutil.copytree(store / "no-finetune-sample", folder)

@@ -6,15 +6,17 @@ import pandas as pd
 import pytest
 
 from chatgenbench.metrics.unified import unified_metric
-from chatgenbench.ranking import (
+from leaderboard.ranking import (
     REPORTED,
     build_ranking,
     group_frame,
     ranking_csv,
+    reported_notes,
     reported_rows,
     reported_table,
+    unified_formula,
 )
-from chatgenbench.submissions import SubmissionStore
+from leaderboard.submissions import SubmissionStore
 from tests.leaderboard_fixtures import add_variant, copy_sample
 
 
@@ -170,3 +172,11 @@ def test_image_metrics_with_other_settings_get_their_own_group(tmp_path):
     assert "Step-wise only" in [row.method for row in paper_group.rows]
     image_group = groups[("With images",)]
     assert "CLIP clip_s" in image_group.label
+
+
+def test_the_reported_rows_footer_explains_them_without_outside_documents():
+    formula = "Unified = 25 * ((100 - FID)/100 + CLIP/100 + (HPS - 20)/10 + (ImageReward + 50)/100)"
+    assert unified_formula() == formula
+    notes = "\n".join(reported_notes())
+    assert "Table 4" in notes and formula in notes and "roberta-large" in notes
+    assert ".md" not in notes and "section" not in notes

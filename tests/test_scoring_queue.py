@@ -13,8 +13,8 @@ import yaml
 
 from chatgenbench.cli import main
 from chatgenbench.result_schema import check_results
-from chatgenbench.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
-from chatgenbench.submissions import SubmissionStore
+from leaderboard.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
+from leaderboard.submissions import SubmissionStore
 from tests.leaderboard_fixtures import ROOT, copy_sample, sample_results
 
 
@@ -158,7 +158,7 @@ def test_queue_commands(tmp_path, capsys, monkeypatch):
     assert main(["queue", "list", *store]) == 0
     assert "1\tpending\tcli-run" in capsys.readouterr().out
     monkeypatch.setattr(
-        "chatgenbench.scoring_queue.ScoringWorker._evaluate",
+        "leaderboard.scoring_queue.ScoringWorker._evaluate",
         lambda self, predictions, benchmark, setting, out: (_ for _ in ()).throw(
             RuntimeError("disk full")
         ),

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from chatgenbench.submissions import (
+from leaderboard.submissions import (
     SubmissionError,
     SubmissionStore,
     sanitize_name,

@@ -1,6 +1,6 @@
 """The scoring queue: jobs in SQLite, and the worker that scores them.
 
-A job scores one stored submission (:mod:`chatgenbench.submissions`) with
+A job scores one stored submission (:mod:`leaderboard.submissions`) with
 :func:`chatgenbench.evaluate` (module ``chatgenbench.evaluation``) and writes its ``results.json``. States::
 
     pending -> running -> done
@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.submissions import RESULTS_FILENAME, SubmissionStore
+from leaderboard.submissions import RESULTS_FILENAME, SubmissionStore
 
 QUEUE_ENV = "CHATGENBENCH_QUEUE_DB"
 QUEUE_FILENAME = ".queue.sqlite3"

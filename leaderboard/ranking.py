@@ -17,6 +17,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from chatgenbench.metrics.unified import UNIFIED_RANGES
 from chatgenbench.result_schema import (
     IMAGE_METRICS,
     SCHEMA_VERSION,
@@ -24,7 +25,7 @@ from chatgenbench.result_schema import (
     STEPWISE_METRICS,
     comparability_key,
 )
-from chatgenbench.submissions import Submission
+from leaderboard.submissions import Submission
 
 VIEW_SETTINGS: tuple[str, ...] = ("supervised", "few_shot", "overall")
 VIEW_INPUT_TYPES: tuple[str, ...] = ("all", "single", "multimodal", "history")
@@ -117,9 +118,63 @@ class Ranking:
 
 @lru_cache(maxsize=1)
 def reported_table() -> dict[str, Any]:
-    """Return the paper's reported rows (``chatgenbench/data/paper_table4.json``) with source."""
-    text = resources.files("chatgenbench.data").joinpath("paper_table4.json").read_text("utf-8")
+    """Return the paper's reported rows (``leaderboard/data/paper_table4.json``) with source."""
+    text = resources.files("leaderboard.data").joinpath("paper_table4.json").read_text("utf-8")
     return json.loads(text)
+
+
+#: How the formula of :func:`unified_formula` names each input of the Unified Metric.
+UNIFIED_SYMBOLS = {
+    "fid": "FID",
+    "clip_score": "CLIP",
+    "hps_v2": "HPS",
+    "image_reward": "ImageReward",
+}
+
+
+def unified_formula() -> str:
+    """Return the Unified Metric's formula as text, written from its ranges (``UNIFIED_RANGES``).
+
+    ``Unified = 25 * ((100 - FID)/100 + CLIP/100 + (HPS - 20)/10 + (ImageReward + 50)/100)``, on
+    the paper's ×100 values. Raises KeyError when a range has no entry in :data:`UNIFIED_SYMBOLS`.
+    """
+    terms = []
+    for key, (low, high, higher_is_better) in UNIFIED_RANGES.items():
+        symbol, span = UNIFIED_SYMBOLS[key], f"{high - low:g}"
+        if not higher_is_better:
+            terms.append(f"({high:g} - {symbol})/{span}")
+        elif low == 0:
+            terms.append(f"{symbol}/{span}")
+        else:
+            terms.append(f"({symbol} {'-' if low > 0 else '+'} {abs(low):g})/{span}")
+    return f"Unified = {100 / len(terms):g} * ({' + '.join(terms)})"
+
+
+def reported_notes() -> list[str]:
+    """Return what a reader of the reported rows needs, one line each, for the page's footer.
+
+    Where the rows come from, the scale and BERTScore setting of their values, what the step-wise
+    columns measure, and how the Unified Metric is computed (:func:`unified_formula`).
+    """
+    table = reported_table()
+    settings = table["metric_settings"]
+    bertscore = settings["bertscore"]
+    rescaled = (
+        "rescaled with its baseline" if bertscore["rescale_with_baseline"] else "not rescaled"
+    )
+    return [
+        f"Reported rows: {table['source']}.",
+        f"Their values: {settings['image_scale']}; BERTScore with {bertscore['encoder']} "
+        f"(layer {bertscore['num_layers']}, {rescaled}).",
+        f"Step-wise columns: {COLUMNS_BY_KEY['prompt_bertscore'].label}, F1 of the predicted "
+        f"prompt against the reference prompt; {COLUMNS_BY_KEY['selection_accuracy'].label}, the "
+        "share of samples whose predicted model is the reference model (after normalising case, "
+        f"spaces, a trailing '.' and a file extension); {COLUMNS_BY_KEY['config_accuracy'].label}, "
+        "per sample the share of the reference's arguments predicted exactly (after type "
+        "normalisation; a missing value is wrong), averaged over samples.",
+        f"{unified_formula()}, on those values: each term takes one final metric from its range "
+        "to 0-1 (1 is best), and the four weigh equally.",
+    ]
 
 
 def _reported_group_key() -> tuple:

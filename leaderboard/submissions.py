@@ -6,7 +6,7 @@ Layout of a store (``$CHATGENBENCH_SUBMISSIONS``, default ``./submissions``)::
       <name>/predictions.jsonl   (or .csv / .parquet: the file as uploaded, byte for byte)
       <name>/meta.yaml           method, authors, url, model_size, date, setting, benchmark, notes
       <name>/results.json        written by the scoring worker (``chatgenbench evaluate``)
-      .queue.sqlite3             the scoring queue (:mod:`chatgenbench.scoring_queue`)
+      .queue.sqlite3             the scoring queue (:mod:`leaderboard.scoring_queue`)
       .incoming/                 uploads being written (renamed into place when complete)
 
 Uploads are untrusted. :meth:`SubmissionStore.check_upload` enforces a size limit, accepts only

@@ -1,0 +1,33 @@
+"""The ChatGenBench leaderboard: a store of submissions, a scoring queue, a ranking and a web page.
+
+It is installed with the core package (``pip install -e .``); the web page also needs the
+``leaderboard`` extra (``pip install -e '.[leaderboard]'``: streamlit and altair, and selenium for
+the browser test). What lives where:
+
+- :mod:`leaderboard.submissions`: the store, one folder per submission (the prediction file,
+  ``meta.yaml``, ``results.json``), and the checks an untrusted upload passes before it is stored;
+- :mod:`leaderboard.scoring_queue`: the SQLite job queue and the worker that scores a stored
+  submission with :func:`chatgenbench.evaluate` (``chatgenbench queue``);
+- :mod:`leaderboard.ranking`: one view of the ranking, in comparability groups, beside the
+  paper's reported rows;
+- ``app.py``: the Streamlit page (``chatgenbench leaderboard`` runs it; :func:`app_path`). It only
+  lays out what the three modules above compute;
+- ``data/paper_table4.json``: the paper's reported rows with their source, read by
+  :func:`leaderboard.ranking.reported_table`.
+
+The core package :mod:`chatgenbench` does not depend on this one: only its ``chatgenbench
+leaderboard`` and ``chatgenbench queue`` commands import it, when they run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def app_path() -> Path:
+    """Return the path of the leaderboard's Streamlit page, ``app.py`` inside this package.
+
+    ``chatgenbench leaderboard`` passes it to ``streamlit run``; it is found wherever the package
+    is installed, not only in a clone of the repository. Takes nothing and raises nothing.
+    """
+    return Path(__file__).resolve().parent / "app.py"
