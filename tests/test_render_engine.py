@@ -10,13 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from chatgenbench.errors import RenderError
 from chatgenbench.render import render_predictions
-from chatgenbench.render.engine import (
-    RenderError,
-    assign_shards,
-    group_requests,
-    parse_shard,
-)
+from chatgenbench.render.engine import assign_shards, parse_shard
+from chatgenbench.render.planning import group_requests
 from chatgenbench.render_manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest
 from tests.conftest import RENDERABLE, sample_predictions, write_predictions
 
@@ -272,7 +269,7 @@ def test_merge_refuses_incomplete_shards(tmp_path):
 
 
 def test_shard_assignment_keeps_groups_whole_and_is_deterministic():
-    from chatgenbench.render.engine import RenderRequest
+    from chatgenbench.render.planning import RenderRequest
 
     class Fake:
         def __init__(self, key, group):

@@ -4,9 +4,9 @@
 :class:`RenderRequest` or a final status (``missing_prediction``, ``invalid_prediction``,
 ``weights_missing``), takes what the content-addressed cache already holds, groups the rest by
 checkpoint and LoRA (largest groups first), optionally keeps one shard of the groups, and hands the
-groups to a backend (``local``: in this process or one process per GPU; ``ray``: Ray Core actors).
-Within a group, requests with the same shape and arguments are rendered as one batch, each with its
-own seeded generator. The render folder follows :mod:`chatgenbench.render_manifest`.
+groups to a backend (:mod:`chatgenbench.render.backends`), whose workers
+(:mod:`chatgenbench.render.worker`) render them. The render folder follows
+:mod:`chatgenbench.render_manifest`.
 """
 
 from __future__ import annotations
@@ -15,36 +15,38 @@ import json
 import os
 import sys
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from chatgenbench.errors import RenderError
-from chatgenbench.registry import Registry
-from chatgenbench.render.arguments import DEFAULT_SEED, RenderArguments, normalise_arguments
+from chatgenbench.render.arguments import DEFAULT_SEED, normalise_arguments
+from chatgenbench.render.backends import RENDER_BACKENDS, BackendOptions
 from chatgenbench.render.cache import (
     ImageCache,
     cache_key,
     default_cache_dir,
-    encode_png,
     place_file,
 )
 from chatgenbench.render.pipelines import (
-    PIPELINE_CLASSES,
-    PipelinePool,
     default_device,
     resolve_dtype,
 )
+from chatgenbench.render.planning import RenderRequest, group_requests, request_inputs
 from chatgenbench.render.weights import (
     DEFAULT_LORA_BASES,
     ResolvedModel,
     WeightLocator,
-    WeightRef,
     render_catalog,
     resolve_model,
+)
+from chatgenbench.render.worker import (
+    DEFAULT_BATCH_SIZE,
+    RenderOutcome,
+    WorkerStats,
+    truncation_changes,
 )
 from chatgenbench.render_manifest import (
     IMAGES_DIR,
@@ -75,410 +77,6 @@ SUMMARY_KEYS: dict[str, str] = {
     "provenance": "package and library versions, python, benchmark info, prediction file and "
     "sha256, catalogue, time, command",
 }
-DEFAULT_BATCH_SIZE = 4
-#: Render backends by name: ``local`` (this machine) and ``ray`` (Ray Core actors).
-RENDER_BACKENDS: Registry = Registry("render backend")
-
-
-@dataclass(frozen=True)
-class RenderRequest:
-    """One image to render: everything that decides it, and the key it is cached under."""
-
-    key: str
-    model: str
-    architecture: str
-    checkpoint: WeightRef
-    lora: WeightRef | None
-    lora_scale: float
-    prompt: str
-    negative_prompt: str
-    arguments: RenderArguments
-    dtype: str
-    device_type: str
-
-    @property
-    def group_key(self) -> str:
-        """Requests with the same group key share one loaded pipeline (checkpoint plus LoRA)."""
-        lora = f"{self.lora.identity}@{self.lora_scale}" if self.lora else "-"
-        return f"{self.architecture}|{self.checkpoint.identity}|{lora}"
-
-    @property
-    def batch_key(self) -> str:
-        """Requests with the same batch key can be rendered in one pipeline call."""
-        return json.dumps(self.arguments.identity(), sort_keys=True)
-
-
-def request_inputs(
-    resolved: ResolvedModel,
-    prompt: str,
-    negative_prompt: str,
-    arguments: RenderArguments,
-    dtype: str,
-    device_type: str,
-    versions: dict[str, str | None],
-) -> dict[str, Any]:
-    """Return the inputs that make a request's cache key (see :mod:`chatgenbench.render.cache`)."""
-    return {
-        "checkpoint": resolved.checkpoint.identity,
-        "lora": resolved.lora.identity if resolved.lora else None,
-        "lora_scale": resolved.lora_scale if resolved.lora else None,
-        "pipeline": PIPELINE_CLASSES[resolved.architecture],
-        **arguments.identity(),
-        "prompt": prompt,
-        "negative_prompt": negative_prompt,
-        "seed": arguments.seed,
-        "generator": "torch.Generator(cpu)",
-        "dtype": dtype,
-        "device_type": device_type,
-        "versions": versions,
-    }
-
-
-@dataclass
-class RenderOutcome:
-    """What became of one request: an image (in the cache, or as PNG bytes) or an error."""
-
-    key: str
-    ok: bool
-    error: str | None = None
-    seconds: float = 0.0
-    png: bytes | None = None
-    sidecar: dict[str, Any] | None = None
-
-
-@dataclass
-class WorkerStats:
-    """Counters one worker reports (summed over workers in the summary)."""
-
-    checkpoint_loads: int = 0
-    lora_loads: int = 0
-    load_seconds: float = 0.0
-    render_seconds: float = 0.0
-    images: int = 0
-    batches: int = 0
-
-    def add(self, other: WorkerStats) -> None:
-        """Add another worker's counters to these."""
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-class RenderWorker:
-    """Renders whole checkpoint groups on one device, holding an LRU of pipelines.
-
-    The same class runs in this process, in a local worker process per GPU and as a Ray actor.
-    With ``cache_root`` set, images are written to the shared cache batch by batch (a killed worker
-    loses at most one batch); without it, outcomes carry PNG bytes for the caller to store.
-    """
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        dtype: str = "float32",
-        *,
-        capacity: int = 2,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        threads: int | None = None,
-    ) -> None:
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
-        from chatgenbench.render.pipelines import quiet_libraries
-
-        quiet_libraries()
-        self.device = device
-        self.batch_size = max(1, int(batch_size))
-        self.pool = PipelinePool(device=device, dtype=dtype, capacity=capacity)
-        self.stats = WorkerStats()
-
-    def render_group(
-        self, group: list[RenderRequest], cache_root: str | None = None
-    ) -> list[RenderOutcome]:
-        """Render one group (same checkpoint and LoRA) and return every request's outcome."""
-        return list(self.iter_group(group, cache_root))
-
-    def iter_group(
-        self, group: list[RenderRequest], cache_root: str | None = None
-    ) -> Iterator[RenderOutcome]:
-        """Render one group, yielding outcomes batch by batch."""
-        cache = ImageCache(Path(cache_root)) if cache_root else None
-        first = group[0]
-        before = (self.pool.checkpoint_loads, self.pool.lora_loads, self.pool.load_seconds)
-        try:
-            loaded = self.pool.get(first.checkpoint, first.architecture)
-            lora_context = self.pool.lora(loaded, first.lora, first.lora_scale)
-            lora_context.__enter__()
-        except Exception as error:  # a corrupt or incompatible file fails its group, not the run
-            what = f"loading {first.model}" + (
-                f" onto {first.checkpoint.name}" if first.lora else ""
-            )
-            message = f"{what}: {type(error).__name__}: {error}"
-            for request in group:
-                yield RenderOutcome(request.key, False, message)
-            return
-        finally:
-            self.stats.checkpoint_loads += self.pool.checkpoint_loads - before[0]
-            self.stats.lora_loads += self.pool.lora_loads - before[1]
-            self.stats.load_seconds += self.pool.load_seconds - before[2]
-        try:
-            batches: dict[str, list[RenderRequest]] = defaultdict(list)
-            for request in group:
-                batches[request.batch_key].append(request)
-            for same_shape in batches.values():
-                for start in range(0, len(same_shape), self.batch_size):
-                    batch = same_shape[start : start + self.batch_size]
-                    yield from self._render_batch(loaded, batch, cache)
-        finally:
-            lora_context.__exit__(None, None, None)
-
-    def _render_batch(self, loaded, batch: list[RenderRequest], cache) -> Iterator[RenderOutcome]:
-        try:
-            images, seconds = self._call(loaded, batch)
-            tokens = _token_counts(loaded.pipeline, batch)
-        except Exception as error:
-            if len(batch) > 1:  # e.g. out of memory: try each request alone
-                for request in batch:
-                    yield from self._render_batch(loaded, [request], cache)
-                return
-            message = f"rendering: {type(error).__name__}: {error}"
-            yield RenderOutcome(batch[0].key, False, message)
-            return
-        self.stats.images += len(batch)
-        self.stats.batches += 1
-        self.stats.render_seconds += seconds
-        for request, image, counted in zip(batch, images, tokens):
-            sidecar = {
-                "model": request.model,
-                "checkpoint": request.checkpoint.identity,
-                "checkpoint_name": request.checkpoint.name,
-                "lora": request.lora.identity if request.lora else None,
-                "lora_scale": request.lora_scale if request.lora else None,
-                "prompt": request.prompt,
-                "negative_prompt": request.negative_prompt,
-                "arguments": request.arguments.to_dict(),
-                "dtype": request.dtype,
-                "device": self.device,
-                "batch_size": len(batch),
-                "tokens": counted,
-                "seconds": seconds / len(batch),
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
-            png = encode_png(image)
-            if cache is not None:
-                cache.put(request.key, png, sidecar)
-                yield RenderOutcome(request.key, True, seconds=seconds / len(batch))
-            else:
-                yield RenderOutcome(request.key, True, None, seconds / len(batch), png, sidecar)
-
-    def _call(self, loaded, batch: list[RenderRequest]) -> tuple[list[Any], float]:
-        import torch
-
-        from chatgenbench.render.schedulers import build_scheduler
-
-        first = batch[0].arguments
-        pipeline = loaded.pipeline
-        pipeline.scheduler = build_scheduler(first.scheduler, loaded.base_scheduler_config)
-        generators = [torch.Generator("cpu").manual_seed(r.arguments.seed) for r in batch]
-        start = time.perf_counter()
-        with torch.inference_mode():
-            result = pipeline(
-                prompt=[r.prompt for r in batch],
-                negative_prompt=[r.negative_prompt for r in batch],
-                num_inference_steps=first.steps,
-                guidance_scale=first.cfg_scale,
-                width=first.width,
-                height=first.height,
-                generator=generators,
-                output_type="pil",
-            )
-        if str(self.device).startswith("cuda"):
-            torch.cuda.synchronize()
-        return list(result.images), time.perf_counter() - start
-
-
-def _token_counts(pipeline, batch: list[RenderRequest]) -> list[dict[str, int]]:
-    """Return each request's prompt and negative prompt length in tokens, and the encoder's limit.
-
-    CLIP encoders read at most ``model_max_length`` (77) tokens; diffusers drops the rest, where
-    A1111 would chunk. The counts go into the sidecar so that truncation is recorded per sample.
-    """
-    tokenizer = pipeline.tokenizer
-    limit = int(tokenizer.model_max_length)
-    counts = []
-    for request in batch:
-        prompt = len(tokenizer(request.prompt, truncation=False).input_ids)
-        negative = len(tokenizer(request.negative_prompt, truncation=False).input_ids)
-        counts.append({"prompt": prompt, "negative_prompt": negative, "limit": limit})
-    return counts
-
-
-def truncation_changes(sidecar: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Return the ``normalised`` entries for prompts longer than the text encoder reads."""
-    tokens = sidecar.get("tokens") or {}
-    limit = tokens.get("limit")
-    changes = {}
-    for key in ("prompt", "negative_prompt"):
-        count = tokens.get(key)
-        if limit and count and count > limit:
-            changes[key] = {"given": f"{count} tokens", "used": f"{limit} tokens",
-                            "change": "truncated"}  # fmt: skip
-    return changes
-
-
-# -- backends --------------------------------------------------------------------------------------
-
-OutcomeSink = Callable[[RenderOutcome], None]
-
-
-@dataclass
-class BackendOptions:
-    """Settings every backend receives."""
-
-    device: str
-    dtype: str
-    batch_size: int = DEFAULT_BATCH_SIZE
-    capacity: int = 2
-    workers: int | None = None
-    threads: int | None = None
-    cache_root: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-_WORKER: RenderWorker | None = None
-
-
-def _init_process_worker(devices, options: BackendOptions) -> None:
-    global _WORKER
-    device = devices.get()
-    _WORKER = RenderWorker(
-        device,
-        options.dtype,
-        capacity=options.capacity,
-        batch_size=options.batch_size,
-        threads=options.threads,
-    )
-
-
-def _process_render_group(group: list[RenderRequest], cache_root: str) -> tuple[list, WorkerStats]:
-    assert _WORKER is not None
-    before = replace(_WORKER.stats)
-    outcomes = _WORKER.render_group(group, cache_root)
-    delta = WorkerStats()
-    delta.add(_WORKER.stats)
-    for name in delta.__dataclass_fields__:
-        setattr(delta, name, getattr(delta, name) - getattr(before, name))
-    return outcomes, delta
-
-
-def local_worker_devices(device: str, workers: int | None) -> list[str]:
-    """Return one device per local worker: every visible GPU for ``cuda``, else one CPU worker.
-
-    ``workers`` overrides the count (for a CPU it starts that many CPU processes).
-    """
-    if str(device) == "cuda":
-        import torch
-
-        count = torch.cuda.device_count()
-        if workers:
-            count = min(count, workers)
-        return [f"cuda:{i}" for i in range(max(1, count))]
-    return [str(device)] * max(1, workers or 1)
-
-
-class LocalBackend:
-    """Render on this machine: in this process for one device, else one process per device."""
-
-    name = "local"
-
-    def __init__(self, options: BackendOptions) -> None:
-        self.options = options
-        self.devices = local_worker_devices(options.device, options.workers)
-
-    @property
-    def n_workers(self) -> int:
-        """The number of workers this backend runs."""
-        return len(self.devices)
-
-    def run(
-        self, groups: list[list[RenderRequest]], sink: OutcomeSink, progress=None
-    ) -> WorkerStats:
-        """Render every group, passing each outcome to ``sink`` as it arrives."""
-        if len(self.devices) == 1:
-            import torch
-
-            threads = torch.get_num_threads()  # the in-process worker may change it: restore
-            try:
-                worker = RenderWorker(
-                    self.devices[0],
-                    self.options.dtype,
-                    capacity=self.options.capacity,
-                    batch_size=self.options.batch_size,
-                    threads=self.options.threads,
-                )
-                for group in groups:
-                    for outcome in worker.iter_group(group, self.options.cache_root):
-                        sink(outcome)
-                        if progress:
-                            progress(worker.stats)
-            finally:
-                torch.set_num_threads(threads)
-            return worker.stats
-        return self._run_processes(groups, sink, progress)
-
-    def _run_processes(self, groups, sink, progress) -> WorkerStats:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        from concurrent.futures.process import BrokenProcessPool
-
-        context = multiprocessing.get_context("spawn")
-        devices = context.Manager().Queue()
-        for device in self.devices:
-            devices.put(device)
-        total = WorkerStats()
-        with ProcessPoolExecutor(
-            max_workers=len(self.devices),
-            mp_context=context,
-            initializer=_init_process_worker,
-            initargs=(devices, self.options),
-        ) as pool:
-            futures = {
-                pool.submit(_process_render_group, group, self.options.cache_root): group
-                for group in groups
-            }
-            for future in as_completed(futures):
-                try:
-                    outcomes, stats = future.result()
-                except BrokenProcessPool as error:
-                    message = f"a worker process died ({error}); rerun to resume from the cache"
-                    outcomes = [RenderOutcome(r.key, False, message) for r in futures[future]]
-                    stats = WorkerStats()
-                total.add(stats)
-                for outcome in outcomes:
-                    sink(outcome)
-                if progress:
-                    progress(total)
-        return total
-
-
-RENDER_BACKENDS.register("local", LocalBackend, description="this machine: one worker per GPU")
-RENDER_BACKENDS.register(
-    "ray",
-    "chatgenbench.render.ray_backend:RayBackend",
-    description="Ray Core actors, one per GPU, fed whole checkpoint groups",
-)
-
-
-# -- planning ------------------------------------------------------------------------------------
-
-
-def group_requests(requests: Iterable[RenderRequest]) -> list[list[RenderRequest]]:
-    """Group requests by checkpoint and LoRA; largest groups first, ties by key (deterministic)."""
-    groups: dict[str, list[RenderRequest]] = defaultdict(list)
-    for request in requests:
-        groups[request.group_key].append(request)
-    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
-    return [sorted(group, key=lambda r: (r.batch_key, r.key)) for _, group in ordered]
 
 
 def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
