@@ -12,8 +12,8 @@ import pytest
 
 from chatgenbench.errors import RenderError
 from chatgenbench.render import render_predictions
-from chatgenbench.render.engine import assign_shards, parse_shard
 from chatgenbench.render.planning import group_requests
+from chatgenbench.render.shards import assign_shards, parse_shard
 from chatgenbench.render_manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest
 from tests.conftest import RENDERABLE, sample_predictions, write_predictions
 
@@ -259,7 +259,7 @@ def test_shards_cover_every_sample_exactly_once(sample_run, tiny_models):
 
 
 def test_merge_refuses_incomplete_shards(tmp_path):
-    from chatgenbench.render.engine import merge_shards
+    from chatgenbench.render.shards import merge_shards
 
     with pytest.raises(RenderError, match="no shard folders"):
         merge_shards(tmp_path)
@@ -363,7 +363,7 @@ def test_local_backend_with_two_worker_processes(sample_run, tiny_models, tmp_pa
 
 
 def test_every_summary_key_is_documented(sample_run):
-    from chatgenbench.render.engine import SUMMARY_KEYS
+    from chatgenbench.render.summary import SUMMARY_KEYS
 
     _, _, report = sample_run
     assert set(report.summary) == set(SUMMARY_KEYS)

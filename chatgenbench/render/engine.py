@@ -1,47 +1,32 @@
-"""Rendering submitted triples: plan, group by checkpoint, batch, render, cache, report.
+"""Rendering submitted triples: plan, shard, take from the cache, render, collect, report.
 
-:func:`render_predictions` is the whole stage. It turns every benchmark sample into either a
-:class:`RenderRequest` or a final status (``missing_prediction``, ``invalid_prediction``,
-``weights_missing``), takes what the content-addressed cache already holds, groups the rest by
-checkpoint and LoRA (largest groups first), optionally keeps one shard of the groups, and hands the
-groups to a backend (:mod:`chatgenbench.render.backends`), whose workers
-(:mod:`chatgenbench.render.worker`) render them. The render folder follows
-:mod:`chatgenbench.render_manifest`.
+:func:`render_predictions` is the whole stage. It plans every benchmark sample into a render
+request or a final status (:mod:`~chatgenbench.render.planning`), optionally keeps one shard of the
+checkpoint groups (:mod:`~chatgenbench.render.shards`), takes what the content-addressed cache
+already holds, hands the rest to a backend (:mod:`~chatgenbench.render.backends`) whose
+:class:`~chatgenbench.render.worker.RenderWorker` instances render it, and writes the render folder
+(:mod:`chatgenbench.render_manifest`) with its summary (:mod:`~chatgenbench.render.summary`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chatgenbench.benchmark import resolve_source
 from chatgenbench.errors import RenderError
-from chatgenbench.render.arguments import DEFAULT_SEED, normalise_arguments
-from chatgenbench.render.backends import RENDER_BACKENDS, BackendOptions
-from chatgenbench.render.cache import (
-    ImageCache,
-    cache_key,
-    default_cache_dir,
-    place_file,
-)
-from chatgenbench.render.pipelines import (
-    default_device,
-    resolve_dtype,
-)
-from chatgenbench.render.planning import RenderRequest, group_requests, request_inputs
-from chatgenbench.render.weights import (
-    DEFAULT_LORA_BASES,
-    ResolvedModel,
-    WeightLocator,
-    render_catalog,
-    resolve_model,
-)
+from chatgenbench.render.backends import BackendOptions, create_backend
+from chatgenbench.render.cache import ImageCache, default_cache_dir
+from chatgenbench.render.pipelines import default_device, resolve_dtype
+from chatgenbench.render.planning import RenderPlan, RequestSettings, plan_renders
+from chatgenbench.render.shards import merge_shards, parse_shard, select_shard, shard_dir
+from chatgenbench.render.summary import build_summary, provenance, render_settings
+from chatgenbench.render.weights import DEFAULT_LORA_BASES, WeightLocator, render_catalog
 from chatgenbench.render.worker import (
     DEFAULT_BATCH_SIZE,
     RenderOutcome,
@@ -55,62 +40,29 @@ from chatgenbench.render_manifest import (
     image_filename,
     write_manifest,
 )
+from chatgenbench.storage import atomic_write_json
 
-SUMMARY_FORMAT = 1
-#: Every top-level key of ``render_summary.json``, documented.
-SUMMARY_KEYS: dict[str, str] = {
-    "format": "version of this summary's layout",
-    "n_samples": "benchmark samples in this folder's manifest",
-    "n_images": "samples with an image (rendered + cached)",
-    "counts": "samples per status (see chatgenbench.render_manifest.RENDER_STATUSES)",
-    "normalisation": "'key:change' -> samples, e.g. 'width:rounded', 'prompt:truncated'",
-    "samplers": "requests whose sampler mapped exactly, approximately, or fell back to the default",
-    "weights_missing_models": "model -> why its weights are missing and how to get them",
-    "settings": "backend, workers, device, dtype, batch size, LRU size, threads, setting, seed "
-    "policy, LoRA bases, safety checker, image format",
-    "performance": "images rendered, batches, render and wall seconds, images/s, checkpoint and "
-    "LoRA loads, load seconds, groups, distinct checkpoints",
-    "cache": "cache folder, hits (taken from it) and misses (rendered or failed)",
-    "shard": "null, or index/count/groups/requests of this shard",
-    "complete": "false for a shard's folder: only its samples are listed",
-    "validation": "the prediction file's validation summary",
-    "provenance": "package and library versions, python, benchmark info, prediction file and "
-    "sha256, catalogue, time, command",
+if TYPE_CHECKING:  # pragma: no cover
+    from chatgenbench.benchmark import BenchmarkInfo
+    from chatgenbench.catalog import ModelCatalog
+    from chatgenbench.predictions import ValidationReport
+
+# ``RenderError`` and ``merge_shards`` are imported from here by the command line.
+__all__ = ["RenderError", "RenderReport", "merge_shards", "render_predictions"]
+
+#: The keyword options of :func:`render_predictions`, documented.
+RENDER_OPTIONS: dict[str, str] = {
+    "batch_size": "requests rendered in one pipeline call (default 4)",
+    "pipelines_in_memory": "pipelines each worker keeps loaded, least recently used out (default 2)",
+    "workers": "the number of local workers (default: one per visible GPU, else one)",
+    "threads": "torch CPU threads per worker (default: torch's)",
+    "lora_bases": "architecture -> the base checkpoint a LoRA of it is loaded onto",
+    "ray_address": "the Ray cluster of the ray backend (default: start one here)",
+    "ray_actors": "the number of Ray actors (default: one per GPU, else one)",
+    "command": "the command line recorded in the provenance (default: sys.argv)",
 }
-
-
-def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """Parse ``"I/N"`` (0-based, ``0 <= I < N``) into ``(I, N)``; raise RenderError when malformed."""
-    if shard is None:
-        return None
-    if isinstance(shard, str):
-        parts = shard.split("/")
-        try:
-            index, count = int(parts[0]), int(parts[1])
-        except (ValueError, IndexError):
-            raise RenderError(f"--shard must be I/N such as 0/4, got {shard!r}") from None
-        if len(parts) != 2:
-            raise RenderError(f"--shard must be I/N such as 0/4, got {shard!r}")
-    else:
-        index, count = shard
-    if count < 1 or not 0 <= index < count:
-        raise RenderError(f"--shard I/N needs N >= 1 and 0 <= I < N, got {index}/{count}")
-    return index, count
-
-
-def assign_shards(groups: list[list[RenderRequest]], count: int) -> list[int]:
-    """Return the shard of each group: whole groups, largest first onto the least-loaded shard.
-
-    Deterministic for the same requests, so every shard of a SLURM array or torchrun job computes
-    the same assignment independently.
-    """
-    load = [0] * count
-    shards = []
-    for group in groups:
-        target = min(range(count), key=lambda i: (load[i], i))
-        load[target] += len(group)
-        shards.append(target)
-    return shards
+#: The options handed to every backend in :attr:`BackendOptions.extra`.
+BACKEND_EXTRA_OPTIONS = ("ray_address", "ray_actors")
 
 
 @dataclass
@@ -125,18 +77,6 @@ class RenderReport:
     def counts(self) -> dict[str, int]:
         """Return the number of samples per status."""
         return dict(self.summary["counts"])
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _select_rows(benchmark: str, setting: str) -> list[dict[str, Any]]:
-    from chatgenbench.benchmark import load_benchmark
-
-    dataset = load_benchmark(setting, benchmark)
-    columns = ["id", "setting", "input_type"]
-    return dataset.select_columns(columns).to_list()
 
 
 def render_predictions(
@@ -156,16 +96,16 @@ def render_predictions(
 ) -> RenderReport:
     """Render every valid prediction of a benchmark into a render folder and return the report.
 
-    ``predictions`` is a prediction file or a :class:`chatgenbench.predictions.ValidationReport`.
+    ``predictions`` is a prediction file, or a :class:`chatgenbench.predictions.ValidationReport`
+    of it (used as it is, so the file is not parsed again).
     ``catalog`` is None (the benchmark's catalogue), a catalogue file laid over it (typically adding
     ``weights``), or a :class:`chatgenbench.catalog.ModelCatalog`. ``device`` defaults to ``cuda``
-    when visible, else ``cpu``; ``dtype`` to fp16 on CUDA and fp32 on CPU. ``backend`` is ``local`` or
-    ``ray``. ``shard`` (``"I/N"``) renders only shard I of N (whole checkpoint groups) into
-    ``out_dir/shards/I-of-N``. ``cache_dir`` defaults to ``$CHATGENBENCH_HOME/render-cache``.
+    when visible, else ``cpu``; ``dtype`` to fp16 on CUDA and fp32 on CPU. ``backend`` is a name in
+    :data:`chatgenbench.render.backends.RENDER_BACKENDS` (``local``, ``ray``). ``shard`` (``"I/N"``)
+    renders only shard I of N (whole checkpoint groups) into ``out_dir/shards/I-of-N``.
+    ``cache_dir`` defaults to ``$CHATGENBENCH_HOME/render-cache``.
 
-    ``options``: ``batch_size`` (default 4), ``pipelines_in_memory`` (LRU size, default 2),
-    ``workers`` (local worker count), ``threads`` (torch CPU threads per worker), ``lora_bases``
-    (architecture -> base checkpoint name), ``ray_address``, ``ray_actors``, ``command`` (recorded).
+    ``options`` are those of :data:`RENDER_OPTIONS` (``batch_size``, ``workers``, ``threads``, ...).
 
     Returns a :class:`RenderReport`; writes ``render_manifest.jsonl``, ``render_summary.json`` and
     ``images/`` (see :mod:`chatgenbench.render_manifest`). A sample whose weights are missing or
@@ -173,31 +113,104 @@ def render_predictions(
     :class:`RenderError` for settings that cannot work.
     """
     started = time.perf_counter()
-    known = {
-        "batch_size", "pipelines_in_memory", "workers", "threads", "lora_bases",
-        "ray_address", "ray_actors", "command",
-    }  # fmt: skip
-    unknown = set(options) - known
-    if unknown:
-        raise RenderError(f"unknown render options {sorted(unknown)}; known: {sorted(known)}")
-    from chatgenbench.benchmark import resolve_source
-    from chatgenbench.predictions import ValidationReport, validate_predictions
+    job = _render_job(out_dir, shard, backend, device, dtype, cache_dir, options)
+    info = resolve_source(benchmark)
+    rows = _benchmark_rows(benchmark, setting, info)
+    model_catalog = render_catalog(benchmark, catalog)
+    report = _validated(predictions, rows, model_catalog)
+    plan = plan_renders(rows, report, model_catalog, job.request_settings())
+    if job.shard:
+        plan = select_shard(plan, *job.shard)
+    run = _run_backend(job, plan, progress)
+    records = _collect_records(plan, job.cache, run.collector, job.out)
+    write_manifest(job.out, records)
+    summary = build_summary(
+        plan,
+        stats=run.stats,
+        render_wall=run.seconds,
+        wall=time.perf_counter() - started,
+        settings=render_settings(backend, run.n_workers, job.options, setting, job.lora_bases),
+        cache={"dir": str(job.cache.root), "hits": run.hits, "misses": run.collector.total},
+        provenance=provenance(info, predictions, catalog, job.versions, options.get("command")),
+        validation=report.summary(),
+    )
+    atomic_write_json(job.out / SUMMARY_NAME, summary)
+    return RenderReport(records, summary, job.out)
+
+
+@dataclass
+class _RenderJob:
+    """A render's resolved settings: its folder, the cache, the backend and what it is given."""
+
+    out: Path
+    shard: tuple[int, int] | None
+    cache: ImageCache
+    backend: str
+    options: BackendOptions
+    lora_bases: dict[str, str]
+    versions: dict[str, str | None]
+
+    def request_settings(self) -> RequestSettings:
+        """Return what every request of this render shares."""
+        device_type = self.options.device.split(":")[0]
+        locator = WeightLocator(self.cache.root)
+        return RequestSettings(
+            locator, self.lora_bases, self.options.dtype, device_type, self.versions
+        )
+
+
+def _render_job(
+    out_dir: str | os.PathLike,
+    shard: str | tuple[int, int] | None,
+    backend: str,
+    device: str | None,
+    dtype: str | None,
+    cache_dir: str | os.PathLike | None,
+    options: dict[str, Any],
+) -> _RenderJob:
+    """Resolve the arguments of :func:`render_predictions` into a job (folder, shard, device,
+    dtype, batch size, cache); raise RenderError for an unknown option, a bad shard or batch size.
+    """
     from chatgenbench.render.cache import library_versions
 
+    unknown = set(options) - set(RENDER_OPTIONS)
+    if unknown:
+        raise RenderError(
+            f"unknown render options {sorted(unknown)}; known: {sorted(RENDER_OPTIONS)}"
+        )
     shard_spec = parse_shard(shard)
     device = str(device or default_device())
     dtype = resolve_dtype(dtype, device)
     batch_size = int(options.get("batch_size") or DEFAULT_BATCH_SIZE)
     if batch_size < 1:
         raise RenderError(f"batch_size must be at least 1, got {batch_size}")
-    out = Path(out_dir)
-    if shard_spec:
-        out = out / "shards" / f"{shard_spec[0]}-of-{shard_spec[1]}"
     cache = ImageCache(Path(cache_dir) if cache_dir else default_cache_dir())
-    info = resolve_source(benchmark)
-    rows = _select_rows(str(benchmark), setting)
+    backend_options = BackendOptions(
+        device=device,
+        dtype=dtype,
+        batch_size=batch_size,
+        capacity=int(options.get("pipelines_in_memory") or 2),
+        workers=options.get("workers"),
+        threads=options.get("threads"),
+        cache_root=str(cache.root),
+        extra={k: options[k] for k in BACKEND_EXTRA_OPTIONS if k in options},
+    )
+    lora_bases = {**DEFAULT_LORA_BASES, **(options.get("lora_bases") or {})}
+    out = shard_dir(Path(out_dir), shard_spec)
+    return _RenderJob(
+        out, shard_spec, cache, backend, backend_options, lora_bases, library_versions()
+    )
+
+
+def _benchmark_rows(
+    benchmark: str | os.PathLike, setting: str, info: BenchmarkInfo
+) -> list[dict[str, Any]]:
+    """Load the rows of ``setting``; raise RenderError when their number is not the manifest's."""
+    from chatgenbench.benchmark import load_benchmark
     from chatgenbench.schema import SETTINGS
 
+    dataset = load_benchmark(setting, str(benchmark))
+    rows = dataset.select_columns(["id", "setting", "input_type"]).to_list()
     expected = sum(
         info.counts.get(name, 0) for name in (SETTINGS if setting == "all" else [setting])
     )
@@ -207,346 +220,108 @@ def render_predictions(
             f"{expected}; the `datasets` cache may hold another folder of the same name (clear "
             "~/.cache/huggingface/datasets/<folder name>)"
         )
-    model_catalog = render_catalog(benchmark, catalog)
+    return rows
+
+
+def _validated(
+    predictions: Any, rows: Iterable[dict[str, Any]], catalog: ModelCatalog
+) -> ValidationReport:
+    """Return ``predictions`` if it is a validation report, else the prediction file's report."""
+    from chatgenbench.predictions import ValidationReport, validate_predictions
+
     if isinstance(predictions, ValidationReport):
-        report = predictions
-    else:
-        report = validate_predictions(
-            predictions, [r["id"] for r in rows], model_catalog, allow_missing=True
-        )
-    locator = WeightLocator(cache.root)
-    versions = library_versions()
-    lora_bases = {**DEFAULT_LORA_BASES, **(options.get("lora_bases") or {})}
-    device_type = device.split(":")[0]
+        return predictions
+    ids = [r["id"] for r in rows]
+    return validate_predictions(predictions, ids, catalog, allow_missing=True)
 
-    records: dict[str, RenderRecord] = {}
-    request_of: dict[str, RenderRequest] = {}
-    missing_weights: dict[str, str] = {}
-    for row in rows:
-        record = RenderRecord(row["id"], row["setting"], row["input_type"], "missing_prediction")
-        records[row["id"]] = record
-        prediction = report.predictions.get(row["id"])
-        if prediction is None:
-            record.error = "no usable prediction row for this sample"
-            continue
-        record.model = prediction.model if isinstance(prediction.model, str) else None
-        bad = [f for f in ("model", "prompt") if not prediction.valid(f)]
-        if bad:
-            record.status = "invalid_prediction"
-            problems = [
-                str(p)
-                for p in report.problems
-                if p.id == row["id"] and p.severity == "error" and p.field in bad
-            ]
-            record.error = "; ".join(problems) or f"invalid field(s): {', '.join(bad)}"
-            continue
-        entry = model_catalog.get(prediction.model)
-        if entry is None:  # validated against the same catalogue, so only for a passed report
-            record.status = "invalid_prediction"
-            record.error = f"model {prediction.model!r} is not in the catalogue"
-            continue
-        resolved = resolve_model(entry.name, model_catalog, locator, lora_bases)
-        arguments = normalise_arguments(
-            prediction.arguments, entry.architecture, seed=prediction.seed
-        )
-        record.seed = arguments.seed
-        record.normalised = dict(arguments.normalised)
-        if not isinstance(resolved, ResolvedModel):
-            record.status = "weights_missing"
-            record.error = f"{resolved.reason}. To get them: {resolved.how_to_get}"
-            missing_weights[entry.name] = record.error
-            continue
-        prompt = _text(prediction.prompt)
-        negative = _text(prediction.negative_prompt) if prediction.valid("negative_prompt") else ""
-        if not prediction.valid("negative_prompt"):
-            record.normalised["negative_prompt"] = {
-                "given": repr(prediction.negative_prompt)[:80], "used": "", "change": "default"}  # fmt: skip
-        inputs = request_inputs(resolved, prompt, negative, arguments, dtype, device_type, versions)
-        request = RenderRequest(
-            key=cache_key(inputs),
-            model=entry.name,
-            architecture=resolved.architecture,
-            checkpoint=resolved.checkpoint,
-            lora=resolved.lora,
-            lora_scale=resolved.lora_scale,
-            prompt=prompt,
-            negative_prompt=negative,
-            arguments=arguments,
-            dtype=dtype,
-            device_type=device_type,
-        )
-        record.cache_key = request.key
-        request_of[row["id"]] = request
 
-    unique: dict[str, RenderRequest] = {}
-    for request in request_of.values():
-        unique.setdefault(request.key, request)
-    groups = group_requests(unique.values())
-    shard_info = None
-    if shard_spec:
-        index, count = shard_spec
-        assignment = assign_shards(groups, count)
-        mine = [g for g, s in zip(groups, assignment) if s == index]
-        keys = {r.key for g in mine for r in g}
-        shard_info = {
-            "index": index,
-            "count": count,
-            "groups": len(mine),
-            "requests": len(keys),
-            "total_groups": len(groups),
-        }
-        groups = mine
-        for sample_id in list(records):
-            request = request_of.get(sample_id)
-            if request is not None and request.key not in keys:
-                del records[sample_id]
-            elif request is None and index != 0:  # final statuses go with shard 0
-                del records[sample_id]
-        request_of = {i: r for i, r in request_of.items() if i in records}
+class _OutcomeCollector:
+    """The backend's sink: stores returned PNGs in the cache, notes what was rendered and what
+    failed, and moves the progress bar (``total`` images) when there is one."""
 
-    hits = {r.key for g in groups for r in g if cache.has(r.key)}
-    to_render = [[r for r in g if r.key not in hits] for g in groups]
-    to_render = [g for g in to_render if g]
-    n_to_render = sum(len(g) for g in to_render)
+    def __init__(self, cache: ImageCache, total: int, progress: bool) -> None:
+        self.cache = cache
+        self.total = total
+        self.rendered: set[str] = set()
+        self.errors: dict[str, str] = {}
+        self.bar = None
+        if progress and total:
+            from tqdm.auto import tqdm
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / IMAGES_DIR).mkdir(exist_ok=True)
-    errors: dict[str, str] = {}
-    rendered: set[str] = set()
-    bar = None
-    if progress and n_to_render:
-        from tqdm.auto import tqdm
+            self.bar = tqdm(total=total, unit="img", desc="render", file=sys.stderr)
 
-        bar = tqdm(total=n_to_render, unit="img", desc="render", file=sys.stderr)
-
-    def sink(outcome: RenderOutcome) -> None:
+    def __call__(self, outcome: RenderOutcome) -> None:
         if outcome.ok:
             if outcome.png is not None:
-                cache.put(outcome.key, outcome.png, outcome.sidecar or {})
-            rendered.add(outcome.key)
+                self.cache.put(outcome.key, outcome.png, outcome.sidecar or {})
+            self.rendered.add(outcome.key)
         else:
-            errors[outcome.key] = outcome.error or "unknown error"
-        if bar is not None:
-            bar.update(1)
+            self.errors[outcome.key] = outcome.error or "unknown error"
+        if self.bar is not None:
+            self.bar.update(1)
 
-    def show(stats: WorkerStats) -> None:
-        if bar is not None:
-            bar.set_postfix(loads=stats.checkpoint_loads, lora=stats.lora_loads, refresh=False)
+    def show(self, stats: WorkerStats) -> None:
+        """Show the checkpoint and LoRA loads so far next to the bar."""
+        if self.bar is not None:
+            self.bar.set_postfix(loads=stats.checkpoint_loads, lora=stats.lora_loads, refresh=False)
 
-    backend_options = BackendOptions(
-        device=device,
-        dtype=dtype,
-        batch_size=batch_size,
-        capacity=int(options.get("pipelines_in_memory") or 2),
-        workers=options.get("workers"),
-        threads=options.get("threads"),
-        cache_root=str(cache.root),
-        extra={k: options[k] for k in ("ray_address", "ray_actors") if k in options},
-    )
-    runner = RENDER_BACKENDS.get(backend)(backend_options)
-    render_start = time.perf_counter()
-    stats = runner.run(to_render, sink, show) if to_render else WorkerStats()
-    render_wall = time.perf_counter() - render_start
-    if bar is not None:
-        bar.close()
+    def close(self) -> None:
+        """Close the bar."""
+        if self.bar is not None:
+            self.bar.close()
 
-    for sample_id, request in request_of.items():
-        record = records[sample_id]
-        if request.key in errors and request.key not in rendered:
-            record.status, record.error = "failed", errors[request.key]
+
+@dataclass
+class _BackendRun:
+    """What running the backend gave: counters, seconds, workers, cache hits and the outcomes."""
+
+    stats: WorkerStats
+    seconds: float
+    n_workers: int
+    hits: int
+    collector: _OutcomeCollector
+
+
+def _run_backend(job: _RenderJob, plan: RenderPlan, progress: bool) -> _BackendRun:
+    """Render the requests of ``plan`` that the cache lacks, group by group, with the backend."""
+    hits = {r.key for g in plan.groups for r in g if job.cache.has(r.key)}
+    to_render = [[r for r in g if r.key not in hits] for g in plan.groups]
+    to_render = [g for g in to_render if g]
+    job.out.mkdir(parents=True, exist_ok=True)
+    (job.out / IMAGES_DIR).mkdir(exist_ok=True)
+    collector = _OutcomeCollector(job.cache, sum(len(g) for g in to_render), progress)
+    runner = create_backend(job.backend, job.options)
+    start = time.perf_counter()
+    stats = runner.run(to_render, collector, collector.show) if to_render else WorkerStats()
+    seconds = time.perf_counter() - start
+    collector.close()
+    return _BackendRun(stats, seconds, runner.n_workers, len(hits), collector)
+
+
+def _collect_records(
+    plan: RenderPlan, cache: ImageCache, collector: _OutcomeCollector, out: Path
+) -> list[RenderRecord]:
+    """Give each planned sample its final status and export its image; return all records."""
+    for sample_id, request in plan.request_of.items():
+        record = plan.records[sample_id]
+        if request.key in collector.errors and request.key not in collector.rendered:
+            record.status, record.error = "failed", collector.errors[request.key]
             continue
         if not cache.has(request.key):
             record.status = "failed"
             record.error = "no image was produced (the worker stopped); rerun to resume"
             continue
-        record.status = "rendered" if request.key in rendered else "cached"
+        record.status = "rendered" if request.key in collector.rendered else "cached"
         record.normalised.update(truncation_changes(cache.sidecar(request.key)))
         name = image_filename(sample_id)
         cache.export(request.key, out / IMAGES_DIR / name)
         record.image = f"{IMAGES_DIR}/{name}"
-
-    ordered = list(records.values())
+    records = list(plan.records.values())
     # A key rendered once and shared by several samples: the first is "rendered", the rest "cached".
     seen: set[str] = set()
-    for record in ordered:
+    for record in records:
         if record.status == "rendered":
             if record.cache_key in seen:
                 record.status = "cached"
             seen.add(record.cache_key)
-    write_manifest(out, ordered)
-    summary = _summary(
-        ordered,
-        request_of,
-        stats=stats,
-        render_wall=render_wall,
-        wall=time.perf_counter() - started,
-        settings={
-            "backend": backend,
-            "workers": getattr(runner, "n_workers", 1),
-            "device": device,
-            "dtype": dtype,
-            "batch_size": batch_size,
-            "pipelines_in_memory": backend_options.capacity,
-            "threads": backend_options.threads,
-            "setting": setting,
-            "default_seed": DEFAULT_SEED,
-            "generator": "one torch.Generator on the CPU per request, seeded with its seed",
-            "lora_bases": lora_bases,
-            "safety_checker": False,
-            "image_format": "png",
-        },
-        cache={"dir": str(cache.root), "hits": len(hits), "misses": n_to_render},
-        shard=shard_info,
-        groups=len(groups),
-        distinct_checkpoints=len({r.checkpoint.identity for g in groups for r in g}),
-        missing_weights=missing_weights,
-        provenance=_provenance(info, predictions, catalog, versions, options.get("command")),
-        validation=report.summary(),
-    )
-    from chatgenbench.storage import atomic_write_json
-
-    atomic_write_json(out / SUMMARY_NAME, summary)
-    return RenderReport(ordered, summary, out)
-
-
-def _summary(records, request_of, *, stats: WorkerStats, render_wall: float, wall: float,
-             settings, cache, shard, groups, distinct_checkpoints, missing_weights, provenance,
-             validation) -> dict[str, Any]:  # fmt: skip
-    from chatgenbench.render.arguments import change_kinds
-    from chatgenbench.render_manifest import RENDER_STATUSES
-
-    counts = {status: 0 for status in RENDER_STATUSES}
-    counts.update(Counter(r.status for r in records))
-    normalisation = Counter(label for r in records for label in change_kinds(r.normalised))
-    samplers = Counter(request.arguments.scheduler.outcome for request in request_of.values())
-    return {
-        "format": SUMMARY_FORMAT,
-        "n_samples": len(records),
-        "n_images": counts["rendered"] + counts["cached"],
-        "counts": counts,
-        "normalisation": dict(sorted(normalisation.items())),
-        "samplers": {k: samplers.get(k, 0) for k in ("exact", "approximate", "fallback")},
-        "weights_missing_models": dict(sorted(missing_weights.items())),
-        "settings": settings,
-        "performance": {
-            "images_rendered": stats.images,
-            "batches": stats.batches,
-            "render_seconds": round(stats.render_seconds, 3),
-            "render_wall_seconds": round(render_wall, 3),
-            "images_per_second": round(stats.images / render_wall, 4) if render_wall > 0 else None,
-            "checkpoint_loads": stats.checkpoint_loads,
-            "lora_loads": stats.lora_loads,
-            "load_seconds": round(stats.load_seconds, 3),
-            "groups": groups,
-            "distinct_checkpoints": distinct_checkpoints,
-            "wall_seconds": round(wall, 3),
-        },
-        "cache": cache,
-        "shard": shard,
-        "complete": shard is None,
-        "validation": validation,
-        "provenance": provenance,
-    }
-
-
-def _provenance(info, predictions, catalog, versions, command) -> dict[str, Any]:
-    import platform
-
-    from chatgenbench import __version__
-    from chatgenbench.storage import sha256_file
-
-    prediction_path = getattr(predictions, "path", predictions)
-    digest = None
-    if isinstance(prediction_path, (str, os.PathLike)) and Path(prediction_path).is_file():
-        digest = sha256_file(prediction_path)
-    catalog_text = None
-    if isinstance(catalog, (str, os.PathLike)):
-        catalog_text = str(catalog)
-        if Path(catalog).is_file():
-            catalog_text += f" (sha256:{sha256_file(catalog)[:16]})"
-    return {
-        "chatgenbench": __version__,
-        "versions": versions,
-        "python": platform.python_version(),
-        "benchmark": info.to_dict(),
-        "predictions": str(prediction_path),
-        "predictions_sha256": digest,
-        "catalog": catalog_text,
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": command or " ".join(sys.argv),
-    }
-
-
-def merge_shards(out_dir: str | os.PathLike) -> RenderReport:
-    """Assemble ``out_dir`` from the shard folders ``out_dir/shards/I-of-N`` of a sharded render.
-
-    Needs neither the weights nor a shared cache: images are copied (hard-linked where possible)
-    from the shard folders. Raises :class:`RenderError` when a shard is missing, the shards disagree
-    on N, or a sample appears twice.
-    """
-    from chatgenbench.render_manifest import read_manifest
-    from chatgenbench.storage import atomic_write_json
-
-    out = Path(out_dir)
-    folders = sorted((out / "shards").glob("*-of-*"))
-    if not folders:
-        raise RenderError(f"no shard folders in {out / 'shards'}: render with --shard I/N first")
-    parsed = {}
-    for folder in folders:
-        index, _, count = folder.name.partition("-of-")
-        parsed[folder] = (int(index), int(count))
-    counts = {count for _, count in parsed.values()}
-    if len(counts) != 1:
-        raise RenderError(f"shard folders of different N in {out / 'shards'}: {sorted(counts)}")
-    count = counts.pop()
-    missing = sorted(set(range(count)) - {index for index, _ in parsed.values()})
-    if missing:
-        raise RenderError(f"shards {missing} of {count} are missing in {out / 'shards'}")
-    records: list[RenderRecord] = []
-    summaries = []
-    seen: dict[str, str] = {}
-    (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
-    for folder in sorted(folders, key=lambda f: parsed[f][0]):
-        summaries.append(json.loads((folder / SUMMARY_NAME).read_text("utf-8")))
-        for record in read_manifest(folder):
-            if record.id in seen:
-                raise RenderError(f"sample {record.id} is in {seen[record.id]} and {folder.name}")
-            seen[record.id] = folder.name
-            if record.has_image:
-                target = place_file(
-                    folder / record.image, out / IMAGES_DIR / image_filename(record.id)
-                )
-                record.image = f"{IMAGES_DIR}/{target.name}"
-            records.append(record)
-    records.sort(key=lambda r: r.id)
-    write_manifest(out, records)
-    first = summaries[0]
-    status_counts = Counter(r.status for r in records)
-    performance = {
-        key: round(sum(s["performance"].get(key) or 0 for s in summaries), 3)
-        for key in ("images_rendered", "batches", "render_seconds", "checkpoint_loads",
-                    "lora_loads", "load_seconds", "groups")
-    }  # fmt: skip
-    summary = {
-        **first,
-        "n_samples": len(records),
-        "n_images": status_counts["rendered"] + status_counts["cached"],
-        "counts": {status: status_counts.get(status, 0) for status in first["counts"]},
-        "normalisation": dict(
-            sorted(sum((Counter(s["normalisation"]) for s in summaries), Counter()).items())
-        ),
-        "samplers": {k: sum(s["samplers"].get(k, 0) for s in summaries) for k in first["samplers"]},
-        "weights_missing_models": {
-            k: v for s in summaries for k, v in s["weights_missing_models"].items()
-        },
-        "performance": {**first["performance"], **performance},
-        "cache": {
-            "hits": sum(s["cache"]["hits"] for s in summaries),
-            "misses": sum(s["cache"]["misses"] for s in summaries),
-            "dir": sorted({s["cache"]["dir"] for s in summaries}),
-        },  # fmt: skip
-        "shard": {"merged": count, "folders": [f.name for f in folders]},
-        "complete": True,
-    }
-    atomic_write_json(out / SUMMARY_NAME, summary)
-    return RenderReport(records, summary, out)
+    return records
