@@ -387,6 +387,32 @@ def test_a_validation_report_can_stand_for_the_prediction_file(sample_run, tiny_
     assert report.summary["provenance"]["predictions_sha256"]
 
 
+def test_rows_given_by_the_caller_are_used_and_the_benchmark_is_not_loaded(
+    sample_run, tiny_models, tmp_path, monkeypatch
+):
+    import chatgenbench.benchmark
+
+    folder, predictions, full = sample_run
+    by_id = {r.id: r for r in full.records}
+    ids = ["sample-0007", "sample-0002", "sample-0005"]  # two renderable, one without weights
+    rows = [{"id": i, "setting": by_id[i].setting, "input_type": by_id[i].input_type} for i in ids]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("load_benchmark was called although rows were given")
+
+    monkeypatch.setattr(chatgenbench.benchmark, "load_benchmark", refuse)
+    report = render_predictions(
+        predictions, "sample", catalog=tiny_models.overlay, out_dir=tmp_path / "out",
+        cache_dir=folder / "cache", progress=False, rows=rows,
+    )  # fmt: skip
+    assert [r.id for r in read_manifest(tmp_path / "out")] == ids
+    assert report.summary["n_samples"] == 3
+    assert {r.id: r.status for r in report.records} == {
+        "sample-0007": "cached", "sample-0002": "cached", "sample-0005": "weights_missing"}  # fmt: skip
+    for record in report.records:
+        assert record.cache_key == by_id[record.id].cache_key
+
+
 def test_a_benchmark_folder_with_a_train_split_renders_only_its_test_settings(tmp_path):
     import uuid
 

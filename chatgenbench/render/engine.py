@@ -92,20 +92,22 @@ def render_predictions(
     shard: str | tuple[int, int] | None = None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    rows: list[dict[str, Any]] | None = None,
     **options: Any,
 ) -> RenderReport:
     """Render every valid prediction of a benchmark into a render folder and return the report.
 
-    ``predictions`` is a prediction file, or a :class:`chatgenbench.predictions.ValidationReport`
-    of it (used as it is, so the file is not parsed again).
-    ``catalog`` is None (the benchmark's catalogue), a catalogue file laid over it (typically adding
-    ``weights``), or a :class:`chatgenbench.catalog.ModelCatalog`. ``device`` defaults to ``cuda``
-    when visible, else ``cpu``; ``dtype`` to fp16 on CUDA and fp32 on CPU. ``backend`` is a name in
+    ``predictions`` is a prediction file or its :class:`chatgenbench.predictions.ValidationReport`
+    (then the file is not parsed again). ``rows``: the benchmark's rows (dicts with at least ``id``,
+    ``setting`` and ``input_type``) when the caller has loaded them; they are used as they are, and
+    the benchmark is neither loaded nor its manifest's row count checked. ``catalog`` is None (the
+    benchmark's catalogue), a catalogue file laid over it (typically adding ``weights``), or a
+    :class:`chatgenbench.catalog.ModelCatalog`. ``device`` defaults to ``cuda`` when visible, else
+    ``cpu``; ``dtype`` to fp16 on CUDA and fp32 on CPU. ``backend`` is a name in
     :data:`chatgenbench.render.backends.RENDER_BACKENDS` (``local``, ``ray``). ``shard`` (``"I/N"``)
     renders only shard I of N (whole checkpoint groups) into ``out_dir/shards/I-of-N``.
-    ``cache_dir`` defaults to ``$CHATGENBENCH_HOME/render-cache``.
-
-    ``options`` are those of :data:`RENDER_OPTIONS` (``batch_size``, ``workers``, ``threads``, ...).
+    ``cache_dir`` defaults to ``$CHATGENBENCH_HOME/render-cache``. ``options``: see
+    :data:`RENDER_OPTIONS` (``batch_size``, ``workers``, ``threads``, ...).
 
     Returns a :class:`RenderReport`; writes ``render_manifest.jsonl``, ``render_summary.json`` and
     ``images/`` (see :mod:`chatgenbench.render_manifest`). A sample whose weights are missing or
@@ -115,7 +117,8 @@ def render_predictions(
     started = time.perf_counter()
     job = _render_job(out_dir, shard, backend, device, dtype, cache_dir, options)
     info = resolve_source(benchmark)
-    rows = _benchmark_rows(benchmark, setting, info)
+    if rows is None:
+        rows = _benchmark_rows(benchmark, setting, info)
     model_catalog = render_catalog(benchmark, catalog)
     report = _validated(predictions, rows, model_catalog)
     plan = plan_renders(rows, report, model_catalog, job.request_settings())
