@@ -22,7 +22,8 @@ from chatgenbench.render.worker import DEFAULT_BATCH_SIZE, RenderOutcome, Render
 #: Receives each request's :class:`RenderOutcome`, once per request, in the thread that called
 #: :meth:`RenderBackend.run`. An ok outcome with ``png`` set is stored in the cache by the sink.
 OutcomeSink = Callable[[RenderOutcome], None]
-#: Receives the counters summed so far (for the progress bar's loads); it must not keep them.
+#: Receives the counters summed so far (for the progress bar); it reads them and keeps nothing,
+#: since the backend may go on changing the same object.
 ProgressCallback = Callable[[WorkerStats], None]
 
 
@@ -56,6 +57,8 @@ class RenderBackend(Protocol):
     missing library, no GPU). Each worker it starts is built from the options, as
     :func:`build_worker` does, and renders a whole group at a time (one pipeline load per group)
     with ``iter_group``, ``render_group`` or, from another process, ``render_group_counted``.
+    A worker built with ``threads`` sets torch's thread count for its whole process: a backend
+    that runs one in the caller's process restores the count when it is done.
     """
 
     @property
@@ -72,6 +75,7 @@ class RenderBackend(Protocol):
         """Render every group and return the counters summed over all workers.
 
         ``groups`` share a checkpoint and LoRA each, largest first; keep a group on one worker.
+        Requests already in the cache are left out, and ``run`` is not called with no groups.
         Pass every request's outcome to ``sink`` once, from the calling thread, as it arrives; call
         ``progress`` (when given) with the counters summed so far after each outcome or group.
 
