@@ -45,6 +45,12 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = RegistryEntry(name, target, dict(metadata))
 
+    def unregister(self, name: str) -> RegistryEntry:
+        """Remove ``name`` and return its entry; raise :class:`UnknownNameError` when unknown."""
+        entry = self.entry(name)
+        del self._entries[name]
+        return entry
+
     def decorator(self, name: str, **metadata: Any):
         """Return a decorator that registers the decorated object under ``name``."""
 

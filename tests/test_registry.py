@@ -18,6 +18,18 @@ def test_lazy_entries_and_metadata():
         registry.register("path", len)
 
 
+def test_unregister_removes_an_entry_and_frees_its_name():
+    registry = Registry("thing")
+    registry.register("answer", 42, kind="number")
+    entry = registry.unregister("answer")
+    assert entry.target == 42 and entry.metadata == {"kind": "number"}
+    assert "answer" not in registry and registry.names() == []
+    with pytest.raises(UnknownNameError, match="Unknown thing 'answer'"):
+        registry.unregister("answer")
+    registry.register("answer", 43)
+    assert registry.get("answer") == 43
+
+
 def test_unknown_name_suggests_close_ones():
     with pytest.raises(UnknownNameError) as caught:
         ADAPTERS.get("no-finetun")

@@ -10,13 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from chatgenbench.errors import RenderError
 from chatgenbench.render import render_predictions
-from chatgenbench.render.engine import (
-    RenderError,
-    assign_shards,
-    group_requests,
-    parse_shard,
-)
+from chatgenbench.render.planning import group_requests
+from chatgenbench.render.shards import assign_shards, parse_shard
 from chatgenbench.render_manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest
 from tests.conftest import RENDERABLE, sample_predictions, write_predictions
 
@@ -262,7 +259,7 @@ def test_shards_cover_every_sample_exactly_once(sample_run, tiny_models):
 
 
 def test_merge_refuses_incomplete_shards(tmp_path):
-    from chatgenbench.render.engine import merge_shards
+    from chatgenbench.render.shards import merge_shards
 
     with pytest.raises(RenderError, match="no shard folders"):
         merge_shards(tmp_path)
@@ -272,7 +269,7 @@ def test_merge_refuses_incomplete_shards(tmp_path):
 
 
 def test_shard_assignment_keeps_groups_whole_and_is_deterministic():
-    from chatgenbench.render.engine import RenderRequest
+    from chatgenbench.render.planning import RenderRequest
 
     class Fake:
         def __init__(self, key, group):
@@ -366,7 +363,7 @@ def test_local_backend_with_two_worker_processes(sample_run, tiny_models, tmp_pa
 
 
 def test_every_summary_key_is_documented(sample_run):
-    from chatgenbench.render.engine import SUMMARY_KEYS
+    from chatgenbench.render.summary import SUMMARY_KEYS
 
     _, _, report = sample_run
     assert set(report.summary) == set(SUMMARY_KEYS)
@@ -388,6 +385,32 @@ def test_a_validation_report_can_stand_for_the_prediction_file(sample_run, tiny_
     assert report.summary["counts"]["cached"] == 5
     assert report.summary["provenance"]["predictions"] == str(predictions)
     assert report.summary["provenance"]["predictions_sha256"]
+
+
+def test_rows_given_by_the_caller_are_used_and_the_benchmark_is_not_loaded(
+    sample_run, tiny_models, tmp_path, monkeypatch
+):
+    import chatgenbench.benchmark
+
+    folder, predictions, full = sample_run
+    by_id = {r.id: r for r in full.records}
+    ids = ["sample-0007", "sample-0002", "sample-0005"]  # two renderable, one without weights
+    rows = [{"id": i, "setting": by_id[i].setting, "input_type": by_id[i].input_type} for i in ids]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("load_benchmark was called although rows were given")
+
+    monkeypatch.setattr(chatgenbench.benchmark, "load_benchmark", refuse)
+    report = render_predictions(
+        predictions, "sample", catalog=tiny_models.overlay, out_dir=tmp_path / "out",
+        cache_dir=folder / "cache", progress=False, rows=rows,
+    )  # fmt: skip
+    assert [r.id for r in read_manifest(tmp_path / "out")] == ids
+    assert report.summary["n_samples"] == 3
+    assert {r.id: r.status for r in report.records} == {
+        "sample-0007": "cached", "sample-0002": "cached", "sample-0005": "weights_missing"}  # fmt: skip
+    for record in report.records:
+        assert record.cache_key == by_id[record.id].cache_key
 
 
 def test_a_benchmark_folder_with_a_train_split_renders_only_its_test_settings(tmp_path):

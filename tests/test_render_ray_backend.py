@@ -41,7 +41,8 @@ def test_ray_backend_with_two_cpu_actors_matches_the_local_backend(
 def test_ray_backend_without_a_shared_cache_returns_images_to_the_driver(
     local_ray, sample_run, tiny_models, tmp_path
 ):
-    from chatgenbench.render.engine import BackendOptions, RenderRequest  # noqa: F401
+    from chatgenbench.render.backends import BackendOptions
+    from chatgenbench.render.planning import RenderRequest
     from chatgenbench.render.ray_backend import RayBackend
 
     folder, _, local = sample_run

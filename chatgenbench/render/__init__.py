@@ -3,9 +3,12 @@
 ``render_predictions(predictions, benchmark, catalog=..., out_dir=...)`` is the whole stage; see
 :mod:`chatgenbench.render.engine`. Modules: ``schedulers`` (A1111 sampler table), ``arguments``
 (normalisation), ``weights`` (catalogue weight sources, ``models status``), ``pipelines`` (loading,
-LRU, LoRA), ``cache`` (content-addressed store), ``engine`` (planning, grouping, local workers),
-``ray_backend`` (Ray Core actors), ``random_models`` (random-weight pipelines for tests and speed runs).
-Heavy libraries (torch, diffusers) are imported only when rendering starts.
+LRU, LoRA), ``cache`` (content-addressed store), ``planning`` (samples to requests, grouping by
+checkpoint), ``worker`` (rendering groups on one device), ``backends`` (the backend contract and
+registry, local workers), ``ray_backend`` (Ray Core actors), ``shards`` (``--shard I/N``, merging),
+``summary`` (``render_summary.json``), ``engine`` (the stage), ``random_models`` (random-weight
+pipelines for tests and speed runs). Heavy libraries (torch, diffusers) are imported only when
+rendering starts.
 """
 
 from __future__ import annotations

@@ -1,50 +1,37 @@
-"""Rendering submitted triples: plan, group by checkpoint, batch, render, cache, report.
+"""Rendering submitted triples: plan, shard, take from the cache, render, collect, report.
 
-:func:`render_predictions` is the whole stage. It turns every benchmark sample into either a
-:class:`RenderRequest` or a final status (``missing_prediction``, ``invalid_prediction``,
-``weights_missing``), takes what the content-addressed cache already holds, groups the rest by
-checkpoint and LoRA (largest groups first), optionally keeps one shard of the groups, and hands the
-groups to a backend (``local``: in this process or one process per GPU; ``ray``: Ray Core actors).
-Within a group, requests with the same shape and arguments are rendered as one batch, each with its
-own seeded generator. The render folder follows :mod:`chatgenbench.render_manifest`.
+:func:`render_predictions` is the whole stage. It plans every benchmark sample into a render
+request or a final status (:mod:`~chatgenbench.render.planning`), optionally keeps one shard of the
+checkpoint groups (:mod:`~chatgenbench.render.shards`), takes what the content-addressed cache
+already holds, hands the rest to a backend (:mod:`~chatgenbench.render.backends`) whose
+:class:`~chatgenbench.render.worker.RenderWorker` instances render it, and writes the render folder
+(:mod:`chatgenbench.render_manifest`) with its summary (:mod:`~chatgenbench.render.summary`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chatgenbench.benchmark import resolve_source
 from chatgenbench.errors import RenderError
-from chatgenbench.registry import Registry
-from chatgenbench.render.arguments import DEFAULT_SEED, RenderArguments, normalise_arguments
-from chatgenbench.render.cache import (
-    ImageCache,
-    cache_key,
-    default_cache_dir,
-    encode_png,
-    place_file,
-)
-from chatgenbench.render.pipelines import (
-    PIPELINE_CLASSES,
-    PipelinePool,
-    default_device,
-    resolve_dtype,
-)
-from chatgenbench.render.weights import (
-    DEFAULT_LORA_BASES,
-    ResolvedModel,
-    WeightLocator,
-    WeightRef,
-    render_catalog,
-    resolve_model,
+from chatgenbench.render.backends import BackendOptions, create_backend
+from chatgenbench.render.cache import ImageCache, default_cache_dir
+from chatgenbench.render.pipelines import default_device, resolve_dtype
+from chatgenbench.render.planning import RenderPlan, RequestSettings, plan_renders
+from chatgenbench.render.shards import merge_shards, parse_shard, select_shard, shard_dir
+from chatgenbench.render.summary import build_summary, provenance, render_settings
+from chatgenbench.render.weights import DEFAULT_LORA_BASES, WeightLocator, render_catalog
+from chatgenbench.render.worker import (
+    DEFAULT_BATCH_SIZE,
+    RenderOutcome,
+    WorkerStats,
+    truncation_changes,
 )
 from chatgenbench.render_manifest import (
     IMAGES_DIR,
@@ -53,466 +40,29 @@ from chatgenbench.render_manifest import (
     image_filename,
     write_manifest,
 )
+from chatgenbench.storage import atomic_write_json
 
-SUMMARY_FORMAT = 1
-#: Every top-level key of ``render_summary.json``, documented.
-SUMMARY_KEYS: dict[str, str] = {
-    "format": "version of this summary's layout",
-    "n_samples": "benchmark samples in this folder's manifest",
-    "n_images": "samples with an image (rendered + cached)",
-    "counts": "samples per status (see chatgenbench.render_manifest.RENDER_STATUSES)",
-    "normalisation": "'key:change' -> samples, e.g. 'width:rounded', 'prompt:truncated'",
-    "samplers": "requests whose sampler mapped exactly, approximately, or fell back to the default",
-    "weights_missing_models": "model -> why its weights are missing and how to get them",
-    "settings": "backend, workers, device, dtype, batch size, LRU size, threads, setting, seed "
-    "policy, LoRA bases, safety checker, image format",
-    "performance": "images rendered, batches, render and wall seconds, images/s, checkpoint and "
-    "LoRA loads, load seconds, groups, distinct checkpoints",
-    "cache": "cache folder, hits (taken from it) and misses (rendered or failed)",
-    "shard": "null, or index/count/groups/requests of this shard",
-    "complete": "false for a shard's folder: only its samples are listed",
-    "validation": "the prediction file's validation summary",
-    "provenance": "package and library versions, python, benchmark info, prediction file and "
-    "sha256, catalogue, time, command",
+if TYPE_CHECKING:  # pragma: no cover
+    from chatgenbench.benchmark import BenchmarkInfo
+    from chatgenbench.catalog import ModelCatalog
+    from chatgenbench.predictions import ValidationReport
+
+# ``RenderError`` and ``merge_shards`` are imported from here by the command line.
+__all__ = ["RenderError", "RenderReport", "merge_shards", "render_predictions"]
+
+#: The keyword options of :func:`render_predictions`, documented.
+RENDER_OPTIONS: dict[str, str] = {
+    "batch_size": "requests rendered in one pipeline call (default 4)",
+    "pipelines_in_memory": "pipelines each worker keeps loaded, least recently used out (default 2)",
+    "workers": "the number of local workers (default: one per visible GPU, else one)",
+    "threads": "torch CPU threads per worker (default: torch's)",
+    "lora_bases": "architecture -> the base checkpoint a LoRA of it is loaded onto",
+    "ray_address": "the Ray cluster of the ray backend (default: start one here)",
+    "ray_actors": "the number of Ray actors (default: one per GPU, else one)",
+    "command": "the command line recorded in the provenance (default: sys.argv)",
 }
-DEFAULT_BATCH_SIZE = 4
-#: Render backends by name: ``local`` (this machine) and ``ray`` (Ray Core actors).
-RENDER_BACKENDS: Registry = Registry("render backend")
-
-
-@dataclass(frozen=True)
-class RenderRequest:
-    """One image to render: everything that decides it, and the key it is cached under."""
-
-    key: str
-    model: str
-    architecture: str
-    checkpoint: WeightRef
-    lora: WeightRef | None
-    lora_scale: float
-    prompt: str
-    negative_prompt: str
-    arguments: RenderArguments
-    dtype: str
-    device_type: str
-
-    @property
-    def group_key(self) -> str:
-        """Requests with the same group key share one loaded pipeline (checkpoint plus LoRA)."""
-        lora = f"{self.lora.identity}@{self.lora_scale}" if self.lora else "-"
-        return f"{self.architecture}|{self.checkpoint.identity}|{lora}"
-
-    @property
-    def batch_key(self) -> str:
-        """Requests with the same batch key can be rendered in one pipeline call."""
-        return json.dumps(self.arguments.identity(), sort_keys=True)
-
-
-def request_inputs(
-    resolved: ResolvedModel,
-    prompt: str,
-    negative_prompt: str,
-    arguments: RenderArguments,
-    dtype: str,
-    device_type: str,
-    versions: dict[str, str | None],
-) -> dict[str, Any]:
-    """Return the inputs that make a request's cache key (see :mod:`chatgenbench.render.cache`)."""
-    return {
-        "checkpoint": resolved.checkpoint.identity,
-        "lora": resolved.lora.identity if resolved.lora else None,
-        "lora_scale": resolved.lora_scale if resolved.lora else None,
-        "pipeline": PIPELINE_CLASSES[resolved.architecture],
-        **arguments.identity(),
-        "prompt": prompt,
-        "negative_prompt": negative_prompt,
-        "seed": arguments.seed,
-        "generator": "torch.Generator(cpu)",
-        "dtype": dtype,
-        "device_type": device_type,
-        "versions": versions,
-    }
-
-
-@dataclass
-class RenderOutcome:
-    """What became of one request: an image (in the cache, or as PNG bytes) or an error."""
-
-    key: str
-    ok: bool
-    error: str | None = None
-    seconds: float = 0.0
-    png: bytes | None = None
-    sidecar: dict[str, Any] | None = None
-
-
-@dataclass
-class WorkerStats:
-    """Counters one worker reports (summed over workers in the summary)."""
-
-    checkpoint_loads: int = 0
-    lora_loads: int = 0
-    load_seconds: float = 0.0
-    render_seconds: float = 0.0
-    images: int = 0
-    batches: int = 0
-
-    def add(self, other: WorkerStats) -> None:
-        """Add another worker's counters to these."""
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-class RenderWorker:
-    """Renders whole checkpoint groups on one device, holding an LRU of pipelines.
-
-    The same class runs in this process, in a local worker process per GPU and as a Ray actor.
-    With ``cache_root`` set, images are written to the shared cache batch by batch (a killed worker
-    loses at most one batch); without it, outcomes carry PNG bytes for the caller to store.
-    """
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        dtype: str = "float32",
-        *,
-        capacity: int = 2,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        threads: int | None = None,
-    ) -> None:
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
-        from chatgenbench.render.pipelines import quiet_libraries
-
-        quiet_libraries()
-        self.device = device
-        self.batch_size = max(1, int(batch_size))
-        self.pool = PipelinePool(device=device, dtype=dtype, capacity=capacity)
-        self.stats = WorkerStats()
-
-    def render_group(
-        self, group: list[RenderRequest], cache_root: str | None = None
-    ) -> list[RenderOutcome]:
-        """Render one group (same checkpoint and LoRA) and return every request's outcome."""
-        return list(self.iter_group(group, cache_root))
-
-    def iter_group(
-        self, group: list[RenderRequest], cache_root: str | None = None
-    ) -> Iterator[RenderOutcome]:
-        """Render one group, yielding outcomes batch by batch."""
-        cache = ImageCache(Path(cache_root)) if cache_root else None
-        first = group[0]
-        before = (self.pool.checkpoint_loads, self.pool.lora_loads, self.pool.load_seconds)
-        try:
-            loaded = self.pool.get(first.checkpoint, first.architecture)
-            lora_context = self.pool.lora(loaded, first.lora, first.lora_scale)
-            lora_context.__enter__()
-        except Exception as error:  # a corrupt or incompatible file fails its group, not the run
-            what = f"loading {first.model}" + (
-                f" onto {first.checkpoint.name}" if first.lora else ""
-            )
-            message = f"{what}: {type(error).__name__}: {error}"
-            for request in group:
-                yield RenderOutcome(request.key, False, message)
-            return
-        finally:
-            self.stats.checkpoint_loads += self.pool.checkpoint_loads - before[0]
-            self.stats.lora_loads += self.pool.lora_loads - before[1]
-            self.stats.load_seconds += self.pool.load_seconds - before[2]
-        try:
-            batches: dict[str, list[RenderRequest]] = defaultdict(list)
-            for request in group:
-                batches[request.batch_key].append(request)
-            for same_shape in batches.values():
-                for start in range(0, len(same_shape), self.batch_size):
-                    batch = same_shape[start : start + self.batch_size]
-                    yield from self._render_batch(loaded, batch, cache)
-        finally:
-            lora_context.__exit__(None, None, None)
-
-    def _render_batch(self, loaded, batch: list[RenderRequest], cache) -> Iterator[RenderOutcome]:
-        try:
-            images, seconds = self._call(loaded, batch)
-            tokens = _token_counts(loaded.pipeline, batch)
-        except Exception as error:
-            if len(batch) > 1:  # e.g. out of memory: try each request alone
-                for request in batch:
-                    yield from self._render_batch(loaded, [request], cache)
-                return
-            message = f"rendering: {type(error).__name__}: {error}"
-            yield RenderOutcome(batch[0].key, False, message)
-            return
-        self.stats.images += len(batch)
-        self.stats.batches += 1
-        self.stats.render_seconds += seconds
-        for request, image, counted in zip(batch, images, tokens):
-            sidecar = {
-                "model": request.model,
-                "checkpoint": request.checkpoint.identity,
-                "checkpoint_name": request.checkpoint.name,
-                "lora": request.lora.identity if request.lora else None,
-                "lora_scale": request.lora_scale if request.lora else None,
-                "prompt": request.prompt,
-                "negative_prompt": request.negative_prompt,
-                "arguments": request.arguments.to_dict(),
-                "dtype": request.dtype,
-                "device": self.device,
-                "batch_size": len(batch),
-                "tokens": counted,
-                "seconds": seconds / len(batch),
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
-            png = encode_png(image)
-            if cache is not None:
-                cache.put(request.key, png, sidecar)
-                yield RenderOutcome(request.key, True, seconds=seconds / len(batch))
-            else:
-                yield RenderOutcome(request.key, True, None, seconds / len(batch), png, sidecar)
-
-    def _call(self, loaded, batch: list[RenderRequest]) -> tuple[list[Any], float]:
-        import torch
-
-        from chatgenbench.render.schedulers import build_scheduler
-
-        first = batch[0].arguments
-        pipeline = loaded.pipeline
-        pipeline.scheduler = build_scheduler(first.scheduler, loaded.base_scheduler_config)
-        generators = [torch.Generator("cpu").manual_seed(r.arguments.seed) for r in batch]
-        start = time.perf_counter()
-        with torch.inference_mode():
-            result = pipeline(
-                prompt=[r.prompt for r in batch],
-                negative_prompt=[r.negative_prompt for r in batch],
-                num_inference_steps=first.steps,
-                guidance_scale=first.cfg_scale,
-                width=first.width,
-                height=first.height,
-                generator=generators,
-                output_type="pil",
-            )
-        if str(self.device).startswith("cuda"):
-            torch.cuda.synchronize()
-        return list(result.images), time.perf_counter() - start
-
-
-def _token_counts(pipeline, batch: list[RenderRequest]) -> list[dict[str, int]]:
-    """Return each request's prompt and negative prompt length in tokens, and the encoder's limit.
-
-    CLIP encoders read at most ``model_max_length`` (77) tokens; diffusers drops the rest, where
-    A1111 would chunk. The counts go into the sidecar so that truncation is recorded per sample.
-    """
-    tokenizer = pipeline.tokenizer
-    limit = int(tokenizer.model_max_length)
-    counts = []
-    for request in batch:
-        prompt = len(tokenizer(request.prompt, truncation=False).input_ids)
-        negative = len(tokenizer(request.negative_prompt, truncation=False).input_ids)
-        counts.append({"prompt": prompt, "negative_prompt": negative, "limit": limit})
-    return counts
-
-
-def truncation_changes(sidecar: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Return the ``normalised`` entries for prompts longer than the text encoder reads."""
-    tokens = sidecar.get("tokens") or {}
-    limit = tokens.get("limit")
-    changes = {}
-    for key in ("prompt", "negative_prompt"):
-        count = tokens.get(key)
-        if limit and count and count > limit:
-            changes[key] = {"given": f"{count} tokens", "used": f"{limit} tokens",
-                            "change": "truncated"}  # fmt: skip
-    return changes
-
-
-# -- backends --------------------------------------------------------------------------------------
-
-OutcomeSink = Callable[[RenderOutcome], None]
-
-
-@dataclass
-class BackendOptions:
-    """Settings every backend receives."""
-
-    device: str
-    dtype: str
-    batch_size: int = DEFAULT_BATCH_SIZE
-    capacity: int = 2
-    workers: int | None = None
-    threads: int | None = None
-    cache_root: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-_WORKER: RenderWorker | None = None
-
-
-def _init_process_worker(devices, options: BackendOptions) -> None:
-    global _WORKER
-    device = devices.get()
-    _WORKER = RenderWorker(
-        device,
-        options.dtype,
-        capacity=options.capacity,
-        batch_size=options.batch_size,
-        threads=options.threads,
-    )
-
-
-def _process_render_group(group: list[RenderRequest], cache_root: str) -> tuple[list, WorkerStats]:
-    assert _WORKER is not None
-    before = replace(_WORKER.stats)
-    outcomes = _WORKER.render_group(group, cache_root)
-    delta = WorkerStats()
-    delta.add(_WORKER.stats)
-    for name in delta.__dataclass_fields__:
-        setattr(delta, name, getattr(delta, name) - getattr(before, name))
-    return outcomes, delta
-
-
-def local_worker_devices(device: str, workers: int | None) -> list[str]:
-    """Return one device per local worker: every visible GPU for ``cuda``, else one CPU worker.
-
-    ``workers`` overrides the count (for a CPU it starts that many CPU processes).
-    """
-    if str(device) == "cuda":
-        import torch
-
-        count = torch.cuda.device_count()
-        if workers:
-            count = min(count, workers)
-        return [f"cuda:{i}" for i in range(max(1, count))]
-    return [str(device)] * max(1, workers or 1)
-
-
-class LocalBackend:
-    """Render on this machine: in this process for one device, else one process per device."""
-
-    name = "local"
-
-    def __init__(self, options: BackendOptions) -> None:
-        self.options = options
-        self.devices = local_worker_devices(options.device, options.workers)
-
-    @property
-    def n_workers(self) -> int:
-        """The number of workers this backend runs."""
-        return len(self.devices)
-
-    def run(
-        self, groups: list[list[RenderRequest]], sink: OutcomeSink, progress=None
-    ) -> WorkerStats:
-        """Render every group, passing each outcome to ``sink`` as it arrives."""
-        if len(self.devices) == 1:
-            import torch
-
-            threads = torch.get_num_threads()  # the in-process worker may change it: restore
-            try:
-                worker = RenderWorker(
-                    self.devices[0],
-                    self.options.dtype,
-                    capacity=self.options.capacity,
-                    batch_size=self.options.batch_size,
-                    threads=self.options.threads,
-                )
-                for group in groups:
-                    for outcome in worker.iter_group(group, self.options.cache_root):
-                        sink(outcome)
-                        if progress:
-                            progress(worker.stats)
-            finally:
-                torch.set_num_threads(threads)
-            return worker.stats
-        return self._run_processes(groups, sink, progress)
-
-    def _run_processes(self, groups, sink, progress) -> WorkerStats:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        from concurrent.futures.process import BrokenProcessPool
-
-        context = multiprocessing.get_context("spawn")
-        devices = context.Manager().Queue()
-        for device in self.devices:
-            devices.put(device)
-        total = WorkerStats()
-        with ProcessPoolExecutor(
-            max_workers=len(self.devices),
-            mp_context=context,
-            initializer=_init_process_worker,
-            initargs=(devices, self.options),
-        ) as pool:
-            futures = {
-                pool.submit(_process_render_group, group, self.options.cache_root): group
-                for group in groups
-            }
-            for future in as_completed(futures):
-                try:
-                    outcomes, stats = future.result()
-                except BrokenProcessPool as error:
-                    message = f"a worker process died ({error}); rerun to resume from the cache"
-                    outcomes = [RenderOutcome(r.key, False, message) for r in futures[future]]
-                    stats = WorkerStats()
-                total.add(stats)
-                for outcome in outcomes:
-                    sink(outcome)
-                if progress:
-                    progress(total)
-        return total
-
-
-RENDER_BACKENDS.register("local", LocalBackend, description="this machine: one worker per GPU")
-RENDER_BACKENDS.register(
-    "ray",
-    "chatgenbench.render.ray_backend:RayBackend",
-    description="Ray Core actors, one per GPU, fed whole checkpoint groups",
-)
-
-
-# -- planning ------------------------------------------------------------------------------------
-
-
-def group_requests(requests: Iterable[RenderRequest]) -> list[list[RenderRequest]]:
-    """Group requests by checkpoint and LoRA; largest groups first, ties by key (deterministic)."""
-    groups: dict[str, list[RenderRequest]] = defaultdict(list)
-    for request in requests:
-        groups[request.group_key].append(request)
-    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
-    return [sorted(group, key=lambda r: (r.batch_key, r.key)) for _, group in ordered]
-
-
-def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """Parse ``"I/N"`` (0-based, ``0 <= I < N``) into ``(I, N)``; raise RenderError when malformed."""
-    if shard is None:
-        return None
-    if isinstance(shard, str):
-        parts = shard.split("/")
-        try:
-            index, count = int(parts[0]), int(parts[1])
-        except (ValueError, IndexError):
-            raise RenderError(f"--shard must be I/N such as 0/4, got {shard!r}") from None
-        if len(parts) != 2:
-            raise RenderError(f"--shard must be I/N such as 0/4, got {shard!r}")
-    else:
-        index, count = shard
-    if count < 1 or not 0 <= index < count:
-        raise RenderError(f"--shard I/N needs N >= 1 and 0 <= I < N, got {index}/{count}")
-    return index, count
-
-
-def assign_shards(groups: list[list[RenderRequest]], count: int) -> list[int]:
-    """Return the shard of each group: whole groups, largest first onto the least-loaded shard.
-
-    Deterministic for the same requests, so every shard of a SLURM array or torchrun job computes
-    the same assignment independently.
-    """
-    load = [0] * count
-    shards = []
-    for group in groups:
-        target = min(range(count), key=lambda i: (load[i], i))
-        load[target] += len(group)
-        shards.append(target)
-    return shards
+#: The options handed to every backend in :attr:`BackendOptions.extra`.
+BACKEND_EXTRA_OPTIONS = ("ray_address", "ray_actors")
 
 
 @dataclass
@@ -529,18 +79,6 @@ class RenderReport:
         return dict(self.summary["counts"])
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _select_rows(benchmark: str, setting: str) -> list[dict[str, Any]]:
-    from chatgenbench.benchmark import load_benchmark
-
-    dataset = load_benchmark(setting, benchmark)
-    columns = ["id", "setting", "input_type"]
-    return dataset.select_columns(columns).to_list()
-
-
 def render_predictions(
     predictions,
     benchmark: str | os.PathLike = "sample",
@@ -554,20 +92,22 @@ def render_predictions(
     shard: str | tuple[int, int] | None = None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    rows: list[dict[str, Any]] | None = None,
     **options: Any,
 ) -> RenderReport:
     """Render every valid prediction of a benchmark into a render folder and return the report.
 
-    ``predictions`` is a prediction file or a :class:`chatgenbench.predictions.ValidationReport`.
-    ``catalog`` is None (the benchmark's catalogue), a catalogue file laid over it (typically adding
-    ``weights``), or a :class:`chatgenbench.catalog.ModelCatalog`. ``device`` defaults to ``cuda``
-    when visible, else ``cpu``; ``dtype`` to fp16 on CUDA and fp32 on CPU. ``backend`` is ``local`` or
-    ``ray``. ``shard`` (``"I/N"``) renders only shard I of N (whole checkpoint groups) into
-    ``out_dir/shards/I-of-N``. ``cache_dir`` defaults to ``$CHATGENBENCH_HOME/render-cache``.
-
-    ``options``: ``batch_size`` (default 4), ``pipelines_in_memory`` (LRU size, default 2),
-    ``workers`` (local worker count), ``threads`` (torch CPU threads per worker), ``lora_bases``
-    (architecture -> base checkpoint name), ``ray_address``, ``ray_actors``, ``command`` (recorded).
+    ``predictions`` is a prediction file or its :class:`chatgenbench.predictions.ValidationReport`
+    (then the file is not parsed again). ``rows``: the benchmark's rows (dicts with at least ``id``,
+    ``setting`` and ``input_type``) when the caller has loaded them; they are used as they are, and
+    the benchmark is neither loaded nor its manifest's row count checked. ``catalog`` is None (the
+    benchmark's catalogue), a catalogue file laid over it (typically adding ``weights``), or a
+    :class:`chatgenbench.catalog.ModelCatalog`. ``device`` defaults to ``cuda`` when visible, else
+    ``cpu``; ``dtype`` to fp16 on CUDA and fp32 on CPU. ``backend`` is a name in
+    :data:`chatgenbench.render.backends.RENDER_BACKENDS` (``local``, ``ray``). ``shard`` (``"I/N"``)
+    renders only shard I of N (whole checkpoint groups) into ``out_dir/shards/I-of-N``.
+    ``cache_dir`` defaults to ``$CHATGENBENCH_HOME/render-cache``. ``options``: see
+    :data:`RENDER_OPTIONS` (``batch_size``, ``workers``, ``threads``, ...).
 
     Returns a :class:`RenderReport`; writes ``render_manifest.jsonl``, ``render_summary.json`` and
     ``images/`` (see :mod:`chatgenbench.render_manifest`). A sample whose weights are missing or
@@ -575,31 +115,105 @@ def render_predictions(
     :class:`RenderError` for settings that cannot work.
     """
     started = time.perf_counter()
-    known = {
-        "batch_size", "pipelines_in_memory", "workers", "threads", "lora_bases",
-        "ray_address", "ray_actors", "command",
-    }  # fmt: skip
-    unknown = set(options) - known
-    if unknown:
-        raise RenderError(f"unknown render options {sorted(unknown)}; known: {sorted(known)}")
-    from chatgenbench.benchmark import resolve_source
-    from chatgenbench.predictions import ValidationReport, validate_predictions
+    job = _render_job(out_dir, shard, backend, device, dtype, cache_dir, options)
+    info = resolve_source(benchmark)
+    if rows is None:
+        rows = _benchmark_rows(benchmark, setting, info)
+    model_catalog = render_catalog(benchmark, catalog)
+    report = _validated(predictions, rows, model_catalog)
+    plan = plan_renders(rows, report, model_catalog, job.request_settings())
+    if job.shard:
+        plan = select_shard(plan, *job.shard)
+    run = _run_backend(job, plan, progress)
+    records = _collect_records(plan, job.cache, run.collector, job.out)
+    write_manifest(job.out, records)
+    summary = build_summary(
+        plan,
+        stats=run.stats,
+        render_wall=run.seconds,
+        wall=time.perf_counter() - started,
+        settings=render_settings(backend, run.n_workers, job.options, setting, job.lora_bases),
+        cache={"dir": str(job.cache.root), "hits": run.hits, "misses": run.collector.total},
+        provenance=provenance(info, predictions, catalog, job.versions, options.get("command")),
+        validation=report.summary(),
+    )
+    atomic_write_json(job.out / SUMMARY_NAME, summary)
+    return RenderReport(records, summary, job.out)
+
+
+@dataclass
+class _RenderJob:
+    """A render's resolved settings: its folder, the cache, the backend and what it is given."""
+
+    out: Path
+    shard: tuple[int, int] | None
+    cache: ImageCache
+    backend: str
+    options: BackendOptions
+    lora_bases: dict[str, str]
+    versions: dict[str, str | None]
+
+    def request_settings(self) -> RequestSettings:
+        """Return what every request of this render shares."""
+        device_type = self.options.device.split(":")[0]
+        locator = WeightLocator(self.cache.root)
+        return RequestSettings(
+            locator, self.lora_bases, self.options.dtype, device_type, self.versions
+        )
+
+
+def _render_job(
+    out_dir: str | os.PathLike,
+    shard: str | tuple[int, int] | None,
+    backend: str,
+    device: str | None,
+    dtype: str | None,
+    cache_dir: str | os.PathLike | None,
+    options: dict[str, Any],
+) -> _RenderJob:
+    """Resolve the arguments of :func:`render_predictions` into a job (folder, shard, device,
+    dtype, batch size, cache); raise RenderError for an unknown option, a bad shard or batch size.
+    """
     from chatgenbench.render.cache import library_versions
 
+    unknown = set(options) - set(RENDER_OPTIONS)
+    if unknown:
+        raise RenderError(
+            f"unknown render options {sorted(unknown)}; known: {sorted(RENDER_OPTIONS)}"
+        )
     shard_spec = parse_shard(shard)
     device = str(device or default_device())
     dtype = resolve_dtype(dtype, device)
     batch_size = int(options.get("batch_size") or DEFAULT_BATCH_SIZE)
     if batch_size < 1:
         raise RenderError(f"batch_size must be at least 1, got {batch_size}")
-    out = Path(out_dir)
-    if shard_spec:
-        out = out / "shards" / f"{shard_spec[0]}-of-{shard_spec[1]}"
     cache = ImageCache(Path(cache_dir) if cache_dir else default_cache_dir())
-    info = resolve_source(benchmark)
-    rows = _select_rows(str(benchmark), setting)
+    backend_options = BackendOptions(
+        device=device,
+        dtype=dtype,
+        batch_size=batch_size,
+        capacity=int(options.get("pipelines_in_memory") or 2),
+        workers=options.get("workers"),
+        threads=options.get("threads"),
+        cache_root=str(cache.root),
+        extra={k: options[k] for k in BACKEND_EXTRA_OPTIONS if k in options},
+    )
+    lora_bases = {**DEFAULT_LORA_BASES, **(options.get("lora_bases") or {})}
+    out = shard_dir(Path(out_dir), shard_spec)
+    return _RenderJob(
+        out, shard_spec, cache, backend, backend_options, lora_bases, library_versions()
+    )
+
+
+def _benchmark_rows(
+    benchmark: str | os.PathLike, setting: str, info: BenchmarkInfo
+) -> list[dict[str, Any]]:
+    """Load the rows of ``setting``; raise RenderError when their number is not the manifest's."""
+    from chatgenbench.benchmark import load_benchmark
     from chatgenbench.schema import SETTINGS
 
+    dataset = load_benchmark(setting, str(benchmark))
+    rows = dataset.select_columns(["id", "setting", "input_type"]).to_list()
     expected = sum(
         info.counts.get(name, 0) for name in (SETTINGS if setting == "all" else [setting])
     )
@@ -609,346 +223,108 @@ def render_predictions(
             f"{expected}; the `datasets` cache may hold another folder of the same name (clear "
             "~/.cache/huggingface/datasets/<folder name>)"
         )
-    model_catalog = render_catalog(benchmark, catalog)
+    return rows
+
+
+def _validated(
+    predictions: Any, rows: Iterable[dict[str, Any]], catalog: ModelCatalog
+) -> ValidationReport:
+    """Return ``predictions`` if it is a validation report, else the prediction file's report."""
+    from chatgenbench.predictions import ValidationReport, validate_predictions
+
     if isinstance(predictions, ValidationReport):
-        report = predictions
-    else:
-        report = validate_predictions(
-            predictions, [r["id"] for r in rows], model_catalog, allow_missing=True
-        )
-    locator = WeightLocator(cache.root)
-    versions = library_versions()
-    lora_bases = {**DEFAULT_LORA_BASES, **(options.get("lora_bases") or {})}
-    device_type = device.split(":")[0]
+        return predictions
+    ids = [r["id"] for r in rows]
+    return validate_predictions(predictions, ids, catalog, allow_missing=True)
 
-    records: dict[str, RenderRecord] = {}
-    request_of: dict[str, RenderRequest] = {}
-    missing_weights: dict[str, str] = {}
-    for row in rows:
-        record = RenderRecord(row["id"], row["setting"], row["input_type"], "missing_prediction")
-        records[row["id"]] = record
-        prediction = report.predictions.get(row["id"])
-        if prediction is None:
-            record.error = "no usable prediction row for this sample"
-            continue
-        record.model = prediction.model if isinstance(prediction.model, str) else None
-        bad = [f for f in ("model", "prompt") if not prediction.valid(f)]
-        if bad:
-            record.status = "invalid_prediction"
-            problems = [
-                str(p)
-                for p in report.problems
-                if p.id == row["id"] and p.severity == "error" and p.field in bad
-            ]
-            record.error = "; ".join(problems) or f"invalid field(s): {', '.join(bad)}"
-            continue
-        entry = model_catalog.get(prediction.model)
-        if entry is None:  # validated against the same catalogue, so only for a passed report
-            record.status = "invalid_prediction"
-            record.error = f"model {prediction.model!r} is not in the catalogue"
-            continue
-        resolved = resolve_model(entry.name, model_catalog, locator, lora_bases)
-        arguments = normalise_arguments(
-            prediction.arguments, entry.architecture, seed=prediction.seed
-        )
-        record.seed = arguments.seed
-        record.normalised = dict(arguments.normalised)
-        if not isinstance(resolved, ResolvedModel):
-            record.status = "weights_missing"
-            record.error = f"{resolved.reason}. To get them: {resolved.how_to_get}"
-            missing_weights[entry.name] = record.error
-            continue
-        prompt = _text(prediction.prompt)
-        negative = _text(prediction.negative_prompt) if prediction.valid("negative_prompt") else ""
-        if not prediction.valid("negative_prompt"):
-            record.normalised["negative_prompt"] = {
-                "given": repr(prediction.negative_prompt)[:80], "used": "", "change": "default"}  # fmt: skip
-        inputs = request_inputs(resolved, prompt, negative, arguments, dtype, device_type, versions)
-        request = RenderRequest(
-            key=cache_key(inputs),
-            model=entry.name,
-            architecture=resolved.architecture,
-            checkpoint=resolved.checkpoint,
-            lora=resolved.lora,
-            lora_scale=resolved.lora_scale,
-            prompt=prompt,
-            negative_prompt=negative,
-            arguments=arguments,
-            dtype=dtype,
-            device_type=device_type,
-        )
-        record.cache_key = request.key
-        request_of[row["id"]] = request
 
-    unique: dict[str, RenderRequest] = {}
-    for request in request_of.values():
-        unique.setdefault(request.key, request)
-    groups = group_requests(unique.values())
-    shard_info = None
-    if shard_spec:
-        index, count = shard_spec
-        assignment = assign_shards(groups, count)
-        mine = [g for g, s in zip(groups, assignment) if s == index]
-        keys = {r.key for g in mine for r in g}
-        shard_info = {
-            "index": index,
-            "count": count,
-            "groups": len(mine),
-            "requests": len(keys),
-            "total_groups": len(groups),
-        }
-        groups = mine
-        for sample_id in list(records):
-            request = request_of.get(sample_id)
-            if request is not None and request.key not in keys:
-                del records[sample_id]
-            elif request is None and index != 0:  # final statuses go with shard 0
-                del records[sample_id]
-        request_of = {i: r for i, r in request_of.items() if i in records}
+class _OutcomeCollector:
+    """The backend's sink: stores returned PNGs in the cache, notes what was rendered and what
+    failed, and moves the progress bar (``total`` images) when there is one."""
 
-    hits = {r.key for g in groups for r in g if cache.has(r.key)}
-    to_render = [[r for r in g if r.key not in hits] for g in groups]
-    to_render = [g for g in to_render if g]
-    n_to_render = sum(len(g) for g in to_render)
+    def __init__(self, cache: ImageCache, total: int, progress: bool) -> None:
+        self.cache = cache
+        self.total = total
+        self.rendered: set[str] = set()
+        self.errors: dict[str, str] = {}
+        self.bar = None
+        if progress and total:
+            from tqdm.auto import tqdm
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / IMAGES_DIR).mkdir(exist_ok=True)
-    errors: dict[str, str] = {}
-    rendered: set[str] = set()
-    bar = None
-    if progress and n_to_render:
-        from tqdm.auto import tqdm
+            self.bar = tqdm(total=total, unit="img", desc="render", file=sys.stderr)
 
-        bar = tqdm(total=n_to_render, unit="img", desc="render", file=sys.stderr)
-
-    def sink(outcome: RenderOutcome) -> None:
+    def __call__(self, outcome: RenderOutcome) -> None:
         if outcome.ok:
             if outcome.png is not None:
-                cache.put(outcome.key, outcome.png, outcome.sidecar or {})
-            rendered.add(outcome.key)
+                self.cache.put(outcome.key, outcome.png, outcome.sidecar or {})
+            self.rendered.add(outcome.key)
         else:
-            errors[outcome.key] = outcome.error or "unknown error"
-        if bar is not None:
-            bar.update(1)
+            self.errors[outcome.key] = outcome.error or "unknown error"
+        if self.bar is not None:
+            self.bar.update(1)
 
-    def show(stats: WorkerStats) -> None:
-        if bar is not None:
-            bar.set_postfix(loads=stats.checkpoint_loads, lora=stats.lora_loads, refresh=False)
+    def show(self, stats: WorkerStats) -> None:
+        """Show the checkpoint and LoRA loads so far next to the bar."""
+        if self.bar is not None:
+            self.bar.set_postfix(loads=stats.checkpoint_loads, lora=stats.lora_loads, refresh=False)
 
-    backend_options = BackendOptions(
-        device=device,
-        dtype=dtype,
-        batch_size=batch_size,
-        capacity=int(options.get("pipelines_in_memory") or 2),
-        workers=options.get("workers"),
-        threads=options.get("threads"),
-        cache_root=str(cache.root),
-        extra={k: options[k] for k in ("ray_address", "ray_actors") if k in options},
-    )
-    runner = RENDER_BACKENDS.get(backend)(backend_options)
-    render_start = time.perf_counter()
-    stats = runner.run(to_render, sink, show) if to_render else WorkerStats()
-    render_wall = time.perf_counter() - render_start
-    if bar is not None:
-        bar.close()
+    def close(self) -> None:
+        """Close the bar."""
+        if self.bar is not None:
+            self.bar.close()
 
-    for sample_id, request in request_of.items():
-        record = records[sample_id]
-        if request.key in errors and request.key not in rendered:
-            record.status, record.error = "failed", errors[request.key]
+
+@dataclass
+class _BackendRun:
+    """What running the backend gave: counters, seconds, workers, cache hits and the outcomes."""
+
+    stats: WorkerStats
+    seconds: float
+    n_workers: int
+    hits: int
+    collector: _OutcomeCollector
+
+
+def _run_backend(job: _RenderJob, plan: RenderPlan, progress: bool) -> _BackendRun:
+    """Render the requests of ``plan`` that the cache lacks, group by group, with the backend."""
+    hits = {r.key for g in plan.groups for r in g if job.cache.has(r.key)}
+    to_render = [[r for r in g if r.key not in hits] for g in plan.groups]
+    to_render = [g for g in to_render if g]
+    job.out.mkdir(parents=True, exist_ok=True)
+    (job.out / IMAGES_DIR).mkdir(exist_ok=True)
+    collector = _OutcomeCollector(job.cache, sum(len(g) for g in to_render), progress)
+    runner = create_backend(job.backend, job.options)
+    start = time.perf_counter()
+    stats = runner.run(to_render, collector, collector.show) if to_render else WorkerStats()
+    seconds = time.perf_counter() - start
+    collector.close()
+    return _BackendRun(stats, seconds, runner.n_workers, len(hits), collector)
+
+
+def _collect_records(
+    plan: RenderPlan, cache: ImageCache, collector: _OutcomeCollector, out: Path
+) -> list[RenderRecord]:
+    """Give each planned sample its final status and export its image; return all records."""
+    for sample_id, request in plan.request_of.items():
+        record = plan.records[sample_id]
+        if request.key in collector.errors and request.key not in collector.rendered:
+            record.status, record.error = "failed", collector.errors[request.key]
             continue
         if not cache.has(request.key):
             record.status = "failed"
             record.error = "no image was produced (the worker stopped); rerun to resume"
             continue
-        record.status = "rendered" if request.key in rendered else "cached"
+        record.status = "rendered" if request.key in collector.rendered else "cached"
         record.normalised.update(truncation_changes(cache.sidecar(request.key)))
         name = image_filename(sample_id)
         cache.export(request.key, out / IMAGES_DIR / name)
         record.image = f"{IMAGES_DIR}/{name}"
-
-    ordered = list(records.values())
+    records = list(plan.records.values())
     # A key rendered once and shared by several samples: the first is "rendered", the rest "cached".
     seen: set[str] = set()
-    for record in ordered:
+    for record in records:
         if record.status == "rendered":
             if record.cache_key in seen:
                 record.status = "cached"
             seen.add(record.cache_key)
-    write_manifest(out, ordered)
-    summary = _summary(
-        ordered,
-        request_of,
-        stats=stats,
-        render_wall=render_wall,
-        wall=time.perf_counter() - started,
-        settings={
-            "backend": backend,
-            "workers": getattr(runner, "n_workers", 1),
-            "device": device,
-            "dtype": dtype,
-            "batch_size": batch_size,
-            "pipelines_in_memory": backend_options.capacity,
-            "threads": backend_options.threads,
-            "setting": setting,
-            "default_seed": DEFAULT_SEED,
-            "generator": "one torch.Generator on the CPU per request, seeded with its seed",
-            "lora_bases": lora_bases,
-            "safety_checker": False,
-            "image_format": "png",
-        },
-        cache={"dir": str(cache.root), "hits": len(hits), "misses": n_to_render},
-        shard=shard_info,
-        groups=len(groups),
-        distinct_checkpoints=len({r.checkpoint.identity for g in groups for r in g}),
-        missing_weights=missing_weights,
-        provenance=_provenance(info, predictions, catalog, versions, options.get("command")),
-        validation=report.summary(),
-    )
-    from chatgenbench.storage import atomic_write_json
-
-    atomic_write_json(out / SUMMARY_NAME, summary)
-    return RenderReport(ordered, summary, out)
-
-
-def _summary(records, request_of, *, stats: WorkerStats, render_wall: float, wall: float,
-             settings, cache, shard, groups, distinct_checkpoints, missing_weights, provenance,
-             validation) -> dict[str, Any]:  # fmt: skip
-    from chatgenbench.render.arguments import change_kinds
-    from chatgenbench.render_manifest import RENDER_STATUSES
-
-    counts = {status: 0 for status in RENDER_STATUSES}
-    counts.update(Counter(r.status for r in records))
-    normalisation = Counter(label for r in records for label in change_kinds(r.normalised))
-    samplers = Counter(request.arguments.scheduler.outcome for request in request_of.values())
-    return {
-        "format": SUMMARY_FORMAT,
-        "n_samples": len(records),
-        "n_images": counts["rendered"] + counts["cached"],
-        "counts": counts,
-        "normalisation": dict(sorted(normalisation.items())),
-        "samplers": {k: samplers.get(k, 0) for k in ("exact", "approximate", "fallback")},
-        "weights_missing_models": dict(sorted(missing_weights.items())),
-        "settings": settings,
-        "performance": {
-            "images_rendered": stats.images,
-            "batches": stats.batches,
-            "render_seconds": round(stats.render_seconds, 3),
-            "render_wall_seconds": round(render_wall, 3),
-            "images_per_second": round(stats.images / render_wall, 4) if render_wall > 0 else None,
-            "checkpoint_loads": stats.checkpoint_loads,
-            "lora_loads": stats.lora_loads,
-            "load_seconds": round(stats.load_seconds, 3),
-            "groups": groups,
-            "distinct_checkpoints": distinct_checkpoints,
-            "wall_seconds": round(wall, 3),
-        },
-        "cache": cache,
-        "shard": shard,
-        "complete": shard is None,
-        "validation": validation,
-        "provenance": provenance,
-    }
-
-
-def _provenance(info, predictions, catalog, versions, command) -> dict[str, Any]:
-    import platform
-
-    from chatgenbench import __version__
-    from chatgenbench.storage import sha256_file
-
-    prediction_path = getattr(predictions, "path", predictions)
-    digest = None
-    if isinstance(prediction_path, (str, os.PathLike)) and Path(prediction_path).is_file():
-        digest = sha256_file(prediction_path)
-    catalog_text = None
-    if isinstance(catalog, (str, os.PathLike)):
-        catalog_text = str(catalog)
-        if Path(catalog).is_file():
-            catalog_text += f" (sha256:{sha256_file(catalog)[:16]})"
-    return {
-        "chatgenbench": __version__,
-        "versions": versions,
-        "python": platform.python_version(),
-        "benchmark": info.to_dict(),
-        "predictions": str(prediction_path),
-        "predictions_sha256": digest,
-        "catalog": catalog_text,
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": command or " ".join(sys.argv),
-    }
-
-
-def merge_shards(out_dir: str | os.PathLike) -> RenderReport:
-    """Assemble ``out_dir`` from the shard folders ``out_dir/shards/I-of-N`` of a sharded render.
-
-    Needs neither the weights nor a shared cache: images are copied (hard-linked where possible)
-    from the shard folders. Raises :class:`RenderError` when a shard is missing, the shards disagree
-    on N, or a sample appears twice.
-    """
-    from chatgenbench.render_manifest import read_manifest
-    from chatgenbench.storage import atomic_write_json
-
-    out = Path(out_dir)
-    folders = sorted((out / "shards").glob("*-of-*"))
-    if not folders:
-        raise RenderError(f"no shard folders in {out / 'shards'}: render with --shard I/N first")
-    parsed = {}
-    for folder in folders:
-        index, _, count = folder.name.partition("-of-")
-        parsed[folder] = (int(index), int(count))
-    counts = {count for _, count in parsed.values()}
-    if len(counts) != 1:
-        raise RenderError(f"shard folders of different N in {out / 'shards'}: {sorted(counts)}")
-    count = counts.pop()
-    missing = sorted(set(range(count)) - {index for index, _ in parsed.values()})
-    if missing:
-        raise RenderError(f"shards {missing} of {count} are missing in {out / 'shards'}")
-    records: list[RenderRecord] = []
-    summaries = []
-    seen: dict[str, str] = {}
-    (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
-    for folder in sorted(folders, key=lambda f: parsed[f][0]):
-        summaries.append(json.loads((folder / SUMMARY_NAME).read_text("utf-8")))
-        for record in read_manifest(folder):
-            if record.id in seen:
-                raise RenderError(f"sample {record.id} is in {seen[record.id]} and {folder.name}")
-            seen[record.id] = folder.name
-            if record.has_image:
-                target = place_file(
-                    folder / record.image, out / IMAGES_DIR / image_filename(record.id)
-                )
-                record.image = f"{IMAGES_DIR}/{target.name}"
-            records.append(record)
-    records.sort(key=lambda r: r.id)
-    write_manifest(out, records)
-    first = summaries[0]
-    status_counts = Counter(r.status for r in records)
-    performance = {
-        key: round(sum(s["performance"].get(key) or 0 for s in summaries), 3)
-        for key in ("images_rendered", "batches", "render_seconds", "checkpoint_loads",
-                    "lora_loads", "load_seconds", "groups")
-    }  # fmt: skip
-    summary = {
-        **first,
-        "n_samples": len(records),
-        "n_images": status_counts["rendered"] + status_counts["cached"],
-        "counts": {status: status_counts.get(status, 0) for status in first["counts"]},
-        "normalisation": dict(
-            sorted(sum((Counter(s["normalisation"]) for s in summaries), Counter()).items())
-        ),
-        "samplers": {k: sum(s["samplers"].get(k, 0) for s in summaries) for k in first["samplers"]},
-        "weights_missing_models": {
-            k: v for s in summaries for k, v in s["weights_missing_models"].items()
-        },
-        "performance": {**first["performance"], **performance},
-        "cache": {
-            "hits": sum(s["cache"]["hits"] for s in summaries),
-            "misses": sum(s["cache"]["misses"] for s in summaries),
-            "dir": sorted({s["cache"]["dir"] for s in summaries}),
-        },  # fmt: skip
-        "shard": {"merged": count, "folders": [f.name for f in folders]},
-        "complete": True,
-    }
-    atomic_write_json(out / SUMMARY_NAME, summary)
-    return RenderReport(records, summary, out)
+    return records

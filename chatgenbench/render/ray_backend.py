@@ -1,7 +1,7 @@
 """Scale-out on Ray Core: one actor per GPU, each holding its pipelines, fed whole checkpoint groups.
 
 Ray Data's ``map_batches`` has no key affinity and would reload checkpoints, so this backend keeps
-:class:`chatgenbench.render.engine.RenderWorker` actors alive and hands each idle actor the next
+:class:`chatgenbench.render.worker.RenderWorker` actors alive and hands each idle actor the next
 whole group (largest first). Actors restart after a crash (``max_restarts``) and a group's task is
 retried (``max_task_retries``); a group that still fails is reported as ``failed`` for its samples,
 and what finished is already in the cache. Actors write into the cache folder when it is shared
@@ -14,32 +14,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatgenbench.render.engine import (
-    BackendOptions,
-    OutcomeSink,
-    RenderError,
-    RenderOutcome,
-    RenderWorker,
-    WorkerStats,
-)
+from chatgenbench.errors import RenderError
+from chatgenbench.render.backends import BackendOptions, OutcomeSink, ProgressCallback
+from chatgenbench.render.planning import RenderRequest
+from chatgenbench.render.worker import RenderOutcome, RenderWorker, WorkerStats
 
 MAX_RESTARTS = 2
 MAX_TASK_RETRIES = 2
 
 
-class _ActorWorker(RenderWorker):
-    def run_group(self, group, cache_root):
-        before = WorkerStats()
-        before.add(self.stats)
-        outcomes = self.render_group(group, cache_root)
-        delta = WorkerStats()
-        for name in delta.__dataclass_fields__:
-            setattr(delta, name, getattr(self.stats, name) - getattr(before, name))
-        return outcomes, delta
-
-
 class RayBackend:
-    """Render on a Ray cluster (``ray_address``) or a Ray started here."""
+    """Render on a Ray cluster (``ray_address``) or a Ray started here.
+
+    Follows :class:`chatgenbench.render.backends.RenderBackend`.
+
+    ``options.extra`` may hold ``ray_address``, ``ray_actors`` (default: one per GPU, else one) and
+    ``shared_cache``. Raises :class:`RenderError` without Ray, or for CUDA on a cluster with no GPU.
+    """
 
     name = "ray"
 
@@ -61,7 +52,7 @@ class RayBackend:
         if use_gpu and gpus == 0:
             raise RenderError("--device cuda with the ray backend, but the Ray cluster has no GPU")
         self.n_workers = int(options.extra.get("ray_actors") or (gpus if use_gpu else 1))
-        actor_class = ray.remote(_ActorWorker).options(
+        actor_class = ray.remote(RenderWorker).options(
             num_gpus=1 if use_gpu else 0,
             num_cpus=max(1, options.threads or 1),
             max_restarts=MAX_RESTARTS,
@@ -79,7 +70,12 @@ class RayBackend:
             for _ in range(self.n_workers)
         ]
 
-    def run(self, groups, sink: OutcomeSink, progress=None) -> WorkerStats:
+    def run(
+        self,
+        groups: list[list[RenderRequest]],
+        sink: OutcomeSink,
+        progress: ProgressCallback | None = None,
+    ) -> WorkerStats:
         """Render every group on the actors, passing each outcome to ``sink``."""
         ray = self.ray
         cache_root = self.options.cache_root if self.shared_cache else None
@@ -90,7 +86,7 @@ class RayBackend:
         while pending or running:
             while idle and pending:
                 actor, group = idle.pop(0), pending.pop(0)
-                running[actor.run_group.remote(group, cache_root)] = (actor, group)
+                running[actor.render_group_counted.remote(group, cache_root)] = (actor, group)
             done, _ = ray.wait(list(running), num_returns=1)
             for ref in done:
                 actor, group = running.pop(ref)

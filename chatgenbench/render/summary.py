@@ -1,0 +1,198 @@
+"""``render_summary.json``: its documented keys, and building it for a render or merged shards."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chatgenbench.render.arguments import DEFAULT_SEED, change_kinds
+from chatgenbench.render.backends import BackendOptions
+from chatgenbench.render.planning import RenderPlan
+from chatgenbench.render.worker import WorkerStats
+from chatgenbench.render_manifest import RENDER_STATUSES, RenderRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chatgenbench.benchmark import BenchmarkInfo
+
+SUMMARY_FORMAT = 1
+#: Every top-level key of ``render_summary.json``, documented.
+SUMMARY_KEYS: dict[str, str] = {
+    "format": "version of this summary's layout",
+    "n_samples": "benchmark samples in this folder's manifest",
+    "n_images": "samples with an image (rendered + cached)",
+    "counts": "samples per status (see chatgenbench.render_manifest.RENDER_STATUSES)",
+    "normalisation": "'key:change' -> samples, e.g. 'width:rounded', 'prompt:truncated'",
+    "samplers": "requests whose sampler mapped exactly, approximately, or fell back to the default",
+    "weights_missing_models": "model -> why its weights are missing and how to get them",
+    "settings": "backend, workers, device, dtype, batch size, LRU size, threads, setting, seed "
+    "policy, LoRA bases, safety checker, image format",
+    "performance": "images rendered, batches, render and wall seconds, images/s, checkpoint and "
+    "LoRA loads, load seconds, groups, distinct checkpoints",
+    "cache": "cache folder, hits (taken from it) and misses (rendered or failed)",
+    "shard": "null, or index/count/groups/requests of this shard",
+    "complete": "false for a shard's folder: only its samples are listed",
+    "validation": "the prediction file's validation summary",
+    "provenance": "package and library versions, python, benchmark info, prediction file and "
+    "sha256, catalogue, time, command",
+}
+#: The ``performance`` counters that merging shards adds up.
+SUMMED_PERFORMANCE = ("images_rendered", "batches", "render_seconds", "checkpoint_loads",
+                      "lora_loads", "load_seconds", "groups")  # fmt: skip
+
+
+def render_settings(
+    backend: str,
+    n_workers: int,
+    options: BackendOptions,
+    setting: str,
+    lora_bases: dict[str, str],
+) -> dict[str, Any]:
+    """Return the summary's ``settings``: the backend's name and worker count, ``options``, the
+    benchmark setting and the LoRA bases, with the fixed seed, generator and output policy.
+    """
+    return {
+        "backend": backend,
+        "workers": n_workers,
+        "device": options.device,
+        "dtype": options.dtype,
+        "batch_size": options.batch_size,
+        "pipelines_in_memory": options.capacity,
+        "threads": options.threads,
+        "setting": setting,
+        "default_seed": DEFAULT_SEED,
+        "generator": "one torch.Generator on the CPU per request, seeded with its seed",
+        "lora_bases": lora_bases,
+        "safety_checker": False,
+        "image_format": "png",
+    }
+
+
+def build_summary(
+    plan: RenderPlan,
+    *,
+    stats: WorkerStats,
+    render_wall: float,
+    wall: float,
+    settings: dict[str, Any],
+    cache: dict[str, Any],
+    provenance: dict[str, Any],
+    validation: dict[str, Any],
+) -> dict[str, Any]:
+    """Return the render summary (keys: :data:`SUMMARY_KEYS`) of a finished ``plan``.
+
+    ``stats`` are the backend's counters, ``render_wall`` and ``wall`` the seconds the backend and
+    the whole render took; the other arguments are the summary's entries of the same name.
+    """
+    records = list(plan.records.values())
+    counts = {status: 0 for status in RENDER_STATUSES}
+    counts.update(Counter(r.status for r in records))
+    normalisation = Counter(label for r in records for label in change_kinds(r.normalised))
+    samplers = Counter(request.arguments.scheduler.outcome for request in plan.request_of.values())
+    return {
+        "format": SUMMARY_FORMAT,
+        "n_samples": len(records),
+        "n_images": counts["rendered"] + counts["cached"],
+        "counts": counts,
+        "normalisation": dict(sorted(normalisation.items())),
+        "samplers": {k: samplers.get(k, 0) for k in ("exact", "approximate", "fallback")},
+        "weights_missing_models": dict(sorted(plan.missing_weights.items())),
+        "settings": settings,
+        "performance": {
+            "images_rendered": stats.images,
+            "batches": stats.batches,
+            "render_seconds": round(stats.render_seconds, 3),
+            "render_wall_seconds": round(render_wall, 3),
+            "images_per_second": round(stats.images / render_wall, 4) if render_wall > 0 else None,
+            "checkpoint_loads": stats.checkpoint_loads,
+            "lora_loads": stats.lora_loads,
+            "load_seconds": round(stats.load_seconds, 3),
+            "groups": len(plan.groups),
+            "distinct_checkpoints": plan.distinct_checkpoints,
+            "wall_seconds": round(wall, 3),
+        },
+        "cache": cache,
+        "shard": plan.shard,
+        "complete": plan.shard is None,
+        "validation": validation,
+        "provenance": provenance,
+    }
+
+
+def merge_summaries(
+    summaries: list[dict[str, Any]], records: list[RenderRecord], folders: list[str], count: int
+) -> dict[str, Any]:
+    """Return the summary of ``count`` merged shards.
+
+    Takes the shards' ``summaries`` in shard order, the merged ``records`` and the shard folder
+    names. Settings, validation and provenance are the first shard's.
+    """
+    first = summaries[0]
+    status_counts = Counter(r.status for r in records)
+    performance = {
+        key: round(sum(s["performance"].get(key) or 0 for s in summaries), 3)
+        for key in SUMMED_PERFORMANCE
+    }
+    normalisation = sum((Counter(s["normalisation"]) for s in summaries), Counter())
+    return {
+        **first,
+        "n_samples": len(records),
+        "n_images": status_counts["rendered"] + status_counts["cached"],
+        "counts": {status: status_counts.get(status, 0) for status in first["counts"]},
+        "normalisation": dict(sorted(normalisation.items())),
+        "samplers": {k: sum(s["samplers"].get(k, 0) for s in summaries) for k in first["samplers"]},
+        "weights_missing_models": {
+            k: v for s in summaries for k, v in s["weights_missing_models"].items()
+        },
+        "performance": {**first["performance"], **performance},
+        "cache": {
+            "hits": sum(s["cache"]["hits"] for s in summaries),
+            "misses": sum(s["cache"]["misses"] for s in summaries),
+            "dir": sorted({s["cache"]["dir"] for s in summaries}),
+        },  # fmt: skip
+        "shard": {"merged": count, "folders": folders},
+        "complete": True,
+    }
+
+
+def provenance(
+    info: BenchmarkInfo,
+    predictions: Any,
+    catalog: Any,
+    versions: dict[str, str | None],
+    command: str | None,
+) -> dict[str, Any]:
+    """Return the summary's ``provenance``.
+
+    ``info`` describes the benchmark; ``predictions`` is the prediction file or a validation
+    report (its ``path`` is recorded, and hashed when it is a file); ``catalog`` is recorded when
+    it is a file name (with a short hash when it exists); ``command`` defaults to ``sys.argv``.
+    """
+    import platform
+
+    from chatgenbench import __version__
+    from chatgenbench.storage import sha256_file
+
+    prediction_path = getattr(predictions, "path", predictions)
+    digest = None
+    if isinstance(prediction_path, (str, os.PathLike)) and Path(prediction_path).is_file():
+        digest = sha256_file(prediction_path)
+    catalog_text = None
+    if isinstance(catalog, (str, os.PathLike)):
+        catalog_text = str(catalog)
+        if Path(catalog).is_file():
+            catalog_text += f" (sha256:{sha256_file(catalog)[:16]})"
+    return {
+        "chatgenbench": __version__,
+        "versions": versions,
+        "python": platform.python_version(),
+        "benchmark": info.to_dict(),
+        "predictions": str(prediction_path),
+        "predictions_sha256": digest,
+        "catalog": catalog_text,
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command or " ".join(sys.argv),
+    }
