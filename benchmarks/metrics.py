@@ -125,7 +125,7 @@ def bench_clip(images, texts, batch, device, size, folder, repeats):
     from transformers import CLIPModel
 
     from chatgenbench.metrics.clip_score import CLIPScore, load_clip
-    from chatgenbench.metrics.tiny_models import write_clip
+    from chatgenbench.testing.metric_models import write_clip
 
     path = write_clip(folder / "clip", size=size)
     bundle = load_clip(path, device=device)
@@ -137,7 +137,9 @@ def bench_clip(images, texts, batch, device, size, folder, repeats):
             engine.update(imgs, txts)
         return engine.compute()
 
-    class PooledCLIP(CLIPModel):  # transformers 5 vs torchmetrics 1.9 (see ENVIRONMENT.md)
+    class PooledCLIP(
+        CLIPModel
+    ):  # torchmetrics 1.9 calls .norm() on what transformers 5 returns as a model output
         def get_image_features(self, *args, **kwargs):
             return super().get_image_features(*args, **kwargs).pooler_output
 
@@ -166,7 +168,7 @@ def bench_hps(images, texts, batch, device, size, folder, repeats):
     from open_clip.transform import image_transform
 
     from chatgenbench.metrics.hps import HPSv2, load_hps
-    from chatgenbench.metrics.tiny_models import TINY_HPS_ARCHITECTURE, write_hps
+    from chatgenbench.testing.metric_models import TINY_HPS_ARCHITECTURE, write_hps
 
     checkpoint = write_hps(folder / "hps", size=size)
     architecture = TINY_HPS_ARCHITECTURE if size == "tiny" else "ViT-H-14"
@@ -207,7 +209,7 @@ def bench_image_reward(images, texts, batch, device, size, folder, repeats):
         ImageReward,
         load_image_reward,
     )
-    from chatgenbench.metrics.tiny_models import write_image_reward
+    from chatgenbench.testing.metric_models import write_image_reward
 
     bundle = load_image_reward(write_image_reward(folder / "ir", size=size), device=device)
     engine = ImageReward(bundle)

@@ -86,3 +86,11 @@ class UnknownNameError(ChatGenBenchError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message otherwise
         return str(self.args[0]) if self.args else ""
+
+
+class MetricNotComputed(ChatGenBenchError, ValueError):
+    """A metric that cannot be computed on the given samples; the reason goes into the results."""
+
+
+class UsageError(ChatGenBenchError, ValueError):
+    """A command used wrongly in a way its parser cannot see (e.g. ``--lora-base`` without ``=``)."""

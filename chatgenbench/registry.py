@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from chatgenbench.errors import UnknownNameError
 
 T = TypeVar("T")
+
+
+def unknown_name(kind: str, name: str, known: Iterable[str]) -> UnknownNameError:
+    """Return the error for a ``kind`` named ``name`` that is not among ``known``, with close names.
+
+    >>> str(unknown_name("baseline", "no-finetun", ["no-finetune", "retrieval"]))
+    "Unknown baseline 'no-finetun'. Did you mean: no-finetune? Known: no-finetune, retrieval."
+    """
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return UnknownNameError(f"Unknown {kind} {name!r}.{hint} Known: {', '.join(known) or 'none'}.")
 
 
 @dataclass
@@ -65,10 +77,7 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
-            close = difflib.get_close_matches(name, list(self._entries), n=3, cutoff=0.5)
-            hint = f" Did you mean: {', '.join(close)}?" if close else ""
-            known = ", ".join(sorted(self._entries)) or "none"
-            raise UnknownNameError(f"Unknown {self.kind} {name!r}.{hint} Known: {known}.") from None
+            raise unknown_name(self.kind, name, self._entries) from None
 
     def get(self, name: str) -> T:
         """Return the implementation registered under ``name``, importing it if needed."""
@@ -85,6 +94,10 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         """Return the registered names, sorted."""
         return sorted(self._entries)
+
+    def entries(self) -> list[RegistryEntry]:
+        """Return every entry in registration order (the order in which a table shows them)."""
+        return list(self._entries.values())
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

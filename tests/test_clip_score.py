@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from chatgenbench.metrics.clip_score import CLIPScore, clip_cosines, clip_score, load_clip
-from chatgenbench.metrics.tiny_models import write_clip
+from chatgenbench.testing.metric_models import write_clip
 from chatgenbench.weights import WeightsMissing
 
 TEXTS = ["a red square", "a photo of a cat", "a dog", "sunset over the sea"]

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from chatgenbench.metrics.hps import HPSv2, hps_preprocess, hps_v2, load_hps
-from chatgenbench.metrics.tiny_models import TINY_HPS_ARCHITECTURE, write_hps
+from chatgenbench.testing.metric_models import TINY_HPS_ARCHITECTURE, write_hps
 from chatgenbench.weights import WeightsMissing
 
 TEXTS = ["a red square", "a cat", "a dog"]

@@ -20,7 +20,7 @@ from chatgenbench.metrics.image_reward import (
     load_image_reward,
     load_tokenizer,
 )
-from chatgenbench.metrics.tiny_models import write_image_reward
+from chatgenbench.testing.metric_models import write_image_reward
 from chatgenbench.weights import WeightsMissing
 
 TEXTS = ["a red square on a white table", "a cat", "a dog in the snow"]

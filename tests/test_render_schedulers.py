@@ -21,7 +21,7 @@ SD15_SCHEDULER = {
     "set_alpha_to_one": False,
 }
 
-# DESIGN §4, row by row: A1111 name -> (class, settings that must hold).
+# The sampler table of the README (Render), row by row: A1111 name -> (class, settings that must hold).
 DESIGN_TABLE = {
     "DPM++ 2M": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": False}),
     "DPM++ 2M Karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),

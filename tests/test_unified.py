@@ -6,7 +6,7 @@ import pytest
 
 from chatgenbench.metrics import unified_metric
 
-# Paper Table 4 (DESIGN §3): setting, method, FID, CLIP, HPS v2, ImageReward, Unified.
+# The paper's Table 4: setting, method, FID, CLIP, HPS v2, ImageReward, Unified.
 TABLE_4 = [
     ("Supervised", "Baseline", 32.7, 64.6, 20.2, -34.6, 37.3),
     ("Supervised", "ChatGen-Base (2B)", 21.3, 69.9, 23.5, 2.4, 59.0),

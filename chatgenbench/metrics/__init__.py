@@ -1,78 +1,74 @@
-"""Metrics of ChatGenBench, registered by name with their direction.
+"""Metrics of ChatGenBench, each registered once in :data:`METRICS` with its metadata.
 
 Step-wise (the paper's Table 4, left): :func:`prompt_bertscore`, :func:`selection_accuracy`,
-:func:`config_accuracy`. Final: :func:`unified_metric` of FID, CLIP score, HPS v2 and ImageReward.
-Heavy dependencies (bert_score, torch) are imported only when a metric runs.
+:func:`config_accuracy`. Image metrics (:mod:`chatgenbench.metrics.base` is their contract):
+FID (:mod:`~chatgenbench.metrics.fid`), CLIP score (:mod:`~chatgenbench.metrics.clip_score`),
+HPS v2 (:mod:`~chatgenbench.metrics.hps`), ImageReward (:mod:`~chatgenbench.metrics.image_reward`).
+Final: :func:`unified_metric` of those four. Each image metric has a functional twin in its module
+(``fid.fid``, ``clip_score.clip_score``, ...). Heavy dependencies (bert_score, torch) are imported
+only when a metric runs.
 """
 
 from __future__ import annotations
 
-from chatgenbench.metrics.stepwise import (
-    ConfigAccuracy,
-    config_accuracy,
-    config_matches,
-    selection_accuracy,
-    selection_correct,
-)
-from chatgenbench.metrics.unified import UNIFIED_RANGES, unified_metric
-from chatgenbench.registry import Registry
+from typing import TYPE_CHECKING, Any
 
-METRICS: Registry = Registry("metric")
-METRICS.register(
-    "prompt_bertscore",
-    "chatgenbench.metrics.bertscore:prompt_bertscore",
-    higher_is_better=True,
-    stage="stepwise",
-    scale="raw",
-)
-METRICS.register(
-    "selection_accuracy", selection_accuracy, higher_is_better=True, stage="stepwise", scale="raw"
-)
-METRICS.register(
-    "config_accuracy", config_accuracy, higher_is_better=True, stage="stepwise", scale="raw"
-)
-METRICS.register(
-    "fid", "chatgenbench.metrics.image:fid", higher_is_better=False, stage="image", scale="x1"
-)
-METRICS.register(
-    "clip_score",
-    "chatgenbench.metrics.image:clip_score",
-    higher_is_better=True,
-    stage="image",
-    scale="x100",
-)
-METRICS.register(
-    "hps_v2",
-    "chatgenbench.metrics.image:hps_v2",
-    higher_is_better=True,
-    stage="image",
-    scale="x100",
-)
-METRICS.register(
-    "image_reward",
-    "chatgenbench.metrics.image:image_reward",
-    higher_is_better=True,
-    stage="image",
-    scale="x100",
-)
-METRICS.register("unified", unified_metric, higher_is_better=True, stage="image", scale="x100")
+#: Public name -> the module that defines it; imported on first use, so that importing one metric
+#: module does not import the others.
+_LAZY = {
+    "METRICS": "base",
+    "ImageMetric": "base",
+    "MetricValue": "base",
+    "PerImageMetric": "base",
+    "register_image_metric": "base",
+    "ConfigAccuracy": "stepwise",
+    "config_accuracy": "stepwise",
+    "config_matches": "stepwise",
+    "selection_accuracy": "stepwise",
+    "selection_correct": "stepwise",
+    "prompt_bertscore": "bertscore",
+    "UNIFIED_INPUTS": "unified",
+    "unified_metric": "unified",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chatgenbench.metrics.base import (
+        METRICS,
+        ImageMetric,
+        MetricValue,
+        PerImageMetric,
+        register_image_metric,
+    )
+    from chatgenbench.metrics.bertscore import prompt_bertscore
+    from chatgenbench.metrics.stepwise import (
+        ConfigAccuracy,
+        config_accuracy,
+        config_matches,
+        selection_accuracy,
+        selection_correct,
+    )
+    from chatgenbench.metrics.unified import UNIFIED_INPUTS, unified_metric
 
 
-def prompt_bertscore(candidates, references, encoder: str = "minilm", **kwargs) -> float:
-    """Mean BERTScore F1 of predicted against reference prompts; see
-    :func:`chatgenbench.metrics.bertscore.prompt_bertscore`."""
-    from chatgenbench.metrics.bertscore import prompt_bertscore as _prompt_bertscore
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
 
-    return _prompt_bertscore(candidates, references, encoder=encoder, **kwargs)
+        return getattr(importlib.import_module(f"chatgenbench.metrics.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'chatgenbench.metrics' has no attribute {name!r}")
 
 
 __all__ = [
     "METRICS",
-    "UNIFIED_RANGES",
+    "UNIFIED_INPUTS",
     "ConfigAccuracy",
+    "ImageMetric",
+    "MetricValue",
+    "PerImageMetric",
     "config_accuracy",
     "config_matches",
     "prompt_bertscore",
+    "register_image_metric",
     "selection_accuracy",
     "selection_correct",
     "unified_metric",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chatgenbench.errors import EncoderUnavailable
+from chatgenbench.metrics.base import METRICS
 
 EncoderName = Literal["minilm", "roberta-large"]
 ENCODER_NAMES: tuple[str, ...] = ("minilm", "roberta-large")
@@ -170,3 +171,15 @@ def prompt_bertscore(
         candidates, references
     )
     return sum(scores) / len(scores)
+
+
+METRICS.register(
+    "prompt_bertscore",
+    prompt_bertscore,
+    stage="stepwise",
+    label="BERTScore",
+    higher_is_better=True,
+    fmt="{:.3f}",
+    description="mean BERTScore F1 of predicted vs reference prompt (0 for a missing prompt); "
+    "the encoder is in metric_settings.bertscore",
+)

@@ -16,11 +16,12 @@ counted.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from chatgenbench.metrics.image import PerImageMetric, to_rgb
+from chatgenbench.metrics.base import PerImageMetric, register_image_metric, to_rgb
+from chatgenbench.weights import WeightSet
 
 ClipVariant = Literal["clip_s", "torchmetrics"]
 #: variant -> (weight, where the clamp at 0 applies: "image" or "mean")
@@ -29,6 +30,40 @@ CLIP_VARIANTS: dict[str, tuple[float, str]] = {
     "torchmetrics": (1.0, "mean"),
 }
 DEFAULT_CLIP_MODEL = "clip-vit-large-patch14"
+CLIP_WEIGHTS = WeightSet(
+    name=DEFAULT_CLIP_MODEL,
+    description="OpenAI CLIP ViT-L/14 (transformers format)",
+    repo_id="openai/clip-vit-large-patch14",
+    files=("config.json", "model.safetensors"),
+    env="CHATGENBENCH_CLIP",
+    patterns=(
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.json",
+        "merges.txt",
+        "special_tokens_map.json",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class CLIPScoreOptions:
+    """The CLIP score's options (each field is a command-line flag of the same name)."""
+
+    clip_model: str | None = field(
+        default=None,
+        metadata={"help": "local CLIP folder (default: weights cache clip-vit-large-patch14)"},
+    )
+    clip_variant: str = field(
+        default="clip_s",
+        metadata={
+            "help": "clip_s = 2.5*max(cos,0) (paper scale, default); torchmetrics = max(cos,0)",
+            "choices": tuple(CLIP_VARIANTS),
+        },
+    )
 
 
 @dataclass
@@ -56,7 +91,7 @@ def load_clip(
 
     from chatgenbench.weights import WeightsMissing, locate
 
-    folder = Path(path) if path is not None else locate(DEFAULT_CLIP_MODEL)
+    folder = Path(path) if path is not None else locate(CLIP_WEIGHTS)
     if not (folder / "config.json").is_file():
         raise WeightsMissing(f"no CLIP model in {folder} (config.json missing)")
     model = CLIPModel.from_pretrained(folder, local_files_only=True, dtype=getattr(torch, dtype))
@@ -116,10 +151,17 @@ def aggregate_clip(mean: float, variant: str) -> float:
     return max(mean, 0.0) if CLIP_VARIANTS[variant][1] == "mean" else mean
 
 
+@register_image_metric
 class CLIPScore(PerImageMetric):
-    """CLIP score as a metric object (``update(images, texts)``, ``compute()`` ×100)."""
+    """CLIP score as a metric object (``update(images, texts, ids)``, ``compute()`` ×100)."""
 
     name = "clip_score"
+    label = "CLIP"
+    higher_is_better = True
+    description = "CLIP score ×100 (variant in metric_settings.image.clip_score)"
+    weights = (CLIP_WEIGHTS,)
+    Options = CLIPScoreOptions
+    comparability = ("variant",)
 
     def __init__(self, bundle: CLIPBundle, variant: ClipVariant = "clip_s") -> None:
         super().__init__()
@@ -129,7 +171,39 @@ class CLIPScore(PerImageMetric):
             )
         self.bundle = bundle
         self.variant = variant
+        self.options = CLIPScoreOptions(clip_model=bundle.source, clip_variant=variant)
+        self.source, self.device, self.dtype = bundle.source, bundle.device, bundle.dtype
         self.truncated = 0
+
+    @classmethod
+    def load(
+        cls, options: CLIPScoreOptions, device: str = "cpu", dtype: str = "float32"
+    ) -> CLIPScore:
+        """Load the CLIP model of ``options`` (default: the weights cache) and return the metric."""
+        if options.clip_variant not in CLIP_VARIANTS:
+            raise ValueError(f"unknown CLIP score variant {options.clip_variant!r}")
+        metric = cls(
+            load_clip(options.clip_model, device=device, dtype=dtype), options.clip_variant
+        )
+        metric.options = options
+        return metric
+
+    @classmethod
+    def settings(cls, options: CLIPScoreOptions, *, device: str, dtype: str) -> dict[str, Any]:
+        """Return the variant, its formula, the model and the text limit."""
+        return {
+            "variant": options.clip_variant,
+            "formula": "100 * 2.5 * max(cos(image, text), 0) per image, mean"
+            if options.clip_variant == "clip_s"
+            else "100 * max(mean of cos(image, text), 0) (torchmetrics CLIPScore)",
+            "model": options.clip_model or "clip-vit-large-patch14 (openai/clip-vit-large-patch14)",
+            "max_text_tokens": 77,
+        }
+
+    @property
+    def model(self) -> CLIPBundle:
+        """The loaded CLIP model and processor."""
+        return self.bundle
 
     def score_batch(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
         """Return ``2.5 * max(cos, 0)`` per pair (clip_s) or ``cos`` (torchmetrics)."""
@@ -140,14 +214,23 @@ class CLIPScore(PerImageMetric):
             return [weight * max(c, 0.0) for c in cosines]
         return [weight * c for c in cosines]
 
-    def compute(self) -> float:
-        """Return the mean ×100 (clamped at 0 for the torchmetrics variant)."""
-        return aggregate_clip(super().compute(), self.variant)
+    def finalize(self, mean: float) -> float:
+        """Clamp the mean at 0 for the torchmetrics variant (which clamps the mean, not images)."""
+        return aggregate_clip(mean, self.variant)
+
+    def merge(self, other: PerImageMetric) -> None:
+        """Add another instance's scores and truncation count."""
+        super().merge(other)
+        self.truncated += getattr(other, "truncated", 0)
 
     def reset(self) -> None:
         """Forget every score and the truncation count."""
         super().reset()
         self.truncated = 0
+
+    def notes(self) -> dict[str, Any]:
+        """Return how many texts were cut at CLIP's 77 tokens."""
+        return {"clip_score_truncated_texts": self.truncated}
 
 
 def clip_score(
@@ -163,4 +246,4 @@ def clip_score(
     """
     metric = CLIPScore(model, variant)
     metric.update(images, texts)
-    return metric.compute()
+    return float(metric.compute())

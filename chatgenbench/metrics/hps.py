@@ -15,18 +15,54 @@ with ``open_clip.add_model_config`` before the model is built (tests use this fo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from chatgenbench.metrics.image import PerImageMetric, to_rgb
+from chatgenbench.metrics.base import PerImageMetric, register_image_metric, to_rgb
+from chatgenbench.weights import WeightSet
 
 HPSVersion = Literal["v2.0", "v2.1"]
 HPS_FILES: dict[str, str] = {"v2.0": "HPS_v2_compressed.pt", "v2.1": "HPS_v2.1_compressed.pt"}
-HPS_WEIGHTS: dict[str, str] = {"v2.0": "hps-v2.0", "v2.1": "hps-v2.1"}
+#: version -> the weight set of its checkpoint
+HPS_WEIGHTS: dict[str, WeightSet] = {
+    "v2.0": WeightSet(
+        name="hps-v2.0",
+        description="HPS v2.0 state_dict for open_clip ViT-H-14 (xswu/HPSv2)",
+        repo_id="xswu/HPSv2",
+        files=(HPS_FILES["v2.0"],),
+        env="CHATGENBENCH_HPS_V2",
+    ),
+    "v2.1": WeightSet(
+        name="hps-v2.1",
+        description="HPS v2.1 state_dict for open_clip ViT-H-14 (xswu/HPSv2)",
+        repo_id="xswu/HPSv2",
+        files=(HPS_FILES["v2.1"],),
+        env="CHATGENBENCH_HPS_V2_1",
+    ),
+}
 DEFAULT_ARCHITECTURE = "ViT-H-14"
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass(frozen=True)
+class HPSOptions:
+    """HPS v2's options (each field is a command-line flag of the same name)."""
+
+    hps_version: str = field(
+        default="v2.0", metadata={"help": "HPS checkpoint version", "choices": tuple(HPS_FILES)}
+    )
+    hps_checkpoint: str | None = field(
+        default=None, metadata={"help": "HPS checkpoint file (default: weights cache)"}
+    )
+    hps_architecture: str = field(
+        default="ViT-H-14",
+        metadata={
+            "help": "open_clip model of the HPS checkpoint (default ViT-H-14; a <name>.json "
+            "open_clip config beside the checkpoint is registered first)"
+        },
+    )
 
 
 @dataclass
@@ -142,14 +178,59 @@ def hps_scores(bundle: HPSBundle, images: Sequence[Any], texts: Sequence[str]) -
     return (image_features * text_features).sum(dim=-1).cpu().tolist()
 
 
+@register_image_metric
 class HPSv2(PerImageMetric):
-    """HPS v2 as a metric object (``update(images, texts)``, ``compute()`` ×100)."""
+    """HPS v2 as a metric object (``update(images, texts, ids)``, ``compute()`` ×100)."""
 
     name = "hps_v2"
+    label = "HPS v2"
+    higher_is_better = True
+    description = "HPS v2 ×100"
+    weights = tuple(HPS_WEIGHTS.values())
+    Options = HPSOptions
+    comparability = ("version",)
 
     def __init__(self, bundle: HPSBundle) -> None:
         super().__init__()
         self.bundle = bundle
+        self.options = HPSOptions(bundle.version, bundle.source, bundle.architecture)
+        self.source, self.device, self.dtype = bundle.source, bundle.device, bundle.dtype
+
+    @classmethod
+    def load(cls, options: HPSOptions, device: str = "cpu", dtype: str = "float32") -> HPSv2:
+        """Load the HPS checkpoint of ``options`` (default: the weights cache) as the metric."""
+        metric = cls(
+            load_hps(
+                options.hps_checkpoint,
+                version=options.hps_version,
+                architecture=options.hps_architecture,
+                device=device,
+                dtype=dtype,
+            )
+        )
+        metric.options = options
+        return metric
+
+    @classmethod
+    def weights_for(cls, options: HPSOptions) -> WeightSet | None:
+        """Return the weight set of the chosen HPS version."""
+        return HPS_WEIGHTS.get(options.hps_version)
+
+    @classmethod
+    def settings(cls, options: HPSOptions, *, device: str, dtype: str) -> dict[str, Any]:
+        """Return the version, architecture, checkpoint, implementation and preprocessing."""
+        return {
+            "version": options.hps_version,
+            "architecture": options.hps_architecture,
+            "checkpoint": options.hps_checkpoint or f"weights cache hps-{options.hps_version}",
+            "implementation": "open_clip state_dict load (no hpsv2 package)",
+            "preprocessing": "resize longer side to 224 bicubic, pad black, OpenAI mean/std",
+        }
+
+    @property
+    def model(self) -> HPSBundle:
+        """The loaded HPS model."""
+        return self.bundle
 
     def score_batch(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
         """Return the raw HPS v2 score of each pair."""
@@ -160,4 +241,4 @@ def hps_v2(images: Sequence[Any], texts: Sequence[str], model: HPSBundle) -> flo
     """Return the mean HPS v2 ×100 of images against texts."""
     metric = HPSv2(model)
     metric.update(images, texts)
-    return metric.compute()
+    return float(metric.compute())

@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.metrics.image import PerImageMetric, to_rgb
+from chatgenbench.metrics.base import PerImageMetric, register_image_metric, to_rgb
+from chatgenbench.weights import WeightSet
 
 REWARD_MEAN = 0.16717362830052426
 REWARD_STD = 1.0333394966054072
@@ -37,6 +38,23 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 MLP_SIZES = (1024, 128, 64, 16, 1)
 #: Checkpoint prefixes that the reward does not use (BLIP's contrastive projections and heads).
 IGNORED_PREFIXES = ("blip.vision_proj.", "blip.text_proj.", "blip.itm_head.", "blip.temp")
+IMAGE_REWARD_WEIGHTS = WeightSet(
+    name="image-reward",
+    description="ImageReward v1.0: BLIP (ViT-L/16 + BERT) and reward MLP (THUDM/ImageReward)",
+    repo_id="THUDM/ImageReward",
+    files=("ImageReward.pt", "med_config.json"),
+    env="CHATGENBENCH_IMAGE_REWARD",
+)
+
+
+@dataclass(frozen=True)
+class ImageRewardOptions:
+    """ImageReward's options (each field is a command-line flag of the same name)."""
+
+    image_reward_model: str | None = field(
+        default=None, metadata={"help": "folder with ImageReward.pt and med_config.json"}
+    )
+
 
 _VISION_RULES: tuple[tuple[str, str], ...] = (
     (r"^cls_token$", "embeddings.class_embedding"),
@@ -208,7 +226,7 @@ def load_image_reward(
 
     from chatgenbench.weights import WeightsMissing, load_checkpoint, locate
 
-    root = Path(folder) if folder is not None else locate("image-reward")
+    root = Path(folder) if folder is not None else locate(IMAGE_REWARD_WEIGHTS)
     checkpoint, config_file = root / "ImageReward.pt", root / "med_config.json"
     for needed in (checkpoint, config_file):
         if not needed.is_file():
@@ -272,14 +290,50 @@ def image_reward_scores(
     return rewards.float().cpu().reshape(-1).tolist()
 
 
+@register_image_metric
 class ImageReward(PerImageMetric):
-    """ImageReward as a metric object (``update(images, texts)``, ``compute()`` ×100)."""
+    """ImageReward as a metric object (``update(images, texts, ids)``, ``compute()`` ×100)."""
 
     name = "image_reward"
+    label = "ImageReward"
+    higher_is_better = True
+    description = "ImageReward ×100"
+    weights = (IMAGE_REWARD_WEIGHTS,)
+    Options = ImageRewardOptions
 
     def __init__(self, bundle: ImageRewardBundle) -> None:
         super().__init__()
         self.bundle = bundle
+        self.options = ImageRewardOptions(bundle.source)
+        self.source, self.device, self.dtype = bundle.source, bundle.device, bundle.dtype
+
+    @classmethod
+    def load(
+        cls, options: ImageRewardOptions, device: str = "cpu", dtype: str = "float32"
+    ) -> ImageReward:
+        """Load ImageReward from ``options`` (default: the weights cache) as the metric."""
+        metric = cls(load_image_reward(options.image_reward_model, device=device, dtype=dtype))
+        metric.options = options
+        return metric
+
+    @classmethod
+    def settings(cls, options: ImageRewardOptions, *, device: str, dtype: str) -> dict[str, Any]:
+        """Return the checkpoint, the implementation and the text limit."""
+        return {
+            "checkpoint": options.image_reward_model or "weights cache image-reward",
+            "implementation": "ImageReward.pt on transformers BlipVisionModel + "
+            "BlipTextModel + MLP (no image-reward package)",
+            "max_text_tokens": MAX_TEXT_LENGTH,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """Return the settings, where the model came from and which tokenizer it uses."""
+        return {**super().describe(), "tokenizer": self.bundle.tokenizer_source}
+
+    @property
+    def model(self) -> ImageRewardBundle:
+        """The loaded ImageReward network and tokenizer."""
+        return self.bundle
 
     def score_batch(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
         """Return the raw ImageReward of each pair."""
@@ -290,4 +344,4 @@ def image_reward(images: Sequence[Any], texts: Sequence[str], model: ImageReward
     """Return the mean ImageReward ×100 of images against texts."""
     metric = ImageReward(model)
     metric.update(images, texts)
-    return metric.compute()
+    return float(metric.compute())

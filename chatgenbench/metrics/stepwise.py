@@ -1,4 +1,11 @@
-"""Selection accuracy and config accuracy (DESIGN §3), as pure functions."""
+"""Selection accuracy and config accuracy (the paper's step-wise metrics), as pure functions.
+
+- Selection accuracy: exact match of predicted and reference model after normalisation (case,
+  whitespace, a trailing ``.``, a file extension such as ``.safetensors``).
+- Config accuracy: per sample, the mean over the reference's argument keys of exact match after
+  type normalisation (``'512' == 512``, ``7 == 7.0``, sampler names case- and space-insensitive;
+  a missing or unparsable value is wrong); then the mean over samples.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatgenbench.metrics.base import METRICS
 from chatgenbench.normalize import ARGUMENT_KEYS, argument_matches, normalize_model_name
 
 
@@ -63,7 +71,7 @@ def sample_config_score(matches: Mapping[str, bool]) -> float:
 def config_accuracy(
     predicted: Sequence[Mapping[str, Any] | None], reference: Sequence[Mapping[str, Any]]
 ) -> ConfigAccuracy:
-    """Config accuracy over samples (DESIGN §3), with each key's accuracy.
+    """Config accuracy over samples (the mean of per-sample scores), with each key's accuracy.
 
     >>> config_accuracy([{"steps": "30", "cfg_scale": 7, "width": 512}],
     ...                 [{"steps": 30, "cfg_scale": 7.0, "width": "768"}]).value  # 2 of 3 keys
@@ -87,3 +95,24 @@ def config_accuracy(
         per_key={key: hits[key] / totals[key] for key in ARGUMENT_KEYS if key in totals},
         per_key_n={key: totals[key] for key in ARGUMENT_KEYS if key in totals},
     )
+
+
+METRICS.register(
+    "selection_accuracy",
+    selection_accuracy,
+    stage="stepwise",
+    label="Sel. acc",
+    higher_is_better=True,
+    fmt="{:.3f}",
+    description="fraction of samples whose normalised predicted model equals the reference model",
+)
+METRICS.register(
+    "config_accuracy",
+    config_accuracy,
+    stage="stepwise",
+    label="Config acc",
+    higher_is_better=True,
+    fmt="{:.3f}",
+    description="mean over samples of the per-sample mean exact match of the reference's "
+    "argument keys; per_key holds each key's accuracy, per_key_n its sample count",
+)

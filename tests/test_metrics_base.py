@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chatgenbench.metrics import METRICS
-from chatgenbench.metrics.image import PerImageMetric, PerImageState, bootstrap_ci
+from chatgenbench.metrics.base import PerImageMetric, PerImageState, bootstrap_ci
 
 
 def test_bootstrap_is_seeded_and_brackets_the_mean():

@@ -1,0 +1,502 @@
+"""The metric contract: every metric registered once, by name, and the base an image metric implements.
+
+:data:`METRICS` holds every metric of ChatGenBench in display order with its metadata, and the rest
+of the harness iterates it instead of listing metrics by hand: the results schema documents and
+checks one key per metric, image scoring runs every image metric, the leaderboard makes one column
+per metric (label, direction, format), the command line makes each image metric's flags from its
+options, and ``chatgenbench weights status`` lists the weights they need.
+
+Metadata of every entry:
+
+- ``stage``: ``"stepwise"`` (``block["stepwise"][name]``), ``"image"`` (``block["image"][name]``)
+  or ``"final"`` (``block[name]``: the Unified Metric);
+- ``label`` and ``fmt``: how a table shows it (``"FID"``, ``"{:.1f}"``);
+- ``higher_is_better``: the direction every ranking reads;
+- ``scale``: ``"raw"``, ``"x1"`` or ``"x100"`` (the paper prints image scores ×100);
+- ``description``: what the value is, for the results schema.
+
+**An image metric** is a subclass of :class:`ImageMetric` (per-image scores: of
+:class:`PerImageMetric`, which only needs :meth:`PerImageMetric.score_batch`) registered with
+:func:`register_image_metric`. Nothing else needs editing: a registered metric is loaded, scored
+per slice, written into the results, documented in ``chatgenbench schema``, offered as CLI flags
+(one per field of its :attr:`ImageMetric.Options` dataclass) and shown as a leaderboard column::
+
+    @dataclass
+    class BrightnessOptions:
+        brightness_gamma: float = field(default=1.0, metadata={"help": "gamma applied first"})
+
+    @register_image_metric
+    class Brightness(PerImageMetric):
+        name, label, higher_is_better = "brightness", "Brightness", True
+        description = "mean pixel brightness ×100"
+        Options = BrightnessOptions
+
+        @classmethod
+        def load(cls, options, device="cpu", dtype="float32"):
+            return cls(options)
+
+        def __init__(self, options=None):
+            super().__init__()
+            self.options = options or BrightnessOptions()
+
+        def score_batch(self, images, texts):
+            return [mean_brightness(image) ** self.options.brightness_gamma for image in images]
+
+The built-in metrics register themselves in their own modules (:data:`BUILTIN_MODULES`), which
+:data:`METRICS` imports the first time it is read. Heavy libraries are imported only when a metric
+loads its model.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from chatgenbench.errors import MetricNotComputed
+from chatgenbench.registry import Registry, RegistryEntry
+from chatgenbench.schema import ReferenceImage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chatgenbench.weights import WeightSet
+
+STAGES: tuple[str, ...] = ("stepwise", "image", "final")
+#: The modules that register the built-in metrics, in display order.
+BUILTIN_MODULES: tuple[str, ...] = (
+    "chatgenbench.metrics.bertscore",
+    "chatgenbench.metrics.stepwise",
+    "chatgenbench.metrics.fid",
+    "chatgenbench.metrics.clip_score",
+    "chatgenbench.metrics.hps",
+    "chatgenbench.metrics.image_reward",
+    "chatgenbench.metrics.unified",
+)
+
+
+class MetricRegistry(Registry):
+    """The registry of metrics: reading it first imports :data:`BUILTIN_MODULES` (once)."""
+
+    def __init__(self) -> None:
+        super().__init__("metric")
+        self._builtins_loaded = False
+
+    def _load_builtins(self) -> None:
+        if not self._builtins_loaded:
+            self._builtins_loaded = True  # set first: the modules register while being imported
+            for module in BUILTIN_MODULES:
+                importlib.import_module(module)
+
+    def register(self, name: str, target: Any, **metadata: Any) -> None:
+        """Register a metric; ``stage``, ``label``, ``higher_is_better`` and ``fmt`` are required."""
+        missing = [k for k in ("stage", "label", "higher_is_better", "fmt") if k not in metadata]
+        if missing:
+            raise ValueError(f"metric {name!r} is registered without {', '.join(missing)}")
+        if metadata["stage"] not in STAGES:
+            raise ValueError(f"metric {name!r}: stage must be one of {STAGES}")
+        metadata.setdefault("scale", "raw")
+        metadata.setdefault("description", "")
+        super().register(name, target, **metadata)
+
+    def entry(self, name: str) -> RegistryEntry:
+        """Return the entry of ``name`` (see :meth:`Registry.entry`)."""
+        self._load_builtins()
+        return super().entry(name)
+
+    def names(self) -> list[str]:
+        """Return the registered names, sorted."""
+        self._load_builtins()
+        return super().names()
+
+    def entries(self) -> list[RegistryEntry]:
+        """Return every metric in display order: by stage, then the built-ins in the order of
+        :data:`BUILTIN_MODULES`, then the others in registration order."""
+        self._load_builtins()
+        registered = super().entries()
+
+        def position(item: tuple[int, RegistryEntry]) -> tuple[int, int, int]:
+            index, entry = item
+            module = getattr(entry.target, "__module__", None)
+            builtin = (
+                BUILTIN_MODULES.index(module) if module in BUILTIN_MODULES else len(BUILTIN_MODULES)
+            )
+            return (STAGES.index(entry.metadata["stage"]), builtin, index)
+
+        return [entry for _, entry in sorted(enumerate(registered), key=position)]
+
+    def __contains__(self, name: object) -> bool:
+        self._load_builtins()
+        return super().__contains__(name)
+
+    def is_builtin(self, name: str) -> bool:
+        """Whether ``name`` is one of ChatGenBench's own metrics (not one registered by a user)."""
+        return getattr(self.entry(name).target, "__module__", None) in BUILTIN_MODULES
+
+    def names_of(self, stage: str) -> tuple[str, ...]:
+        """Return the names of one stage's metrics, in display order."""
+        return tuple(e.name for e in self.entries() if e.metadata["stage"] == stage)
+
+    def image_metrics(self) -> list[type[ImageMetric]]:
+        """Return the image-metric classes, in display order."""
+        return [self.get(name) for name in self.names_of("image")]
+
+
+#: Every metric of ChatGenBench, in display order.
+METRICS = MetricRegistry()
+
+
+def register_image_metric(cls: type[ImageMetric]) -> type[ImageMetric]:
+    """Register an :class:`ImageMetric` subclass under its ``name`` (usable as a decorator).
+
+    Its metadata is read from the class. Raises ValueError for a name already registered or a
+    class without the attributes of the contract.
+    """
+    for attribute in ("name", "label", "higher_is_better", "description"):
+        if not isinstance(getattr(cls, attribute, None), (str, bool)):
+            raise ValueError(f"{cls.__name__} must set the class attribute {attribute!r}")
+    METRICS.register(
+        cls.name,
+        cls,
+        stage="image",
+        label=cls.label,
+        higher_is_better=cls.higher_is_better,
+        fmt=cls.fmt,
+        scale=f"x{cls.scale:g}",
+        description=cls.description,
+    )
+    return cls
+
+
+class MetricValue(float):
+    """A computed metric: the value on its display scale (it *is* that float), plus ``n`` (what it
+    averages over), ``per_image`` (id -> raw score, where the metric has per-image scores) and
+    ``details`` (further keys of its results block, e.g. ``ci``).
+
+    >>> value = MetricValue(63.5, n=2, per_image={"a": 0.6, "b": 0.67})
+    >>> round(value + 1, 1), value.n
+    (64.5, 2)
+    """
+
+    n: int
+    per_image: dict[str, float]
+    details: dict[str, Any]
+
+    def __new__(
+        cls,
+        value: float,
+        *,
+        n: int,
+        per_image: dict[str, float] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> MetricValue:
+        self = super().__new__(cls, value)
+        self.n = int(n)
+        self.per_image = dict(per_image or {})
+        self.details = dict(details or {})
+        return self
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """How per-image metrics draw their confidence interval: a seeded percentile bootstrap."""
+
+    resamples: int = 1000
+    level: float = 0.95
+    seed: int = 0
+
+
+@dataclass
+class BootstrapCI:
+    """A percentile bootstrap confidence interval of a mean."""
+
+    low: float
+    high: float
+    level: float
+    resamples: int
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the interval as a JSON-ready dict."""
+        return {
+            "low": self.low,
+            "high": self.high,
+            "level": self.level,
+            "resamples": self.resamples,
+            "seed": self.seed,
+            "method": "percentile bootstrap of the mean",
+        }
+
+
+def bootstrap_ci(
+    values: Sequence[float], *, resamples: int = 1000, level: float = 0.95, seed: int = 0
+) -> BootstrapCI | None:
+    """Return a seeded percentile bootstrap interval of the mean of ``values`` (None for < 2 values).
+
+    >>> ci = bootstrap_ci([1.0, 2.0, 3.0, 4.0], seed=0)
+    >>> 1.0 <= ci.low <= 2.5 <= ci.high <= 4.0
+    True
+    """
+    if len(values) < 2:
+        return None
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    import numpy as np
+
+    data = np.asarray(values, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(data), size=(resamples, len(data)))
+    means = data[index].mean(axis=1)
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return BootstrapCI(float(low), float(high), level, resamples, seed)
+
+
+def to_rgb(image: Any):
+    """Return a PIL RGB image from a PIL image, a path or a ``datasets`` image dict."""
+    from PIL import Image
+
+    if isinstance(image, dict):
+        if image.get("bytes"):
+            import io
+
+            image = Image.open(io.BytesIO(image["bytes"]))
+        elif image.get("path"):
+            image = Image.open(image["path"])
+        else:
+            raise ValueError("image dict has neither bytes nor path")
+    elif not isinstance(image, Image.Image):
+        image = Image.open(image)
+    return image.convert("RGB")
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """The options of a metric that has none."""
+
+
+def option_fields(options_class: type) -> list[Any]:
+    """Return the dataclass fields of a metric's ``Options`` (each one a CLI flag of that name)."""
+    return list(fields(options_class))
+
+
+class ImageMetric:
+    """The contract of an image metric: declared attributes, then load/update/compute/merge.
+
+    Class attributes a metric sets:
+
+    - ``name`` (results key), ``label`` (column header), ``higher_is_better``, ``description``;
+    - ``scale``: the value shown is ``scale`` times the raw score (100 for the paper's ×100);
+      ``fmt``: its display format;
+    - ``weights``: the :class:`chatgenbench.weights.WeightSet` s it may load
+      (:meth:`weights_for` picks the one its options need);
+    - ``Options``: a dataclass of its own options. Field names are global (prefix them with the
+      metric, e.g. ``clip_model``): each becomes the command-line flag ``--clip-model``, with the
+      field's ``metadata["help"]`` (and ``metadata["choices"]``);
+    - ``uses_references``: whether it compares with the benchmark's reference images (FID), which
+      it then receives through :meth:`set_references`;
+    - ``comparability``: keys of :meth:`settings` that must agree for two results to share a
+      leaderboard column (e.g. the CLIP-score variant);
+    - ``result_keys``: the keys its results block has beyond ``status``, ``value``, ``n`` and
+      ``coverage`` (what :meth:`compute` puts in ``details``), with their meaning.
+
+    Methods: :meth:`load` (a ready instance, or :class:`chatgenbench.errors.WeightsMissing`),
+    :meth:`update` (a batch of images with their texts and sample ids), :meth:`compute` (the value
+    of any subset of ids, so that every slice is computed from one pass over the images),
+    :meth:`merge` (another worker's state), :meth:`reset`, :meth:`settings` / :meth:`describe`
+    (what is recorded in ``metric_settings.image``) and :meth:`notes` (run notes for the results'
+    ``images`` section).
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    higher_is_better: ClassVar[bool]
+    description: ClassVar[str]
+    scale: ClassVar[float] = 1.0
+    fmt: ClassVar[str] = "{:.1f}"
+    weights: ClassVar[tuple[WeightSet, ...]] = ()
+    Options: ClassVar[type] = NoOptions
+    uses_references: ClassVar[bool] = False
+    comparability: ClassVar[tuple[str, ...]] = ()
+    result_keys: ClassVar[dict[str, str]] = {}
+
+    options: Any = None
+    source: str | None = None  # where the model was loaded from
+    batch_size: int = 16  # images per forward pass of work the metric batches itself
+    progress: bool = False  # whether such work shows a progress bar
+
+    @classmethod
+    def load(cls, options: Any, device: str = "cpu", dtype: str = "float32") -> ImageMetric:
+        """Load the metric's model for ``options`` and return a metric with empty state.
+
+        Raises :class:`chatgenbench.errors.WeightsMissing` when its weights are not here; other
+        errors (OSError, ValueError, RuntimeError, ImportError) when they cannot be loaded.
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def weights_for(cls, options: Any) -> WeightSet | None:
+        """Return the weight set that ``options`` need (its fetch command is the fix to suggest)."""
+        return cls.weights[0] if cls.weights else None
+
+    @classmethod
+    def settings(cls, options: Any, *, device: str, dtype: str) -> dict[str, Any]:
+        """Return what ``options`` mean (recorded even when the model could not load)."""
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        """Return :meth:`settings` of this instance plus where its model came from."""
+        described = type(self).settings(
+            self.options or self.Options(),
+            device=getattr(self, "device", "cpu"),
+            dtype=getattr(self, "dtype", "float32"),
+        )
+        if self.source is not None:
+            described["loaded_from"] = self.source
+        return described
+
+    def update(
+        self, images: Sequence[Any], texts: Sequence[str], ids: Sequence[str] | None = None
+    ) -> list[float] | None:
+        """Add a batch: PIL images, the texts they are scored against, their sample ids.
+
+        Returns the raw per-image scores where the metric has them (None otherwise).
+        """
+        raise NotImplementedError
+
+    def compute(self, ids: Sequence[str] | None = None, *, bootstrap: Bootstrap | None = None):
+        """Return the :class:`MetricValue` of the samples ``ids`` (default: every one updated).
+
+        Ids that were never updated are ignored. Raises
+        :class:`chatgenbench.errors.MetricNotComputed` (a ValueError) with the reason when the
+        subset cannot be scored (no images, too few, no reference images).
+        """
+        raise NotImplementedError
+
+    def merge(self, other: ImageMetric) -> None:
+        """Add another instance's state (a worker's shard); raise ValueError on a clash."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget every update (the loaded model stays)."""
+        raise NotImplementedError
+
+    def empty(self) -> ImageMetric:
+        """Return a new instance sharing this one's loaded model, with no state."""
+        new = copy.copy(self)
+        new.reset()
+        return new
+
+    def set_references(self, references: Sequence[ReferenceImage]) -> None:
+        """Give the benchmark's reference images (only metrics with ``uses_references``)."""
+
+    def notes(self) -> dict[str, Any]:
+        """Return notes of the run so far for the results' ``images`` section (e.g. counts)."""
+        return {}
+
+
+@dataclass
+class PerImageState:
+    """Mergeable state of a per-image metric: one raw score per scored image, with its id."""
+
+    ids: list[str] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+
+    def merge(self, other: PerImageState) -> None:
+        """Append another worker's scores (an id scored twice raises ValueError)."""
+        seen = set(self.ids)
+        clash = [i for i in other.ids if i in seen]
+        if clash:
+            raise ValueError(f"cannot merge: {len(clash)} ids scored twice, e.g. {clash[0]!r}")
+        self.ids.extend(other.ids)
+        self.scores.extend(other.scores)
+
+
+class PerImageMetric(ImageMetric):
+    """Base of the metrics that score each image against its text (CLIP score, HPS v2, ...).
+
+    Subclasses implement :meth:`score_batch` (images and texts to raw scores). The value is the
+    mean raw score times ``scale`` (100: the paper's scale), passed through :meth:`finalize`, with
+    a bootstrap interval when asked.
+    """
+
+    name = "per_image"
+    scale = 100.0
+    result_keys = {
+        "ci": "percentile bootstrap interval of the mean on the ×100 scale (low, high, level, "
+        "resamples, seed)",
+        "scale": "x100: the mean raw score times 100 (the paper's scale)",
+    }
+
+    def __init__(self) -> None:
+        self.state = PerImageState()
+
+    def score_batch(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
+        """Return one raw score per (image, text) pair."""
+        raise NotImplementedError
+
+    def finalize(self, mean: float) -> float:
+        """Map the mean of the scaled scores to the value (monotone; identity by default)."""
+        return mean
+
+    def update(
+        self, images: Sequence[Any], texts: Sequence[str], ids: Sequence[str] | None = None
+    ) -> list[float]:
+        """Score a batch of PIL images against their texts; keep and return the raw scores."""
+        if len(images) != len(texts):
+            raise ValueError(f"{len(images)} images but {len(texts)} texts")
+        if ids is None:
+            start = len(self.state.ids)
+            ids = [f"#{start + i}" for i in range(len(images))]
+        scores = [float(s) for s in self.score_batch(images, texts)] if images else []
+        for sample_id, score in zip(ids, scores):
+            if not math.isfinite(score):
+                raise ValueError(f"{self.name}: non-finite score for {sample_id!r}")
+        self.state.ids.extend(ids)
+        self.state.scores.extend(scores)
+        return scores
+
+    def compute(
+        self, ids: Sequence[str] | None = None, *, bootstrap: Bootstrap | None = None
+    ) -> MetricValue:
+        """Return the mean score ×``scale`` of ``ids`` (default: all), with ``ci`` when asked.
+
+        Raises :class:`chatgenbench.errors.MetricNotComputed` when none of them was scored.
+        """
+        pairs = list(zip(self.state.ids, self.state.scores))
+        if ids is not None:
+            wanted = set(ids)
+            pairs = [(i, s) for i, s in pairs if i in wanted]
+        if not pairs:
+            if ids is None:
+                raise MetricNotComputed(f"{self.name}: no images were scored")
+            raise MetricNotComputed(
+                "no rendered images in this slice", how_to_fix="see render_status"
+            )
+        scaled = [self.scale * score for _, score in pairs]
+        details: dict[str, Any] = {}
+        if bootstrap is not None:
+            ci = bootstrap_ci(
+                scaled, resamples=bootstrap.resamples, level=bootstrap.level, seed=bootstrap.seed
+            )
+            if ci is not None:
+                ci.low, ci.high = self.finalize(ci.low), self.finalize(ci.high)
+            details["ci"] = ci.to_dict() if ci else None
+        details["scale"] = f"x{self.scale:g}"
+        return MetricValue(
+            self.finalize(sum(scaled) / len(scaled)),
+            n=len(pairs),
+            per_image=dict(pairs),
+            details=details,
+        )
+
+    def reset(self) -> None:
+        """Forget every score."""
+        self.state = PerImageState()
+
+    def merge(self, other: ImageMetric) -> None:
+        """Add another instance's scores (a worker's shard) to this one."""
+        if not isinstance(other, PerImageMetric) or other.name != self.name:
+            raise ValueError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self.state.merge(other.state)
