@@ -42,7 +42,7 @@ def _checkpoints(arch: str, count: int, workdir: Path, dtype) -> tuple[list[Path
     """Save ``count`` distinct single-file checkpoints of ``arch`` and one shared config folder."""
     import torch
 
-    from chatgenbench.render.random_models import (
+    from chatgenbench.testing.sd_models import (
         build_pipeline,
         save_config_folder,
         save_single_file,
@@ -158,7 +158,7 @@ def _engine(requests, benchmark, ids, overlay, paths, args, workdir: Path, tag: 
     shutil.rmtree(cache, ignore_errors=True)
     # One-time cost, paid once per file and machine: the sha256 that names each checkpoint in cache
     # keys (remembered by size and mtime in the cache folder). Reported apart from the timing.
-    from chatgenbench.render.weights import WeightLocator
+    from chatgenbench.render.checkpoints import WeightLocator
 
     locator = WeightLocator(cache)
     hashing = time.perf_counter()

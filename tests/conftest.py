@@ -38,7 +38,7 @@ def tiny_models(tmp_path_factory) -> TinyModels:
 
 
 def _build_tiny_models(root: Path) -> TinyModels:
-    from chatgenbench.render.random_models import (
+    from chatgenbench.testing.sd_models import (
         build_pipeline,
         save_config_folder,
         save_lora,
@@ -167,7 +167,7 @@ def perfect_prediction(row: dict) -> dict:
 @pytest.fixture(scope="session")
 def metric_models(tmp_path_factory) -> dict[str, str]:
     """Tiny random CLIP, HPS v2 and ImageReward models saved locally, and an FID cache folder."""
-    from chatgenbench.metrics.tiny_models import write_clip, write_hps, write_image_reward
+    from chatgenbench.testing.metric_models import write_clip, write_hps, write_image_reward
 
     root = tmp_path_factory.mktemp("metric-models")
     return {

@@ -11,11 +11,11 @@ import pytest
 from chatgenbench.cli import main
 from chatgenbench.evaluation import evaluate
 from chatgenbench.image_scoring import ImageMetricSettings
-from chatgenbench.metrics.tiny_models import (
-    TINY_HPS_ARCHITECTURE,
-)
 from chatgenbench.render_manifest import read_manifest
 from chatgenbench.result_schema import check_results
+from chatgenbench.testing.metric_models import (
+    TINY_HPS_ARCHITECTURE,
+)
 from tests.conftest import RENDERABLE, sample_predictions, write_predictions
 
 

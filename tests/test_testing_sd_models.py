@@ -8,7 +8,7 @@ def test_single_file_export_loads_back_exactly_through_from_single_file(arch, tm
     import diffusers
     import torch
 
-    from chatgenbench.render.random_models import (
+    from chatgenbench.testing.sd_models import (
         build_pipeline,
         save_config_folder,
         save_single_file,
@@ -33,7 +33,7 @@ def test_single_file_export_loads_back_exactly_through_from_single_file(arch, tm
 def test_clip_tokenizer_from_code_and_from_open_clip_vocab(tmp_path):
     from transformers import CLIPTokenizer
 
-    from chatgenbench.render.random_models import write_clip_tokenizer
+    from chatgenbench.testing.sd_models import write_clip_tokenizer
 
     small = CLIPTokenizer.from_pretrained(write_clip_tokenizer(tmp_path / "small"))
     assert len(small) == 514
@@ -44,7 +44,7 @@ def test_clip_tokenizer_from_code_and_from_open_clip_vocab(tmp_path):
 
 
 def test_unknown_architecture_is_refused(tmp_path):
-    from chatgenbench.render.random_models import build_pipeline
+    from chatgenbench.testing.sd_models import build_pipeline
 
     with pytest.raises(ValueError, match="unknown architecture"):
         build_pipeline("sd3", workdir=tmp_path)

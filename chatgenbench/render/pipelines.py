@@ -17,9 +17,10 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from chatgenbench.render.weights import WeightRef
+from chatgenbench.render.checkpoints import WeightRef
 
 PIPELINE_CLASSES: dict[str, str] = {
     "sd15": "StableDiffusionPipeline",
@@ -185,3 +186,23 @@ class PipelinePool:
             yield
         finally:
             pipeline.unload_lora_weights()
+
+
+def save_config_folder(pipeline, folder: str | os.PathLike) -> Path:
+    """Save a pipeline's configs and tokenizers without weights: the ``config`` of a single file.
+
+    ``from_single_file`` needs such a local folder to work offline (otherwise it asks the hub).
+    """
+    import shutil
+    import tempfile
+
+    folder = Path(folder)
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline.save_pretrained(tmp)
+        for weights in Path(tmp).rglob("*"):
+            if weights.suffix in (".safetensors", ".bin"):
+                weights.unlink()
+        if folder.exists():
+            shutil.rmtree(folder)
+        shutil.copytree(tmp, folder)
+    return folder

@@ -22,6 +22,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from chatgenbench.render.pipelines import save_config_folder  # noqa: F401  (builders use it)
+
 ARCHES: tuple[str, ...] = ("sd15-tiny", "sdxl-tiny", "sd15-full")
 _START, _END = "<|startoftext|>", "<|endoftext|>"
 
@@ -386,26 +388,6 @@ def save_single_file(pipeline, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(original_state_dict(pipeline), str(path))
     return path
-
-
-def save_config_folder(pipeline, folder: str | os.PathLike) -> Path:
-    """Save a pipeline's configs and tokenizers without weights: the ``config`` of a single file.
-
-    ``from_single_file`` needs such a local folder to work offline (otherwise it asks the hub).
-    """
-    import shutil
-    import tempfile
-
-    folder = Path(folder)
-    with tempfile.TemporaryDirectory() as tmp:
-        pipeline.save_pretrained(tmp)
-        for weights in Path(tmp).rglob("*"):
-            if weights.suffix in (".safetensors", ".bin"):
-                weights.unlink()
-        if folder.exists():
-            shutil.rmtree(folder)
-        shutil.copytree(tmp, folder)
-    return folder
 
 
 def save_lora(pipeline, path: str | os.PathLike, *, rank: int = 4, seed: int = 0) -> Path:
