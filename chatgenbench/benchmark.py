@@ -15,37 +15,38 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.catalog import CATALOG_FILENAME, ModelCatalog
+from chatgenbench.benchmark_folder import (
+    MANIFEST_FILENAME,
+    BenchmarkInfo,
+    folder_info,
+    write_benchmark_folder,
+)
+from chatgenbench.catalog import ModelCatalog
 from chatgenbench.errors import BenchmarkError
+from chatgenbench.official import OFFICIAL_HUB_ID, is_hub_id, prepare_from_hub
 from chatgenbench.records import to_row
-from chatgenbench.schema import SETTING_TITLES, SETTINGS, TEST_SPLIT, TRAIN_CONFIG
+from chatgenbench.schema import SETTINGS, TRAIN_CONFIG
 
-MANIFEST_FILENAME = "chatgenbench.json"
-OFFICIAL_HUB_ID = "ChengyouJia/ChatGenBench"
 SAMPLE_SOURCE = "sample"
-
-
-@dataclass
-class BenchmarkInfo:
-    """Where a benchmark comes from: recorded in every result's provenance."""
-
-    source: str
-    kind: str  # "sample" | "folder" | "hub"
-    revision: str
-    synthetic: bool
-    settings: list[str]
-    path: str | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the info as a JSON-ready dict."""
-        return asdict(self)
+__all__ = [
+    "MANIFEST_FILENAME",
+    "OFFICIAL_HUB_ID",
+    "SAMPLE_SOURCE",
+    "BenchmarkInfo",
+    "LoadedBenchmark",
+    "load_benchmark",
+    "load_benchmark_catalog",
+    "open_benchmark",
+    "prepare",
+    "resolve_source",
+    "sample_records",
+    "write_benchmark_folder",
+]
 
 
 def sample_records() -> list[dict[str, Any]]:
@@ -69,11 +70,6 @@ def _sample_dataset():
     return Dataset.from_list(rows, features=benchmark_features())
 
 
-def _is_hub_id(source: str) -> bool:
-    parts = source.split("/")
-    return len(parts) == 2 and all(parts) and not Path(source).exists()
-
-
 def resolve_source(source: str | os.PathLike, *, revision: str | None = None) -> BenchmarkInfo:
     """Describe a benchmark source without loading its rows; convert a hub dataset on first use.
 
@@ -95,43 +91,12 @@ def resolve_source(source: str | os.PathLike, *, revision: str | None = None) ->
             settings=["supervised"],
             counts={"supervised": len(sample_records())},
         )
-    if _is_hub_id(source):
-        from chatgenbench.official import prepare_from_hub
-
+    if is_hub_id(source):
         folder = prepare_from_hub(source, revision=revision)
-        info = _folder_info(folder)
+        info = folder_info(folder)
         info.source, info.kind = source, "hub"
         return info
-    return _folder_info(Path(source))
-
-
-def _folder_info(folder: Path) -> BenchmarkInfo:
-    manifest_path = folder / MANIFEST_FILENAME
-    if not folder.is_dir():
-        raise BenchmarkError(
-            f"benchmark source {str(folder)!r} is neither 'sample', a hub id (owner/name) nor a "
-            "folder"
-        )
-    if not manifest_path.is_file():
-        raise BenchmarkError(
-            f"{folder} is not a benchmark folder: it has no {MANIFEST_FILENAME}. Make one with "
-            "'chatgenbench prepare' or 'chatgenbench synth'."
-        )
-    manifest = json.loads(manifest_path.read_text("utf-8"))
-    from chatgenbench.storage import sha256_files
-
-    files = sorted(folder.glob("*/*.parquet"))
-    if (folder / CATALOG_FILENAME).is_file():
-        files.append(folder / CATALOG_FILENAME)
-    return BenchmarkInfo(
-        source=str(folder),
-        kind="folder",
-        revision=manifest.get("revision") or f"sha256:{sha256_files(files, folder)[:16]}",
-        synthetic=bool(manifest.get("synthetic", False)),
-        settings=[s for s in SETTINGS if s in manifest.get("counts", {})],
-        path=str(folder.resolve()),
-        counts=dict(manifest.get("counts", {})),
-    )
+    return folder_info(Path(source))
 
 
 def load_benchmark(
@@ -197,127 +162,119 @@ def _read_config(folder: Path, config: str, *, expected_rows: int):
     )
 
 
-def load_benchmark_catalog(source: str | os.PathLike = SAMPLE_SOURCE) -> ModelCatalog:
-    """Return the model catalogue that ships with a benchmark source."""
-    from chatgenbench.catalog import load_catalog
+def load_benchmark_catalog(
+    source: str | os.PathLike = SAMPLE_SOURCE,
+    overlay: str | os.PathLike | ModelCatalog | None = None,
+) -> ModelCatalog:
+    """Return the model catalogue of a benchmark source, with an optional overlay laid over it.
 
-    info = resolve_source(source)
-    return load_catalog("sample" if info.kind == "sample" else info.path)
-
-
-def dataset_card(configs: dict[str, int], *, synthetic: bool, source: str, revision: str) -> str:
-    """Return a dataset card (README.md) whose YAML declares one config per setting."""
-    lines = ["---", "license: apache-2.0", "configs:"]
-    for config in configs:
-        split = "train" if config == TRAIN_CONFIG else TEST_SPLIT
-        lines += [
-            f"- config_name: {config}",
-            "  data_files:",
-            f"  - split: {split}",
-            f"    path: {config}/*.parquet",
-        ]
-    if synthetic:
-        lines.append("tags:\n- synthetic")
-    lines.append("---")
-    title = "SYNTHETIC ChatGenBench-shaped data" if synthetic else "ChatGenBench"
-    lines += ["", f"# {title}", ""]
-    if synthetic:
-        lines += [
-            "**This benchmark is synthetic.** It was generated by `chatgenbench synth` for scale "
-            "tests and speed measurements. Its texts, models and images are not real and its "
-            "results never belong on the leaderboard.",
-            "",
-        ]
-    lines += [
-        f"Source: `{source}`; revision: `{revision}`.",
-        "",
-        "| config | split | rows |",
-        "|---|---|---|",
-    ]
-    for config, count in configs.items():
-        split = "train" if config == TRAIN_CONFIG else TEST_SPLIT
-        lines.append(f"| {SETTING_TITLES.get(config, config)} (`{config}`) | {split} | {count} |")
-    lines += [
-        "",
-        "Schema: see `chatgenbench.schema` (one row per sample). The model catalogue is "
-        "`catalog.jsonl`.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def write_benchmark_folder(
-    out_dir: str | os.PathLike,
-    rows_by_config: dict[str, list[dict[str, Any]]],
-    catalog: ModelCatalog,
-    *,
-    source: str,
-    synthetic: bool,
-    revision: str | None = None,
-    extra_manifest: dict[str, Any] | None = None,
-) -> BenchmarkInfo:
-    """Write a benchmark folder that ``load_benchmark`` and ``datasets.load_dataset`` read.
-
-    ``rows_by_config`` maps ``supervised``/``few_shot``/``train`` to rows of the schema. Files are
-    written to a temporary folder first and moved into place, so a crash leaves no half folder.
-    Returns the folder's :class:`BenchmarkInfo`.
+    ``overlay`` is None, a :class:`ModelCatalog` (returned as it is) or a catalogue file whose lines
+    add or replace fields of the benchmark's entries (typically ``weights``; see
+    :func:`chatgenbench.catalog.overlay_catalog`). Relative weight paths of a benchmark folder's
+    own catalogue are taken relative to that folder. Raises :class:`CatalogError` for a bad file.
     """
-    import shutil
-    import tempfile
+    from chatgenbench.catalog import (
+        CatalogEntry,
+        absolute_weight_paths,
+        load_catalog,
+        overlay_catalog,
+    )
 
-    from datasets import Dataset
-
-    from chatgenbench import __version__
-    from chatgenbench.schema import benchmark_features
-    from chatgenbench.storage import atomic_write_json, atomic_write_text, sha256_files
-
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        counts: dict[str, int] = {}
-        for config, rows in rows_by_config.items():
-            if not rows:
-                continue
-            split = "train" if config == TRAIN_CONFIG else TEST_SPLIT
-            dataset = Dataset.from_list(rows, features=benchmark_features())
-            (tmp / config).mkdir()
-            dataset.to_parquet(str(tmp / config / f"{split}-00000-of-00001.parquet"))
-            counts[config] = len(rows)
-        catalog.to_jsonl(tmp / CATALOG_FILENAME)
-        files = sorted(tmp.glob("*/*.parquet")) + [tmp / CATALOG_FILENAME]
-        revision = revision or f"sha256:{sha256_files(files, tmp)[:16]}"
-        manifest = {
-            "format": 1,
-            "synthetic": synthetic,
-            "source": source,
-            "revision": revision,
-            "counts": counts,
-            "input_types": {
-                config: dict(Counter(row["input_type"] for row in rows))
-                for config, rows in rows_by_config.items()
-                if rows
-            },
-            "catalog_models": len(catalog),
-            "chatgenbench_version": __version__,
-        }
-        manifest.update(extra_manifest or {})
-        atomic_write_json(tmp / MANIFEST_FILENAME, manifest)
-        atomic_write_text(
-            tmp / "README.md",
-            dataset_card(counts, synthetic=synthetic, source=source, revision=revision),
+    if isinstance(overlay, ModelCatalog):
+        return overlay
+    info = resolve_source(source)
+    base = load_catalog("sample" if info.kind == "sample" else info.path)
+    if info.path:
+        folder = Path(info.path)
+        base = ModelCatalog(
+            [CatalogEntry.from_record(absolute_weight_paths(e.to_record(), folder)) for e in base],
+            synthetic=base.synthetic,
         )
-        if out.exists():
-            if not (out / MANIFEST_FILENAME).is_file():
-                raise BenchmarkError(
-                    f"{out} exists and is not a benchmark folder; not replacing it"
-                )
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return _folder_info(out)
+    return overlay_catalog(base, overlay) if overlay is not None else base
+
+
+#: The columns that scoring and rendering read from every benchmark row.
+SCORED_COLUMNS: tuple[str, ...] = ("id", "setting", "input_type", "prompt", "model", "arguments")
+
+
+@dataclass
+class LoadedBenchmark:
+    """A benchmark loaded once for a run: its source, the settings chosen, their rows, its catalogue.
+
+    Built by :func:`open_benchmark`; every stage of a run (validation, step-wise scoring, rendering,
+    image scoring) reads from this one object, so the benchmark is loaded once. ``datasets`` keeps
+    each setting's ``datasets.Dataset`` (memory-mapped), from which the reference images are read
+    only when an image metric needs them.
+    """
+
+    info: BenchmarkInfo
+    settings: list[str]
+    datasets: dict[str, Any]
+    catalog: ModelCatalog
+    rows: list[dict[str, Any]]
+
+    @property
+    def source(self) -> str:
+        """The benchmark source as given (``sample``, a folder, a hub id)."""
+        return self.info.source
+
+    @property
+    def ids(self) -> list[str]:
+        """The benchmark ids of the chosen settings, in order."""
+        return [row["id"] for row in self.rows]
+
+    def reference_images(self):
+        """Return a :class:`chatgenbench.schema.ReferenceImage` for every row that has one."""
+        from datasets import Image as ImageFeature
+
+        from chatgenbench.schema import ReferenceImage
+
+        found = []
+        for dataset in self.datasets.values():
+            column = dataset.select_columns(["id", "image"]).cast_column(
+                "image", ImageFeature(decode=False)
+            )
+            for row in column:
+                image = row["image"] or {}
+                data = image.get("bytes")
+                if data is None and image.get("path"):
+                    data = Path(image["path"]).read_bytes()
+                if data:
+                    found.append(ReferenceImage(row["id"], data))
+        return found
+
+
+def open_benchmark(
+    source: str | os.PathLike = SAMPLE_SOURCE,
+    setting: str = "all",
+    *,
+    catalog: str | os.PathLike | ModelCatalog | None = None,
+    revision: str | None = None,
+) -> LoadedBenchmark:
+    """Load a benchmark once for a run: the rows of ``setting`` (or ``all`` its settings) and the
+    catalogue, with ``catalog`` laid over it (see :func:`load_benchmark_catalog`).
+
+    Raises :class:`BenchmarkError` for a source that cannot be loaded or a setting it lacks.
+    """
+    info = resolve_source(source, revision=revision)
+    settings = info.settings if setting == "all" else [setting]
+    for name in settings:
+        if name not in info.settings:
+            raise BenchmarkError(
+                f"benchmark {info.source!r} has no {name!r} setting "
+                f"(it has: {', '.join(info.settings)})"
+            )
+    datasets = {name: load_benchmark(name, source, revision=revision) for name in settings}
+    rows = []
+    for dataset in datasets.values():
+        rows.extend(dataset.select_columns(list(SCORED_COLUMNS)).to_list())
+    return LoadedBenchmark(
+        info=info,
+        settings=settings,
+        datasets=datasets,
+        catalog=load_benchmark_catalog(source, catalog),
+        rows=rows,
+    )
 
 
 def prepare(
@@ -330,7 +287,7 @@ def prepare(
     """Write the benchmark folder for ``source``: ``sample``, a hub id or a folder of raw files.
 
     Raw files (the official release's JSON/JSONL/Parquet) go through the key map of
-    :mod:`chatgenbench.official`. Raises :class:`chatgenbench.official.KeyMapError` naming the fields
+    :mod:`chatgenbench.official`. Raises :class:`chatgenbench.errors.KeyMapError` naming the fields
     it found when a required field cannot be mapped.
     """
     source = str(source)
@@ -347,16 +304,6 @@ def prepare(
             synthetic=False,
             revision=info.revision,
         )
-    from chatgenbench.official import convert_raw_folder, download_raw
+    from chatgenbench.official import prepare_official
 
-    raw_folder = download_raw(source, revision=revision) if _is_hub_id(source) else Path(source)
-    rows_by_config, catalog, report = convert_raw_folder(raw_folder, key_map=key_map)
-    return write_benchmark_folder(
-        out_dir,
-        rows_by_config,
-        catalog,
-        source=source,
-        synthetic=False,
-        revision=revision,
-        extra_manifest={"conversion": report},
-    )
+    return prepare_official(source, out_dir, key_map=key_map, revision=revision)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import difflib
 import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -186,3 +187,63 @@ def load_catalog(source: str | Path = "sample") -> ModelCatalog:
     if path.is_dir():
         path = path / CATALOG_FILENAME
     return ModelCatalog.from_file(path)
+
+
+def absolute_weight_paths(record: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Return a catalogue record whose relative weight ``path``/``config`` are under ``base_dir``."""
+    weights = record.get("weights")
+    if isinstance(weights, dict):
+        weights = dict(weights)
+        for key in ("path", "config"):
+            value = weights.get(key)
+            if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                weights[key] = str((base_dir / value).resolve())
+        record = {**record, "weights": weights}
+    elif isinstance(weights, str) and not Path(weights).expanduser().is_absolute():
+        record = {**record, "weights": str((base_dir / weights).resolve())}
+    return record
+
+
+def overlay_catalog(base: ModelCatalog, overlay_path: str | os.PathLike) -> ModelCatalog:
+    """Return ``base`` with a catalogue file laid over it.
+
+    A line of the overlay whose ``name`` is in ``base`` updates that entry's fields (typically only
+    ``weights``, ``base``, ``lora_scale``); any other line must be a full catalogue record and adds a
+    model. Relative ``path``/``config`` values are taken relative to the overlay file's folder.
+    Raises :class:`CatalogError` naming the line at fault.
+    """
+    path = Path(overlay_path)
+    if not path.is_file():
+        raise CatalogError(f"catalogue file not found: {path}")
+    records = {entry.name: entry.to_record() for entry in base}
+    order = list(records)
+    if path.suffix.lower() == ".csv":
+        import csv
+
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = [(f"row {i}", row) for i, row in enumerate(csv.DictReader(handle), 1)]
+    else:
+        rows = []
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((f"line {number}", json.loads(line)))
+            except json.JSONDecodeError as error:
+                raise CatalogError(f"{path}: line {number}: not valid JSON ({error.msg})") from None
+    for where, row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("name"), str):
+            raise CatalogError(f"{path}: {where}: expected an object with a 'name'")
+        row = absolute_weight_paths(row, path.parent)
+        existing = base.get(row["name"])
+        if existing is not None:
+            name = existing.name
+            merged = {**records[name], **{k: v for k, v in row.items() if k != "name"}}
+            CatalogEntry.from_record(merged, f"{path}: {where}")
+            records[name] = merged
+        else:
+            CatalogEntry.from_record(row, f"{path}: {where}")
+            records[row["name"]] = row
+            order.append(row["name"])
+    entries = [CatalogEntry.from_record(records[name], str(path)) for name in order]
+    return ModelCatalog(entries, synthetic=base.synthetic)

@@ -25,9 +25,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from chatgenbench.benchmark_folder import MANIFEST_FILENAME, BenchmarkInfo, write_benchmark_folder
 from chatgenbench.catalog import CatalogEntry, ModelCatalog
-from chatgenbench.errors import KeyMapError
+from chatgenbench.errors import BenchmarkError, KeyMapError
 from chatgenbench.records import RecordError, to_row
+from chatgenbench.storage import chatgenbench_home
+
+#: The official ChatGenBench release on the Hugging Face hub.
+OFFICIAL_HUB_ID = "ChengyouJia/ChatGenBench"
 
 DEFAULT_KEY_MAP: dict[str, Any] = {
     "fields": {
@@ -398,13 +403,17 @@ def convert_raw_folder(
     return rows_by_config, catalog, report
 
 
+def is_hub_id(source: str) -> bool:
+    """Whether ``source`` names a hub dataset (``owner/name``, and no such local path)."""
+    parts = source.split("/")
+    return len(parts) == 2 and all(parts) and not Path(source).exists()
+
+
 def download_raw(repo_id: str, *, revision: str | None = None) -> Path:
     """Download the raw files of a hub dataset (honours ``HF_HUB_OFFLINE`` and the HF cache).
 
-    Raises :class:`chatgenbench.benchmark.BenchmarkError` with what to do when the hub is unreachable.
+    Raises :class:`chatgenbench.errors.BenchmarkError` with what to do when the hub is unreachable.
     """
-    from chatgenbench.benchmark import BenchmarkError
-
     try:
         from huggingface_hub import snapshot_download
 
@@ -417,13 +426,37 @@ def download_raw(repo_id: str, *, revision: str | None = None) -> Path:
         ) from error
 
 
+def prepare_official(
+    source: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    key_map: str | os.PathLike | dict | None = None,
+    revision: str | None = None,
+) -> BenchmarkInfo:
+    """Convert a hub dataset (``owner/name``) or a folder of raw files into a benchmark folder.
+
+    Returns the folder's :class:`~chatgenbench.benchmark_folder.BenchmarkInfo`. Raises
+    :class:`KeyMapError` naming the fields found when a required field cannot be mapped, and
+    :class:`chatgenbench.errors.BenchmarkError` when the hub cannot be reached.
+    """
+    source = str(source)
+    raw_folder = download_raw(source, revision=revision) if is_hub_id(source) else Path(source)
+    rows_by_config, catalog, report = convert_raw_folder(raw_folder, key_map=key_map)
+    return write_benchmark_folder(
+        out_dir,
+        rows_by_config,
+        catalog,
+        source=source,
+        synthetic=False,
+        revision=revision,
+        extra_manifest={"conversion": report},
+    )
+
+
 def prepare_from_hub(repo_id: str, *, revision: str | None = None) -> Path:
     """Return the converted benchmark folder for a hub dataset, converting it on first use."""
-    from chatgenbench.benchmark import MANIFEST_FILENAME, prepare
-    from chatgenbench.storage import chatgenbench_home
-
     name = repo_id.replace("/", "--") + (f"@{revision}" if revision else "")
     folder = chatgenbench_home() / "benchmarks" / name
     if not (folder / MANIFEST_FILENAME).is_file():
-        prepare(repo_id, folder, revision=revision)
+        prepare_official(repo_id, folder, revision=revision)
     return folder

@@ -113,7 +113,7 @@ def test_save_load_roundtrip_and_restriction(tmp_path):
 
 
 def test_cli_trains_and_writes_a_folder(synthetic_split, tiny_base, tmp_path, capsys):
-    from chatgenbench.benchmark import write_benchmark_folder
+    from chatgenbench.benchmark_folder import write_benchmark_folder
 
     rows_by_config, catalog = synthetic_split
     bench = tmp_path / "bench"
