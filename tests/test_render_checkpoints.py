@@ -7,15 +7,20 @@ import threading
 
 import pytest
 
-from chatgenbench.catalog import CatalogEntry, CatalogError, ModelCatalog, sample_catalog
-from chatgenbench.render.weights import (
+from chatgenbench.benchmark import load_benchmark_catalog
+from chatgenbench.catalog import (
+    CatalogEntry,
+    CatalogError,
+    ModelCatalog,
+    overlay_catalog,
+    sample_catalog,
+)
+from chatgenbench.render.checkpoints import (
+    CheckpointWeights,
     ResolvedModel,
     WeightLocator,
     WeightsError,
-    WeightSpec,
     fetch_weights,
-    overlay_catalog,
-    render_catalog,
     resolve_model,
 )
 
@@ -36,7 +41,7 @@ def entry(name="m", kind="checkpoint", arch="sd15", **extra) -> CatalogEntry:
 )
 def test_malformed_weight_fields_are_refused_with_the_model_named(weights, message):
     with pytest.raises(CatalogError, match=message) as error:
-        WeightSpec.from_entry(entry(weights=weights))
+        CheckpointWeights.from_entry(entry(weights=weights))
     assert "'m'" in str(error.value)
 
 
@@ -159,7 +164,7 @@ def test_civitai_fetch_uses_the_token_checks_sha256_and_caches(tmp_path, monkeyp
 
 
 def test_render_catalog_without_overlay_is_the_benchmarks():
-    assert render_catalog("sample").names() == sample_catalog().names()
+    assert load_benchmark_catalog("sample").names() == sample_catalog().names()
 
 
 def test_hub_weights_are_found_in_the_local_hub_cache_by_commit(tmp_path, monkeypatch):

@@ -371,12 +371,12 @@ def test_every_summary_key_is_documented(sample_run):
 
 def test_a_validation_report_can_stand_for_the_prediction_file(sample_run, tiny_models, tmp_path):
     from chatgenbench import load_benchmark
+    from chatgenbench.benchmark import load_benchmark_catalog
     from chatgenbench.predictions import validate_predictions
-    from chatgenbench.render.weights import render_catalog
 
     folder, predictions, _ = sample_run
     ids = load_benchmark("supervised", "sample")["id"]
-    catalog = render_catalog("sample", tiny_models.overlay)
+    catalog = load_benchmark_catalog("sample", tiny_models.overlay)
     validation = validate_predictions(predictions, ids, catalog)
     report = render_predictions(
         validation, "sample", catalog=catalog, setting="supervised", out_dir=tmp_path / "out",

@@ -54,7 +54,7 @@ def test_ray_backend_without_a_shared_cache_returns_images_to_the_driver(
     # a group whose checkpoint cannot be loaded fails cleanly and is reported per request
     from dataclasses import replace
 
-    from chatgenbench.render.weights import WeightRef
+    from chatgenbench.render.checkpoints import WeightRef
 
     broken = WeightRef("broken", "single_file", str(tmp_path / "missing.safetensors"), "sha256:0")
     request = RenderRequest(
@@ -79,9 +79,10 @@ def _arguments():
 
 
 def _first_checkpoint(local_report):
-    from chatgenbench.render.weights import WeightLocator, render_catalog, resolve_model
+    from chatgenbench.benchmark import load_benchmark_catalog
+    from chatgenbench.render.checkpoints import WeightLocator, resolve_model
 
     record = next(r for r in local_report.records if r.id == "sample-0002")
     summary = local_report.summary
-    catalog = render_catalog("sample", summary["provenance"]["catalog"].split(" (")[0])
+    catalog = load_benchmark_catalog("sample", summary["provenance"]["catalog"].split(" (")[0])
     return resolve_model(record.model, catalog, WeightLocator()).checkpoint

@@ -1,14 +1,20 @@
 """The rendering engine: submitted (prompt, model, arguments) triples to PNG images.
 
 ``render_predictions(predictions, benchmark, catalog=..., out_dir=...)`` is the whole stage; see
-:mod:`chatgenbench.render.engine`. Modules: ``schedulers`` (A1111 sampler table), ``arguments``
-(normalisation), ``weights`` (catalogue weight sources, ``models status``), ``pipelines`` (loading,
-LRU, LoRA), ``cache`` (content-addressed store), ``planning`` (samples to requests, grouping by
-checkpoint), ``worker`` (rendering groups on one device), ``backends`` (the backend contract and
-registry, local workers), ``ray_backend`` (Ray Core actors), ``shards`` (``--shard I/N``, merging),
-``summary`` (``render_summary.json``), ``engine`` (the stage), ``random_models`` (random-weight
-pipelines for tests and speed runs). Heavy libraries (torch, diffusers) are imported only when
-rendering starts.
+:mod:`chatgenbench.render.engine`. Modules, in the order a render uses them:
+
+- ``planning``: benchmark samples to requests, grouped by checkpoint (``arguments``: argument
+  normalisation; ``schedulers``: the A1111 sampler table; ``checkpoints``: which file backs each
+  catalogue model, fetching it, ``status``: ``chatgenbench models status``);
+- ``cache``: the content-addressed image store that makes every render resumable;
+- ``backends``: the :class:`~chatgenbench.render.backends.RenderBackend` contract, the backend
+  registry and the local backend; ``ray_backend``: Ray Core actors;
+- ``worker``: rendering whole groups on one device (``pipelines``: loading, LRU, LoRA);
+- ``shards``: ``--shard I/N`` and merging shard folders; ``summary``: ``render_summary.json``;
+- ``engine``: the stage itself.
+
+Random-weight pipelines for tests and speed runs are in :mod:`chatgenbench.testing.sd_models`.
+Heavy libraries (torch, diffusers) are imported only when rendering starts.
 """
 
 from __future__ import annotations

@@ -29,16 +29,10 @@ RENDER_LIBRARIES = ("diffusers", "torch", "transformers", "peft", "safetensors")
 
 
 def library_versions() -> dict[str, str | None]:
-    """Return the versions of the libraries that decide rendered pixels."""
-    from importlib.metadata import PackageNotFoundError, version
+    """Return the versions of the libraries that decide rendered pixels (part of every key)."""
+    from chatgenbench.provenance import package_versions
 
-    versions: dict[str, str | None] = {}
-    for name in RENDER_LIBRARIES:
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = None
-    return versions
+    return package_versions(RENDER_LIBRARIES)
 
 
 def default_cache_dir() -> Path:

@@ -35,6 +35,7 @@ from typing import Any
 
 from chatgenbench.catalog import CatalogEntry, CatalogError, ModelCatalog
 from chatgenbench.errors import WeightsError
+from chatgenbench.weights import weights_root
 
 WEIGHT_TYPES: tuple[str, ...] = ("single_file", "diffusers", "hub", "civitai")
 #: The base checkpoint a LoRA goes onto when its entry names none.
@@ -48,15 +49,8 @@ _INDEX_NAME = "weights_index.json"
 HUB_FOLDER_PATTERNS = ["model_index.json", "*/*.json", "*/*.txt", "*/*.safetensors"]
 
 
-def weights_home() -> Path:
-    """Return the folder for fetched weights: ``$CHATGENBENCH_HOME/weights``."""
-    from chatgenbench.storage import chatgenbench_home
-
-    return chatgenbench_home() / "weights"
-
-
 @dataclass(frozen=True)
-class WeightSpec:
+class CheckpointWeights:
     """The ``weights`` field of a catalogue entry, checked."""
 
     type: str
@@ -69,7 +63,7 @@ class WeightSpec:
     sha256: str | None = None
 
     @classmethod
-    def from_entry(cls, entry: CatalogEntry) -> WeightSpec | None:
+    def from_entry(cls, entry: CatalogEntry) -> CheckpointWeights | None:
         """Return the entry's weight spec, None when it has none; raise CatalogError when malformed."""
         raw = entry.extra.get("weights")
         if raw is None:
@@ -150,7 +144,7 @@ class WeightLocator:
 
     def __init__(self, cache_dir: str | os.PathLike | None = None, fetch_dir=None) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self.fetch_dir = Path(fetch_dir) if fetch_dir else weights_home()
+        self.fetch_dir = Path(fetch_dir) if fetch_dir else weights_root()
         self._index: dict[str, dict[str, Any]] | None = None
         self._status: dict[str, WeightStatus] = {}
 
@@ -208,7 +202,7 @@ class WeightLocator:
 
     def _status_uncached(self, entry: CatalogEntry) -> WeightStatus:
         try:
-            spec = WeightSpec.from_entry(entry)
+            spec = CheckpointWeights.from_entry(entry)
         except CatalogError as error:
             return WeightStatus(entry.name, None, False, reason=str(error),
                                 how_to_get="fix the catalogue entry (see the README: Model weights)")  # fmt: skip
@@ -239,7 +233,7 @@ class WeightLocator:
     def _local(
         self,
         entry: CatalogEntry,
-        spec: WeightSpec,
+        spec: CheckpointWeights,
         path: Path,
         form: str,
         identity: str | None = None,
@@ -292,7 +286,7 @@ class WeightLocator:
         ref = WeightRef(entry.name, "diffusers", str(path), identity, None, size)
         return WeightStatus(entry.name, spec.type, True, ref=ref, details=details)
 
-    def _hub(self, entry: CatalogEntry, spec: WeightSpec) -> WeightStatus:
+    def _hub(self, entry: CatalogEntry, spec: CheckpointWeights) -> WeightStatus:
         from huggingface_hub import hf_hub_download, snapshot_download
 
         try:
@@ -341,7 +335,7 @@ def fetch_weights(entry: CatalogEntry, locator: WeightLocator | None = None) -> 
     :class:`WeightsError` when a download fails or does not match.
     """
     locator = locator or WeightLocator()
-    spec = WeightSpec.from_entry(entry)
+    spec = CheckpointWeights.from_entry(entry)
     if spec is None or spec.type in ("single_file", "diffusers"):
         locator._status.pop(entry.name, None)
         return locator.status(entry)
@@ -360,7 +354,7 @@ def fetch_weights(entry: CatalogEntry, locator: WeightLocator | None = None) -> 
     return locator.status(entry)
 
 
-def _fetch_civitai(spec: WeightSpec, target: Path) -> Path:
+def _fetch_civitai(spec: CheckpointWeights, target: Path) -> Path:
     import hashlib
 
     url = os.environ.get(CIVITAI_URL_ENV, CIVITAI_URL).format(version_id=spec.version_id)
@@ -392,90 +386,6 @@ def _fetch_civitai(spec: WeightSpec, target: Path) -> Path:
             f"downloading Civitai version {spec.version_id} failed: {error}{hint}"
         ) from error
     return target
-
-
-# -- catalogues for rendering ----------------------------------------------------------------------
-
-
-def _absolute(record: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    weights = record.get("weights")
-    if isinstance(weights, dict):
-        weights = dict(weights)
-        for key in ("path", "config"):
-            value = weights.get(key)
-            if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
-                weights[key] = str((base_dir / value).resolve())
-        record = {**record, "weights": weights}
-    elif isinstance(weights, str) and not Path(weights).expanduser().is_absolute():
-        record = {**record, "weights": str((base_dir / weights).resolve())}
-    return record
-
-
-def overlay_catalog(base: ModelCatalog, overlay_path: str | os.PathLike) -> ModelCatalog:
-    """Return ``base`` with a catalogue file laid over it.
-
-    A line of the overlay whose ``name`` is in ``base`` updates that entry's fields (typically only
-    ``weights``, ``base``, ``lora_scale``); any other line must be a full catalogue record and adds a
-    model. Relative ``path``/``config`` values are taken relative to the overlay file's folder.
-    Raises :class:`CatalogError` naming the line at fault.
-    """
-    path = Path(overlay_path)
-    if not path.is_file():
-        raise CatalogError(f"catalogue file not found: {path}")
-    records = {entry.name: entry.to_record() for entry in base}
-    order = list(records)
-    if path.suffix.lower() == ".csv":
-        import csv
-
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = [(f"row {i}", row) for i, row in enumerate(csv.DictReader(handle), 1)]
-    else:
-        rows = []
-        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((f"line {number}", json.loads(line)))
-            except json.JSONDecodeError as error:
-                raise CatalogError(f"{path}: line {number}: not valid JSON ({error.msg})") from None
-    for where, row in rows:
-        if not isinstance(row, dict) or not isinstance(row.get("name"), str):
-            raise CatalogError(f"{path}: {where}: expected an object with a 'name'")
-        row = _absolute(row, path.parent)
-        existing = base.get(row["name"])
-        if existing is not None:
-            name = existing.name
-            merged = {**records[name], **{k: v for k, v in row.items() if k != "name"}}
-            CatalogEntry.from_record(merged, f"{path}: {where}")
-            records[name] = merged
-        else:
-            CatalogEntry.from_record(row, f"{path}: {where}")
-            records[row["name"]] = row
-            order.append(row["name"])
-    entries = [CatalogEntry.from_record(records[name], str(path)) for name in order]
-    return ModelCatalog(entries, synthetic=base.synthetic)
-
-
-def render_catalog(benchmark: str | os.PathLike = "sample", catalog=None) -> ModelCatalog:
-    """Return the catalogue a render uses: the benchmark's, with ``catalog`` laid over it.
-
-    ``catalog`` is None, a :class:`ModelCatalog` (used as is) or a catalogue file (an overlay, see
-    :func:`overlay_catalog`). Relative weight paths of a benchmark folder's own catalogue are taken
-    relative to that folder.
-    """
-    if isinstance(catalog, ModelCatalog):
-        return catalog
-    from chatgenbench.benchmark import load_benchmark_catalog, resolve_source
-
-    base = load_benchmark_catalog(benchmark)
-    info = resolve_source(benchmark)
-    if info.path:
-        base_dir = Path(info.path)
-        base = ModelCatalog(
-            [CatalogEntry.from_record(_absolute(e.to_record(), base_dir)) for e in base],
-            synthetic=base.synthetic,
-        )
-    return overlay_catalog(base, catalog) if catalog is not None else base
 
 
 @dataclass

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatgenbench.benchmark import resolve_source
+from chatgenbench.benchmark import load_benchmark_catalog, resolve_source
 from chatgenbench.errors import RenderError
 from chatgenbench.render.backends import BackendOptions, create_backend
 from chatgenbench.render.cache import ImageCache, default_cache_dir
+from chatgenbench.render.checkpoints import DEFAULT_LORA_BASES, WeightLocator
 from chatgenbench.render.pipelines import default_device, resolve_dtype
 from chatgenbench.render.planning import RenderPlan, RequestSettings, plan_renders
 from chatgenbench.render.shards import merge_shards, parse_shard, select_shard, shard_dir
 from chatgenbench.render.summary import build_summary, provenance, render_settings
-from chatgenbench.render.weights import DEFAULT_LORA_BASES, WeightLocator, render_catalog
 from chatgenbench.render.worker import (
     DEFAULT_BATCH_SIZE,
     RenderOutcome,
@@ -119,7 +119,7 @@ def render_predictions(
     info = resolve_source(benchmark)
     if rows is None:
         rows = _benchmark_rows(benchmark, setting, info)
-    model_catalog = render_catalog(benchmark, catalog)
+    model_catalog = load_benchmark_catalog(benchmark, catalog)
     report = _validated(predictions, rows, model_catalog)
     plan = plan_renders(rows, report, model_catalog, job.request_settings())
     if job.shard:
@@ -134,7 +134,7 @@ def render_predictions(
         wall=time.perf_counter() - started,
         settings=render_settings(backend, run.n_workers, job.options, setting, job.lora_bases),
         cache={"dir": str(job.cache.root), "hits": run.hits, "misses": run.collector.total},
-        provenance=provenance(info, predictions, catalog, job.versions, options.get("command")),
+        provenance=provenance(info, predictions, catalog, options.get("command")),
         validation=report.summary(),
     )
     atomic_write_json(job.out / SUMMARY_NAME, summary)

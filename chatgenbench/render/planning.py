@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from chatgenbench.render.arguments import RenderArguments, normalise_arguments
 from chatgenbench.render.cache import cache_key
+from chatgenbench.render.checkpoints import ResolvedModel, WeightLocator, WeightRef, resolve_model
 from chatgenbench.render.pipelines import PIPELINE_CLASSES
-from chatgenbench.render.weights import ResolvedModel, WeightLocator, WeightRef, resolve_model
 from chatgenbench.render_manifest import RenderRecord
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatgenbench.catalog import ModelCatalog
-from chatgenbench.render.weights import DEFAULT_LORA_BASES, WeightLocator, WeightStatus
+from chatgenbench.render.checkpoints import DEFAULT_LORA_BASES, WeightLocator, WeightStatus
 
 
 @dataclass

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -158,41 +156,31 @@ def merge_summaries(
     }
 
 
-def provenance(
-    info: BenchmarkInfo,
-    predictions: Any,
-    catalog: Any,
-    versions: dict[str, str | None],
-    command: str | None,
-) -> dict[str, Any]:
-    """Return the summary's ``provenance``.
+def provenance(info: BenchmarkInfo, predictions: Any, catalog: Any, command: str | None) -> dict:
+    """Return the summary's ``provenance``: :func:`chatgenbench.provenance.provenance` of the
+    benchmark and the prediction file, plus the catalogue.
 
-    ``info`` describes the benchmark; ``predictions`` is the prediction file or a validation
-    report (its ``path`` is recorded, and hashed when it is a file); ``catalog`` is recorded when
-    it is a file name (with a short hash when it exists); ``command`` defaults to ``sys.argv``.
+    ``predictions`` is the prediction file or its validation report (whose path and sha256 are
+    recorded; a file is hashed); ``catalog`` is recorded when it is a file name (with a short hash
+    when it exists); ``command`` defaults to this process's command line.
     """
-    import platform
-
-    from chatgenbench import __version__
+    from chatgenbench.provenance import provenance as make_provenance
     from chatgenbench.storage import sha256_file
 
     prediction_path = getattr(predictions, "path", predictions)
-    digest = None
-    if isinstance(prediction_path, (str, os.PathLike)) and Path(prediction_path).is_file():
-        digest = sha256_file(prediction_path)
+    digest = getattr(predictions, "sha256", None)
+    if digest is None and isinstance(prediction_path, (str, os.PathLike)):
+        if Path(prediction_path).is_file():
+            digest = sha256_file(prediction_path)
     catalog_text = None
     if isinstance(catalog, (str, os.PathLike)):
         catalog_text = str(catalog)
         if Path(catalog).is_file():
             catalog_text += f" (sha256:{sha256_file(catalog)[:16]})"
-    return {
-        "chatgenbench": __version__,
-        "versions": versions,
-        "python": platform.python_version(),
-        "benchmark": info.to_dict(),
-        "predictions": str(prediction_path),
-        "predictions_sha256": digest,
-        "catalog": catalog_text,
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": command or " ".join(sys.argv),
-    }
+    return make_provenance(
+        benchmark=info,
+        predictions=prediction_path,
+        predictions_sha256=digest,
+        command=command,
+        catalog=catalog_text,
+    )
