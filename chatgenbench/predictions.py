@@ -115,6 +115,8 @@ class ValidationReport:
     predictions: dict[str, Prediction] = field(default_factory=dict)
     missing_ids: list[str] = field(default_factory=list)
     n_invalid_rows: int = 0
+    sha256: str | None = None  # of the file's bytes: the identity every later stage records
+    n_bytes: int = 0
 
     @property
     def errors(self) -> list[Problem]:
@@ -596,4 +598,7 @@ def validate_predictions(
                 missing,
             )
         )
+    from chatgenbench.storage import sha256_file
+
+    report.sha256, report.n_bytes = sha256_file(path), Path(path).stat().st_size
     return report

@@ -14,15 +14,15 @@ from PIL import Image
 from chatgenbench.benchmark import load_benchmark
 from chatgenbench.evaluation import evaluate
 from chatgenbench.image_scoring import ImageMetricSettings, ImageMetricSuite, ImageScoringError
+from chatgenbench.metrics.base import to_rgb
 from chatgenbench.metrics.clip_score import clip_score
-from chatgenbench.metrics.image import to_rgb
-from chatgenbench.metrics.tiny_models import (
-    TINY_HPS_ARCHITECTURE,
-)
 from chatgenbench.metrics.unified import unified_metric
 from chatgenbench.render_manifest import IMAGES_DIR, RenderRecord, image_filename, write_manifest
 from chatgenbench.result_schema import IMAGE_METRICS, check_results
 from chatgenbench.synth import write_synthetic
+from chatgenbench.testing.metric_models import (
+    TINY_HPS_ARCHITECTURE,
+)
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +228,7 @@ def test_a_metric_failing_mid_run_is_not_computed(tmp_path, monkeypatch, tiny):
 
     monkeypatch.setattr(CLIPScore, "score_batch", flaky)
     scores = score_render_folder(render, rows, suite, progress=False, fid_features=False)
-    from chatgenbench.evaluation import aggregate
+    from chatgenbench.stepwise_scoring import aggregate
 
     results = {
         "settings": {"supervised": aggregate([])},
