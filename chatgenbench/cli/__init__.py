@@ -1,0 +1,84 @@
+"""The ``chatgenbench`` command: one module per command family, each registering its commands.
+
+=================================  ===========================================================
+``chatgenbench.cli.scoring``       ``evaluate``, ``validate``, ``schema``
+``chatgenbench.cli.data``          ``prepare``, ``synth``, ``catalog``
+``chatgenbench.cli.baselines``     ``baseline list|run|train-modeltokens``
+``chatgenbench.cli.rendering``     ``render``
+``chatgenbench.cli.weight_files``  ``weights status|download`` (``models``: the same family for
+                                   the catalogue's checkpoints)
+``chatgenbench.cli.leaderboard``   ``leaderboard``, ``queue work|list|add|retry``
+=================================  ===========================================================
+
+A family module has ``register(subparsers)``, which adds its parsers and sets each one's
+``handler`` (a function of the parsed arguments that returns the exit code). Handlers import what
+they need only when they run, so ``chatgenbench --help`` stays fast.
+
+Exit codes, the same for every command:
+
+- 0: the command did its work and found nothing wrong;
+- 1: it did its work and found problems in the input (``validate`` found errors, a weight file
+  could not be fetched, ...), listed in its output;
+- 2: it could not run: bad usage (an unknown option or command, a missing action), or an input
+  that cannot be used at all (any :class:`chatgenbench.errors.ChatGenBenchError`, an unreadable
+  file): the message, and how to fix it where known, go to standard error;
+- 130: interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: The command-family modules, in the order ``--help`` lists their commands.
+FAMILIES: tuple[str, ...] = (
+    "chatgenbench.cli.scoring",
+    "chatgenbench.cli.data",
+    "chatgenbench.cli.baselines",
+    "chatgenbench.cli.rendering",
+    "chatgenbench.cli.weight_files",
+    "chatgenbench.cli.leaderboard",
+)
+EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``chatgenbench`` command, every family registered."""
+    from chatgenbench import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="chatgenbench",
+        description="ChatGenBench: evaluate automatic text-to-image generation from freestyle chat.",
+        epilog="Exit codes: 0 done; 1 problems found in the input; 2 bad usage or unusable "
+        "input; 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"chatgenbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for family in FAMILIES:
+        importlib.import_module(family).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (see this module's docstring)."""
+    from chatgenbench.errors import ChatGenBenchError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_UNUSABLE
+    try:
+        return args.handler(args)
+    except ChatGenBenchError as error:
+        print(f"chatgenbench {args.command}: error: {error}", file=sys.stderr)
+        if error.how_to_fix:
+            print(f"how to fix: {error.how_to_fix}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except OSError as error:  # an input file that cannot be read (missing, a folder, no access)
+        print(f"chatgenbench {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

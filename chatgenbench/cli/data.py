@@ -1,0 +1,76 @@
+"""``chatgenbench prepare``, ``synth`` and ``catalog``: benchmark folders and their catalogues."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from chatgenbench.cli.options import add_benchmark, add_json
+
+
+def register(sub) -> None:
+    """Add the ``prepare``, ``synth`` and ``catalog`` commands."""
+    p = sub.add_parser(
+        "prepare", help="write a benchmark folder from the sample, raw files or the hub"
+    )
+    p.add_argument(
+        "--source",
+        required=True,
+        help="'sample', a folder of raw official files, or a hub id such as "
+        "ChengyouJia/ChatGenBench",
+    )
+    p.add_argument("--out", required=True, help="benchmark folder to write")
+    p.add_argument("--key-map", help="YAML/JSON file overriding the raw-field key map")
+    p.add_argument("--revision", help="hub revision (commit or tag)")
+    p.set_defaults(handler=prepare_command)
+
+    p = sub.add_parser("synth", help="write a SYNTHETIC benchmark at the real scale")
+    p.add_argument("--rows", type=int, default=14564, help="test rows (default 14,564)")
+    p.add_argument("--train-rows", type=int, default=256606, help="train rows (default 256,606)")
+    p.add_argument("--models", type=int, default=6807, help="catalogue size (default 6,807)")
+    p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    p.add_argument("--images", action="store_true", help="add small reference images")
+    p.add_argument("--out", required=True, help="benchmark folder to write")
+    p.set_defaults(handler=synth_command)
+
+    p = sub.add_parser("catalog", help="list a benchmark's model catalogue")
+    add_benchmark(p)
+    add_json(p, "one catalogue record a line")
+    p.set_defaults(handler=catalog_command)
+
+
+def prepare_command(args: argparse.Namespace) -> int:
+    """Write the benchmark folder and say what it holds."""
+    from chatgenbench.benchmark import prepare
+
+    info = prepare(args.source, args.out, key_map=args.key_map, revision=args.revision)
+    print(f"wrote {args.out}: {info.counts} (revision {info.revision})")
+    return 0
+
+
+def synth_command(args: argparse.Namespace) -> int:
+    """Write a synthetic benchmark folder and say so."""
+    from chatgenbench.synth import write_synthetic
+
+    info = write_synthetic(
+        args.out,
+        args.rows,
+        seed=args.seed,
+        train_rows=args.train_rows,
+        n_models=args.models,
+        images=args.images,
+    )
+    print(f"wrote SYNTHETIC benchmark {args.out}: {info.counts} (revision {info.revision})")
+    return 0
+
+
+def catalog_command(args: argparse.Namespace) -> int:
+    """Print the catalogue, a model a line."""
+    from chatgenbench.benchmark import load_benchmark_catalog
+
+    for entry in load_benchmark_catalog(args.benchmark):
+        if args.json:
+            print(json.dumps(entry.to_record(), ensure_ascii=False))
+        else:
+            print(f"{entry.name}\t{entry.architecture}\t{entry.kind}\t{entry.description[:60]}")
+    return 0

@@ -1,0 +1,153 @@
+"""``chatgenbench leaderboard`` and ``chatgenbench queue``: the web app and its scoring queue.
+
+The leaderboard is its own package (``leaderboard/``, the ``leaderboard`` extra); these commands
+import it only when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from chatgenbench.cli.options import add_actions, add_store
+
+
+def register(sub) -> None:
+    """Add the ``leaderboard`` command and the ``queue`` family."""
+    p = sub.add_parser("leaderboard", help="start the leaderboard web app (streamlit run)")
+    add_store(p)
+    p.add_argument("--port", type=int, default=None, help="port to serve on (default 8501)")
+    p.add_argument("--address", default=None, help="address to bind (default: streamlit's)")
+    p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.add_argument(
+        "streamlit_args", nargs=argparse.REMAINDER, help="further 'streamlit run' options after --"
+    )
+    p.set_defaults(handler=leaderboard_command)
+
+    p = sub.add_parser("queue", help="the scoring queue of the leaderboard")
+    actions = add_actions(p, "queue_command")
+    work = actions.add_parser("work", help="score queued submissions")
+    work.add_argument("--once", action="store_true", help="drain the queue, then exit")
+    work.add_argument("--poll", type=float, default=5.0, help="seconds between polls (default 5)")
+    work.add_argument(
+        "--encoder",
+        default="minilm",
+        choices=["minilm", "roberta-large"],
+        help="BERTScore encoder (default minilm, offline; roberta-large is official)",
+    )
+    work.add_argument("--lease", type=float, default=None, help="heartbeat lease in seconds")
+    add_store(work)
+    work.set_defaults(handler=work_command)
+    listing = actions.add_parser("list", help="list the jobs and their states")
+    add_store(listing)
+    listing.set_defaults(handler=list_command)
+    add = actions.add_parser("add", help="queue a stored submission for (re)scoring")
+    add.add_argument("name", help="the submission's folder name in the store")
+    add_store(add)
+    add.set_defaults(handler=add_command)
+    retry = actions.add_parser("retry", help="put a failed job back in the queue")
+    retry.add_argument("job", type=int, help="the job's number (see 'chatgenbench queue list')")
+    add_store(retry)
+    retry.set_defaults(handler=retry_command)
+
+
+def leaderboard_command(args: argparse.Namespace) -> int:
+    """Run ``streamlit run`` on the installed leaderboard app; exit with its code."""
+    import importlib.util
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from chatgenbench.errors import UsageError
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise UsageError(
+            "streamlit is not installed; install the leaderboard's dependencies with: "
+            "pip install -e '.[leaderboard]'"
+        )
+    from leaderboard import app_path
+    from leaderboard.scoring_queue import QUEUE_ENV
+    from leaderboard.submissions import STORE_ENV, default_upload_limit
+
+    env = dict(os.environ)
+    if args.store:
+        env[STORE_ENV] = str(Path(args.store).resolve())
+    if args.queue_db:
+        env[QUEUE_ENV] = str(Path(args.queue_db).resolve())
+    limit_mb = max(1, -(-default_upload_limit() // 2**20))
+    command = [sys.executable, "-m", "streamlit", "run", str(app_path())]
+    command += [f"--server.maxUploadSize={limit_mb}", "--browser.gatherUsageStats=false"]
+    command.append("--client.toolbarMode=viewer")
+    if args.port is not None:
+        command.append(f"--server.port={args.port}")
+    if args.address:
+        command.append(f"--server.address={args.address}")
+    if args.headless:
+        command.append("--server.headless=true")
+    command += [arg for arg in args.streamlit_args if arg != "--"]
+    return subprocess.call(command, env=env)
+
+
+def _queue(args: argparse.Namespace):
+    from leaderboard.scoring_queue import ScoringQueue, default_queue_path
+    from leaderboard.submissions import SubmissionStore
+
+    store = SubmissionStore(args.store)
+    path = args.queue_db or default_queue_path(store.root)
+    options = {"lease_seconds": args.lease} if getattr(args, "lease", None) else {}
+    return store, ScoringQueue(path, **options)
+
+
+def work_command(args: argparse.Namespace) -> int:
+    """Score queued submissions until interrupted (or, with ``--once``, until none is pending)."""
+    import logging
+
+    from leaderboard.scoring_queue import ScoringWorker
+
+    store, queue = _queue(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+    def report(job) -> None:
+        reason = f": {job.error}" if job.error else ""
+        print(f"job {job.id} ({job.submission}): {job.state}{reason}", flush=True)
+
+    worker = ScoringWorker(store, queue, encoder=args.encoder)
+    print(f"worker {worker.worker} on {queue.path} (store {store.root})", flush=True)
+    count = worker.run(once=args.once, poll_seconds=args.poll, on_job=report)
+    print(f"scored {count} jobs; queue: {queue.counts()}")
+    return 0
+
+
+def list_command(args: argparse.Namespace) -> int:
+    """Print every job: number, state, submission, when queued, and the reason of a failure."""
+    _, queue = _queue(args)
+    for job in queue.jobs():
+        info = job.to_dict()
+        reason = f"\t{info['error']}" if info["error"] else ""
+        print(f"{job.id}\t{job.state}\t{job.submission}\t{info['created']}{reason}")
+    return 0
+
+
+def add_command(args: argparse.Namespace) -> int:
+    """Queue a stored submission; exit 2 when the store has no such submission."""
+    from chatgenbench.errors import SubmissionError
+
+    store, queue = _queue(args)
+    if args.name not in store.names():
+        raise SubmissionError(f"no submission {args.name!r} in {store.root}")
+    job = queue.enqueue(args.name)
+    print(f"job {job.id} ({job.submission}): {job.state}")
+    return 0
+
+
+def retry_command(args: argparse.Namespace) -> int:
+    """Put a failed job back in the queue; exit 2 when it is not a failed job."""
+    from chatgenbench.errors import UsageError
+
+    _, queue = _queue(args)
+    try:
+        job = queue.retry(args.job)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    print(f"job {job.id} ({job.submission}): {job.state}")
+    return 0

@@ -1,0 +1,75 @@
+"""Options that several command families share, each with its help text."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+SETTING_CHOICES = ("supervised", "few_shot", "all")
+
+
+def add_benchmark(parser: argparse.ArgumentParser) -> None:
+    """Add ``--benchmark SOURCE`` (default ``sample``)."""
+    parser.add_argument(
+        "--benchmark",
+        default="sample",
+        help="'sample' (embedded), a benchmark folder, or a hub id (default: sample)",
+    )
+
+
+def add_setting(parser: argparse.ArgumentParser, what: str = "score") -> None:
+    """Add ``--setting supervised|few_shot|all`` (default ``all``)."""
+    parser.add_argument(
+        "--setting",
+        default="all",
+        choices=SETTING_CHOICES,
+        help=f"which setting to {what} (default: all of the benchmark's)",
+    )
+
+
+def add_catalog(parser: argparse.ArgumentParser, what: str = "adds models or weights") -> None:
+    """Add ``--catalog FILE``: a catalogue file laid over the benchmark's."""
+    parser.add_argument(
+        "--catalog", metavar="FILE", help=f"catalogue file laid over the benchmark's ({what})"
+    )
+
+
+def add_json(parser: argparse.ArgumentParser, what: str = "the result") -> None:
+    """Add ``--json``."""
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
+
+
+def add_no_progress(parser: argparse.ArgumentParser) -> None:
+    """Add ``--no-progress``."""
+    parser.add_argument("--no-progress", action="store_true", help="show no progress bars")
+
+
+def add_store(parser: argparse.ArgumentParser) -> None:
+    """Add ``--store DIR`` and ``--queue-db FILE`` of the leaderboard."""
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="submissions folder (default: $CHATGENBENCH_SUBMISSIONS or ./submissions)",
+    )
+    parser.add_argument(
+        "--queue-db",
+        default=None,
+        help="queue database (default: $CHATGENBENCH_QUEUE_DB or STORE/.queue.sqlite3)",
+    )
+
+
+def add_actions(parser: argparse.ArgumentParser, dest: str):
+    """Return the subparsers of a command family's actions; an action is required (else exit 2)."""
+    actions = parser.add_subparsers(dest=dest, metavar="ACTION", required=True)
+    return actions
+
+
+def parse_error(command: str, message: str) -> NoReturn:
+    """Stop parsing as argparse does for bad usage: print ``chatgenbench COMMAND: error: MESSAGE``
+    and raise SystemExit with exit code 2 (the SystemExit's text is the message)."""
+    text = f"chatgenbench {command}: error: {message}"
+    print(text, file=sys.stderr)
+    error = SystemExit(text)
+    error.code = 2
+    raise error

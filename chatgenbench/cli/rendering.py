@@ -1,0 +1,134 @@
+"""``chatgenbench render``: predictions to PNG images, a render folder."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from chatgenbench.cli.options import add_benchmark, add_catalog, add_no_progress, add_setting
+
+
+def register(sub) -> None:
+    """Add the ``render`` command; its ``--backend`` choices are the registered render backends."""
+    from chatgenbench.render.backends import backend_names
+
+    p = sub.add_parser("render", help="render predictions into PNG images (a render folder)")
+    p.add_argument("predictions", help="prediction file (.jsonl, .csv or .parquet)")
+    add_benchmark(p)
+    add_catalog(p, "weights, bases")
+    p.add_argument("--out", required=True, help="render folder to write")
+    add_setting(p, "render")
+    p.add_argument(
+        "--backend",
+        default="local",
+        choices=backend_names(),
+        help="where to render: " + ", ".join(backend_names()) + " (default local)",
+    )
+    p.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--ray-actors", type=int, help="Ray actors (default: one per GPU, else 1)")
+    p.add_argument("--shard", help="render only shard I of N (0-based I/N, whole groups)")
+    p.add_argument(
+        "--merge-shards",
+        action="store_true",
+        help="assemble OUT from OUT/shards/*-of-N (no rendering; no weights needed)",
+    )
+    p.add_argument("--device", help="torch device (default: cuda when visible, else cpu)")
+    p.add_argument("--dtype", help="fp16, bf16 or fp32 (default: fp16 on CUDA, fp32 on CPU)")
+    p.add_argument("--batch-size", type=int, default=4, help="images per pipeline call (4)")
+    p.add_argument("--pipelines-in-memory", type=int, default=2, help="LRU size per worker (2)")
+    p.add_argument("--workers", type=int, help="local workers (default: one per GPU, or 1)")
+    p.add_argument("--threads", type=int, help="torch CPU threads per worker")
+    p.add_argument(
+        "--lora-base",
+        action="append",
+        default=[],
+        metavar="ARCH=NAME",
+        help="base checkpoint for LoRAs of an architecture, e.g. sd15=v1-5-pruned-emaonly",
+    )
+    p.add_argument("--cache-dir", help="image cache (default: $CHATGENBENCH_HOME/render-cache)")
+    add_no_progress(p)
+    p.set_defaults(handler=render_command)
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """Return the render command line that these arguments stand for (recorded in the summary)."""
+    words = ["chatgenbench", "render", args.predictions]
+    for key, value in sorted(vars(args).items()):
+        if key in ("command", "predictions", "handler") or value in (None, False, []):
+            continue
+        flag = "--" + key.replace("_", "-")
+        for item in value if isinstance(value, list) else [value]:
+            words += [flag] if item is True else [flag, str(item)]
+    return shlex.join(words)
+
+
+def render_command(args: argparse.Namespace) -> int:
+    """Render (or merge shards) and print what became of the samples."""
+    from chatgenbench.errors import UsageError
+
+    lora_bases = {}
+    for item in args.lora_base:
+        arch, _, name = item.partition("=")
+        if not name:
+            raise UsageError(f"--lora-base wants ARCH=NAME, got {item!r}")
+        lora_bases[arch] = name
+    if args.merge_shards:
+        from chatgenbench.render.shards import merge_shards
+
+        report = merge_shards(args.out)
+        counts = ", ".join(f"{k} {v}" for k, v in report.summary["counts"].items() if v)
+        print(
+            f"merged {report.summary['shard']['merged']} shards into {report.out_dir}: "
+            f"{report.summary['n_samples']} samples: {counts}"
+        )
+        return 0
+    from chatgenbench.render import render_predictions
+
+    options = {
+        "batch_size": args.batch_size,
+        "pipelines_in_memory": args.pipelines_in_memory,
+        "workers": args.workers,
+        "threads": args.threads,
+        "lora_bases": lora_bases,
+        "command": _command_line(args),
+    }
+    if args.ray_address:
+        options["ray_address"] = args.ray_address
+    if args.ray_actors:
+        options["ray_actors"] = args.ray_actors
+    report = render_predictions(
+        args.predictions,
+        args.benchmark,
+        catalog=args.catalog,
+        out_dir=args.out,
+        setting=args.setting,
+        device=args.device,
+        dtype=args.dtype,
+        backend=args.backend,
+        shard=args.shard,
+        cache_dir=args.cache_dir,
+        progress=not args.no_progress,
+        **options,
+    )
+    _print_summary(report, args)
+    return 0
+
+
+def _print_summary(report, args: argparse.Namespace) -> None:
+    summary = report.summary
+    counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items() if v)
+    performance = summary["performance"]
+    print(f"{summary['n_samples']} samples: {counts}")
+    print(
+        f"{performance['images_rendered']} images rendered in {performance['render_wall_seconds']} s "
+        f"({performance['checkpoint_loads']} checkpoint loads, {performance['lora_loads']} LoRA "
+        f"loads); {summary['cache']['hits']} cache hits"
+    )
+    if summary["weights_missing_models"]:
+        print(
+            f"{len(summary['weights_missing_models'])} models lack weights: run 'chatgenbench "
+            f"models status --benchmark {args.benchmark} --predictions {args.predictions}"
+            + (f" --catalog {args.catalog}" if args.catalog else "")
+            + "'"
+        )
+    print(f"render folder written to {report.out_dir}")

@@ -1,0 +1,217 @@
+"""``chatgenbench evaluate``, ``validate`` and ``schema``: scoring a prediction file."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+from chatgenbench.cli.options import (
+    add_benchmark,
+    add_catalog,
+    add_json,
+    add_no_progress,
+    add_setting,
+    parse_error,
+)
+
+
+def register(sub) -> None:
+    """Add the ``evaluate``, ``validate`` and ``schema`` commands."""
+    p = sub.add_parser("evaluate", help="score a prediction file against a benchmark")
+    p.add_argument("predictions", help="prediction file (.jsonl, .csv or .parquet)")
+    add_benchmark(p)
+    add_setting(p)
+    p.add_argument(
+        "--encoder",
+        default="minilm",
+        choices=["minilm", "roberta-large"],
+        help="BERTScore encoder (default minilm, offline; roberta-large is official)",
+    )
+    p.add_argument("--out", help="write the results JSON here")
+    p.add_argument("--per-sample", help="write one JSON line of scores per sample here")
+    p.add_argument("--batch-size", type=int, default=64, help="BERTScore batch size (default 64)")
+    p.add_argument("--device", default=None, help="torch device for the models (default: auto)")
+    add_json(p, "the results JSON, not a table,")
+    add_no_progress(p)
+    add_image_metric_options(p)
+    p.set_defaults(handler=evaluate_command)
+
+    p = sub.add_parser("validate", help="check a prediction file and list every problem")
+    p.add_argument("predictions", help="prediction file (.jsonl, .csv or .parquet)")
+    add_benchmark(p)
+    add_setting(p, "check against")
+    add_catalog(p)
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="a benchmark id without a prediction is a warning, not an error",
+    )
+    p.add_argument("--all", action="store_true", help="list every problem (default: first 50)")
+    add_json(p, "the problems")
+    p.set_defaults(handler=validate_command)
+
+    p = sub.add_parser("schema", help="print the documented keys of the results JSON")
+    p.set_defaults(handler=schema_command)
+
+
+def add_image_metric_options(p: argparse.ArgumentParser) -> None:
+    """Add the image-metric options: common ones, then each registered metric's own options
+    (one flag per field of its ``Options`` dataclass, e.g. ``clip_model`` -> ``--clip-model``)."""
+    from chatgenbench.metrics.base import METRICS
+
+    group = p.add_argument_group("image metrics")
+    group.add_argument("--images", metavar="DIR", help="score an existing render folder")
+    group.add_argument(
+        "--render", action="store_true", help="render the predictions, then score the images"
+    )
+    group.add_argument(
+        "--render-out",
+        metavar="DIR",
+        help="render folder for --render (default: under $CHATGENBENCH_HOME/renders)",
+    )
+    add_catalog(group, "weights, bases")
+    names = METRICS.names_of("image")
+    group.add_argument(
+        "--image-metrics",
+        default=names,
+        action=ImageMetricList,
+        help=f"comma-separated subset of the image metrics to compute (default: {','.join(names)})",
+    )
+    group.add_argument(
+        "--metric-dtype",
+        default="float32",
+        choices=["float32", "float16", "bfloat16"],
+        help="dtype of the image-metric models (default float32; FID always runs float32)",
+    )
+    group.add_argument(
+        "--metric-batch-size", type=int, default=16, help="images per metric batch (default 16)"
+    )
+    group.add_argument(
+        "--bootstrap-seed", type=int, default=0, help="seed of the confidence intervals (default 0)"
+    )
+    group.add_argument(
+        "--bootstrap-resamples",
+        type=int,
+        default=1000,
+        help="bootstrap resamples of the confidence intervals (default 1000)",
+    )
+    for metric in METRICS.image_metrics():
+        option_fields = dataclasses.fields(metric.Options)
+        if not option_fields:
+            continue
+        own = p.add_argument_group(f"{metric.label} ({metric.name})")
+        for field in option_fields:
+            flag = "--" + field.name.replace("_", "-")
+            default = None if field.default is dataclasses.MISSING else field.default
+            choices = field.metadata.get("choices")
+            kind = type(default) if isinstance(default, (int, float)) else None
+            own.add_argument(
+                flag,
+                dest=field.name,
+                default=default,
+                choices=list(choices) if choices else None,
+                type=kind if kind is not bool else None,
+                help=field.metadata.get("help", f"{metric.name} option {field.name}"),
+            )
+
+
+class ImageMetricList(argparse.Action):
+    """``--image-metrics a,b``: registered image-metric names; another name stops the parse."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from chatgenbench.metrics.base import METRICS
+
+        metrics = tuple(m.strip() for m in str(values).split(",") if m.strip())
+        known = METRICS.names_of("image")
+        unknown = [m for m in metrics if m not in known]
+        if unknown:
+            parse_error(
+                parser.prog.split()[-1],
+                f"unknown image metric(s) {', '.join(unknown)}; expected some of {', '.join(known)}",
+            )
+        setattr(namespace, self.dest, metrics)
+
+
+def image_settings(args: argparse.Namespace):
+    """Return the :class:`chatgenbench.image_scoring.ImageMetricSettings` of parsed arguments."""
+    from chatgenbench.image_scoring import ImageMetricSettings
+    from chatgenbench.metrics.base import METRICS
+
+    options = {
+        field.name: getattr(args, field.name)
+        for metric in METRICS.image_metrics()
+        for field in dataclasses.fields(metric.Options)
+    }
+    return ImageMetricSettings(
+        device=args.device,
+        dtype=args.metric_dtype,
+        batch_size=args.metric_batch_size,
+        bootstrap_seed=args.bootstrap_seed,
+        bootstrap_resamples=args.bootstrap_resamples,
+        metrics=tuple(args.image_metrics),
+        **options,
+    )
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Score the prediction file; print a table (or the JSON); exit 0."""
+    from chatgenbench.evaluation import evaluate
+    from chatgenbench.report import results_table
+
+    results = evaluate(
+        args.predictions,
+        args.benchmark,
+        setting=args.setting,
+        encoder=args.encoder,
+        out=args.out,
+        per_sample_out=args.per_sample,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=not args.no_progress,
+        catalog=args.catalog,
+        images=args.images,
+        render=args.render,
+        render_out=args.render_out,
+        image_settings=image_settings(args),
+    )
+    if args.json:
+        print(json.dumps(results, indent=2, sort_keys=True))
+        return 0
+    print(results_table(results))
+    validation = results["validation"]
+    if validation["n_errors"]:
+        print(
+            f"{validation['n_errors']} validation errors scored as zero or wrong; run "
+            f"'chatgenbench validate {args.predictions} --benchmark {args.benchmark}' to list them"
+        )
+    if args.out:
+        print(f"results written to {args.out}")
+    return 0
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    """List every problem of the prediction file; exit 1 when there are errors."""
+    from chatgenbench.benchmark import open_benchmark
+    from chatgenbench.predictions import validate_predictions
+
+    bench = open_benchmark(args.benchmark, args.setting, catalog=args.catalog)
+    report = validate_predictions(
+        args.predictions, bench.ids, bench.catalog, allow_missing=args.allow_missing
+    )
+    if args.json:
+        listing = {"summary": report.summary(), "problems": [p.to_dict() for p in report.problems]}
+        print(json.dumps(listing, indent=2))
+    else:
+        print(report.format_text(limit=None if args.all else 50))
+    return 0 if report.ok else 1
+
+
+def schema_command(args: argparse.Namespace) -> int:
+    """Print every documented key of the results JSON."""
+    from chatgenbench.result_schema import SCHEMA_VERSION, documented_keys
+
+    print(f"results schema {SCHEMA_VERSION}")
+    for key, text in documented_keys().items():
+        print(f"{key}\n    {text}")
+    return 0
