@@ -99,3 +99,19 @@ def read_manifest(out_dir: str | os.PathLike) -> list[RenderRecord]:
 def image_path(out_dir: str | os.PathLike, record: RenderRecord) -> Path | None:
     """Return the absolute path of a record's image, or None when it has none."""
     return Path(out_dir) / record.image if record.has_image else None
+
+
+@dataclass
+class RenderReport:
+    """A render folder in memory, as :func:`chatgenbench.render.render_predictions` and
+    :func:`chatgenbench.render.shards.merge_shards` return it: one record per sample, the summary
+    (``render_summary.json``) and the folder."""
+
+    records: list[RenderRecord]
+    summary: dict[str, Any]
+    out_dir: Path
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Return the number of samples per status."""
+        return dict(self.summary["counts"])

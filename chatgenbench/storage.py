@@ -1,5 +1,5 @@
-"""Where ChatGenBench keeps its files (``$CHATGENBENCH_HOME``), files that must never be half-written,
-and content hashes for provenance."""
+"""Files: where ChatGenBench keeps them (``$CHATGENBENCH_HOME``), writes that are never half done,
+content hashes for provenance, and checkpoints read as data only."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ def chatgenbench_home() -> Path:
     """Return ``$CHATGENBENCH_HOME`` (default ``~/.cache/chatgenbench``): caches and weights."""
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chatgenbench"
     return Path(os.environ.get("CHATGENBENCH_HOME", default))
+
+
+def weights_root() -> Path:
+    """Return ``$CHATGENBENCH_HOME/weights``: where fetched weights (metrics and checkpoints) live."""
+    return chatgenbench_home() / "weights"
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -65,3 +70,22 @@ def sha256_files(paths: list[Path], root: Path) -> str:
         digest.update(str(path.relative_to(root)).encode("utf-8") + b"\0")
         digest.update(sha256_file(path).encode("ascii"))
     return digest.hexdigest()
+
+
+def load_checkpoint(path: str | Path) -> Any:
+    """Return ``torch.load(path, weights_only=True)`` on the CPU.
+
+    A checkpoint holding objects other than tensors and plain containers is refused with a
+    ValueError: checkpoints are never unpickled as code.
+    """
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise ValueError(
+            f"{path} holds objects other than tensors and containers; it is not unpickled "
+            f"(weights_only=True): {error}"
+        ) from error

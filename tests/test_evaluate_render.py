@@ -96,3 +96,36 @@ def test_validate_accepts_a_weights_overlay(tmp_path, tiny_models):
         ]
     )
     assert code == 0
+
+
+def test_a_run_loads_the_benchmark_once_and_reads_the_prediction_file_once(
+    tmp_path, tiny_models, metric_models, minilm_scorer, monkeypatch
+):
+    import chatgenbench.benchmark as benchmark
+    import chatgenbench.predictions as predictions_module
+
+    monkeypatch.setenv("CHATGENBENCH_HOME", str(tmp_path / "home"))
+    calls = {"load_benchmark": 0, "read_prediction_rows": 0}
+
+    def counted(module, name):
+        original = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    counted(benchmark, "load_benchmark")
+    counted(predictions_module, "read_prediction_rows")
+    predictions = write_predictions(tmp_path / "pred.jsonl", sample_predictions())
+    settings = ImageMetricSettings(
+        clip_model=metric_models["clip"], metrics=("clip_score",), device="cpu", batch_size=4
+    )
+    results = evaluate(
+        predictions, "sample", catalog=str(tiny_models.overlay), render=True,
+        render_out=tmp_path / "render", image_settings=settings, bertscore=minilm_scorer,
+        progress=False,
+    )  # fmt: skip
+    assert results["overall"]["image"]["clip_score"]["n"] == len(RENDERABLE)
+    assert calls == {"load_benchmark": 1, "read_prediction_rows": 1}

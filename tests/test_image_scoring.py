@@ -242,3 +242,39 @@ def test_a_metric_failing_mid_run_is_not_computed(tmp_path, monkeypatch, tiny):
     assert image["clip_score"]["status"] == "not_computed"
     assert "failed while scoring" in image["clip_score"]["reason"]
     assert image["hps_v2"]["status"] == "computed" and image["hps_v2"]["n"] == 12
+
+
+def test_a_fifth_metric_that_fails_leaves_the_unified_metric_on(
+    tmp_path, synthetic, tiny, bertscore
+):
+    from chatgenbench.metrics.base import METRICS, PerImageMetric, register_image_metric
+    from chatgenbench.metrics.unified import UNIFIED_INPUTS
+
+    class Exploding(PerImageMetric):
+        name, label, higher_is_better = "exploding", "Exploding", True
+        description = "a metric that fails on every batch"
+
+        @classmethod
+        def load(cls, options, device="cpu", dtype="float32"):
+            return cls()
+
+        def score_batch(self, images, texts):
+            raise RuntimeError("CUDA out of memory (simulated)")
+
+    register_image_metric(Exploding)
+    try:
+        bench, pred, rows = synthetic
+        suite = ImageMetricSuite(_settings(tiny)).load()  # every registered metric, this one too
+        results = evaluate(
+            pred, bench, images=_render_folder(tmp_path / "render", rows), image_suite=suite,
+            bertscore=bertscore, progress=False,
+        )  # fmt: skip
+    finally:
+        METRICS.unregister("exploding")
+    overall = results["overall"]
+    assert overall["image"]["exploding"]["status"] == "not_computed"
+    assert "failed while scoring" in overall["image"]["exploding"]["reason"]
+    assert overall["unified"]["status"] == "computed"
+    assert overall["unified"]["value"] == pytest.approx(
+        unified_metric(*(overall["image"][name]["value"] for name in UNIFIED_INPUTS))
+    )

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from chatgenbench.metrics.base import PerImageMetric, register_image_metric, to_rgb
-from chatgenbench.weights import WeightSet
+from chatgenbench.metrics.base import PerImageMetric, WeightSet, register_image_metric, to_rgb
 
 ClipVariant = Literal["clip_s", "torchmetrics"]
 #: variant -> (weight, where the clamp at 0 applies: "image" or "mean")
@@ -89,9 +88,9 @@ def load_clip(
     import torch
     from transformers import CLIPModel, CLIPProcessor
 
-    from chatgenbench.weights import WeightsMissing, locate
+    from chatgenbench.errors import WeightsMissing
 
-    folder = Path(path) if path is not None else locate(CLIP_WEIGHTS)
+    folder = Path(path) if path is not None else CLIP_WEIGHTS.locate()
     if not (folder / "config.json").is_file():
         raise WeightsMissing(f"no CLIP model in {folder} (config.json missing)")
     model = CLIPModel.from_pretrained(folder, local_files_only=True, dtype=getattr(torch, dtype))

@@ -35,10 +35,10 @@ from chatgenbench.metrics.base import (
     ImageMetric,
     MetricValue,
     ReferenceImage,
+    WeightSet,
     register_image_metric,
     to_rgb,
 )
-from chatgenbench.weights import WeightSet
 
 FEATURE_EXTRACTOR = "inception-v3-tf-2015-12-05"
 PREPROCESSING = "pil-bicubic-299"
@@ -136,9 +136,9 @@ def load_inception(device: str = "cpu", path: str | Path | None = None) -> Incep
     Raises :class:`chatgenbench.weights.WeightsMissing` when the file is not present.
     """
     torch = _import_torch()
-    from chatgenbench.weights import WeightsMissing, locate
+    from chatgenbench.errors import WeightsMissing
 
-    file = Path(path) if path is not None else locate(FID_WEIGHTS) / "default_1.pt"
+    file = Path(path) if path is not None else FID_WEIGHTS.locate() / "default_1.pt"
     if not file.is_file():
         raise WeightsMissing(f"FID Inception weights not found at {file}")
     import warnings

@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from chatgenbench.metrics.base import PerImageMetric, register_image_metric, to_rgb
-from chatgenbench.weights import WeightSet
+from chatgenbench.metrics.base import PerImageMetric, WeightSet, register_image_metric, to_rgb
 
 HPSVersion = Literal["v2.0", "v2.1"]
 HPS_FILES: dict[str, str] = {"v2.0": "HPS_v2_compressed.pt", "v2.1": "HPS_v2.1_compressed.pt"}
@@ -112,12 +111,13 @@ def load_hps(
     import open_clip
     import torch
 
-    from chatgenbench.weights import WeightsMissing, load_checkpoint, locate
+    from chatgenbench.errors import WeightsMissing
+    from chatgenbench.storage import load_checkpoint
 
     if version not in HPS_FILES:
         raise ValueError(f"unknown HPS version {version!r}; expected {list(HPS_FILES)}")
     if checkpoint is None:
-        path = locate(HPS_WEIGHTS[version]) / HPS_FILES[version]
+        path = HPS_WEIGHTS[version].locate() / HPS_FILES[version]
     else:
         path = Path(checkpoint)
         if path.is_dir():

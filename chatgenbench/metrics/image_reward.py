@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.metrics.base import PerImageMetric, register_image_metric, to_rgb
-from chatgenbench.weights import WeightSet
+from chatgenbench.metrics.base import PerImageMetric, WeightSet, register_image_metric, to_rgb
 
 REWARD_MEAN = 0.16717362830052426
 REWARD_STD = 1.0333394966054072
@@ -224,9 +223,10 @@ def load_image_reward(
     """
     import torch
 
-    from chatgenbench.weights import WeightsMissing, load_checkpoint, locate
+    from chatgenbench.errors import WeightsMissing
+    from chatgenbench.storage import load_checkpoint
 
-    root = Path(folder) if folder is not None else locate(IMAGE_REWARD_WEIGHTS)
+    root = Path(folder) if folder is not None else IMAGE_REWARD_WEIGHTS.locate()
     checkpoint, config_file = root / "ImageReward.pt", root / "med_config.json"
     for needed in (checkpoint, config_file):
         if not needed.is_file():

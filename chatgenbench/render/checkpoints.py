@@ -35,7 +35,7 @@ from typing import Any
 
 from chatgenbench.catalog import CatalogEntry, CatalogError, ModelCatalog
 from chatgenbench.errors import WeightsError
-from chatgenbench.weights import weights_root
+from chatgenbench.storage import weights_root
 
 WEIGHT_TYPES: tuple[str, ...] = ("single_file", "diffusers", "hub", "civitai")
 #: The base checkpoint a LoRA goes onto when its entry names none.

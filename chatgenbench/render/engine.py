@@ -25,7 +25,7 @@ from chatgenbench.render.cache import ImageCache, default_cache_dir
 from chatgenbench.render.checkpoints import DEFAULT_LORA_BASES, WeightLocator
 from chatgenbench.render.pipelines import default_device, resolve_dtype
 from chatgenbench.render.planning import RenderPlan, RequestSettings, plan_renders
-from chatgenbench.render.shards import merge_shards, parse_shard, select_shard, shard_dir
+from chatgenbench.render.shards import parse_shard, select_shard, shard_dir
 from chatgenbench.render.summary import build_summary, provenance, render_settings
 from chatgenbench.render.worker import (
     DEFAULT_BATCH_SIZE,
@@ -37,6 +37,7 @@ from chatgenbench.render_manifest import (
     IMAGES_DIR,
     SUMMARY_NAME,
     RenderRecord,
+    RenderReport,
     image_filename,
     write_manifest,
 )
@@ -48,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from chatgenbench.predictions import ValidationReport
 
 # ``RenderError`` and ``merge_shards`` are imported from here by the command line.
-__all__ = ["RenderError", "RenderReport", "merge_shards", "render_predictions"]
+__all__ = ["RenderReport", "render_predictions"]
 
 #: The keyword options of :func:`render_predictions`, documented.
 RENDER_OPTIONS: dict[str, str] = {
@@ -63,20 +64,6 @@ RENDER_OPTIONS: dict[str, str] = {
 }
 #: The options handed to every backend in :attr:`BackendOptions.extra`.
 BACKEND_EXTRA_OPTIONS = ("ray_address", "ray_actors")
-
-
-@dataclass
-class RenderReport:
-    """The outcome of :func:`render_predictions`: one record per sample, and the summary."""
-
-    records: list[RenderRecord]
-    summary: dict[str, Any]
-    out_dir: Path
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """Return the number of samples per status."""
-        return dict(self.summary["counts"])
 
 
 def render_predictions(

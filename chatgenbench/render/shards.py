@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from chatgenbench.errors import RenderError
 from chatgenbench.render.cache import place_file
@@ -19,12 +18,10 @@ from chatgenbench.render_manifest import (
     IMAGES_DIR,
     SUMMARY_NAME,
     RenderRecord,
+    RenderReport,
     image_filename,
     write_manifest,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from chatgenbench.render.engine import RenderReport
 
 SHARDS_DIR = "shards"
 
@@ -104,7 +101,6 @@ def merge_shards(out_dir: str | os.PathLike) -> RenderReport:
     from the shard folders. Returns the merged folder's report. Raises :class:`RenderError` when a
     shard is missing, the shards disagree on N, or a sample appears twice.
     """
-    from chatgenbench.render.engine import RenderReport  # the engine imports this module
     from chatgenbench.render.summary import merge_summaries
     from chatgenbench.storage import atomic_write_json
 
