@@ -24,6 +24,7 @@ from typing import Any
 from chatgenbench.errors import ImageScoringError, MetricNotComputed, WeightsMissing
 from chatgenbench.metrics.base import METRICS, Bootstrap, ImageMetric
 from chatgenbench.metrics.unified import unified_block
+from chatgenbench.registry import unknown_name
 from chatgenbench.render_manifest import image_path, read_manifest
 from chatgenbench.result_schema import computed, not_computed
 from chatgenbench.results import Slice, slices_of
@@ -66,7 +67,11 @@ class ImageMetricSettings:
         self.bootstrap_seed = bootstrap_seed
         self.confidence = confidence
         self.text = text
-        self.metrics = tuple(metrics) if metrics is not None else METRICS.names_of("image")
+        registered = METRICS.names_of("image")
+        self.metrics = tuple(metrics) if metrics is not None else registered
+        for name in self.metrics:
+            if name not in registered:
+                raise unknown_name("image metric", name, registered)
         self.options: dict[str, Any] = dict(options or {})
         owners = {
             f.name: metric for metric in METRICS.image_metrics() for f in fields(metric.Options)
@@ -82,6 +87,13 @@ class ImageMetricSettings:
             grouped.setdefault(owners[key].name, {})[key] = value
         for name, values in grouped.items():
             self.options[name] = METRICS.get(name).Options(**values)
+
+    def __repr__(self) -> str:
+        common = ", ".join(
+            f"{key}={getattr(self, key)!r}"
+            for key in ("device", "dtype", "batch_size", "bootstrap_resamples", "bootstrap_seed")
+        )
+        return f"ImageMetricSettings({common}, metrics={self.metrics!r}, options={self.options!r})"
 
     def options_for(self, name: str) -> Any:
         """Return the options of metric ``name`` (its defaults when none were given)."""
@@ -360,12 +372,16 @@ def image_results(
     suite: ImageMetricSuite,
     settings: list[str],
     references: list[ReferenceImage] | None = None,
+    *,
+    progress: bool = True,
 ) -> ImageResults:
     """Compute every slice of ``settings`` (each setting, each input type, overall) from one pass.
 
-    ``references`` are the benchmark's reference images, given to the metrics that use them.
+    ``references`` are the benchmark's reference images, given to the metrics that use them;
+    ``progress`` shows a bar for their work on them (FID's reference features on a cache miss).
     """
     for metric in scores.metrics.values():
+        metric.progress = progress
         if metric.uses_references:
             metric.set_references(references or [])
     bootstrap = suite.settings.bootstrap
@@ -411,7 +427,7 @@ def score_images(
     scores = score_render_folder(
         render_dir, benchmark.rows, suite, progress=progress, fid_features=bool(references)
     )
-    return image_results(scores, suite, benchmark.settings, references)
+    return image_results(scores, suite, benchmark.settings, references, progress=progress)
 
 
 def fill_image_metrics(
@@ -431,5 +447,5 @@ def fill_image_metrics(
     from chatgenbench.results import attach_image_results
 
     flat = [ReferenceImage(i, d) for items in references.values() for i, _, d in items]
-    found = image_results(scores, suite, list(results["settings"]), flat)
+    found = image_results(scores, suite, list(results["settings"]), flat, progress=progress)
     return attach_image_results(results, found)

@@ -278,3 +278,17 @@ def test_a_fifth_metric_that_fails_leaves_the_unified_metric_on(
     assert overall["unified"]["value"] == pytest.approx(
         unified_metric(*(overall["image"][name]["value"] for name in UNIFIED_INPUTS))
     )
+
+
+def test_settings_route_each_option_to_its_metric_and_refuse_unknown_ones():
+    from chatgenbench.errors import UnknownNameError
+
+    settings = ImageMetricSettings(clip_variant="torchmetrics", hps_version="v2.1")
+    assert settings.options_for("clip_score").clip_variant == "torchmetrics"
+    assert settings.options_for("hps_v2").hps_version == "v2.1"
+    assert settings.options_for("image_reward").image_reward_model is None  # its defaults
+    assert settings.metrics == IMAGE_METRICS
+    with pytest.raises(UnknownNameError, match="Did you mean: clip_score"):
+        ImageMetricSettings(metrics=("clipscore",))
+    with pytest.raises(TypeError, match="clip_modle"):
+        ImageMetricSettings(clip_modle="/models/clip")
