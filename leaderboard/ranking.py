@@ -56,6 +56,10 @@ class MetricColumn:
         """The column header with its direction arrow, e.g. ``FID ↓``."""
         return f"{self.label} {'↑' if self.higher_is_better else '↓'}"
 
+    def format(self, value: float | None) -> str:
+        """Return a value as the column shows it: its format, ``-`` when absent."""
+        return "-" if value is None else self.fmt.format(value)
+
 
 def metric_columns() -> tuple[MetricColumn, ...]:
     """Return one column per registered metric, in display order (label, direction and format
@@ -248,8 +252,16 @@ def _view_block(results: dict[str, Any], setting: str, input_type: str) -> dict 
     return block if isinstance(block, dict) else None
 
 
-def submission_row(submission: Submission, setting: str, input_type: str) -> RankingRow | None:
-    """Return a submission's row in a view, or None when its results lack that view."""
+def submission_row(
+    submission: Submission,
+    setting: str,
+    input_type: str,
+    columns: tuple[MetricColumn, ...] | None = None,
+) -> RankingRow | None:
+    """Return a submission's row in a view, or None when its results lack that view.
+
+    ``columns`` defaults to :func:`metric_columns` (a caller building many rows passes them once).
+    """
     if not submission.rankable:
         return None
     results = submission.results or {}
@@ -258,7 +270,7 @@ def submission_row(submission: Submission, setting: str, input_type: str) -> Ran
         return None
     values: dict[str, float | None] = {}
     reasons: dict[str, str] = {}
-    for column in metric_columns():
+    for column in columns or metric_columns():
         metric = metric_block(block, column.key)
         if isinstance(metric, dict) and metric.get("status") == STATUS_COMPUTED:
             values[column.key] = float(metric["value"])
@@ -334,9 +346,10 @@ def build_ranking(
         raise ValueError(f"unknown setting {setting!r}; expected one of {VIEW_SETTINGS}")
     if input_type not in VIEW_INPUT_TYPES:
         raise ValueError(f"unknown input type {input_type!r}; expected one of {VIEW_INPUT_TYPES}")
-    columns = columns_by_key()
-    if sort_by is not None and sort_by not in columns:
-        raise ValueError(f"unknown metric {sort_by!r}; expected one of {list(columns)}")
+    all_columns = metric_columns()
+    keys = [column.key for column in all_columns]
+    if sort_by is not None and sort_by not in keys:
+        raise ValueError(f"unknown metric {sort_by!r}; expected one of {keys}")
     excluded: list[tuple[str, str]] = []
     rows: list[RankingRow] = reported_rows(setting, input_type) if include_reported else []
     for submission in submissions:
@@ -349,7 +362,7 @@ def build_ranking(
         elif submission.synthetic:
             excluded.append((submission.name, "scored on a synthetic benchmark"))
         else:
-            row = submission_row(submission, setting, input_type)
+            row = submission_row(submission, setting, input_type, all_columns)
             if row is None:
                 excluded.append(
                     (submission.name, f"no {VIEW_TITLES[setting]} / {input_type} samples scored")
@@ -388,9 +401,7 @@ def build_ranking(
 
 def format_value(key: str, value: float | None) -> str:
     """Return a metric value as the ranking shows it: its column's format, ``-`` when absent."""
-    if value is None:
-        return "-"
-    return columns_by_key()[key].fmt.format(value)
+    return columns_by_key()[key].format(value)
 
 
 def group_frame(group: RankingGroup, *, display: bool = False):
@@ -401,6 +412,7 @@ def group_frame(group: RankingGroup, *, display: bool = False):
     """
     import pandas as pd
 
+    columns = metric_columns()
     records = []
     for row in group.rows:
         record: dict[str, Any] = {
@@ -410,9 +422,9 @@ def group_frame(group: RankingGroup, *, display: bool = False):
             "Submission": row.name,
             "Size": row.model_size,
         }
-        for column in metric_columns():
+        for column in columns:
             value = row.values.get(column.key)
-            record[column.header] = format_value(column.key, value) if display else value
+            record[column.header] = column.format(value) if display else value
         record["n"] = row.n_samples
         records.append(record)
     frame = pd.DataFrame.from_records(records)
@@ -420,7 +432,7 @@ def group_frame(group: RankingGroup, *, display: bool = False):
         frame["Rank"] = ["-" if rank is None else str(rank) for rank in frame["Rank"]]
         frame["n"] = ["-" if pd.isna(n) else str(int(n)) for n in frame["n"]]
         return frame
-    for column in metric_columns():
+    for column in columns:
         if column.header in frame:
             frame[column.header] = frame[column.header].astype("float64")
     frame["Rank"] = frame["Rank"].astype("Int64")

@@ -105,13 +105,12 @@ def add_image_metric_options(p: argparse.ArgumentParser) -> None:
             flag = "--" + field.name.replace("_", "-")
             default = None if field.default is dataclasses.MISSING else field.default
             choices = field.metadata.get("choices")
-            kind = type(default) if isinstance(default, (int, float)) else None
             own.add_argument(
                 flag,
                 dest=field.name,
                 default=default,
                 choices=list(choices) if choices else None,
-                type=kind if kind is not bool else None,
+                type=type(default) if type(default) in (int, float) else None,
                 help=field.metadata.get("help", f"{metric.name} option {field.name}"),
             )
 

@@ -54,7 +54,7 @@ import importlib
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -134,11 +134,17 @@ class WeightSet:
 
 
 class MetricRegistry(Registry):
-    """The registry of metrics: reading it first imports :data:`BUILTIN_MODULES` (once)."""
+    """The registry of metrics: reading it first imports :data:`BUILTIN_MODULES` (once).
+
+    The display order is worked out once and kept until a metric is registered or removed: the
+    results schema, the leaderboard and the scorers read it for every slice and every cell.
+    """
 
     def __init__(self) -> None:
         super().__init__("metric")
         self._builtins_loaded = False
+        self._ordered: list[RegistryEntry] | None = None
+        self._by_stage: dict[str, tuple[str, ...]] = {}
 
     def _load_builtins(self) -> None:
         if not self._builtins_loaded:
@@ -156,6 +162,13 @@ class MetricRegistry(Registry):
         metadata.setdefault("scale", "raw")
         metadata.setdefault("description", "")
         super().register(name, target, **metadata)
+        self._ordered, self._by_stage = None, {}
+
+    def unregister(self, name: str) -> RegistryEntry:
+        """Remove metric ``name`` and return its entry (see :meth:`Registry.unregister`)."""
+        entry = super().unregister(name)
+        self._ordered, self._by_stage = None, {}
+        return entry
 
     def entry(self, name: str) -> RegistryEntry:
         """Return the entry of ``name`` (see :meth:`Registry.entry`)."""
@@ -171,8 +184,12 @@ class MetricRegistry(Registry):
         """Return every metric in display order: by stage, then the built-ins in the order of
         :data:`BUILTIN_MODULES`, then the others in registration order."""
         self._load_builtins()
-        registered = super().entries()
+        if self._ordered is None:
+            self._ordered = self._display_order(super().entries())
+        return list(self._ordered)
 
+    @staticmethod
+    def _display_order(registered: list[RegistryEntry]) -> list[RegistryEntry]:
         def position(item: tuple[int, RegistryEntry]) -> tuple[int, int, int]:
             index, entry = item
             module = getattr(entry.target, "__module__", None)
@@ -193,7 +210,10 @@ class MetricRegistry(Registry):
 
     def names_of(self, stage: str) -> tuple[str, ...]:
         """Return the names of one stage's metrics, in display order."""
-        return tuple(e.name for e in self.entries() if e.metadata["stage"] == stage)
+        if stage not in self._by_stage:
+            names = tuple(e.name for e in self.entries() if e.metadata["stage"] == stage)
+            self._by_stage[stage] = names
+        return self._by_stage[stage]
 
     def image_metrics(self) -> list[type[ImageMetric]]:
         """Return the image-metric classes, in display order."""
@@ -333,11 +353,6 @@ class NoOptions:
     """The options of a metric that has none."""
 
 
-def option_fields(options_class: type) -> list[Any]:
-    """Return the dataclass fields of a metric's ``Options`` (each one a CLI flag of that name)."""
-    return list(fields(options_class))
-
-
 class ImageMetric:
     """The contract of an image metric: declared attributes, then load/update/compute/merge.
 
@@ -380,6 +395,8 @@ class ImageMetric:
 
     options: Any = None
     source: str | None = None  # where the model was loaded from
+    device: str = "cpu"
+    dtype: str = "float32"
     batch_size: int = 16  # images per forward pass of work the metric batches itself
     progress: bool = False  # whether such work shows a progress bar
 
@@ -405,9 +422,7 @@ class ImageMetric:
     def describe(self) -> dict[str, Any]:
         """Return :meth:`settings` of this instance plus where its model came from."""
         described = type(self).settings(
-            self.options or self.Options(),
-            device=getattr(self, "device", "cpu"),
-            dtype=getattr(self, "dtype", "float32"),
+            self.options or self.Options(), device=self.device, dtype=self.dtype
         )
         if self.source is not None:
             described["loaded_from"] = self.source
@@ -475,7 +490,8 @@ class PerImageMetric(ImageMetric):
 
     Subclasses implement :meth:`score_batch` (images and texts to raw scores). The value is the
     mean raw score times ``scale`` (100: the paper's scale), passed through :meth:`finalize`, with
-    a bootstrap interval when asked.
+    a bootstrap interval when asked. A metric built on a loaded ``bundle`` (an object with
+    ``source``, ``device`` and ``dtype``) passes it to ``__init__``: it is then :attr:`model`.
     """
 
     scale = 100.0
@@ -485,8 +501,18 @@ class PerImageMetric(ImageMetric):
         "scale": "x100: the mean raw score times 100 (the paper's scale)",
     }
 
-    def __init__(self) -> None:
+    bundle: Any = None
+
+    def __init__(self, bundle: Any = None) -> None:
         self.state = PerImageState()
+        if bundle is not None:
+            self.bundle = bundle
+            self.source, self.device, self.dtype = bundle.source, bundle.device, bundle.dtype
+
+    @property
+    def model(self) -> Any:
+        """The loaded model bundle (None for a metric that needs none)."""
+        return self.bundle
 
     def score_batch(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
         """Return one raw score per (image, text) pair."""

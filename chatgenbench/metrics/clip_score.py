@@ -163,15 +163,13 @@ class CLIPScore(PerImageMetric):
     comparability = ("variant",)
 
     def __init__(self, bundle: CLIPBundle, variant: ClipVariant = "clip_s") -> None:
-        super().__init__()
+        super().__init__(bundle)
         if variant not in CLIP_VARIANTS:
             raise ValueError(
                 f"unknown CLIP score variant {variant!r}; expected {list(CLIP_VARIANTS)}"
             )
-        self.bundle = bundle
         self.variant = variant
         self.options = CLIPScoreOptions(clip_model=bundle.source, clip_variant=variant)
-        self.source, self.device, self.dtype = bundle.source, bundle.device, bundle.dtype
         self.truncated = 0
 
     @classmethod
@@ -198,11 +196,6 @@ class CLIPScore(PerImageMetric):
             "model": options.clip_model or "clip-vit-large-patch14 (openai/clip-vit-large-patch14)",
             "max_text_tokens": 77,
         }
-
-    @property
-    def model(self) -> CLIPBundle:
-        """The loaded CLIP model and processor."""
-        return self.bundle
 
     def score_batch(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
         """Return ``2.5 * max(cos, 0)`` per pair (clip_s) or ``cos`` (torchmetrics)."""

@@ -112,6 +112,10 @@ class InceptionFeatures:
             features = self.net(x)
         return features.reshape(features.shape[0], -1).float()
 
+    def features_of(self, images: Sequence[Any]):
+        """Return the ``(N, 2048)`` float32 numpy features of PIL images (``pil-bicubic-299``)."""
+        return self(preprocess(images)).cpu().numpy()
+
     def as_module(self):
         """Return a ``torch.nn.Module`` wrapping this extractor (for torchmetrics' ``feature=``)."""
         torch = _import_torch()
@@ -291,8 +295,8 @@ class FrechetInceptionDistance:
 
         parts = []
         for start in range(0, len(images), self.batch_size):
-            batch = preprocess(images[start : start + self.batch_size])
-            parts.append(self.extractor(batch).double().cpu().numpy())
+            batch = images[start : start + self.batch_size]
+            parts.append(self.extractor.features_of(batch).astype(np.float64))
         return np.concatenate(parts) if parts else np.zeros((0, NUM_FEATURES))
 
     def update(self, images: Sequence[Any], *, real: bool) -> None:
@@ -467,7 +471,6 @@ class FID(ImageMetric):
         self, images: Sequence[Any], texts: Sequence[str], ids: Sequence[str] | None = None
     ) -> None:
         """Keep the Inception features of a batch of rendered images, by sample id."""
-        import numpy as np
 
         if ids is None:
             ids = [f"#{len(self.features) + i}" for i in range(len(images))]
@@ -475,8 +478,7 @@ class FID(ImageMetric):
             raise ValueError(f"{len(images)} images but {len(ids)} ids")
         if not images:
             return None
-        features = self.extractor(preprocess(images)).cpu().numpy().astype(np.float32)
-        for sample_id, feature in zip(ids, features):
+        for sample_id, feature in zip(ids, self.extractor.features_of(images)):
             self.features[sample_id] = feature
         return None
 
@@ -555,8 +557,7 @@ class FID(ImageMetric):
         ):
             part = todo[start : start + batch]
             images = [Image.open(io.BytesIO(d)).convert("RGB") for _, d in part]
-            features = self.extractor(preprocess(images)).cpu().numpy().astype(np.float32)
-            for (sample_id, _), feature in zip(part, features):
+            for (sample_id, _), feature in zip(part, self.extractor.features_of(images)):
                 self._reference_features[sample_id] = feature
         return np.stack([self._reference_features[i] for i, _ in items])
 

@@ -191,10 +191,8 @@ class HPSv2(PerImageMetric):
     comparability = ("version",)
 
     def __init__(self, bundle: HPSBundle) -> None:
-        super().__init__()
-        self.bundle = bundle
+        super().__init__(bundle)
         self.options = HPSOptions(bundle.version, bundle.source, bundle.architecture)
-        self.source, self.device, self.dtype = bundle.source, bundle.device, bundle.dtype
 
     @classmethod
     def load(cls, options: HPSOptions, device: str = "cpu", dtype: str = "float32") -> HPSv2:
@@ -226,11 +224,6 @@ class HPSv2(PerImageMetric):
             "implementation": "open_clip state_dict load (no hpsv2 package)",
             "preprocessing": "resize longer side to 224 bicubic, pad black, OpenAI mean/std",
         }
-
-    @property
-    def model(self) -> HPSBundle:
-        """The loaded HPS model."""
-        return self.bundle
 
     def score_batch(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
         """Return the raw HPS v2 score of each pair."""

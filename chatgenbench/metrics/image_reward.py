@@ -302,10 +302,8 @@ class ImageReward(PerImageMetric):
     Options = ImageRewardOptions
 
     def __init__(self, bundle: ImageRewardBundle) -> None:
-        super().__init__()
-        self.bundle = bundle
+        super().__init__(bundle)
         self.options = ImageRewardOptions(bundle.source)
-        self.source, self.device, self.dtype = bundle.source, bundle.device, bundle.dtype
 
     @classmethod
     def load(
@@ -329,11 +327,6 @@ class ImageReward(PerImageMetric):
     def describe(self) -> dict[str, Any]:
         """Return the settings, where the model came from and which tokenizer it uses."""
         return {**super().describe(), "tokenizer": self.bundle.tokenizer_source}
-
-    @property
-    def model(self) -> ImageRewardBundle:
-        """The loaded ImageReward network and tokenizer."""
-        return self.bundle
 
     def score_batch(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
         """Return the raw ImageReward of each pair."""
