@@ -6,6 +6,10 @@ Layout of a store (``$CHATGENBENCH_SUBMISSIONS``, default ``./submissions``)::
       <name>/predictions.jsonl   (or .csv / .parquet: the file as uploaded, byte for byte)
       <name>/meta.yaml           method, authors, url, model_size, date, setting, benchmark, notes
       <name>/results.json        written by the scoring worker (``chatgenbench evaluate``)
+      <name>/render/             the submission's render folder (manifest, summary, images/<id>.png;
+                                 see :mod:`chatgenbench.render_manifest`), written by a worker
+                                 that renders; images are looked up by sample id, never by a path
+                                 the submitter wrote
       .queue.sqlite3             the scoring queue (:mod:`leaderboard.scoring_queue`)
       .incoming/                 uploads being written (renamed into place when complete)
 
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from chatgenbench.errors import SubmissionError
+from chatgenbench.render_manifest import MANIFEST_NAME, image_path, read_manifest
 from chatgenbench.result_schema import check_results
 
 STORE_ENV = "CHATGENBENCH_SUBMISSIONS"
@@ -39,6 +44,7 @@ DEFAULT_BENCHMARKS: tuple[str, ...] = ("sample",)
 DEFAULT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024
 META_FILENAME = "meta.yaml"
 RESULTS_FILENAME = "results.json"
+RENDER_DIRNAME = "render"
 PREDICTIONS_STEM = "predictions"
 INCOMING_DIR = ".incoming"
 #: The prediction file formats a submission may have, with the name it is stored under.
@@ -318,6 +324,7 @@ class SubmissionStore:
         self._benchmark_ids: dict[tuple[str, str], list[str]] = {}
         self._catalogs: dict[str, Any] = {}
         self._loaded: dict[str, tuple[tuple, Submission]] = {}
+        self._images: dict[str, tuple[tuple, dict[str, Path]]] = {}
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -350,6 +357,43 @@ class SubmissionStore:
             if (folder / filename).is_file():
                 return folder / filename
         return None
+
+    def render_dir(self, name: str) -> Path:
+        """Return the render folder of submission ``name`` (it may not exist yet)."""
+        return self.path_for(name) / RENDER_DIRNAME
+
+    def rendered_images(self, name: str) -> dict[str, Path]:
+        """Return ``{sample id: PNG path}`` for every sample of ``name`` that has an image.
+
+        Read from the render manifest (cached while it is unchanged); a path is kept only when it
+        is a regular file inside the render folder, so a manifest cannot point anywhere else.
+        A submission without a render folder, or with an unreadable manifest, has no images.
+        """
+        folder = self.render_dir(name)
+        manifest = folder / MANIFEST_NAME
+        try:
+            stat = manifest.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        cached = self._images.get(name)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        try:
+            records = read_manifest(folder)
+        except (OSError, ValueError):
+            images: dict[str, Path] = {}
+        else:
+            root = folder.resolve()
+            images = {}
+            for record in records:
+                path = image_path(folder, record)
+                if path is None or path.is_symlink() or not path.is_file():
+                    continue
+                if path.resolve().is_relative_to(root):
+                    images[record.id] = path
+        self._images[name] = (signature, images)
+        return images
 
     def _signature(self, folder: Path) -> tuple:
         parts = []

@@ -223,3 +223,30 @@ def test_load_rereads_a_folder_only_when_its_files_change(tmp_path):
     (folder / "results.json").write_text(json.dumps(results, indent=1), "utf-8")
     again = store.load("no-finetune-sample")
     assert again is not first and again.synthetic and not again.rankable
+
+
+def test_rendered_images_come_from_the_manifest_and_stay_inside_the_render_folder(tmp_path):
+    from chatgenbench.render_manifest import RenderRecord, write_manifest
+    from leaderboard.submissions import SubmissionStore
+
+    store = SubmissionStore(tmp_path / "store")
+    folder = store.path_for("method-a")
+    render = store.render_dir("method-a")
+    assert store.rendered_images("method-a") == {}
+    (render / "images").mkdir(parents=True)
+    (render / "images" / "s1.png").write_bytes(b"\x89PNG")
+    outside = tmp_path / "secret.png"
+    outside.write_bytes(b"x")
+    (render / "images" / "link.png").symlink_to(outside)
+    records = [
+        RenderRecord("s1", "supervised", "text", "rendered", image="images/s1.png"),
+        RenderRecord("s2", "supervised", "text", "weights_missing"),
+        RenderRecord("s4", "supervised", "text", "rendered", image="images/absent.png"),
+    ]
+    write_manifest(render, records)
+    assert store.rendered_images("method-a") == {"s1": render / "images" / "s1.png"}
+    # A manifest whose image leaves the folder (here through a link) gives no images at all.
+    records.append(RenderRecord("s3", "supervised", "text", "cached", image="images/link.png"))
+    write_manifest(render, records)
+    assert store.rendered_images("method-a") == {}
+    assert folder == render.parent
