@@ -26,8 +26,16 @@ def register(sub) -> None:
 
     p = sub.add_parser("synth", help="write a SYNTHETIC benchmark at the real scale")
     p.add_argument("--rows", type=int, default=14564, help="test rows (default 14,564)")
-    p.add_argument("--train-rows", type=int, default=256606, help="train rows (default 256,606)")
-    p.add_argument("--models", type=int, default=6807, help="catalogue size (default 6,807)")
+    p.add_argument(
+        "--train-rows",
+        type=int,
+        help="train rows (default: the paper's ratio to --rows, 256,606 at 14,564 rows)",
+    )
+    p.add_argument(
+        "--models",
+        type=int,
+        help="catalogue size (default: the paper's ratio to --rows, 6,807 at 14,564 rows)",
+    )
     p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     p.add_argument("--images", action="store_true", help="add small reference images")
     p.add_argument("--out", required=True, help="benchmark folder to write")
