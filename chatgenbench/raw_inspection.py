@@ -54,15 +54,17 @@ def _fields(records: list[Any]) -> dict[str, str]:
     return examples
 
 
-def _matches(records: list[Any], key_map: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Return, per field of ours, which candidate matched how many of ``records``."""
+def _matches(records: list[Any], key_map: dict[str, Any]) -> tuple[dict, dict[str, int]]:
+    """Return, per field of ours, which candidate matched how many of ``records``; and, per
+    required field, in how many records it would be missing (as the converter decides)."""
     result: dict[str, dict[str, Any]] = {}
     dicts = [record for record in records if isinstance(record, dict)]
+    hits: list[set[str]] = [set() for _ in dicts]
     sections = [("fields", key_map["fields"]), ("arguments", key_map["arguments"])]
     for section, table in sections:
         for field, candidates in table.items():
             used: Counter = Counter()
-            for record in dicts:
+            for number, record in enumerate(dicts):
                 source = record
                 if section == "arguments":
                     arguments = _first_value(record, key_map["fields"]["arguments"])
@@ -76,6 +78,7 @@ def _matches(records: list[Any], key_map: dict[str, Any]) -> dict[str, dict[str,
                     value = _lookup(source, candidate)
                     if value is not _MISSING and value is not None:
                         used[candidate] += 1
+                        hits[number].add(field if section == "fields" else "arguments.")
                         break
             name = field if section == "fields" else f"arguments.{field}"
             result[name] = {
@@ -84,7 +87,15 @@ def _matches(records: list[Any], key_map: dict[str, Any]) -> dict[str, dict[str,
                 "of": len(dicts),
                 "tried": list(candidates),
             }
-    return result
+    missing: Counter = Counter()
+    for found in hits:
+        if "freestyle_input" not in found and "history" not in found:
+            missing["freestyle_input (or history)"] += 1
+        for field in key_map["required"]:
+            # arguments count as present when any argument key maps (as in the converter)
+            if (field + "." if field == "arguments" else field) not in found:
+                missing[field] += 1
+    return result, dict(missing)
 
 
 def _first_value(record: dict, candidates: list[str]) -> Any:
@@ -146,13 +157,8 @@ def inspect_raw_folder(
             report["archives"][name] = entry
         report["image_members"] = archives.image_members
         report["image_matches"] = _image_matches(sampled, archives, key_map_dict)
-    report["key_map"] = _matches(sampled, key_map_dict)
-    required = [*key_map_dict["required"]]
-    unmatched = [f for f in required if report["key_map"][f]["records"] == 0]
-    if sampled and report["key_map"]["freestyle_input"]["records"] == 0:
-        if report["key_map"]["history"]["records"] == 0:
-            unmatched.insert(0, "freestyle_input (or history)")
-    report["required_unmatched"] = unmatched
+    report["key_map"], report["required_missing"] = _matches(sampled, key_map_dict)
+    report["records_sampled"] = len(sampled)
     report["model_list"] = _model_list(root, key_map_dict, models)
     command = ["chatgenbench", "prepare", "--source", str(root), "--out", "BENCHMARK_DIR"]
     if key_map is not None and not isinstance(key_map, dict):
@@ -233,10 +239,14 @@ def format_inspection(report: dict[str, Any]) -> str:
             lines.append(f"    {field} <- {found} of {match['of']}")
         else:
             lines.append(f"    {field}: no match (tried {match['tried']})")
-    if report["required_unmatched"]:
+    if report["required_missing"]:
+        missing = ", ".join(
+            f"{field} in {n} of {report['records_sampled']} records"
+            for field, n in report["required_missing"].items()
+        )
         lines.append(
-            f"required and not matched: {report['required_unmatched']}: conversion would stop; "
-            "name the raw fields in a key map (--key-map FILE)"
+            f"required fields missing: {missing}: conversion would stop; name the raw fields in "
+            "a key map (--key-map FILE)"
         )
     model_list = report.get("model_list")
     if model_list:
