@@ -52,7 +52,8 @@ class MemberRef:
 
 @dataclass
 class ArchiveRecord:
-    """A record that a webdataset archive carries itself (``KEY.json``), with its key's images."""
+    """A record an archive carries itself: a webdataset sample (``KEY.json``, with its key's
+    images) or one record of an annotation member (``key`` is then ``KEY-000000``, ...)."""
 
     archive: str
     name: str
@@ -118,7 +119,7 @@ class ArchiveImages:
             records: list[tuple[str, str, bytes]] = []
             members = read_archive(
                 path,
-                want=lambda name: webdataset_key(name)[1] in record_extensions,
+                want=lambda name: member_extension(name).lstrip(".") in record_extensions,
                 limits=self.limits,
                 report=report,
             )
@@ -133,17 +134,16 @@ class ArchiveImages:
                 elif data is not None:
                     records.append((name, key, data))
             for name, key, data in records:
-                try:
-                    raw = json.loads(data.decode("utf-8-sig"))
-                except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                    raise KeyMapError(
-                        f"{archive}: member {name!r}: not valid JSON ({error})",
-                        how_to_fix="set the key map's 'webdataset: {records: []}' if the archive's "
-                        "JSON members are not benchmark records",
-                    ) from None
-                self.records.append(
-                    ArchiveRecord(archive, name, key, raw, dict(groups.get(key, {})))
-                )
+                parsed, single = _parse_records(archive, name, data)
+                for number, raw in enumerate(parsed):
+                    if single:  # a webdataset sample: its key's images are its own
+                        self.records.append(
+                            ArchiveRecord(archive, name, key, raw, dict(groups.get(key, {})))
+                        )
+                    else:
+                        self.records.append(
+                            ArchiveRecord(archive, name, f"{key}-{number:06d}", raw, {})
+                        )
             self.reports[archive] = report
         return self
 
@@ -269,6 +269,24 @@ class ArchiveImages:
             "refused_images": dict(self.refused_images),
             "refused_image_examples": list(self.refused_image_examples),
         }
+
+
+def _parse_records(archive: str, name: str, data: bytes) -> tuple[list[Any], bool]:
+    """Return the records of one record member and whether it is a single webdataset sample: a
+    JSON object is one record, a JSON list or a JSONL member holds many (an annotation file packed
+    beside the images)."""
+    try:
+        text = data.decode("utf-8-sig")
+        if name.casefold().endswith(".jsonl"):
+            return [json.loads(line) for line in text.splitlines() if line.strip()], False
+        value = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise KeyMapError(
+            f"{archive}: member {name!r}: not valid JSON ({error})",
+            how_to_fix="set the key map's 'webdataset: {records: []}' if the archive's JSON "
+            "members are not benchmark records",
+        ) from None
+    return (value, False) if isinstance(value, list) else ([value], True)
 
 
 def _image_problem(data: bytes) -> str | None:

@@ -121,7 +121,7 @@ DEFAULT_KEY_MAP: dict[str, Any] = {
     # A webdataset archive carries its records itself: KEY.json beside KEY.png. 'records' names the
     # member extensions that hold records; the others say which member of a key fills which field.
     "webdataset": {
-        "records": ["json"],
+        "records": ["json", "jsonl"],
         "image": ["png", "jpg", "jpeg", "webp"],
         "reference_images": ["ref.png", "ref.jpg", "ref.jpeg", "input.png", "input.jpg"],
     },

@@ -188,3 +188,22 @@ def test_hostile_archive_members_are_refused_counted_and_the_rest_used(tmp_path)
     assert images["refused_image_examples"][0]["name"] == "e.png"
     assert images["not_found"] == 5  # b, c, d, f, g: refused or unreached, so never found
     assert not (tmp_path / "b.png").exists()
+
+
+def test_an_annotation_file_packed_beside_the_images_is_read_from_the_archive(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    annotations = [record("r1", image="images/r1.png"), record("r2")]
+    write_tar(
+        raw / "release.tar.gz",
+        {
+            "release/annotations/test.json": json.dumps(annotations).encode(),
+            "release/images/r1.png": RED,
+            "release/images/r2.png": GREEN,
+        },
+    )
+    rows, _, report = convert_raw_folder(raw)
+    by_id = {row["id"]: row for row in rows["supervised"]}
+    assert by_id["r1"]["image"]["bytes"] == RED and by_id["r2"]["image"]["bytes"] == GREEN
+    assert by_id["r1"]["source"] == "release.tar.gz:release/annotations/test.json"
+    assert report["images"]["match_rate"] == 1.0
