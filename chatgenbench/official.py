@@ -13,6 +13,11 @@ files differ passes a YAML or JSON file with only the entries to change, e.g.::
 
 When a required field cannot be mapped, conversion stops with :class:`KeyMapError`, which names the
 fields it found in the raw record and the candidates it tried.
+
+Images may lie in archives under the raw folder (the release ships ``few_test.tar.gz``), and a
+webdataset archive may carry the records too: see :mod:`chatgenbench.archive_images` (matching) and
+:mod:`chatgenbench.archives` (safe reading). The model list goes through
+:mod:`chatgenbench.model_list`; :mod:`chatgenbench.raw_inspection` describes a raw folder first.
 """
 
 from __future__ import annotations
