@@ -99,6 +99,7 @@ class ArchiveImages:
         self.refused_images: Counter = Counter()
         self.refused_image_examples: list[dict[str, str]] = []
         self.tried_values: list[str] = []
+        self.hidden_members = 0
 
     @property
     def image_members(self) -> int:
@@ -126,7 +127,9 @@ class ArchiveImages:
             for name, data in members:
                 key, extension = webdataset_key(name)
                 ref = MemberRef(archive, name)
-                if member_extension(name) in IMAGE_EXTENSIONS:
+                if _hidden(name):  # macOS resource forks (__MACOSX/, ._x.png), dot files
+                    self.hidden_members += 1
+                elif member_extension(name) in IMAGE_EXTENSIONS:
                     self._image_members[archive] += 1
                     groups[key][extension] = ref
                     for member_key in member_keys(name):
@@ -262,6 +265,7 @@ class ArchiveImages:
             "members_used": self.members_used(),
             "members_unused": len(unused),
             "unused_examples": unused[:_EXAMPLES],
+            "hidden_members_skipped": self.hidden_members,
             "not_found": sum(self.not_found.values()),
             "not_found_examples": list(self.not_found)[:_EXAMPLES],
             "ambiguous": sum(self.ambiguous.values()),
@@ -269,6 +273,13 @@ class ArchiveImages:
             "refused_images": dict(self.refused_images),
             "refused_image_examples": list(self.refused_image_examples),
         }
+
+
+def _hidden(name: str) -> bool:
+    parts = name.replace("\\", "/").split("/")
+    return any(part.startswith(".") and part not in (".", "") for part in parts) or (
+        "__MACOSX" in parts
+    )
 
 
 def _parse_records(archive: str, name: str, data: bytes) -> tuple[list[Any], bool]:

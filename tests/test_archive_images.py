@@ -55,6 +55,8 @@ def test_tar_gz_images_match_records_by_name_path_and_id(tmp_path):
             "few_test/0003.png": BLUE,  # matched by the record id alone
             "few_test/9999.png": GREY,  # no record: unused
             "few_test/notes.txt": b"not an image",
+            "__MACOSX/few_test/._0001.png": b"resource fork",  # skipped, not an image member
+            "few_test/.DS_Store": b"junk",
         },
     )
     records = [
@@ -78,7 +80,8 @@ def test_tar_gz_images_match_records_by_name_path_and_id(tmp_path):
     assert images["members_unused"] == 1 and images["unused_examples"] == ["few_test/9999.png"]
     assert images["not_found"] == 1 and images["not_found_examples"] == ["missing.png"]
     archive = images["archives"]["few_test_img/few_test.tar.gz"]
-    assert archive["members"] == 5 and archive["extensions"] == {".png": 4, ".txt": 1}
+    assert images["hidden_members_skipped"] == 2
+    assert archive["members"] == 7 and archive["extensions"] == {".png": 5, ".txt": 1, "": 1}
     assert archive["refused"] == {} and archive["members_used"] == 3
 
     out = tmp_path / "bench"
