@@ -130,3 +130,12 @@ def test_prepare_takes_the_model_list_as_an_explicit_input(tmp_path, messy_csv):
     assert conversion["model_list"]["duplicates"] == 1
     assert conversion["models_not_in_list"] == 1
     assert conversion["models_not_in_list_examples"] == ["unlisted_v1"]
+
+
+def test_a_model_list_with_the_embedded_sample_is_refused(tmp_path, messy_csv, capsys):
+    out = tmp_path / "bench"
+    assert (
+        main(["prepare", "--source", "sample", "--out", str(out), "--models", str(messy_csv)]) == 2
+    )
+    assert "applies to raw files" in capsys.readouterr().err
+    assert not out.exists()
