@@ -26,6 +26,7 @@ from chatgenbench.official import (
     _lookup,
     _read_raw_file,
     _setting_from_path,
+    is_hub_id,
     load_key_map,
     raw_data_files,
 )
@@ -112,12 +113,20 @@ def inspect_raw_folder(
     key_map: str | os.PathLike | dict | None = None,
     models: str | os.PathLike | None = None,
     archive_limits: ArchiveLimits | None = None,
+    revision: str | None = None,
 ) -> dict[str, Any]:
-    """Describe a raw folder without converting it (see the module docstring); JSON-ready.
+    """Describe a raw folder (or a hub dataset, downloaded first) without converting it (see the
+    module docstring); JSON-ready.
 
     A file that cannot be read is listed with its error rather than stopping the inspection.
-    Raises :class:`KeyMapError` when the folder does not exist.
+    Raises :class:`KeyMapError` when the folder does not exist, and
+    :class:`chatgenbench.errors.BenchmarkError` when a hub dataset cannot be reached.
     """
+    source = str(raw_folder)
+    if is_hub_id(source):
+        from chatgenbench import official
+
+        raw_folder = official.download_raw(source, revision=revision)
     root = Path(raw_folder)
     if not root.is_dir():
         raise KeyMapError(f"raw benchmark folder not found: {root}")
@@ -160,7 +169,9 @@ def inspect_raw_folder(
     report["key_map"], report["required_missing"] = _matches(sampled, key_map_dict)
     report["records_sampled"] = len(sampled)
     report["model_list"] = _model_list(root, key_map_dict, models)
-    command = ["chatgenbench", "prepare", "--source", str(root), "--out", "BENCHMARK_DIR"]
+    command = ["chatgenbench", "prepare", "--source", source, "--out", "BENCHMARK_DIR"]
+    if revision is not None and is_hub_id(source):
+        command += ["--revision", revision]
     if key_map is not None and not isinstance(key_map, dict):
         command += ["--key-map", str(key_map)]
     if models is not None:

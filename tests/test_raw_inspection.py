@@ -98,3 +98,24 @@ def test_inspect_says_which_required_fields_are_unmatched(tmp_path, capsys):
 def test_prepare_without_source_or_inspect_is_a_usage_error(tmp_path, capsys):
     assert main(["prepare", "--out", str(tmp_path / "b")]) == 2
     assert "--inspect RAW" in capsys.readouterr().err
+
+
+def test_inspect_a_hub_id_downloads_then_inspects(tmp_path, monkeypatch, capsys):
+    from chatgenbench import official
+
+    raw = make_raw(tmp_path)
+    calls = []
+
+    def download(repo_id, *, revision=None):
+        calls.append((repo_id, revision))
+        return raw
+
+    monkeypatch.setattr(official, "download_raw", download)
+    assert main(["prepare", "--inspect", "ChengyouJia/ChatGenBench", "--revision", "v1"]) == 0
+    assert calls == [("ChengyouJia/ChatGenBench", "v1")]
+    text = capsys.readouterr().out
+    assert "Supervised/test.jsonl: 2 records" in text
+    assert (
+        "chatgenbench prepare --source ChengyouJia/ChatGenBench --out BENCHMARK_DIR --revision v1"
+        in text
+    )

@@ -22,7 +22,8 @@ def register(sub) -> None:
     p.add_argument(
         "--inspect",
         metavar="RAW",
-        help="describe the raw folder RAW (files, record counts, fields with an example, archive "
+        help="describe the raw folder (or hub id) RAW (files, record counts, fields with an "
+        "example, archive "
         "members, key-map matches, the model list) and print the command to convert; converts "
         "nothing",
     )
@@ -92,7 +93,9 @@ def _inspect(args: argparse.Namespace) -> int:
     """Print what the raw folder holds, and the command that converts it."""
     from chatgenbench.raw_inspection import format_inspection, inspect_raw_folder
 
-    report = inspect_raw_folder(args.inspect, key_map=args.key_map, models=args.models)
+    report = inspect_raw_folder(
+        args.inspect, key_map=args.key_map, models=args.models, revision=args.revision
+    )
     print(
         json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_inspection(report)
     )
