@@ -35,15 +35,25 @@ _CIVITAI_VERSION = re.compile(r"(?:/api/download/models/|modelVersionId=)(\d+)")
 
 
 def alias_value(table: dict[str, list[str]], value: Any) -> str | None:
-    """Return the key of ``table`` whose aliases include ``value`` (exactly, then as a substring)."""
+    """Return the key of ``table`` whose aliases include ``value`` (exactly, then as a substring).
+
+    When aliases of several keys occur in ``value`` ("LoRA model" holds "lora" and "model"), the
+    key whose alias comes first in the text wins, so the head word decides, not the table's order.
+    """
     text = str(value).strip().casefold()
     for target, aliases in table.items():
         if text == target or text in (alias.casefold() for alias in aliases):
             return target
+    found: list[tuple[int, str]] = []
     for target, aliases in table.items():
-        if any(alias.casefold() in text for alias in aliases if len(alias) > 2):
-            return target
-    return None
+        positions = [
+            text.find(alias.casefold())
+            for alias in (target, *aliases)
+            if len(alias) > 2 and alias.casefold() in text
+        ]
+        if positions:
+            found.append((min(positions), target))
+    return min(found)[1] if found else None
 
 
 def _column_key(name: Any) -> str:

@@ -139,3 +139,15 @@ def test_a_model_list_with_the_embedded_sample_is_refused(tmp_path, messy_csv, c
     )
     assert "applies to raw files" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_kind_naming_two_aliases_takes_the_first_word():
+    from chatgenbench.model_list import alias_value
+    from chatgenbench.official import DEFAULT_KEY_MAP
+
+    kinds = DEFAULT_KEY_MAP["kind_values"]
+    assert alias_value(kinds, "LORA model") == "lora"
+    assert alias_value(kinds, "LyCORIS (model)") == "lora"
+    assert alias_value(kinds, "Checkpoint Merge") == "checkpoint"
+    assert alias_value(kinds, "model checkpoint, LoRA baked in") == "checkpoint"
+    assert alias_value(kinds, "Textual inversion") is None
