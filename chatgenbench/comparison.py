@@ -92,6 +92,21 @@ def _per_sample_values(results: dict[str, Any], metric: str) -> dict[str, dict[s
     return out
 
 
+def per_sample_scores(
+    results: dict[str, Any], metric: str, piece: Slice | None = None
+) -> dict[str, float]:
+    """Return ``id -> score`` of one metric's per-sample scores in a slice (default: all).
+
+    On the scale the results report (per-image scores times the metric's scale); samples without
+    a score (no image, an oracle step) are left out.
+    """
+    return {
+        key: found["value"]
+        for key, found in _per_sample_values(results, metric).items()
+        if found["value"] is not None and (piece is None or piece.selects(found["record"]))
+    }
+
+
 def sign_flip_p_value(differences, *, resamples: int = 1000, seed: int = 0) -> float:
     """Return the two-sided p-value of a paired sign-flip permutation test of mean difference 0.
 
