@@ -83,6 +83,12 @@ META_FIELDS: dict[str, MetaField] = {
     ),
     "device": MetaField(80, False, "device the predictions were made on, e.g. 1x A100 80GB"),
     "parameters": MetaField(32, False, "parameter count of the method, e.g. 2.21B"),
+    "oracle": MetaField(
+        40,
+        False,
+        "an ablation run: steps whose reference values are given (prompt, model, arguments; "
+        "empty: a full run)",
+    ),
 }
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NAME_CHARS = re.compile(r"[^a-z0-9._-]+")
@@ -154,6 +160,7 @@ class SubmissionMeta:
     seconds_per_sample: str = ""
     device: str = ""
     parameters: str = ""
+    oracle: str = ""
 
     def to_dict(self) -> dict[str, str]:
         """Return the metadata as a dict of strings, in :data:`META_FIELDS` order."""
@@ -243,6 +250,7 @@ def validate_meta(
             seconds_per_sample=values.get("seconds_per_sample", ""),
             device=values.get("device", ""),
             parameters=values.get("parameters", ""),
+            oracle=values.get("oracle", ""),
         ),
         [],
     )
@@ -257,6 +265,13 @@ def _efficiency_problems(values: dict[str, str]) -> list[str]:
             parse(values.get(name))
         except ValueError as error:
             problems.append(f"metadata field {name!r}: {error}")
+    from chatgenbench.errors import UsageError
+    from chatgenbench.oracle import parse_oracle_steps
+
+    try:
+        parse_oracle_steps(values.get("oracle"))
+    except UsageError as error:
+        problems.append(f"metadata field 'oracle': {error}")
     return problems
 
 

@@ -211,3 +211,25 @@ def test_the_page_shows_the_ablation_table(tmp_path, monkeypatch):
     ranking = [df.value for df in at.dataframe if "Rank" in df.value.columns]
     assert "vs above" in ranking[0].columns and "Params" in ranking[0].columns
     assert copy.copy(ranking[0].set_index("Method").loc["ChatGen-Evo (2B)", "s / sample"]) == "1.9"
+
+
+def test_a_submission_asking_for_an_ablation_is_scored_with_oracle_steps(tmp_path):
+    from leaderboard.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
+
+    folder = copy_sample(tmp_path, "prompt-alone")
+    (folder / "results.json").unlink()
+    meta = yaml.safe_load((folder / "meta.yaml").read_text())
+    meta["oracle"] = "model,arguments"
+    (folder / "meta.yaml").write_text(yaml.safe_dump(meta))
+    store = SubmissionStore(tmp_path)
+    queue = ScoringQueue(default_queue_path(tmp_path))
+    queue.enqueue("prompt-alone")
+    assert ScoringWorker(store, queue).run(once=True) == 1
+    submission = store.load("prompt-alone")
+    assert submission.results["oracle"]["steps"] == ["model", "arguments"]
+    ranking = build_ranking([submission], "supervised")
+    assert "prompt-alone" in dict(ranking.excluded)
+    (row,) = [row for row in ranking.ablations if row.kind == "submission"]
+    assert row.measured == "prompt" and row.values["selection_accuracy"] is None
+    _, problems = validate_meta({"method": "m", "authors": "a", "setting": "all", "oracle": "x"})
+    assert any("'oracle'" in p and "unknown oracle step" in p for p in problems)
