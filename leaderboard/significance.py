@@ -48,9 +48,45 @@ def view_scores(results: dict[str, Any], setting: str, input_type: str, metric: 
     return scores or None
 
 
+#: Paired tests already run, by what identifies the two results, the view and the metric: the
+#: page builds its ranking on every interaction, and a full-size paired test takes a fraction of
+#: a second.
+_PAIRED_CACHE: dict[tuple, dict[str, Any] | None] = {}
+_PAIRED_CACHE_SIZE = 4096
+
+
+def _identity(row) -> tuple | None:
+    if row.view_of is None:
+        return None
+    results, setting, input_type = row.view_of
+    provenance = results.get("provenance") or {}
+    predictions = results.get("predictions") or {}
+    return (
+        row.name,
+        predictions.get("sha256"),
+        provenance.get("created_utc"),
+        len(results.get("per_sample") or ()),
+        setting,
+        input_type,
+    )
+
+
 def compare_rows(above, row, key: str, *, higher_is_better: bool) -> dict[str, Any] | None:
     """Return how ``row`` compares with ``above`` on ``key``: ``{"indistinct": bool, "why": ...}``,
     or None when neither a paired test nor intervals are available."""
+    identities = (_identity(above), _identity(row))
+    cache_key = (*identities, key, higher_is_better) if None not in identities else None
+    if cache_key is not None and cache_key in _PAIRED_CACHE:
+        return _PAIRED_CACHE[cache_key]
+    found = _compare_rows(above, row, key, higher_is_better=higher_is_better)
+    if cache_key is not None:
+        if len(_PAIRED_CACHE) >= _PAIRED_CACHE_SIZE:
+            _PAIRED_CACHE.clear()
+        _PAIRED_CACHE[cache_key] = found
+    return found
+
+
+def _compare_rows(above, row, key: str, *, higher_is_better: bool) -> dict[str, Any] | None:
     scores_above, scores_row = above.scores_of(key), row.scores_of(key)
     if scores_above and scores_row:
         shared = sorted(set(scores_above) & set(scores_row))
