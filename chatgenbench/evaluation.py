@@ -131,6 +131,8 @@ def evaluate(
         ),
         image=image,
     )
+    if image_settings is None and image_suite is not None:
+        image_settings = image_suite.settings  # one bootstrap for step-wise and image intervals
     _attach_uncertainty(results, samples, failure, oracle_steps, bootstrap, image_settings)
     if out is not None:
         atomic_write_json(out, results)
