@@ -139,3 +139,46 @@ def test_cli_compare_prints_the_verdicts_and_refuses_with_exit_2(pair, capsys):
     (folder / "other.json").write_text(json.dumps(other))
     assert main(["compare", a, str(folder / "other.json")]) == 2
     assert "cannot be compared" in capsys.readouterr().err
+
+
+def test_compare_on_a_synthetic_benchmark_of_both_settings(tmp_path, minilm_scorer):
+    """400 synthetic rows over supervised and few-shot: a method that gets the model right on
+    supervised only is better there, and the few-shot slices tell them apart in no metric."""
+    from chatgenbench import load_benchmark
+    from chatgenbench.synth import write_synthetic
+
+    folder = tmp_path / "synth"
+    write_synthetic(folder, 400, seed=5, train_rows=10, n_models=40)
+    rows = [*load_benchmark("supervised", str(folder)), *load_benchmark("few_shot", str(folder))]
+    base = []
+    for row in rows:
+        base.append({
+            "id": row["id"], "prompt": row["prompt"], "negative_prompt": "",
+            "model": "none_of_them_v1",
+            "arguments": {k: v for k, v in row["arguments"].items() if v is not None},
+        })  # fmt: skip
+    better = [
+        dict(p, model=row["model"]) if row["setting"] == "supervised" else p
+        for p, row in zip(base, rows)
+    ]
+    results = {}
+    for name, predictions in (("base", base), ("better", better)):
+        path = write_predictions(tmp_path / f"{name}.jsonl", predictions)
+        results[name] = evaluate(path, str(folder), bertscore=minilm_scorer, progress=False)
+    assert results["better"]["synthetic"] is True
+    comparison = compare_results(results["better"], results["base"], resamples=500)
+    supervised = comparison["slices"]["supervised"]["selection_accuracy"]
+    n_supervised = results["base"]["settings"]["supervised"]["n_samples"]
+    assert supervised["n"] == n_supervised and supervised["better"] == "A"
+    assert supervised["difference"] == pytest.approx(1.0)
+    overall = comparison["slices"]["overall"]["selection_accuracy"]
+    assert overall["difference"] == pytest.approx(n_supervised / len(rows))
+    for name, result in comparison["slices"]["few_shot"].items():
+        if result["status"] == "compared":
+            assert result["difference"] == 0.0 and not result["significant"], name
+    one_setting = evaluate(
+        tmp_path / "base.jsonl", str(folder), setting="supervised", bertscore=minilm_scorer,
+        progress=False,
+    )  # fmt: skip
+    with pytest.raises(ComparisonError, match="different settings"):
+        compare_results(results["better"], one_setting)
