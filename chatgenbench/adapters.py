@@ -214,12 +214,14 @@ def run_adapter(
     Predictions are appended to ``OUT.partial`` batch by batch (flushed), so a crash loses at most
     one batch; with ``resume`` a rerun skips the ids already there. The finished file is moved into
     place atomically, beside it ``PRED.notes.jsonl`` (per-row notes, when an adapter gives any) and
-    ``PRED.run.json`` (adapter, options, settings, benchmark revision, timing, and the
+    ``PRED.run.json`` (adapter, options, settings, benchmark revision, timing, ``efficiency``
+    (:func:`chatgenbench.efficiency.run_efficiency`: seconds per sample, device, parameters), and the
     :func:`chatgenbench.provenance.provenance` record: versions, time, command).
     """
     from tqdm.auto import tqdm
 
     from chatgenbench.benchmark import load_benchmark, resolve_source
+    from chatgenbench.efficiency import run_efficiency
     from chatgenbench.provenance import provenance
     from chatgenbench.storage import atomic_write_json
 
@@ -282,12 +284,13 @@ def run_adapter(
         notes_partial.unlink()
     info = resolve_source(benchmark)
     describe = getattr(adapter, "describe", None)
+    settings = describe() if callable(describe) else {}
     atomic_write_json(
         sidecars["run"],
         {
             "adapter": adapter.name,
             "options": options or {},
-            "settings": describe() if callable(describe) else {},
+            "settings": settings,
             "benchmark": {
                 "source": info.source,
                 "revision": info.revision,
@@ -300,6 +303,7 @@ def run_adapter(
             "prepare_seconds": round(prepare_seconds, 3),
             "seconds_this_run": round(seconds, 3),
             "rows_per_second_this_run": round(len(todo) / seconds, 3) if seconds > 0 else None,
+            "efficiency": run_efficiency(adapter, seconds, len(todo), settings),
             "provenance": provenance(benchmark=info),
         },
     )

@@ -94,3 +94,7 @@ class MetricNotComputed(ChatGenBenchError, ValueError):
 
 class UsageError(ChatGenBenchError, ValueError):
     """A command used wrongly in a way its parser cannot see (e.g. ``--lora-base`` without ``=``)."""
+
+
+class ComparisonError(ChatGenBenchError, ValueError):
+    """Two results that cannot be compared (another benchmark, other settings, no per-sample scores)."""

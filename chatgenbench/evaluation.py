@@ -50,6 +50,8 @@ def evaluate(
     render_out: str | os.PathLike | None = None,
     image_settings=None,
     image_suite=None,
+    oracle=None,
+    bootstrap=None,
 ) -> dict[str, Any]:
     """Score a prediction file and return (and optionally write) the results dict.
 
@@ -67,7 +69,14 @@ def evaluate(
     (:class:`chatgenbench.image_scoring.ImageMetricSettings`) or a loaded ``image_suite``
     (:class:`chatgenbench.image_scoring.ImageMetricSuite`, reused across calls) choose the metric
     models. A metric whose weights are missing is reported not computed with the fetch command.
-    ``per_sample_out`` writes one JSON line of scores per sample.
+    ``per_sample_out`` writes one JSON line of scores per sample; the results keep every sample's
+    scores in ``per_sample`` too (:func:`chatgenbench.uncertainty.per_sample_records`).
+
+    ``oracle`` (``"prompt,model"`` or a list of :data:`chatgenbench.oracle.ORACLE_STEPS`) gives the
+    method the benchmark's reference values for those steps before scoring and rendering
+    (:func:`chatgenbench.oracle.apply_oracle`); their step-wise metrics are reported ``oracle``.
+    ``bootstrap`` (:class:`chatgenbench.metrics.base.Bootstrap`; default: that of
+    ``image_settings``, else 1,000 resamples with seed 0) draws the step-wise metrics' intervals.
 
     Raises :class:`chatgenbench.errors.BenchmarkError` or
     :class:`chatgenbench.errors.PredictionFileError` when an input cannot be read at all,
@@ -77,15 +86,20 @@ def evaluate(
     if images is not None and render:
         raise ImageScoringError("pass either images=DIR (score renders) or render=True, not both")
     from chatgenbench.metrics.bertscore import PromptBERTScore
+    from chatgenbench.oracle import apply_oracle, parse_oracle_steps
 
+    oracle_steps = parse_oracle_steps(oracle)
     bench = open_benchmark(benchmark, setting, catalog=catalog)
     report = validate_predictions(predictions, bench.ids, bench.catalog, allow_missing=True)
+    report = apply_oracle(report, bench.rows, oracle_steps)
     scorer = bertscore or PromptBERTScore(encoder, batch_size=batch_size, device=device)
     samples, failure = score_samples(bench.rows, report, bertscore=scorer, progress=progress)
     fix = ROBERTA_FIX if failure and scorer.setting.name == "roberta-large" else None
 
     image = None
-    render_dir = _render(report, bench, render_out, setting, progress) if render else images
+    render_dir = (
+        _render(report, bench, render_out, setting, progress, oracle_steps) if render else images
+    )
     if render_dir is not None:
         from chatgenbench.image_scoring import ImageMetricSettings, ImageMetricSuite, score_images
 
@@ -117,12 +131,32 @@ def evaluate(
         ),
         image=image,
     )
+    if image_settings is None and image_suite is not None:
+        image_settings = image_suite.settings  # one bootstrap for step-wise and image intervals
+    _attach_uncertainty(results, samples, failure, oracle_steps, bootstrap, image_settings)
     if out is not None:
         atomic_write_json(out, results)
     if per_sample_out is not None:
         lines = [json.dumps(sample, sort_keys=True) for sample in samples]
         atomic_write_text(per_sample_out, "\n".join(lines) + "\n")
     return results
+
+
+def _attach_uncertainty(results, samples, failure, oracle_steps, bootstrap, image_settings) -> None:
+    """Add the step-wise intervals, the per-sample scores and the oracle record to ``results``."""
+    from chatgenbench.metrics.base import Bootstrap
+    from chatgenbench.oracle import mark_oracle_metrics
+    from chatgenbench.uncertainty import attach_stepwise_intervals, per_sample_records
+
+    if bootstrap is None:
+        bootstrap = image_settings.bootstrap if image_settings is not None else Bootstrap()
+    attach_stepwise_intervals(results, samples, bootstrap)
+    results["provenance"]["seed"] = bootstrap.seed
+    results["provenance"]["deterministic"] = (
+        "step-wise metrics use no randomness; their intervals use the seeded bootstrap"
+    )
+    results["per_sample"] = per_sample_records(samples, failure)
+    mark_oracle_metrics(results, oracle_steps, results["per_sample"])
 
 
 def _header(
@@ -153,6 +187,7 @@ def _render(
     render_out: str | os.PathLike | None,
     setting: str,
     progress: bool,
+    oracle_steps: tuple[str, ...] = (),
 ) -> Path:
     """Render the validated predictions with :mod:`chatgenbench.render`; return the folder."""
     try:
@@ -166,7 +201,8 @@ def _render(
     if render_out is None:
         from chatgenbench.storage import chatgenbench_home
 
-        render_out = chatgenbench_home() / "renders" / f"{report.sha256[:16]}-{setting}"
+        suffix = "".join(f"-oracle-{step}" for step in oracle_steps)
+        render_out = chatgenbench_home() / "renders" / f"{report.sha256[:16]}-{setting}{suffix}"
     render_predictions(
         report,
         bench.source,

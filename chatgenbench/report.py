@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from chatgenbench.metrics.base import METRICS
-from chatgenbench.result_schema import metric_block, metric_value
+from chatgenbench.result_schema import STATUS_ORACLE, metric_block, metric_value
 from chatgenbench.schema import INPUT_TYPES, SETTING_TITLES
 
 
 def _cell(block: dict[str, Any], name: str, fmt: str) -> str:
-    value = metric_value(metric_block(block, name))
+    metric = metric_block(block, name)
+    if isinstance(metric, dict) and metric.get("status") == STATUS_ORACLE:
+        return "oracle"
+    value = metric_value(metric)
     return "-" if value is None else fmt.format(value)
 
 
@@ -54,7 +57,7 @@ def results_table(results: dict[str, Any]) -> str:
     block = results["overall"]
     for name in ("prompt_bertscore",):
         metric = block["stepwise"][name]
-        if metric["status"] != "computed":
+        if metric["status"] not in ("computed", STATUS_ORACLE):
             notes.append(f"{name}: not computed: {metric.get('reason')}")
     image_reasons = {
         metric.get("reason")
@@ -63,6 +66,12 @@ def results_table(results: dict[str, Any]) -> str:
     }
     for reason in sorted(r for r in image_reasons if r):
         notes.append(f"image metrics: not computed: {reason}")
+    steps = (results.get("oracle") or {}).get("steps")
+    if steps:
+        notes.append(
+            f"oracle steps (the reference was given): {', '.join(steps)}; their step-wise "
+            "metrics are not the method's"
+        )
     if results.get("synthetic"):
         notes.append("SYNTHETIC benchmark: these numbers are for testing only")
     return "\n".join(text + [""] + notes)

@@ -14,6 +14,8 @@ Every metric is an object with a ``status``:
   image metrics on the paper's ×100 scale), ``n`` the number of samples it averages over.
 - ``not_computed``: ``value`` is null; ``reason`` says why and, where it applies, ``how_to_fix`` the
   command that makes it computable. A metric is never estimated or filled in.
+- ``oracle``: a step-wise metric of a step whose reference values were given (``evaluate
+  --oracle``, :mod:`chatgenbench.oracle`): ``value`` is null, ``reason`` says which step.
 """
 
 from __future__ import annotations
@@ -25,12 +27,17 @@ from chatgenbench.metrics.base import METRICS
 SCHEMA_VERSION = "1.0"
 STATUS_COMPUTED = "computed"
 STATUS_NOT_COMPUTED = "not_computed"
+STATUS_ORACLE = "oracle"
 
 _COUNT_KEYS = {
     "n_samples": "number of benchmark samples in this slice",
     "n_missing": "samples without a usable prediction row (missing or invalid row): they score 0",
     "n_invalid_fields": "per field (prompt, model, arguments.<key>): samples whose predicted value "
     "had an error and so scored as wrong",
+}
+_STEPWISE_SLICE_KEYS = {
+    "stepwise.<metric>.ci": "seeded percentile bootstrap interval of the mean over the slice's "
+    "samples (low, high, level, resamples, seed, method); null for fewer than two samples",
 }
 _IMAGE_SLICE_KEYS = {
     "n_images": "samples of this slice with a scored image (present only when images were scored)",
@@ -66,6 +73,14 @@ _RESULT_KEYS = {
     "settings.<setting>.by_input_type.<type>": "the same block for each input type (single, "
     "multimodal, history), without by_input_type",
     "overall": "the same block over every evaluated sample, with by_input_type",
+    "metric_settings.stepwise_bootstrap": "how the step-wise intervals were drawn: resamples, "
+    "level, seed, method",
+    "per_sample": "one record per benchmark sample: id, setting, input_type, has_prediction, "
+    "prompt_bertscore (null when not computed or an oracle step), selection_correct, "
+    "config_score, and when images were scored render_status and image_scores (raw per-image "
+    "score by metric); 'chatgenbench compare' pairs two results by these",
+    "oracle": "the oracle steps of the run (evaluate --oracle): steps (prompt, model, arguments), "
+    "metrics (the step-wise metrics reported as oracle), given; steps is empty for a full run",
 }
 
 
@@ -78,6 +93,7 @@ def documented_keys() -> dict[str, str]:
     slice_keys = dict(_COUNT_KEYS)
     for entry in METRICS.entries():
         slice_keys[_metric_key(entry.name, entry.metadata["stage"])] = entry.metadata["description"]
+    slice_keys.update(_STEPWISE_SLICE_KEYS)
     slice_keys.update(_IMAGE_SLICE_KEYS)
     for metric in METRICS.image_metrics():
         for key, text in metric.result_keys.items():
@@ -185,7 +201,24 @@ def check_results(results: dict[str, Any]) -> list[str]:
         _check_slice(block, f"settings.{setting}", problems, nested=True)
     if "overall" in results:
         _check_slice(results["overall"], "overall", problems, nested=True)
+    _check_per_sample(results, problems)
     return problems
+
+
+def _check_per_sample(results: dict[str, Any], problems: list[str]) -> None:
+    # Optional: results written before per-sample scores were kept have none.
+    if "per_sample" not in results:
+        return
+    records = results["per_sample"]
+    if not isinstance(records, list):
+        problems.append("per_sample: expected a list of sample records")
+        return
+    for index, record in enumerate(records):
+        if not isinstance(record, dict) or not all(
+            key in record for key in ("id", "setting", "input_type")
+        ):
+            problems.append(f"per_sample[{index}]: expected an object with id, setting, input_type")
+            return
 
 
 def image_settings_label(results: dict[str, Any]) -> str | None:

@@ -22,6 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from chatgenbench.result_schema import STATUS_COMPUTED, metric_block
+from leaderboard.ablations import render_ablation_table
 from leaderboard.ranking import (
     REPORTED,
     VIEW_INPUT_TYPES,
@@ -184,6 +185,7 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
     )
     for note in reported_notes():
         st.caption(note)
+    render_ablation_table(ranking.ablations)
 
 
 def _metric_status_frame(block: dict[str, Any]) -> pd.DataFrame:

@@ -25,6 +25,14 @@ from chatgenbench.result_schema import (
     comparability_key,
     metric_block,
 )
+from leaderboard.ablations import ablation_rows
+from leaderboard.efficiency import Efficiency, reported_efficiency, submission_efficiency
+from leaderboard.significance import (
+    INDISTINCT_NOTE,
+    mark_indistinct,
+    metric_interval,
+    vs_above_cell,
+)
 from leaderboard.submissions import Submission
 
 VIEW_SETTINGS: tuple[str, ...] = ("supervised", "few_shot", "overall")
@@ -95,6 +103,21 @@ class RankingRow:
     authors: str = ""
     n_samples: int | None = None
     rank: int | None = None
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    efficiency: Any = None  # leaderboard.efficiency.Efficiency
+    vs_above: dict[str, Any] | None = None  # leaderboard.significance.compare_rows
+    view_of: tuple | None = field(default=None, repr=False)  # (results, setting, input_type)
+    _scores: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def scores_of(self, key: str) -> dict[str, float] | None:
+        """Return this row's per-sample scores of metric ``key`` in its view (None: none)."""
+        if self.view_of is None:
+            return None
+        if key not in self._scores:
+            from leaderboard.significance import view_scores
+
+            self._scores[key] = view_scores(*self.view_of, key)
+        return self._scores[key]
 
 
 @dataclass
@@ -122,6 +145,7 @@ class Ranking:
     groups: list[RankingGroup]
     excluded: list[tuple[str, str]]
     notes: list[str] = field(default_factory=list)
+    ablations: list = field(default_factory=list)  # leaderboard.ablations.AblationRow
 
 
 @lru_cache(maxsize=1)
@@ -189,6 +213,7 @@ def reported_rows(setting: str, input_type: str) -> list[RankingRow]:
                 },
                 model_size=entry.get("model_size", "-"),
                 authors="Jia et al. (paper)",
+                efficiency=reported_efficiency(entry["method"]),
             )
         )
     return rows
@@ -270,10 +295,14 @@ def submission_row(
         return None
     values: dict[str, float | None] = {}
     reasons: dict[str, str] = {}
+    intervals: dict[str, tuple[float, float]] = {}
     for column in columns or metric_columns():
         metric = metric_block(block, column.key)
         if isinstance(metric, dict) and metric.get("status") == STATUS_COMPUTED:
             values[column.key] = float(metric["value"])
+            interval = metric_interval(metric)
+            if interval is not None:
+                intervals[column.key] = interval
         else:
             values[column.key] = None
             reasons[column.key] = (
@@ -294,6 +323,9 @@ def submission_row(
         date=meta.date,
         authors=meta.authors,
         n_samples=int(block["n_samples"]),
+        intervals=intervals,
+        efficiency=submission_efficiency(submission),
+        view_of=(results, setting, input_type),
     )
 
 
@@ -316,6 +348,7 @@ def _sort_rows(rows: list[RankingRow], sort_by: str) -> list[RankingRow]:
         if value != previous:
             rank, previous = position, value
         row.rank = rank
+    mark_indistinct(ordered, sort_by, higher_is_better=column.higher_is_better)
     return ordered
 
 
@@ -361,6 +394,15 @@ def build_ranking(
             excluded.append((submission.name, "results.json does not match the results schema"))
         elif submission.synthetic:
             excluded.append((submission.name, "scored on a synthetic benchmark"))
+        elif oracle_steps(submission.results):
+            steps = ", ".join(oracle_steps(submission.results))
+            excluded.append(
+                (
+                    submission.name,
+                    f"an ablation (given: {steps}): shown in the ablation table, never ranked "
+                    "against full runs",
+                )
+            )
         else:
             row = submission_row(submission, setting, input_type, all_columns)
             if row is None:
@@ -376,6 +418,8 @@ def build_ranking(
     for key, members in by_key.items():
         heading, notes = describe_group(key)
         ordered = _sort_rows(members, sort_by or default_sort_key(members))
+        if any(row.vs_above for row in ordered):
+            notes = [*notes, INDISTINCT_NOTE]
         groups.append(RankingGroup(key=key, label=heading, notes=notes, rows=ordered))
     groups.sort(key=lambda group: (not group.has_reported, group.label))
     notes = []
@@ -396,6 +440,9 @@ def build_ranking(
         groups=groups,
         excluded=excluded,
         notes=notes,
+        ablations=ablation_rows(
+            submissions, setting, input_type, include_reported=include_reported
+        ),
     )
 
 
@@ -426,6 +473,7 @@ def group_frame(group: RankingGroup, *, display: bool = False):
             value = row.values.get(column.key)
             record[column.header] = column.format(value) if display else value
         record["n"] = row.n_samples
+        record.update(_extra_cells(row, columns, display))
         records.append(record)
     frame = pd.DataFrame.from_records(records)
     if display:
@@ -438,6 +486,41 @@ def group_frame(group: RankingGroup, *, display: bool = False):
     frame["Rank"] = frame["Rank"].astype("Int64")
     frame["n"] = frame["n"].astype("Int64")
     return frame
+
+
+def oracle_steps(results: dict[str, Any] | None) -> list[str]:
+    """Return the oracle steps a result was scored with (empty for a full run)."""
+    return list(((results or {}).get("oracle") or {}).get("steps") or [])
+
+
+def _extra_cells(row: RankingRow, columns, display: bool) -> dict[str, Any]:
+    # After the metric columns and n, so the layout before them stays as it was: the mark of a
+    # row that cannot be told apart from the row above, the intervals, the efficiency figures.
+    cells: dict[str, Any] = {"vs above": vs_above_cell(row)}
+    for column in columns:
+        interval = row.intervals.get(column.key)
+        if display:
+            cells[f"{column.label} 95% CI"] = (
+                "-"
+                if interval is None
+                else f"[{column.fmt.format(interval[0])}, {column.fmt.format(interval[1])}]"
+            )
+        else:
+            cells[f"{column.label} CI low"] = None if interval is None else interval[0]
+            cells[f"{column.label} CI high"] = None if interval is None else interval[1]
+    efficiency = row.efficiency or Efficiency()
+    if display:
+        cells.update(efficiency.cells())
+    else:
+        cells.update(
+            {
+                "Parameters": efficiency.parameters,
+                "Seconds per sample": efficiency.seconds_per_sample,
+                "Device": efficiency.device,
+                "Efficiency from": efficiency.source if efficiency.known else None,
+            }
+        )
+    return cells
 
 
 def ranking_csv(ranking: Ranking) -> str:

@@ -379,9 +379,14 @@ class ScoringWorker:
         self._score = score
         self._bertscore = None
 
-    def _evaluate(self, predictions: Path, benchmark: str, setting: str, out: Path) -> None:
+    def _evaluate(
+        self, predictions: Path, benchmark: str, setting: str, out: Path, oracle: str = ""
+    ) -> None:
+        given = {"oracle": oracle} if oracle else {}  # an ablation run (meta.yaml 'oracle')
         if self._score is not None:
-            self._score(predictions, benchmark, setting=setting, encoder=self.encoder, out=out)
+            self._score(
+                predictions, benchmark, setting=setting, encoder=self.encoder, out=out, **given
+            )
             return
         from chatgenbench.evaluation import evaluate
         from chatgenbench.metrics.bertscore import PromptBERTScore
@@ -396,6 +401,7 @@ class ScoringWorker:
             out=out,
             progress=self.progress,
             bertscore=self._bertscore,
+            **given,
         )
 
     def _keep_alive(self, job: Job, stop: threading.Event) -> None:
@@ -429,6 +435,7 @@ class ScoringWorker:
                 meta.benchmark,
                 meta.setting,
                 submission.path / RESULTS_FILENAME,
+                **({"oracle": meta.oracle} if getattr(meta, "oracle", "") else {}),
             )
         except KeyboardInterrupt:
             stop.set()

@@ -78,6 +78,17 @@ META_FIELDS: dict[str, MetaField] = {
     "setting": MetaField(16, True, "supervised, few_shot or all"),
     "benchmark": MetaField(200, False, "benchmark source to score against (default: sample)"),
     "notes": MetaField(2000, False, "free text: how the predictions were made"),
+    "seconds_per_sample": MetaField(
+        32, False, "inference seconds per sample, e.g. 1.9 (when not from an adapter run)"
+    ),
+    "device": MetaField(80, False, "device the predictions were made on, e.g. 1x A100 80GB"),
+    "parameters": MetaField(32, False, "parameter count of the method, e.g. 2.21B"),
+    "oracle": MetaField(
+        40,
+        False,
+        "an ablation run: steps whose reference values are given (prompt, model, arguments; "
+        "empty: a full run)",
+    ),
 }
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NAME_CHARS = re.compile(r"[^a-z0-9._-]+")
@@ -146,6 +157,10 @@ class SubmissionMeta:
     date: str = ""
     benchmark: str = "sample"
     notes: str = ""
+    seconds_per_sample: str = ""
+    device: str = ""
+    parameters: str = ""
+    oracle: str = ""
 
     def to_dict(self) -> dict[str, str]:
         """Return the metadata as a dict of strings, in :data:`META_FIELDS` order."""
@@ -219,6 +234,7 @@ def validate_meta(
             f"metadata field 'benchmark': got {benchmark[:80]!r}; this leaderboard scores against "
             f"{', '.join(allowed_benchmarks)}"
         )
+    problems.extend(_efficiency_problems(values))
     if problems:
         return None, problems
     return (
@@ -231,9 +247,32 @@ def validate_meta(
             date=when,
             benchmark=benchmark,
             notes=values.get("notes", ""),
+            seconds_per_sample=values.get("seconds_per_sample", ""),
+            device=values.get("device", ""),
+            parameters=values.get("parameters", ""),
+            oracle=values.get("oracle", ""),
         ),
         [],
     )
+
+
+def _efficiency_problems(values: dict[str, str]) -> list[str]:
+    from chatgenbench.efficiency import parse_parameters, parse_seconds
+
+    problems = []
+    for name, parse in (("seconds_per_sample", parse_seconds), ("parameters", parse_parameters)):
+        try:
+            parse(values.get(name))
+        except ValueError as error:
+            problems.append(f"metadata field {name!r}: {error}")
+    from chatgenbench.errors import UsageError
+    from chatgenbench.oracle import parse_oracle_steps
+
+    try:
+        parse_oracle_steps(values.get("oracle"))
+    except UsageError as error:
+        problems.append(f"metadata field 'oracle': {error}")
+    return problems
 
 
 def read_meta(path: str | os.PathLike) -> Any:

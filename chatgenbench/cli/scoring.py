@@ -32,6 +32,7 @@ def register(sub) -> None:
     p.add_argument("--per-sample", help="write one JSON line of scores per sample here")
     p.add_argument("--batch-size", type=int, default=64, help="BERTScore batch size (default 64)")
     p.add_argument("--device", default=None, help="torch device for the models (default: auto)")
+    add_oracle(p)
     add_json(p, "the results JSON, not a table,")
     add_no_progress(p)
     add_image_metric_options(p)
@@ -53,6 +54,18 @@ def register(sub) -> None:
 
     p = sub.add_parser("schema", help="print the documented keys of the results JSON")
     p.set_defaults(handler=schema_command)
+
+
+def add_oracle(p: argparse.ArgumentParser) -> None:
+    """Add ``--oracle STEPS``: give the method the reference values of those steps."""
+    p.add_argument(
+        "--oracle",
+        metavar="STEPS",
+        default=None,
+        help="comma-separated steps (prompt, model, arguments) whose reference values replace "
+        "the predicted ones before scoring and rendering; their step-wise metrics are reported "
+        "as oracle (the paper's Table 6 ablations)",
+    )
 
 
 def add_image_metric_options(p: argparse.ArgumentParser) -> None:
@@ -88,7 +101,10 @@ def add_image_metric_options(p: argparse.ArgumentParser) -> None:
         "--metric-batch-size", type=int, default=16, help="images per metric batch (default 16)"
     )
     group.add_argument(
-        "--bootstrap-seed", type=int, default=0, help="seed of the confidence intervals (default 0)"
+        "--bootstrap-seed",
+        type=int,
+        default=0,
+        help="seed of the confidence intervals, step-wise and image (default 0)",
     )
     group.add_argument(
         "--bootstrap-resamples",
@@ -173,6 +189,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         render=args.render,
         render_out=args.render_out,
         image_settings=image_settings(args),
+        oracle=args.oracle,
     )
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
