@@ -8,6 +8,7 @@
 ``chatgenbench.cli.weight_files``  ``weights status|download`` (``models``: the same family for
                                    the catalogue's checkpoints)
 ``chatgenbench.cli.leaderboard``   ``leaderboard``, ``queue work|list|add|retry``
+``chatgenbench.cli.votes``         ``votes summary|export`` (the pairwise user study)
 =================================  ===========================================================
 
 A family module has ``register(subparsers)``, which adds its parsers and sets each one's
@@ -40,6 +41,7 @@ FAMILIES: tuple[str, ...] = (
     "chatgenbench.cli.rendering",
     "chatgenbench.cli.weight_files",
     "chatgenbench.cli.leaderboard",
+    "chatgenbench.cli.votes",
 )
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
