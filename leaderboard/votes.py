@@ -237,6 +237,41 @@ def draw_pair(
     return Shown(pair, "a" if rng.random() < 0.5 else "b")
 
 
+def chat_turns(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return the user's chat input of a benchmark row as ``(role, text)`` turns, in order.
+
+    Every history turn, then the freestyle request unless it is already the last turn.
+    """
+    turns = [
+        (str(turn.get("role") or "user"), str(turn["content"]))
+        for turn in row.get("history") or []
+        if turn.get("content")
+    ]
+    last = str(row.get("freestyle_input") or "").strip()
+    if last and (not turns or turns[-1][1].strip() != last):
+        turns.append(("user", last))
+    return turns
+
+
+class SampleInputs:
+    """The benchmark rows behind the pairs, loaded once per benchmark and setting."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {}
+
+    def row(self, benchmark: str, setting: str, sample_id: str) -> dict[str, Any] | None:
+        """Return the row of ``sample_id`` (None when the benchmark has no such sample)."""
+        key = (benchmark, setting)
+        if key not in self._loaded:
+            from chatgenbench.benchmark import load_benchmark
+
+            dataset = load_benchmark(setting, benchmark)
+            self._loaded[key] = (dataset, {i: n for n, i in enumerate(dataset["id"])})
+        dataset, index = self._loaded[key]
+        number = index.get(sample_id)
+        return None if number is None else dataset[number]
+
+
 # -- votes -----------------------------------------------------------------------------------------
 
 
