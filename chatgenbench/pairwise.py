@@ -4,8 +4,9 @@ A vote compares two methods ``a`` and ``b`` on one question and has one of the o
 :data:`OUTCOMES`: ``"a"`` (a is better), ``"tie"`` or ``"b"``. Two summaries are computed:
 
 - :func:`tally_pairs`: per pair of methods, win / tie / loss counts and rates, each rate with a
-  seeded percentile bootstrap interval over the votes (:func:`chatgenbench.metrics.base.bootstrap_ci`
-  of the outcome's indicator, the same resamples for the three rates);
+  seeded percentile bootstrap interval over the votes (the pair's votes drawn with replacement,
+  as multinomial counts of the three outcomes: the same distribution, the same resamples for the
+  three rates);
 - :func:`bradley_terry`: across all methods, Bradley-Terry strengths fitted by maximum likelihood
   (ties count half a win for each side, as the public arena leaderboards count them), with seeded
   bootstrap intervals from refitting on resampled votes.
@@ -170,29 +171,33 @@ def tally_pairs(
     """Return one :class:`PairTally` per pair of methods that met, sorted by the pair's names.
 
     A vote of ``b`` against ``a`` counts as the same pair (outcome flipped). Rates are shares of
-    the pair's votes; each interval is the seeded percentile bootstrap of that share. Raises
-    :class:`PairwiseError` for an unknown outcome.
+    the pair's votes; each interval is the seeded percentile bootstrap of that share (None for
+    fewer than two votes or ``resamples=0``). Raises :class:`PairwiseError` for an unknown
+    outcome or a bad level.
     """
-    from chatgenbench.metrics.base import bootstrap_ci
+    import numpy as np
 
+    if not 0.0 < level < 1.0:
+        raise PairwiseError(f"level must be in (0, 1), got {level}")
     grouped: dict[tuple[str, str], list[str]] = {}
     for vote in _check(votes):
         a, b, outcome = _oriented(vote)
         grouped.setdefault((a, b), []).append(outcome)
+    alpha = (1.0 - level) / 2.0
     tallies = []
     for (a, b), outcomes in sorted(grouped.items()):
         n = len(outcomes)
         counts = {key: outcomes.count(key) for key in OUTCOMES}
         rates = {key: counts[key] / n for key in OUTCOMES}
-        intervals: dict[str, Interval | None] = {}
-        for key in OUTCOMES:
-            ci = bootstrap_ci(
-                [1.0 if o == key else 0.0 for o in outcomes],
-                resamples=resamples,
-                level=level,
-                seed=seed,
-            )
-            intervals[key] = Interval(ci.low, ci.high) if ci is not None else None
+        intervals: dict[str, Interval | None] = dict.fromkeys(OUTCOMES)
+        if n >= 2 and resamples > 0:
+            # drawing n votes with replacement = multinomial counts of the three outcomes
+            rng = np.random.default_rng(seed)
+            shares = rng.multinomial(n, [rates[key] for key in OUTCOMES], size=resamples) / n
+            low, high = np.quantile(shares, [alpha, 1.0 - alpha], axis=0)
+            intervals = {
+                key: Interval(float(lo), float(hi)) for key, lo, hi in zip(OUTCOMES, low, high)
+            }
         tallies.append(PairTally(a, b, counts, rates, intervals))
     return tallies
 

@@ -140,3 +140,18 @@ def test_fit_strengths_fits_a_batch_like_each_matrix_alone():
         p = 1.0 / (1.0 + np.exp(alone[None, :] - alone[:, None]))
         games = wins[k] + wins[k].T
         assert np.allclose((games * p).sum(axis=1), wins[k].sum(axis=1))
+
+
+def test_tally_intervals_agree_with_the_bootstrap_of_each_outcomes_indicator():
+    """Multinomial resampling of the counts is the vote-level bootstrap: compare with
+    :func:`chatgenbench.metrics.base.bootstrap_ci` of each outcome's 0/1 indicator."""
+    from chatgenbench.metrics.base import bootstrap_ci
+
+    votes = votes_from_counts("x", "y", (345, 124, 531))  # Figure 4, Few-shot, quality
+    (tally,) = tally_pairs(votes, resamples=4000, seed=0)
+    for key in ("a", "tie", "b"):
+        indicator = [1.0 if v.outcome == key else 0.0 for v in votes]
+        reference = bootstrap_ci(indicator, resamples=4000, seed=0)
+        assert tally.intervals[key].low == pytest.approx(reference.low, abs=0.006)
+        assert tally.intervals[key].high == pytest.approx(reference.high, abs=0.006)
+    assert tally_pairs(votes[:1])[0].intervals == {"a": None, "tie": None, "b": None}
