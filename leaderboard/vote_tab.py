@@ -21,6 +21,7 @@ import streamlit as st
 from leaderboard.submissions import SubmissionStore
 from leaderboard.votes import (
     QUESTIONS,
+    QuestionSummary,
     SampleInputs,
     Shown,
     VoteError,
@@ -44,6 +45,12 @@ _STATE = "votes_state"
 @st.cache_resource(show_spinner=False)
 def _sample_inputs() -> SampleInputs:
     return SampleInputs()
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _summaries(path: str, version: tuple) -> list[dict[str, Any]]:
+    # recomputed only when a vote was stored, replaced or undone (``version`` changed)
+    return [summary.to_dict() for summary in summarize(VoteStore(path).votes())]
 
 
 def _state() -> dict[str, Any]:
@@ -149,7 +156,7 @@ def _results_panel(votes: VoteStore) -> None:
         f"{counts['votes']} votes from {counts['voters']} voters; {counts['flagged']} flagged "
         f"(cast under {votes.min_seconds:g} s after the images appeared) and not counted."
     )
-    summaries = summarize(votes.votes())
+    summaries = [QuestionSummary(**data) for data in _summaries(str(votes.path), votes.version())]
     if not summaries:
         st.info("No votes yet.")
         return

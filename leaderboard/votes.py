@@ -501,6 +501,17 @@ class VoteStore:
             ).fetchall()
         return {tuple(row) for row in rows}
 
+    def version(self) -> tuple:
+        """Return a value that changes whenever a vote is stored, replaced or undone."""
+        with self._connect() as db:
+            return tuple(
+                db.execute(
+                    "SELECT COUNT(*), COUNT(flag), MAX(id), MAX(cast_at), SUM(seq), "
+                    "SUM(id * (CASE answer WHEN 'a' THEN 1 WHEN 'tie' THEN 2 ELSE 3 END)) "
+                    "FROM votes"
+                ).fetchone()
+            )
+
     def counts(self) -> dict[str, int]:
         """Return ``{"votes", "counted", "flagged", "voters"}``."""
         with self._connect() as db:

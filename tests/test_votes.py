@@ -228,3 +228,18 @@ def test_the_cli_prints_the_summary_and_exports(store, tmp_path, capsys):
     empty.mkdir()
     assert main(["votes", "summary", "--store", str(empty)]) == 0
     assert "no votes yet" in capsys.readouterr().out
+
+
+def test_the_version_changes_with_every_store_replace_and_undo(votes):
+    seen = [votes.version()]
+    votes.cast("v1", _shown(), "quality", "a", shown_at=0.0, now=10.0)
+    seen.append(votes.version())
+    votes.cast("v1", _shown(), "relevance", "a", shown_at=0.0, now=11.0)
+    seen.append(votes.version())
+    votes.cast("v1", _shown(), "quality", "b", shown_at=0.0, now=12.0)  # replaced
+    seen.append(votes.version())
+    votes.undo_last("v1")  # leaves only the relevance vote: a state not seen before
+    seen.append(votes.version())
+    assert len(set(seen)) == 5
+    votes.undo_last("v1")
+    assert votes.version() == seen[0]  # no votes again: the same data, the same version
