@@ -18,6 +18,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from chatgenbench.errors import ChatGenBenchError
 from leaderboard.submissions import SubmissionStore
 from leaderboard.votes import (
     QUESTIONS,
@@ -40,6 +41,8 @@ SIDES: tuple[tuple[str, str], ...] = (
 )
 OUTCOME_LABELS = ("a", "tie", "b")
 _STATE = "votes_state"
+MATCHUP_KEY = "vote-matchup"
+ANY = "any two methods"
 
 
 @st.cache_resource(show_spinner=False)
@@ -62,12 +65,16 @@ def _state() -> dict[str, Any]:
     return state
 
 
-def _labels(store: SubmissionStore, shown: Shown) -> tuple[str, str]:
+def _method_names(store: SubmissionStore, submissions: tuple[str, str]) -> tuple[str, str]:
     names = []
-    for name in (shown.pair.submission_a, shown.pair.submission_b):
+    for name in submissions:
         meta = store.load(name).meta
         names.append(meta.method if meta is not None else name)
     return names[0], names[1]
+
+
+def _labels(store: SubmissionStore, shown: Shown) -> tuple[str, str]:
+    return _method_names(store, (shown.pair.submission_a, shown.pair.submission_b))
 
 
 def _cast(store: SubmissionStore, votes: VoteStore, question: str, side: str) -> None:
@@ -106,6 +113,7 @@ def _undo(votes: VoteStore) -> None:
         state["message"] = ("info", "You have no vote to undo.")
         return
     # show that pair again, on the same sides, so the voter can answer afresh
+    st.session_state[MATCHUP_KEY] = ANY  # whatever methods were chosen, the pair is drawable
     state["current"] = (Shown(vote.pair, vote.left_side), time.time())
     state["message"] = ("info", f"Undid your last vote ({vote.question}).")
 
@@ -164,7 +172,7 @@ def _results_panel(votes: VoteStore) -> None:
     for summary in summaries:
         groups.setdefault((summary.benchmark, summary.setting), []).append(summary)
     for (benchmark, setting), members in groups.items():
-        st.markdown(f"**{benchmark} · {setting}**".replace("_", "\\_"))
+        st.text(f"{benchmark} · {setting}")  # the benchmark name comes from meta.yaml: text
         bars: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for summary in members:
             st.text(
@@ -228,6 +236,17 @@ def _results_panel(votes: VoteStore) -> None:
 def _vote_panel(store: SubmissionStore, votes: VoteStore) -> None:
     state = _state()
     pairs = candidate_pairs(store)
+    matchups = sorted({(pair.submission_a, pair.submission_b) for pair in pairs})
+    if len(matchups) > 1:
+        # as in the paper's study, the votes can be spent on one pair of methods
+        choice = st.selectbox(
+            "Methods to compare",
+            [ANY, *matchups],
+            format_func=lambda m: m if m == ANY else " vs ".join(_method_names(store, m)),
+            key=MATCHUP_KEY,
+        )
+        if choice != ANY:
+            pairs = [p for p in pairs if (p.submission_a, p.submission_b) == tuple(choice)]
     st.caption(
         "Two images made from the same input by two methods, shown blind (A and B, sides drawn "
         "at random). Answer both questions; the next pair follows. A vote cast less than "
@@ -258,8 +277,12 @@ def _vote_panel(store: SubmissionStore, votes: VoteStore) -> None:
         st.button("Undo my last vote", key="vote-undo", on_click=_undo, args=(votes,))
         return
     shown, _ = current
-    _input_panel(_sample_inputs().row(shown.pair.benchmark, shown.pair.setting,
-                                      shown.pair.sample_id))  # fmt: skip
+    try:
+        row = _sample_inputs().row(shown.pair.benchmark, shown.pair.setting, shown.pair.sample_id)
+    except ChatGenBenchError as error:  # the benchmark cannot be loaded here: say so, still vote
+        st.warning(f"The input of this sample cannot be shown: {error}")
+    else:
+        _input_panel(row)
     images = {}
     for name in (shown.left, shown.right):
         images[name] = store.rendered_images(name).get(shown.pair.sample_id)

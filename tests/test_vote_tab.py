@@ -95,3 +95,33 @@ def test_without_shared_images_there_is_nothing_to_vote_on(tmp_path, monkeypatch
     monkeypatch.delenv("CHATGENBENCH_VOTES_DB", raising=False)
     monkeypatch.setenv("CHATGENBENCH_LEADERBOARD_BENCHMARKS", "sample")
     assert "Nothing to vote on yet" in _texts(_run())
+
+
+def test_the_votes_can_be_spent_on_one_chosen_pair_of_methods(store):
+    import shutil
+
+    import yaml
+
+    from tests.vote_fixtures import write_render_dir
+
+    third = store / "third-sample"
+    shutil.copytree(store / "no-finetune-sample", third)
+    meta = yaml.safe_load((third / "meta.yaml").read_text("utf-8"))
+    meta["method"] = "Third Method"
+    (third / "meta.yaml").write_text(yaml.safe_dump(meta), "utf-8")
+    write_render_dir(third / "render", IDS[1:3], (1, 2, 3))
+    at = _run()
+    (choice,) = [box for box in at.selectbox if box.label == "Methods to compare"]
+    labels = list(choice.options)  # as shown: method names, not folder names
+    assert "no-finetune (paper Baseline) vs Third Method" in labels
+    assert len(labels) == 4  # any two, and each of the three pairs of submissions
+    target = ("retrieval-sample", "third-sample")
+    choice.set_value(target).run()
+    assert not at.exception
+    for _ in range(2):  # both samples of that pair, and nothing else
+        _click(at, "vote-quality-tie")
+        _click(at, "vote-relevance-tie")
+    votes = VoteStore(default_votes_path(store)).votes()
+    assert {(v.submission_a, v.submission_b) for v in votes} == {target}
+    assert sorted({v.sample_id for v in votes}) == IDS[1:3]
+    assert "You have voted on every pair. Thank you!" in _texts(at)

@@ -224,10 +224,15 @@ def test_the_cli_prints_the_summary_and_exports(store, tmp_path, capsys):
     import pyarrow.parquet as pq
 
     assert pq.read_table(out_file).num_rows == 8
+    votes.undo_last("voter-0")
+    assert main(["votes", "summary", "--store", str(store.root), "--resamples", "0"]) == 0
+    assert "7 counted votes" in capsys.readouterr().out
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert main(["votes", "summary", "--store", str(empty)]) == 0
-    assert "no votes yet" in capsys.readouterr().out
+    assert main(["votes", "summary", "--store", str(empty)]) == 2
+    assert "no votes database at" in capsys.readouterr().err
+    assert not (empty / ".votes.sqlite3").exists()  # nothing was created
+    assert main(["votes", "export", "--store", str(empty), "--out", str(out_file)]) == 2
 
 
 def test_the_version_changes_with_every_store_replace_and_undo(votes):

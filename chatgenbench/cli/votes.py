@@ -49,6 +49,7 @@ def register(sub) -> None:
 
 
 def _votes(args: argparse.Namespace):
+    """Open the votes database; raise UsageError when there is none (nothing is created)."""
     from pathlib import Path
 
     from chatgenbench.errors import UsageError
@@ -56,10 +57,11 @@ def _votes(args: argparse.Namespace):
     from leaderboard.votes import VoteStore, default_votes_path
 
     path = Path(args.votes_db or default_votes_path(args.store or default_store_root()))
-    if not path.parent.is_dir():
+    if not path.is_file():
         raise UsageError(
-            f"{path.parent} is not a folder",
-            how_to_fix="pass the leaderboard's store with --store DIR, or --votes-db FILE",
+            f"no votes database at {path}",
+            how_to_fix="pass the leaderboard's store with --store DIR (its votes are in "
+            "STORE/.votes.sqlite3), or the database with --votes-db FILE",
         )
     return VoteStore(path)
 
