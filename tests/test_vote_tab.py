@@ -125,3 +125,36 @@ def test_the_votes_can_be_spent_on_one_chosen_pair_of_methods(store):
     assert {(v.submission_a, v.submission_b) for v in votes} == {target}
     assert sorted({v.sample_id for v in votes}) == IDS[1:3]
     assert "You have voted on every pair. Thank you!" in _texts(at)
+
+
+def test_a_history_input_is_shown_turn_by_turn_on_a_synthetic_benchmark(tmp_path, monkeypatch):
+    """SYNTHETIC benchmark: the pair's sample is a multi-turn history; every turn is on the page."""
+    import yaml
+
+    from chatgenbench.benchmark import load_benchmark
+    from chatgenbench.synth import write_synthetic
+    from leaderboard.votes import chat_turns
+    from tests.vote_fixtures import write_render_dir
+
+    folder = tmp_path / "synthetic-benchmark"
+    write_synthetic(folder, 60, seed=3, train_rows=0, n_models=20, images=True)
+    rows = load_benchmark("supervised", str(folder)).to_list()
+    history = next(row for row in rows if row["input_type"] == "history")
+    assert len(history["history"]) >= 2
+    turns = chat_turns(history)
+    assert [text for _, text in turns][: len(history["history"])] == [
+        turn["content"] for turn in history["history"]
+    ]
+    root = tmp_path / "store"
+    for name, colour in (("synth-one", (200, 0, 0)), ("synth-two", (0, 0, 200))):
+        (root / name).mkdir(parents=True)
+        meta = {"method": name.title(), "authors": "tests", "setting": "supervised"}
+        meta["benchmark"] = str(folder)
+        (root / name / "meta.yaml").write_text(yaml.safe_dump(meta), "utf-8")
+        write_render_dir(root / name / "render", [history["id"]], colour)
+    monkeypatch.setenv("CHATGENBENCH_SUBMISSIONS", str(root))
+    monkeypatch.delenv("CHATGENBENCH_VOTES_DB", raising=False)
+    monkeypatch.setenv("CHATGENBENCH_LEADERBOARD_BENCHMARKS", str(folder))
+    text = _texts(_run())
+    for number, (role, content) in enumerate(turns, 1):
+        assert f"{role} ({number}): {content}" in text

@@ -248,3 +248,41 @@ def test_the_version_changes_with_every_store_replace_and_undo(votes):
     assert len(set(seen)) == 5
     votes.undo_last("v1")
     assert votes.version() == seen[0]  # no votes again: the same data, the same version
+
+
+def test_pairs_come_from_the_submissions_renders_with_demo_weights(tiny_models, tmp_path):
+    """The two real sample submissions (shrunk to 64 px and 2 steps) rendered into their render
+    folders through RANDOM-weight (demo) pipelines: a pair is exactly a sample both have an image of."""
+    import shutil
+
+    from chatgenbench.render import render_predictions
+    from tests.vote_fixtures import ROOT, SUBMISSIONS
+
+    root = tmp_path / "store"
+    store = SubmissionStore(root)
+    with_image = {}
+    for name in SUBMISSIONS:
+        shutil.copytree(ROOT / "submissions" / name, root / name)
+        path = root / name / "predictions.jsonl"
+        rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+        for row in rows:
+            row["arguments"].update(width=64, height=64, steps=2)
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows), "utf-8")
+        report = render_predictions(
+            store.predictions_path(name),
+            "sample",
+            catalog=tiny_models.overlay,
+            out_dir=store.render_dir(name),
+            cache_dir=tmp_path / "cache",
+            progress=False,
+            threads=1,
+        )
+        with_image[name] = {record.id for record in report.records if record.has_image}
+        assert set(store.rendered_images(name)) == with_image[name]
+    shared = with_image[SUBMISSIONS[0]] & with_image[SUBMISSIONS[1]]
+    assert shared  # the demo weights cover some samples of both
+    pairs = candidate_pairs(store)
+    assert [pair.sample_id for pair in pairs] == sorted(shared)
+    shown = draw_pair(pairs, seed=0, voter="v", round=0)
+    for name in (shown.left, shown.right):
+        assert store.rendered_images(name)[shown.pair.sample_id].stat().st_size > 0
