@@ -283,14 +283,20 @@ def prepare(
     *,
     key_map: str | os.PathLike | dict | None = None,
     revision: str | None = None,
+    models: str | os.PathLike | None = None,
 ) -> BenchmarkInfo:
     """Write the benchmark folder for ``source``: ``sample``, a hub id or a folder of raw files.
 
-    Raw files (the official release's JSON/JSONL/Parquet) go through the key map of
-    :mod:`chatgenbench.official`. Raises :class:`chatgenbench.errors.KeyMapError` naming the fields
+    Raw files (the official release's JSON/JSONL/Parquet, image archives) go through the key map
+    of :mod:`chatgenbench.official`; ``models`` is a model-list file for the catalogue. Raises :class:`chatgenbench.errors.KeyMapError` naming the fields
     it found when a required field cannot be mapped.
     """
     source = str(source)
+    if source == SAMPLE_SOURCE and models is not None:
+        raise BenchmarkError(
+            "a model list (--models) applies to raw files, not to the embedded sample",
+            how_to_fix="drop --models, or pass --source RAW_FOLDER",
+        )
     if source == SAMPLE_SOURCE:
         from chatgenbench.catalog import sample_catalog
 
@@ -306,4 +312,4 @@ def prepare(
         )
     from chatgenbench.official import prepare_official
 
-    return prepare_official(source, out_dir, key_map=key_map, revision=revision)
+    return prepare_official(source, out_dir, key_map=key_map, revision=revision, models=models)

@@ -13,21 +13,30 @@ files differ passes a YAML or JSON file with only the entries to change, e.g.::
 
 When a required field cannot be mapped, conversion stops with :class:`KeyMapError`, which names the
 fields it found in the raw record and the candidates it tried.
+
+Images may lie in archives under the raw folder (the release ships ``few_test.tar.gz``), and a
+webdataset archive may carry the records too: see :mod:`chatgenbench.archive_images` (matching) and
+:mod:`chatgenbench.archives` (safe reading). The model list goes through
+:mod:`chatgenbench.model_list`; :mod:`chatgenbench.raw_inspection` describes a raw folder first.
 """
 
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from chatgenbench.archive_images import ArchiveImages, ArchiveRecord, MemberRef
+from chatgenbench.archives import ArchiveLimits
 from chatgenbench.benchmark_folder import MANIFEST_FILENAME, BenchmarkInfo, write_benchmark_folder
 from chatgenbench.catalog import CatalogEntry, ModelCatalog
 from chatgenbench.errors import BenchmarkError, KeyMapError
+from chatgenbench.model_list import alias_value as _value_map
+from chatgenbench.model_list import catalog_entry, read_model_list
+from chatgenbench.normalize import normalize_model_name
 from chatgenbench.records import RecordError, to_row
 from chatgenbench.storage import chatgenbench_home
 
@@ -86,16 +95,20 @@ DEFAULT_KEY_MAP: dict[str, Any] = {
         "history": ["history", "multi-turn", "multiturn", "dialog", "dialogue"],
     },
     "settings_from_path": {
-        "few_shot": ["few_shot", "few-shot", "fewshot"],
+        "few_shot": ["few_shot", "few-shot", "fewshot", "few_test"],
         "train": ["train"],
         "supervised": ["supervised", "sup", "test"],
     },
     "catalog_files": ["6807_models_Info.csv", "models_info.csv", "catalog.jsonl", "models.jsonl"],
-    "catalog_fields": {
-        "name": ["model_name", "name", "model", "Model"],
-        "description": ["description", "model_description", "desc", "Description"],
+    "catalog_fields": {  # columns of the model list; case, spaces, '_' and '-' are ignored
+        "name": ["model_name", "name", "model", "Model", "title", "model_file"],
+        "description": ["description", "model_description", "desc", "Description", "model_info"],
         "architecture": ["architecture", "base_model", "baseModel", "base", "Base Model"],
         "kind": ["kind", "type", "model_type", "Type"],
+        "base": ["base_checkpoint", "base_model_name", "recommended_base"],
+        "version_id": ["version_id", "versionId", "modelVersionId", "model_version_id"],
+        "download": ["download_url", "downloadUrl", "download", "url", "link"],
+        "hash": ["sha256", "hash", "hashes.SHA256", "file_hash", "AutoV2"],
     },
     "architecture_values": {
         "sd15": ["sd15", "sd 1.5", "sd1.5", "sd_1.5", "sd 1.4", "sd1"],
@@ -106,6 +119,17 @@ DEFAULT_KEY_MAP: dict[str, Any] = {
         "lora": ["lora", "locon", "lycoris", "loha"],
     },
     "required": ["prompt", "model", "arguments"],
+    # Images inside archives (.tar, .tar.gz, .zip): a record's image field is looked up on disk and
+    # then among the archives' members (by path, file name or stem). When a field is still empty,
+    # the record fields listed here (our names or raw dotted paths) are tried as member names.
+    "archive_match": {"image": ["id"], "reference_images": []},
+    # A webdataset archive carries its records itself: KEY.json beside KEY.png. 'records' names the
+    # member extensions that hold records; the others say which member of a key fills which field.
+    "webdataset": {
+        "records": ["json", "jsonl"],
+        "image": ["png", "jpg", "jpeg", "webp"],
+        "reference_images": ["ref.png", "ref.jpg", "ref.jpeg", "input.png", "input.jpg"],
+    },
 }
 
 RAW_SUFFIXES = (".jsonl", ".json", ".parquet")
@@ -169,38 +193,64 @@ def _describe_fields(record: dict) -> list[str]:
     return found
 
 
-def _value_map(table: dict[str, list[str]], value: Any) -> str | None:
-    text = str(value).strip().casefold()
-    for target, aliases in table.items():
-        if text == target or text in (alias.casefold() for alias in aliases):
-            return target
-    for target, aliases in table.items():
-        if any(alias.casefold() in text for alias in aliases if len(alias) > 2):
-            return target
-    return None
-
-
-def _image(value: Any, base: Path, root: Path) -> Any:
+def _image(value: Any, base: Path, root: Path, archives: ArchiveImages | None = None) -> Any:
     if isinstance(value, str):
         path = (base / value).resolve()
         if not path.is_relative_to(root.resolve()):
             raise RecordError(f"image path {value!r} escapes the raw folder")
         if not path.is_file():
+            if archives is not None and archives.image_members:
+                ref = archives.lookup(value)
+                if ref is None:
+                    archives.note_not_found(value)
+                return ref
             raise RecordError(f"image file {value!r} not found under {base}")
         return {"bytes": path.read_bytes(), "path": None}
     if isinstance(value, dict) and ("bytes" in value or "path" in value):
         if value.get("bytes") is None and value.get("path"):
-            return _image(value["path"], base, root)
+            return _image(value["path"], base, root, archives)
         return {"bytes": value.get("bytes"), "path": None}
     return value
 
 
+def _match_archive_images(
+    record: dict[str, Any],
+    raw: dict[str, Any],
+    key_map: dict[str, Any],
+    archives: ArchiveImages,
+    member: ArchiveRecord | None,
+) -> None:
+    """Fill a record's empty image fields from its webdataset group or the archive_match fields."""
+    for field in ("image", "reference_images"):
+        if record.get(field):
+            continue
+        ref = archives.group_image(member, field) if member is not None else None
+        if ref is None:
+            for name in key_map["archive_match"].get(field, []):
+                value = record[name] if name in record else _lookup(raw, name)
+                ref = archives.lookup(value) if value is not _MISSING else None
+                if ref is not None:
+                    break
+        if ref is not None:
+            record[field] = ref if field == "image" else [ref]
+
+
 def map_record(
-    raw: dict[str, Any], key_map: dict[str, Any], *, where: str, base: Path, root: Path
+    raw: dict[str, Any],
+    key_map: dict[str, Any],
+    *,
+    where: str,
+    base: Path,
+    root: Path,
+    archives: ArchiveImages | None = None,
+    member: ArchiveRecord | None = None,
 ) -> dict[str, Any]:
     """Return a loose record (the input of :func:`chatgenbench.records.to_row`) for one raw record.
 
-    Raises :class:`KeyMapError` naming the fields found when a required field is missing.
+    With ``archives``, an image that is not on disk is looked up among the archive members, and
+    matched members stay :class:`~chatgenbench.archive_images.MemberRef` until they are read;
+    ``member`` is the webdataset record the raw record came from. Raises :class:`KeyMapError`
+    naming the fields found when a required field is missing.
     """
     if not isinstance(raw, dict):
         raise KeyMapError(f"{where}: expected an object, got {type(raw).__name__}")
@@ -248,9 +298,12 @@ def map_record(
     images = record.get("reference_images")
     if images is not None:
         images = images if isinstance(images, list) else [images]
-        record["reference_images"] = [_image(image, base, root) for image in images]
+        images = [_image(image, base, root, archives) for image in images]
+        record["reference_images"] = [image for image in images if image is not None]
     if record.get("image") is not None:
-        record["image"] = _image(record["image"], base, root)
+        record["image"] = _image(record["image"], base, root, archives)
+    if archives is not None and archives.image_members:
+        _match_archive_images(record, raw, key_map, archives, member)
     return record
 
 
@@ -280,100 +333,72 @@ def _read_raw_file(path: Path) -> list[Any]:
 
 
 def _catalog_from(
-    raw_folder: Path, key_map: dict[str, Any], rows_by_config: dict
+    raw_folder: Path, key_map: dict[str, Any], rows_by_config: dict, *, models=None
 ) -> tuple[ModelCatalog, dict[str, Any]]:
+    """Return the catalogue: the model list (``models``, else one found in the folder) plus every
+    model the rows name that the list lacks (architecture and kind inferred, and counted)."""
     entries: dict[str, CatalogEntry] = {}
     report: dict[str, Any] = {"catalog_file": None, "inferred_architecture": 0, "inferred_kind": 0}
-    for name in key_map["catalog_files"]:
-        found = sorted(raw_folder.rglob(name))
-        if not found:
-            continue
-        path = found[0]
-        report["catalog_file"] = str(path.relative_to(raw_folder))
-        if path.suffix == ".csv":
-            with open(path, newline="", encoding="utf-8") as handle:
-                records = list(csv.DictReader(handle))
-        else:
-            records = _read_raw_file(path)
-        for number, raw in enumerate(records, 1):
-            mapped = {k: _first(raw, c) for k, c in key_map["catalog_fields"].items()}
-            if mapped["name"] is _MISSING:
-                raise KeyMapError(
-                    f"{path}: row {number}: no model name among {key_map['catalog_fields']['name']}"
-                    f"; fields found: {_describe_fields(raw)}"
-                )
-            entries[str(mapped["name"]).strip()] = _catalog_entry(
-                mapped, key_map, report, path.name
-            )
-        break
+    path = Path(models) if models is not None else None
+    if path is None:
+        for name in key_map["catalog_files"]:
+            found = sorted(raw_folder.rglob(name))
+            if found:
+                path = found[0]
+                break
+    if path is not None:
+        inside = path.resolve().is_relative_to(raw_folder.resolve())
+        report["catalog_file"] = (
+            path.resolve().relative_to(raw_folder.resolve()).as_posix() if inside else str(path)
+        )
+        listed, list_report = read_model_list(path, key_map, where=path.name)
+        report["model_list"] = list_report
+        report["inferred_architecture"] = list_report.get("inferred_architecture", 0)
+        report["inferred_kind"] = list_report.get("inferred_kind", 0)
+        entries = {normalize_model_name(entry.name): entry for entry in listed}
+    missing: list[str] = []
     for rows in rows_by_config.values():
         for row in rows:
-            if row["model"] and row["model"] not in entries:
-                mapped = {
-                    "name": row["model"],
-                    "description": row["model_description"],
-                    "architecture": _MISSING,
-                    "kind": _MISSING,
-                }
-                entries[row["model"]] = _catalog_entry(mapped, key_map, report, "benchmark rows")
+            key = normalize_model_name(row["model"])
+            if key is not None and key not in entries:
+                mapped = {"name": row["model"], "description": row["model_description"]}
+                entries[key] = catalog_entry(mapped, key_map, report, "benchmark rows")
+                missing.append(row["model"])
+    if path is not None:
+        report["models_not_in_list"] = len(missing)
+        report["models_not_in_list_examples"] = missing[:10]
     return ModelCatalog(entries.values()), report
 
 
-def _catalog_entry(mapped: dict, key_map: dict, report: dict, where: str) -> CatalogEntry:
-    name = str(mapped["name"]).strip()
-    architecture = None
-    if mapped["architecture"] is not _MISSING:
-        architecture = _value_map(key_map["architecture_values"], mapped["architecture"])
-    notes = []
-    if architecture is None:
-        architecture = "sdxl" if "xl" in name.casefold() else "sd15"
-        report["inferred_architecture"] += 1
-        notes.append("architecture inferred from the name")
-    kind = None
-    if mapped["kind"] is not _MISSING:
-        kind = _value_map(key_map["kind_values"], mapped["kind"])
-    if kind is None:
-        kind = "lora" if "lora" in str(mapped.get("description", "")).casefold() else "checkpoint"
-        report["inferred_kind"] += 1
-        notes.append("kind inferred from the description")
-    description = mapped["description"] if mapped["description"] is not _MISSING else ""
-    source = where + (f" ({'; '.join(notes)})" if notes else "")
-    return CatalogEntry(
-        name=name,
-        architecture=architecture,
-        kind=kind,
-        description=str(description or ""),
-        source=source,
-    )
-
-
 def convert_raw_folder(
-    raw_folder: str | os.PathLike, *, key_map: str | os.PathLike | dict | None = None
+    raw_folder: str | os.PathLike,
+    *,
+    key_map: str | os.PathLike | dict | None = None,
+    models: str | os.PathLike | None = None,
+    archive_limits: ArchiveLimits | None = None,
 ) -> tuple[dict[str, list[dict[str, Any]]], ModelCatalog, dict[str, Any]]:
-    """Convert every raw data file under ``raw_folder`` into benchmark rows.
+    """Convert every raw data file (and archive) under ``raw_folder`` into benchmark rows.
 
-    Returns ``(rows_by_config, catalog, report)``; the report counts rows per file, casts and
-    inferred catalogue fields, and is stored in the folder's manifest. Raises :class:`KeyMapError`.
+    Records come from JSON/JSONL/Parquet files and from webdataset archives (``KEY.json`` beside
+    ``KEY.png``); their images from files or from archive members (see
+    :mod:`chatgenbench.archive_images`). ``models`` is a model-list file (CSV/JSON/JSONL) to use as
+    the catalogue instead of one found in the folder. Returns ``(rows_by_config, catalog, report)``;
+    the report counts rows per file, casts, the image match rate, refused archive members and the
+    model list's mapping, and is stored in the folder's manifest. Raises :class:`KeyMapError`.
     """
     root = Path(raw_folder)
     if not root.is_dir():
         raise KeyMapError(f"raw benchmark folder not found: {root}")
     key_map = load_key_map(key_map)
-    catalog_names = {name.casefold() for name in key_map["catalog_files"]}
-    files = [
-        path
-        for path in sorted(root.rglob("*"))
-        if path.suffix in RAW_SUFFIXES
-        and path.is_file()
-        and path.name.casefold() not in catalog_names
-        and not any(part.startswith(".") for part in path.relative_to(root).parts)
-    ]
-    if not files:
-        raise KeyMapError(f"no raw data files ({', '.join(RAW_SUFFIXES)}) under {root}")
-    rows_by_config: dict[str, list[dict[str, Any]]] = {}
+    files = raw_data_files(root, key_map)
+    archives = ArchiveImages(root, key_map, limits=archive_limits).scan()
+    if not files and not archives.records:
+        raise KeyMapError(
+            f"no raw data files ({', '.join(RAW_SUFFIXES)}) and no webdataset records under {root}"
+        )
     normalised: Counter = Counter()
     report: dict[str, Any] = {"files": {}}
-    seen_ids: set[str] = set()
+    pending: list[tuple[dict[str, Any], str, str]] = []
     for path in files:
         relative = path.relative_to(root)
         default_setting = _setting_from_path(relative, key_map)
@@ -381,26 +406,91 @@ def convert_raw_folder(
         for index, raw in enumerate(raw_records):
             where = f"{relative}: record {index + 1}"
             try:
-                record = map_record(raw, key_map, where=where, base=path.parent, root=root)
+                record = map_record(
+                    raw, key_map, where=where, base=path.parent, root=root, archives=archives
+                )
             except RecordError as error:
                 raise KeyMapError(f"{where}: {error}") from None
-            setting = record.pop("setting", None) or default_setting
-            setting = {"few-shot": "few_shot", "fewshot": "few_shot"}.get(setting, setting)
             record.setdefault("id", f"{relative.with_suffix('').as_posix()}-{index:06d}")
             record.setdefault("source", f"{relative}")
-            try:
-                row = to_row(record, setting=setting, normalised=normalised)
-            except RecordError as error:
-                raise KeyMapError(f"{where}: {error}") from None
-            if row["id"] in seen_ids:
-                raise KeyMapError(f"{where}: duplicate id {row['id']!r}")
-            seen_ids.add(row["id"])
-            rows_by_config.setdefault(setting, []).append(row)
+            pending.append((record, default_setting, where))
         report["files"][str(relative)] = {"setting": default_setting, "rows": len(raw_records)}
-    catalog, catalog_report = _catalog_from(root, key_map, rows_by_config)
+    for member in archives.records:
+        where = f"{member.archive}: member {member.name}"
+        default_setting = _setting_from_path(Path(member.archive) / member.name, key_map)
+        try:
+            record = map_record(
+                member.raw, key_map, where=where, base=root, root=root, archives=archives,
+                member=member,
+            )  # fmt: skip
+        except RecordError as error:
+            raise KeyMapError(f"{where}: {error}") from None
+        record.setdefault("id", member.key)
+        record.setdefault("source", f"{member.archive}:{member.name}")
+        pending.append((record, default_setting, where))
+        entry = report["files"].setdefault(member.archive, {"setting": default_setting, "rows": 0})
+        entry["rows"] += 1
+    archives.check_matches(len(pending))
+    archives.load()
+
+    rows_by_config: dict[str, list[dict[str, Any]]] = {}
+    seen_ids: set[str] = set()
+    images = Counter()
+    for record, default_setting, where in pending:
+        _read_member_images(record, archives, images)
+        setting = record.pop("setting", None) or default_setting
+        setting = {"few-shot": "few_shot", "fewshot": "few_shot"}.get(setting, setting)
+        try:
+            row = to_row(record, setting=setting, normalised=normalised)
+        except RecordError as error:
+            raise KeyMapError(f"{where}: {error}") from None
+        if row["id"] in seen_ids:
+            raise KeyMapError(f"{where}: duplicate id {row['id']!r}")
+        seen_ids.add(row["id"])
+        images["records_with_image" if row["image"] else "records_without_image"] += 1
+        rows_by_config.setdefault(setting, []).append(row)
+    image_report = {
+        "records": len(pending),
+        "records_with_image": images["records_with_image"],
+        "records_without_image": images["records_without_image"],
+        "images_from_archives": images["image_from_archive"],
+        "reference_images_from_archives": images["reference_from_archive"],
+        "match_rate": round(images["records_with_image"] / len(pending), 4) if pending else 0.0,
+    }
+    image_report.update(archives.report())
+    report["images"] = image_report
+    catalog, catalog_report = _catalog_from(root, key_map, rows_by_config, models=models)
     report.update(catalog_report)
     report["normalised"] = dict(normalised)
     return rows_by_config, catalog, report
+
+
+def raw_data_files(root: Path, key_map: dict[str, Any]) -> list[Path]:
+    """Return the raw record files under ``root``: JSON/JSONL/Parquet, not model lists or hidden."""
+    catalog_names = {name.casefold() for name in key_map["catalog_files"]}
+    return [
+        path
+        for path in sorted(root.rglob("*"))
+        if path.suffix in RAW_SUFFIXES
+        and path.is_file()
+        and path.name.casefold() not in catalog_names
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    ]
+
+
+def _read_member_images(record: dict[str, Any], archives: ArchiveImages, counts: Counter) -> None:
+    """Replace the record's :class:`MemberRef` values by the members' image bytes (or drop them)."""
+    if isinstance(record.get("image"), MemberRef):
+        record["image"] = archives.resolve(record["image"])
+        if record["image"] is not None:
+            counts["image_from_archive"] += 1
+    references = record.get("reference_images")
+    if isinstance(references, list) and any(isinstance(r, MemberRef) for r in references):
+        resolved = [archives.resolve(r) if isinstance(r, MemberRef) else r for r in references]
+        counts["reference_from_archive"] += sum(
+            1 for r, value in zip(references, resolved) if isinstance(r, MemberRef) and value
+        )
+        record["reference_images"] = [value for value in resolved if value is not None]
 
 
 def is_hub_id(source: str) -> bool:
@@ -432,16 +522,18 @@ def prepare_official(
     *,
     key_map: str | os.PathLike | dict | None = None,
     revision: str | None = None,
+    models: str | os.PathLike | None = None,
 ) -> BenchmarkInfo:
     """Convert a hub dataset (``owner/name``) or a folder of raw files into a benchmark folder.
 
-    Returns the folder's :class:`~chatgenbench.benchmark_folder.BenchmarkInfo`. Raises
+    ``models`` is a model-list file (CSV/JSON/JSONL) for the catalogue, instead of one found in
+    the folder. Returns the folder's :class:`~chatgenbench.benchmark_folder.BenchmarkInfo`. Raises
     :class:`KeyMapError` naming the fields found when a required field cannot be mapped, and
     :class:`chatgenbench.errors.BenchmarkError` when the hub cannot be reached.
     """
     source = str(source)
     raw_folder = download_raw(source, revision=revision) if is_hub_id(source) else Path(source)
-    rows_by_config, catalog, report = convert_raw_folder(raw_folder, key_map=key_map)
+    rows_by_config, catalog, report = convert_raw_folder(raw_folder, key_map=key_map, models=models)
     return write_benchmark_folder(
         out_dir,
         rows_by_config,

@@ -238,19 +238,36 @@ def _record(
     return record
 
 
+def scaled_sizes(
+    rows: int, train_rows: int | None = None, n_models: int | None = None
+) -> tuple[int, int]:
+    """Return ``(train_rows, n_models)`` for ``rows`` test rows: the paper's ratios unless given.
+
+    At the paper's 14,564 test rows this is 256,606 train rows and 6,807 models; ``rows=500`` gives
+    8,810 train rows and 234 models (never fewer than 10 models).
+    """
+    if train_rows is None:
+        train_rows = round(rows * PAPER_TRAIN_ROWS / PAPER_TEST_ROWS)
+    if n_models is None:
+        n_models = max(10, round(rows * PAPER_MODELS / PAPER_TEST_ROWS))
+    return train_rows, n_models
+
+
 def synth_rows(
     rows: int = PAPER_TEST_ROWS,
     *,
     seed: int = 0,
-    train_rows: int = PAPER_TRAIN_ROWS,
-    n_models: int = PAPER_MODELS,
+    train_rows: int | None = None,
+    n_models: int | None = None,
     images: bool = False,
 ) -> tuple[dict[str, list[dict[str, Any]]], ModelCatalog]:
     """Return synthetic rows per config (``supervised``, ``few_shot``, ``train``) and the catalogue.
 
     Test rows follow the paper's setting and input-type proportions. Few-shot models are drawn from
-    a tail of models that appear at most 5 times in the train split.
+    a tail of models that appear at most 5 times in the train split. ``train_rows`` and
+    ``n_models`` default to the paper's ratios to ``rows`` (see :func:`scaled_sizes`).
     """
+    train_rows, n_models = scaled_sizes(rows, train_rows, n_models)
     if rows < 2 or n_models < 10:
         raise ValueError("synthetic benchmarks need at least 2 rows and 10 models")
     rng = random.Random(seed)
@@ -300,8 +317,8 @@ def write_synthetic(
     rows: int = PAPER_TEST_ROWS,
     *,
     seed: int = 0,
-    train_rows: int = PAPER_TRAIN_ROWS,
-    n_models: int = PAPER_MODELS,
+    train_rows: int | None = None,
+    n_models: int | None = None,
     images: bool = False,
 ):
     """Write a synthetic benchmark folder (see :func:`synth_rows`) and return its BenchmarkInfo."""

@@ -51,3 +51,21 @@ def test_full_scale_counts_follow_the_paper():
         assert dict(Counter(r["input_type"] for r in rows[setting])) == counts
     assert sum(len(r) for r in rows.values()) == 14564
     assert len({r["id"] for r in rows["supervised"] + rows["few_shot"]}) == 14564
+
+
+def test_rows_scale_train_split_and_catalogue_by_default(tmp_path):
+    from chatgenbench.cli import main
+    from chatgenbench.synth import PAPER_MODELS, PAPER_TRAIN_ROWS, scaled_sizes
+
+    assert scaled_sizes(14564) == (PAPER_TRAIN_ROWS, PAPER_MODELS)
+    assert scaled_sizes(500) == (8810, 234)
+    assert scaled_sizes(20) == (352, 10)  # never fewer than 10 models
+    assert scaled_sizes(500, train_rows=0, n_models=40) == (0, 40)  # explicit values win
+    folder = tmp_path / "small"
+    assert main(["synth", "--rows", "100", "--out", str(folder)]) == 0
+    manifest = json.loads((folder / "chatgenbench.json").read_text())
+    assert manifest["counts"]["train"] == 1762
+    assert sum(manifest["counts"][s] for s in ("supervised", "few_shot")) == 100
+    assert manifest["catalog_models"] == 47
+    assert main(["synth", "--rows", "100", "--train-rows", "7", "--out", str(folder)]) == 0
+    assert json.loads((folder / "chatgenbench.json").read_text())["counts"]["train"] == 7

@@ -15,19 +15,41 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--source",
-        required=True,
         help="'sample', a folder of raw official files, or a hub id such as "
-        "ChengyouJia/ChatGenBench",
+        "ChengyouJia/ChatGenBench (required unless --inspect)",
     )
-    p.add_argument("--out", required=True, help="benchmark folder to write")
+    p.add_argument("--out", help="benchmark folder to write (required unless --inspect)")
+    p.add_argument(
+        "--inspect",
+        metavar="RAW",
+        help="describe the raw folder (or hub id) RAW (files, record counts, fields with an "
+        "example, archive "
+        "members, key-map matches, the model list) and print the command to convert; converts "
+        "nothing",
+    )
+    add_json(p, "the --inspect report")
     p.add_argument("--key-map", help="YAML/JSON file overriding the raw-field key map")
     p.add_argument("--revision", help="hub revision (commit or tag)")
+    p.add_argument(
+        "--models",
+        metavar="FILE",
+        help="model list (CSV/JSON/JSONL, e.g. 6807_models_Info.csv) for the catalogue, its "
+        "columns mapped through the key map's catalog_fields",
+    )
     p.set_defaults(handler=prepare_command)
 
     p = sub.add_parser("synth", help="write a SYNTHETIC benchmark at the real scale")
     p.add_argument("--rows", type=int, default=14564, help="test rows (default 14,564)")
-    p.add_argument("--train-rows", type=int, default=256606, help="train rows (default 256,606)")
-    p.add_argument("--models", type=int, default=6807, help="catalogue size (default 6,807)")
+    p.add_argument(
+        "--train-rows",
+        type=int,
+        help="train rows (default: the paper's ratio to --rows, 256,606 at 14,564 rows)",
+    )
+    p.add_argument(
+        "--models",
+        type=int,
+        help="catalogue size (default: the paper's ratio to --rows, 6,807 at 14,564 rows)",
+    )
     p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     p.add_argument("--images", action="store_true", help="add small reference images")
     p.add_argument("--out", required=True, help="benchmark folder to write")
@@ -42,9 +64,41 @@ def register(sub) -> None:
 def prepare_command(args: argparse.Namespace) -> int:
     """Write the benchmark folder and say what it holds."""
     from chatgenbench.benchmark import prepare
+    from chatgenbench.errors import BenchmarkError
 
-    info = prepare(args.source, args.out, key_map=args.key_map, revision=args.revision)
+    if args.inspect:
+        return _inspect(args)
+    if not args.source or not args.out:
+        raise BenchmarkError(
+            "prepare needs --source and --out",
+            how_to_fix="chatgenbench prepare --source RAW --out DIR (or --inspect RAW to look first)",
+        )
+    info = prepare(
+        args.source, args.out, key_map=args.key_map, revision=args.revision, models=args.models
+    )
     print(f"wrote {args.out}: {info.counts} (revision {info.revision})")
+    _print_conversion_summary(args.out)
+    return 0
+
+
+def _print_conversion_summary(out: str) -> None:
+    """Print the image match rate, refused members and the model list's mapping, if any."""
+    from chatgenbench.raw_inspection import conversion_summary
+
+    for line in conversion_summary(out):
+        print(line)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    """Print what the raw folder holds, and the command that converts it."""
+    from chatgenbench.raw_inspection import format_inspection, inspect_raw_folder
+
+    report = inspect_raw_folder(
+        args.inspect, key_map=args.key_map, models=args.models, revision=args.revision
+    )
+    print(
+        json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_inspection(report)
+    )
     return 0
 
 
