@@ -10,13 +10,17 @@ the browser test). What lives where:
   submission with :func:`chatgenbench.evaluate` (``chatgenbench queue``);
 - :mod:`leaderboard.ranking`: one view of the ranking, in comparability groups, beside the
   paper's reported rows;
+- :mod:`leaderboard.votes`: the pairwise user study (the paper's Figure 4): pairs drawn from the
+  submissions' rendered images, the votes in SQLite and their summary (``chatgenbench votes``);
+  :mod:`leaderboard.vote_tab` lays out its tab;
 - ``app.py``: the Streamlit page (``chatgenbench leaderboard`` runs it; :func:`app_path`). It only
   lays out what the three modules above compute;
 - ``data/paper_table4.json``: the paper's reported rows with their source, read by
   :func:`leaderboard.ranking.reported_table`.
 
 The core package :mod:`chatgenbench` does not depend on this one: only its ``chatgenbench
-leaderboard`` and ``chatgenbench queue`` commands import it, when they run.
+leaderboard``, ``chatgenbench queue`` and ``chatgenbench votes`` commands import it, when they
+run.
 """
 
 from __future__ import annotations

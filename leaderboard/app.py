@@ -48,6 +48,8 @@ from leaderboard.submissions import (
     default_store_root,
     default_upload_limit,
 )
+from leaderboard.vote_tab import vote_tab
+from leaderboard.votes import VoteStore, default_votes_path
 
 MAX_PROBLEMS_SHOWN = 200
 AUTO_REFRESH_SECONDS = 5
@@ -444,8 +446,8 @@ def main() -> None:
     ranking = build_ranking(
         submissions, setting, input_type, sort_by=sort_key, include_reported=show_reported
     )
-    ranking_tab, details_tab, submit_tab, queue_tab = st.tabs(
-        ["Ranking", "Details", "Submit", "Queue"]
+    ranking_tab, details_tab, submit_tab, queue_tab, votes_tab = st.tabs(
+        ["Ranking", "Details", "Submit", "Queue", "Vote"]
     )
     with ranking_tab:
         _ranking_tab(ranking, sort_key)
@@ -455,6 +457,8 @@ def main() -> None:
         _submit_tab(store, queue)
     with queue_tab:
         _queue_tab(queue)
+    with votes_tab:
+        vote_tab(store, VoteStore(default_votes_path(store.root)))
 
 
 if __name__ == "__main__":  # streamlit runs the page as __main__; an import lays out nothing

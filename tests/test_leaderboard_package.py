@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import leaderboard
+from chatgenbench.cli import leaderboard as cli_leaderboard
 from chatgenbench.cli import main
 from leaderboard.scoring_queue import QUEUE_ENV
 from leaderboard.submissions import STORE_ENV
@@ -58,7 +59,7 @@ def test_leaderboard_command_runs_streamlit_on_the_packaged_app(tmp_path, monkey
         calls.append((command, env))
         return 0
 
-    monkeypatch.setattr(subprocess, "call", call)
+    monkeypatch.setattr(cli_leaderboard, "run_forwarding_signals", call)
     store, queue_db = tmp_path / "store", tmp_path / "queue.sqlite3"
     argv = ["leaderboard", "--store", str(store), "--queue-db", str(queue_db), "--port", "8765"]
     assert main([*argv, "--headless", "--", "--theme.base=dark"]) == 0
@@ -76,6 +77,39 @@ def test_leaderboard_command_without_streamlit_names_the_extra(monkeypatch, caps
     def call(command, env):
         raise AssertionError(f"streamlit was started: {command}")
 
-    monkeypatch.setattr(subprocess, "call", call)
+    monkeypatch.setattr(cli_leaderboard, "run_forwarding_signals", call)
     assert main(["leaderboard", "--headless"]) == 2
     assert "pip install -e '.[leaderboard]'" in capsys.readouterr().err
+
+
+def test_stopping_the_leaderboard_command_stops_the_server_it_started(tmp_path):
+    """SIGTERM to the wrapper reaches its child (so a test's teardown leaves no server behind)."""
+    import os
+    import signal
+    import time
+
+    child = (
+        "import os, signal, sys, time, pathlib\n"
+        "signal.signal(signal.SIGTERM, lambda *a: sys.exit(3))\n"
+        f"pathlib.Path({str(tmp_path / 'pid')!r}).write_text(str(os.getpid()))\n"
+        "time.sleep(120)\n"
+    )
+    wrapper = (
+        "import os, sys\n"
+        "from chatgenbench.cli.leaderboard import run_forwarding_signals\n"
+        f"sys.exit(run_forwarding_signals([sys.executable, '-c', {child!r}], dict(os.environ)))\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", wrapper], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        child_pid = int((tmp_path / "pid").read_text())
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 3  # the child's own exit code, passed back
+        with pytest.raises(ProcessLookupError):
+            os.kill(child_pid, 0)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -9,6 +9,7 @@
                                    the catalogue's checkpoints)
 ``chatgenbench.cli.leaderboard``   ``leaderboard``, ``queue work|list|add|retry``
 ``chatgenbench.cli.analysis``      ``compare``, ``ablate``
+``chatgenbench.cli.votes``         ``votes summary|export`` (the pairwise user study)
 =================================  ===========================================================
 
 A family module has ``register(subparsers)``, which adds its parsers and sets each one's
@@ -42,6 +43,7 @@ FAMILIES: tuple[str, ...] = (
     "chatgenbench.cli.weight_files",
     "chatgenbench.cli.leaderboard",
     "chatgenbench.cli.analysis",
+    "chatgenbench.cli.votes",
 )
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -55,7 +55,6 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     """Run ``streamlit run`` on the installed leaderboard app; exit with its code."""
     import importlib.util
     import os
-    import subprocess
     from pathlib import Path
 
     from chatgenbench.errors import UsageError
@@ -85,7 +84,29 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     if args.headless:
         command.append("--server.headless=true")
     command += [arg for arg in args.streamlit_args if arg != "--"]
-    return subprocess.call(command, env=env)
+    return run_forwarding_signals(command, env)
+
+
+def run_forwarding_signals(command: list[str], env: dict[str, str]) -> int:
+    """Run ``command`` and return its exit code; SIGTERM, SIGINT and SIGHUP sent to this process
+    are passed on to it, so stopping ``chatgenbench leaderboard`` stops the server it started."""
+    import signal
+    import subprocess
+
+    child = subprocess.Popen(command, env=env)
+    forwarded = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {}
+    for signum in forwarded:
+        previous[signum] = signal.signal(signum, lambda number, _frame: child.send_signal(number))
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:  # a Ctrl-C reached both processes: wait for the child
+                continue
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _queue(args: argparse.Namespace):

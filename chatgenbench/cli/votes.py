@@ -1,0 +1,110 @@
+"""``chatgenbench votes summary|export``: the leaderboard's pairwise user study.
+
+The votes live in the leaderboard's database (:mod:`leaderboard.votes`); these commands import it
+only when they run, as the ``leaderboard`` and ``queue`` commands do.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from chatgenbench.cli.options import add_actions, add_json
+
+
+def _add_votes_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="submissions folder (default: $CHATGENBENCH_SUBMISSIONS or ./submissions)",
+    )
+    parser.add_argument(
+        "--votes-db",
+        default=None,
+        help="votes database (default: $CHATGENBENCH_VOTES_DB or STORE/.votes.sqlite3)",
+    )
+
+
+def register(sub) -> None:
+    """Add the ``votes`` family: ``summary`` and ``export``."""
+    p = sub.add_parser("votes", help="the pairwise user study: summary and export of the votes")
+    actions = add_actions(p, "votes_command")
+    summary = actions.add_parser(
+        "summary",
+        help="win/tie/loss per pair of methods and Bradley-Terry strengths, with intervals",
+    )
+    _add_votes_db(summary)
+    summary.add_argument(
+        "--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)"
+    )
+    summary.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    summary.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    add_json(summary, "the summary")
+    summary.set_defaults(handler=summary_command)
+    export = actions.add_parser(
+        "export", help="write every vote (flagged ones too) as a Parquet file"
+    )
+    _add_votes_db(export)
+    export.add_argument("--out", required=True, metavar="FILE", help="the Parquet file to write")
+    export.set_defaults(handler=export_command)
+
+
+def _votes(args: argparse.Namespace):
+    """Open the votes database; raise UsageError when there is none (nothing is created)."""
+    from pathlib import Path
+
+    from chatgenbench.errors import UsageError
+    from leaderboard.submissions import default_store_root
+    from leaderboard.votes import VoteStore, default_votes_path
+
+    path = Path(args.votes_db or default_votes_path(args.store or default_store_root()))
+    if not path.is_file():
+        raise UsageError(
+            f"no votes database at {path}",
+            how_to_fix="pass the leaderboard's store with --store DIR (its votes are in "
+            "STORE/.votes.sqlite3), or the database with --votes-db FILE",
+        )
+    return VoteStore(path)
+
+
+def summary_command(args: argparse.Namespace) -> int:
+    """Print the summary of the counted votes (or, with ``--json``, it and the vote counts)."""
+    import json
+
+    from chatgenbench.errors import UsageError
+    from leaderboard.votes import format_summary, summarize
+
+    if args.resamples < 0:
+        raise UsageError(f"--resamples must be 0 or more, got {args.resamples}")
+    if not 0.0 < args.level < 1.0:
+        raise UsageError(f"--level must be between 0 and 1, got {args.level}")
+    store = _votes(args)
+    votes = store.votes()
+    summaries = summarize(votes, resamples=args.resamples, level=args.level, seed=args.seed)
+    if args.json:
+        payload = {
+            "database": str(store.path),
+            "counts": store.counts(),
+            "flag_threshold_seconds": store.min_seconds,
+            "summaries": [summary.to_dict() for summary in summaries],
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    counts = store.counts()
+    print(
+        f"{store.path}: {counts['votes']} votes from {counts['voters']} voters, "
+        f"{counts['flagged']} flagged (cast under {store.min_seconds:g} s, not counted)"
+    )
+    print(format_summary(summaries))
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """Write every vote to ``--out`` as Parquet (``datasets.load_dataset("parquet")`` reads it)."""
+    from leaderboard.votes import export_parquet
+
+    store = _votes(args)
+    votes = store.votes()
+    path = export_parquet(votes, args.out)
+    flagged = sum(1 for vote in votes if not vote.counted)
+    print(f"wrote {len(votes)} votes ({flagged} flagged) to {path}")
+    return 0

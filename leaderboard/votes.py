@@ -1,0 +1,694 @@
+"""The blind pairwise user study (the paper's Figure 4): pairs to vote on, the votes, their summary.
+
+**Pairs.** A pair is one benchmark sample and two submissions that both have a rendered image for
+it (:meth:`leaderboard.submissions.SubmissionStore.rendered_images`), with valid metadata naming
+the same benchmark and setting. :func:`candidate_pairs` lists them all, in a fixed order;
+:func:`draw_pair` picks one for a voter with a seed (``$CHATGENBENCH_VOTE_SEED``, default 0): the
+same seed, voter and round give the same pair and the same sides, and a pair the voter has
+answered both questions of is not drawn again. Which submission is shown on the left is drawn too.
+
+**Votes.** Each vote answers one of :data:`QUESTIONS` (image quality; relevance to the input) with
+``a``, ``tie`` or ``b`` about a pair, whose two submissions are stored in sorted order (``a``
+sorts first) together with the side each was shown on. Votes live in SQLite (WAL;
+``$CHATGENBENCH_VOTES_DB``, default ``<store>/.votes.sqlite3``). Rules, enforced by
+:meth:`VoteStore.cast`:
+
+- one vote per voter, pair and question counts: **a second vote replaces the first** (the voter
+  changed their mind; the row keeps its id, the answer and time are the new ones);
+- :meth:`VoteStore.undo_last` deletes the voter's most recent vote (a replaced answer is not
+  restored: the pair is simply unanswered again);
+- a voter may cast at most :data:`DEFAULT_RATE_LIMIT` votes per :data:`DEFAULT_RATE_WINDOW`
+  seconds (``$CHATGENBENCH_VOTE_RATE``, e.g. ``30/60``); a vote over the limit is refused and not
+  stored;
+- a vote cast less than :data:`DEFAULT_MIN_SECONDS` seconds (``$CHATGENBENCH_VOTE_MIN_SECONDS``)
+  after its pair was shown is stored with ``flag = 'too_fast'`` and not counted.
+
+The voter id is anonymous: a random id the page makes for each browser session (a new tab or a
+reload is a new voter). The time a pair was shown is taken on the server, never from the browser.
+
+**Summary.** :func:`summarize` counts the unflagged votes per benchmark, setting and question:
+per pair of methods win / tie / loss with bootstrap intervals, and Bradley-Terry strengths
+across all methods (:mod:`chatgenbench.pairwise`). :func:`export_parquet` writes every vote
+(flagged ones too, with their flag) as a Parquet file that ``datasets.load_dataset("parquet")``
+reads.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from chatgenbench.errors import ChatGenBenchError
+from chatgenbench.pairwise import (
+    DEFAULT_LEVEL,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    OUTCOMES,
+    PairVote,
+    PairwiseError,
+    bradley_terry,
+    tally_pairs,
+)
+from leaderboard.submissions import SubmissionStore
+
+VOTES_ENV = "CHATGENBENCH_VOTES_DB"
+VOTES_FILENAME = ".votes.sqlite3"
+SEED_ENV = "CHATGENBENCH_VOTE_SEED"
+MIN_SECONDS_ENV = "CHATGENBENCH_VOTE_MIN_SECONDS"
+RATE_ENV = "CHATGENBENCH_VOTE_RATE"
+#: The two questions of the study, with the text the page asks.
+QUESTIONS: dict[str, str] = {
+    "quality": "Which image has the better quality?",
+    "relevance": "Which image fits the input better?",
+}
+#: A vote faster than this (seconds from the pair being shown) is stored flagged, not counted.
+DEFAULT_MIN_SECONDS = 1.5
+#: At most this many votes per voter in :data:`DEFAULT_RATE_WINDOW` seconds.
+DEFAULT_RATE_LIMIT = 30
+DEFAULT_RATE_WINDOW = 60.0
+FLAG_TOO_FAST = "too_fast"
+VOTER_MAX_CHARS = 64
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS votes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    voter TEXT NOT NULL,
+    benchmark TEXT NOT NULL,
+    setting TEXT NOT NULL,
+    sample_id TEXT NOT NULL,
+    submission_a TEXT NOT NULL,
+    submission_b TEXT NOT NULL,
+    method_a TEXT NOT NULL,
+    method_b TEXT NOT NULL,
+    question TEXT NOT NULL CHECK (question IN ('quality', 'relevance')),
+    answer TEXT NOT NULL CHECK (answer IN ('a', 'tie', 'b')),
+    left_side TEXT NOT NULL CHECK (left_side IN ('a', 'b')),
+    shown_at REAL NOT NULL,
+    cast_at REAL NOT NULL,
+    seconds REAL NOT NULL,
+    flag TEXT,
+    seq INTEGER NOT NULL,
+    UNIQUE (voter, benchmark, setting, sample_id, submission_a, submission_b, question)
+);
+CREATE INDEX IF NOT EXISTS votes_voter ON votes (voter, seq);
+CREATE TABLE IF NOT EXISTS casts (voter TEXT NOT NULL, cast_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS casts_voter ON casts (voter, cast_at);
+"""
+
+
+class VoteError(ChatGenBenchError, ValueError):
+    """A vote that cannot be stored: a bad question or answer, or a voter over the rate limit."""
+
+
+def default_votes_path(store_root: str | os.PathLike) -> Path:
+    """Return ``$CHATGENBENCH_VOTES_DB`` or ``<store_root>/.votes.sqlite3``."""
+    return Path(os.environ.get(VOTES_ENV) or Path(store_root) / VOTES_FILENAME)
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise VoteError(f"${name}={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise VoteError(f"${name} must not be negative, got {value}")
+    return value
+
+
+def default_rate() -> tuple[int, float]:
+    """Return ``(votes, seconds)``: ``$CHATGENBENCH_VOTE_RATE`` (``N/SECONDS``) or 30 per 60 s."""
+    raw = os.environ.get(RATE_ENV)
+    if not raw:
+        return DEFAULT_RATE_LIMIT, DEFAULT_RATE_WINDOW
+    count, _, window = raw.partition("/")
+    try:
+        limit, seconds = int(count), float(window or DEFAULT_RATE_WINDOW)
+    except ValueError:
+        raise VoteError(f"${RATE_ENV}={raw!r}: expected VOTES/SECONDS, e.g. 30/60") from None
+    if limit <= 0 or seconds <= 0:
+        raise VoteError(f"${RATE_ENV}={raw!r}: both numbers must be positive")
+    return limit, seconds
+
+
+def default_seed() -> int:
+    """Return the pair-drawing seed: ``$CHATGENBENCH_VOTE_SEED`` or 0."""
+    raw = os.environ.get(SEED_ENV)
+    try:
+        return int(raw) if raw else DEFAULT_SEED
+    except ValueError:
+        raise VoteError(f"${SEED_ENV}={raw!r} is not an integer") from None
+
+
+# -- pairs -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One sample of one benchmark and setting, and two submissions (``submission_a`` sorts first)."""
+
+    benchmark: str
+    setting: str
+    sample_id: str
+    submission_a: str
+    submission_b: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        """The pair as a tuple, for sets and dict keys."""
+        return (self.benchmark, self.setting, self.sample_id, self.submission_a, self.submission_b)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A pair as shown to a voter: which submission is on the left (``a`` or ``b``)."""
+
+    pair: Pair
+    left_side: str
+
+    @property
+    def left(self) -> str:
+        """The submission shown on the left."""
+        return self.pair.submission_a if self.left_side == "a" else self.pair.submission_b
+
+    @property
+    def right(self) -> str:
+        """The submission shown on the right."""
+        return self.pair.submission_b if self.left_side == "a" else self.pair.submission_a
+
+    def answer_for(self, side: str) -> str:
+        """Return the stored answer (``a``, ``tie``, ``b``) for a click on ``left``/``tie``/``right``."""
+        if side == "tie":
+            return "tie"
+        if side not in ("left", "right"):
+            raise VoteError(f"side {side!r}: expected left, tie or right")
+        on_left = side == "left"
+        return self.left_side if on_left else ("b" if self.left_side == "a" else "a")
+
+
+def candidate_pairs(store: SubmissionStore) -> list[Pair]:
+    """Return every pair that can be voted on, sorted.
+
+    Two submissions make a pair for a sample when both have valid metadata with the same
+    benchmark and setting and both have a rendered image of the sample.
+    """
+    by_group: dict[tuple[str, str], list[tuple[str, set[str]]]] = {}
+    for submission in store.submissions():
+        if submission.meta is None:
+            continue
+        images = store.rendered_images(submission.name)
+        if images:
+            group = (submission.meta.benchmark, submission.meta.setting)
+            by_group.setdefault(group, []).append((submission.name, set(images)))
+    pairs = []
+    for (benchmark, setting), members in sorted(by_group.items()):
+        members.sort()
+        for i, (name_a, ids_a) in enumerate(members):
+            for name_b, ids_b in members[i + 1 :]:
+                for sample_id in sorted(ids_a & ids_b):
+                    pairs.append(Pair(benchmark, setting, sample_id, name_a, name_b))
+    return pairs
+
+
+def draw_pair(
+    pairs: list[Pair], *, seed: int, voter: str, round: int, exclude: set | None = None
+) -> Shown | None:
+    """Pick a pair for ``voter``'s ``round``-th draw, and its sides; None when none is left.
+
+    Deterministic: the same ``pairs``, ``seed``, ``voter``, ``round`` and ``exclude`` (pair keys
+    already answered) give the same result.
+    """
+    exclude = exclude or set()
+    left = [pair for pair in pairs if pair.key not in exclude]
+    if not left:
+        return None
+    rng = random.Random(f"{seed}:{voter}:{round}")
+    pair = left[rng.randrange(len(left))]
+    return Shown(pair, "a" if rng.random() < 0.5 else "b")
+
+
+def chat_turns(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return the user's chat input of a benchmark row as ``(role, text)`` turns, in order.
+
+    Every history turn, then the freestyle request unless it is already the last turn.
+    """
+    turns = [
+        (str(turn.get("role") or "user"), str(turn["content"]))
+        for turn in row.get("history") or []
+        if turn.get("content")
+    ]
+    last = str(row.get("freestyle_input") or "").strip()
+    if last and (not turns or turns[-1][1].strip() != last):
+        turns.append(("user", last))
+    return turns
+
+
+class SampleInputs:
+    """The benchmark rows behind the pairs, loaded once per benchmark and setting."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {}
+
+    def row(self, benchmark: str, setting: str, sample_id: str) -> dict[str, Any] | None:
+        """Return the row of ``sample_id`` (None when the benchmark has no such sample)."""
+        key = (benchmark, setting)
+        if key not in self._loaded:
+            from chatgenbench.benchmark import load_benchmark
+
+            dataset = load_benchmark(setting, benchmark)
+            self._loaded[key] = (dataset, {i: n for n, i in enumerate(dataset["id"])})
+        dataset, index = self._loaded[key]
+        number = index.get(sample_id)
+        return None if number is None else dataset[number]
+
+
+# -- votes -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Vote:
+    """One stored vote (a row of the ``votes`` table)."""
+
+    id: int
+    voter: str
+    benchmark: str
+    setting: str
+    sample_id: str
+    submission_a: str
+    submission_b: str
+    method_a: str
+    method_b: str
+    question: str
+    answer: str
+    left_side: str
+    shown_at: float
+    cast_at: float
+    seconds: float
+    flag: str | None
+    seq: int
+
+    @property
+    def pair(self) -> Pair:
+        """The pair this vote is about."""
+        return Pair(
+            self.benchmark, self.setting, self.sample_id, self.submission_a, self.submission_b
+        )
+
+    @property
+    def counted(self) -> bool:
+        """Whether the vote counts (it is not flagged)."""
+        return self.flag is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the vote as a JSON-ready dict, with ISO times beside the Unix ones."""
+        data = asdict(self)
+        data["cast_time"] = datetime.fromtimestamp(self.cast_at, UTC).isoformat(timespec="seconds")
+        return data
+
+
+@dataclass
+class CastResult:
+    """What :meth:`VoteStore.cast` did: the stored vote, and whether it replaced an earlier one."""
+
+    vote: Vote
+    replaced: bool
+
+    @property
+    def flagged(self) -> bool:
+        """Whether the vote was stored flagged (not counted)."""
+        return self.vote.flag is not None
+
+
+class VoteStore:
+    """The votes database. Every method opens its own connection, so it is thread-safe.
+
+    ``min_seconds``, ``rate_limit`` and ``rate_window`` default to the environment (see the module
+    docstring).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        min_seconds: float | None = None,
+        rate_limit: int | None = None,
+        rate_window: float | None = None,
+    ) -> None:
+        self.path = Path(path)
+        limit, window = default_rate()
+        self.min_seconds = (
+            _env_float(MIN_SECONDS_ENV, DEFAULT_MIN_SECONDS) if min_seconds is None else min_seconds
+        )
+        self.rate_limit = limit if rate_limit is None else rate_limit
+        self.rate_window = window if rate_window is None else rate_window
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode = WAL")  # the page reads while voters write
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA busy_timeout = 30000")
+            if write:
+                db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            if db.in_transaction:
+                db.execute("COMMIT")
+        finally:
+            db.close()
+
+    def cast(
+        self,
+        voter: str,
+        shown: Shown,
+        question: str,
+        answer: str,
+        *,
+        shown_at: float,
+        methods: tuple[str, str] | None = None,
+        now: float | None = None,
+    ) -> CastResult:
+        """Store ``voter``'s ``answer`` (``a``, ``tie``, ``b``) to ``question`` about ``shown``.
+
+        ``shown_at``: when the pair was shown (server time); a vote sooner than ``min_seconds``
+        after it is stored flagged ``too_fast``. ``methods``: the display names of submission
+        ``a`` and ``b`` (default: their names). A second vote of the voter on the same pair and
+        question replaces the first. Raises :class:`VoteError` for a bad question, answer or
+        voter id, or when the voter is over the rate limit (nothing is stored then).
+        """
+        if question not in QUESTIONS:
+            raise VoteError(f"question {question!r}: expected one of {', '.join(QUESTIONS)}")
+        if answer not in OUTCOMES:
+            raise VoteError(f"answer {answer!r}: expected one of {', '.join(OUTCOMES)}")
+        if not voter or len(voter) > VOTER_MAX_CHARS:
+            raise VoteError(f"voter id must be 1 to {VOTER_MAX_CHARS} characters")
+        if shown.left_side not in ("a", "b"):
+            raise VoteError(f"left side {shown.left_side!r}: expected a or b")
+        now = time.time() if now is None else now
+        seconds = max(0.0, now - shown_at)
+        flag = FLAG_TOO_FAST if seconds < self.min_seconds else None
+        pair = shown.pair
+        method_a, method_b = methods or (pair.submission_a, pair.submission_b)
+        with self._connect(write=True) as db:
+            recent = db.execute(
+                "SELECT COUNT(*) FROM casts WHERE voter = ? AND cast_at > ?",
+                (voter, now - self.rate_window),
+            ).fetchone()[0]
+            if recent >= self.rate_limit:
+                raise VoteError(
+                    f"too many votes: at most {self.rate_limit} every {self.rate_window:g} s",
+                    how_to_fix="wait a little before voting again",
+                )
+            db.execute("DELETE FROM casts WHERE cast_at <= ?", (now - self.rate_window,))
+            db.execute("INSERT INTO casts (voter, cast_at) VALUES (?, ?)", (voter, now))
+            seq = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM votes WHERE voter = ?", (voter,)
+            ).fetchone()[0]
+            existing = db.execute(
+                "SELECT id FROM votes WHERE voter = ? AND benchmark = ? AND setting = ? AND "
+                "sample_id = ? AND submission_a = ? AND submission_b = ? AND question = ?",
+                (voter, *pair.key, question),
+            ).fetchone()
+            values = (
+                method_a,
+                method_b,
+                answer,
+                shown.left_side,
+                shown_at,
+                now,
+                seconds,
+                flag,
+                seq,
+            )
+            if existing is not None:
+                db.execute(
+                    "UPDATE votes SET method_a = ?, method_b = ?, answer = ?, left_side = ?, "
+                    "shown_at = ?, cast_at = ?, seconds = ?, flag = ?, seq = ? WHERE id = ?",
+                    (*values, existing["id"]),
+                )
+                vote_id = existing["id"]
+            else:
+                vote_id = db.execute(
+                    "INSERT INTO votes (voter, benchmark, setting, sample_id, submission_a, "
+                    "submission_b, question, method_a, method_b, answer, left_side, shown_at, "
+                    "cast_at, seconds, flag, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?, ?)",
+                    (voter, *pair.key, question, *values),
+                ).lastrowid
+            row = db.execute("SELECT * FROM votes WHERE id = ?", (vote_id,)).fetchone()
+        return CastResult(Vote(**dict(row)), replaced=existing is not None)
+
+    def undo_last(self, voter: str) -> Vote | None:
+        """Delete ``voter``'s most recent vote and return it (None when they have none)."""
+        with self._connect(write=True) as db:
+            row = db.execute(
+                "SELECT * FROM votes WHERE voter = ? ORDER BY seq DESC LIMIT 1", (voter,)
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute("DELETE FROM votes WHERE id = ?", (row["id"],))
+        return Vote(**dict(row))
+
+    def votes(self, *, voter: str | None = None, counted_only: bool = False) -> list[Vote]:
+        """Return the stored votes in the order they were stored (optionally one voter's, or only
+        the counted ones)."""
+        query, params, where = "SELECT * FROM votes", [], []
+        if voter is not None:
+            where.append("voter = ?")
+            params.append(voter)
+        if counted_only:
+            where.append("flag IS NULL")
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        with self._connect() as db:
+            return [Vote(**dict(row)) for row in db.execute(query + " ORDER BY id", params)]
+
+    def answers(self, voter: str, pair: Pair) -> dict[str, Vote]:
+        """Return ``{question: vote}`` of ``voter`` on ``pair``."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM votes WHERE voter = ? AND benchmark = ? AND setting = ? AND "
+                "sample_id = ? AND submission_a = ? AND submission_b = ?",
+                (voter, *pair.key),
+            ).fetchall()
+        return {row["question"]: Vote(**dict(row)) for row in rows}
+
+    def answered_pairs(self, voter: str) -> set[tuple[str, str, str, str, str]]:
+        """Return the keys of the pairs ``voter`` has answered every question of."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT benchmark, setting, sample_id, submission_a, submission_b FROM votes "
+                "WHERE voter = ? GROUP BY 1, 2, 3, 4, 5 HAVING COUNT(DISTINCT question) = ?",
+                (voter, len(QUESTIONS)),
+            ).fetchall()
+        return {tuple(row) for row in rows}
+
+    def version(self) -> tuple:
+        """Return a value that changes whenever a vote is stored, replaced or undone."""
+        with self._connect() as db:
+            return tuple(
+                db.execute(
+                    "SELECT COUNT(*), COUNT(flag), MAX(id), MAX(cast_at), SUM(seq), "
+                    "SUM(id * (CASE answer WHEN 'a' THEN 1 WHEN 'tie' THEN 2 ELSE 3 END)) "
+                    "FROM votes"
+                ).fetchone()
+            )
+
+    def counts(self) -> dict[str, int]:
+        """Return ``{"votes", "counted", "flagged", "voters"}``."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT COUNT(*), COUNT(*) - COUNT(flag), COUNT(flag), COUNT(DISTINCT voter) "
+                "FROM votes"
+            ).fetchone()
+        return dict(zip(("votes", "counted", "flagged", "voters"), row))
+
+
+# -- summary ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class QuestionSummary:
+    """The counted votes of one benchmark, setting and question, summarised."""
+
+    benchmark: str
+    setting: str
+    question: str
+    n_votes: int
+    n_flagged: int
+    tallies: list[dict[str, Any]] = field(default_factory=list)
+    bradley_terry: dict[str, Any] | None = None
+    bradley_terry_not_computed: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as a JSON-ready dict."""
+        return asdict(self)
+
+
+def _labels(votes: list[Vote]) -> dict[str, str]:
+    """Return submission -> display name (the method name it was last voted under)."""
+    labels: dict[str, str] = {}
+    for vote in votes:
+        labels[vote.submission_a] = vote.method_a
+        labels[vote.submission_b] = vote.method_b
+    # two submissions of one method name stay apart
+    seen: dict[str, list[str]] = {}
+    for name, label in labels.items():
+        seen.setdefault(label, []).append(name)
+    return {
+        name: label if len(seen[label]) == 1 else f"{label} [{name}]"
+        for name, label in labels.items()
+    }
+
+
+def summarize(
+    votes: list[Vote],
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = DEFAULT_SEED,
+) -> list[QuestionSummary]:
+    """Summarise ``votes`` per benchmark, setting and question (flagged votes are not counted).
+
+    Each summary has per pair of methods win / tie / loss counts and rates with seeded bootstrap
+    intervals (``method_a``'s wins are outcome ``a``), and Bradley-Terry strengths across all
+    methods, or the reason they were not computed.
+    """
+    labels = _labels(votes)
+    groups: dict[tuple[str, str, str], list[Vote]] = {}
+    for vote in votes:
+        groups.setdefault((vote.benchmark, vote.setting, vote.question), []).append(vote)
+    order = {question: i for i, question in enumerate(QUESTIONS)}
+    summaries = []
+    for (benchmark, setting, question), members in sorted(
+        groups.items(), key=lambda item: (item[0][0], item[0][1], order[item[0][2]])
+    ):
+        counted = [
+            PairVote(labels[v.submission_a], labels[v.submission_b], v.answer)
+            for v in members
+            if v.counted
+        ]
+        summary = QuestionSummary(
+            benchmark, setting, question, len(counted), len(members) - len(counted)
+        )
+        options = {"resamples": resamples, "level": level, "seed": seed}
+        summary.tallies = [tally.to_dict() for tally in tally_pairs(counted, **options)]
+        if not counted:
+            summary.bradley_terry_not_computed = "no counted votes"
+        else:
+            try:
+                summary.bradley_terry = bradley_terry(counted, **options).to_dict()
+            except PairwiseError as error:
+                summary.bradley_terry_not_computed = str(error)
+        summaries.append(summary)
+    return summaries
+
+
+def format_summary(summaries: list[QuestionSummary]) -> str:
+    """Return the summaries as plain text tables (what ``chatgenbench votes summary`` prints)."""
+    if not summaries:
+        return "no votes yet"
+    lines: list[str] = []
+    for summary in summaries:
+        lines.append(
+            f"{summary.benchmark} · {summary.setting} · {summary.question}: "
+            f"{summary.n_votes} counted votes, {summary.n_flagged} flagged (not counted)"
+        )
+        for tally in summary.tallies:
+            rates, ci = tally["rates"], tally["intervals"]
+            parts = []
+            for key, what in (("a", "A wins"), ("tie", "tie"), ("b", "B wins")):
+                interval = ci[key]
+                span = f" [{interval['low']:.1%}, {interval['high']:.1%}]" if interval else ""
+                parts.append(f"{what} {tally['counts'][key]} ({rates[key]:.1%}{span})")
+            lines.append(
+                f"  A = {tally['method_a']} vs B = {tally['method_b']}: " + ", ".join(parts)
+            )
+        if summary.bradley_terry is not None:
+            level = summary.bradley_terry["bootstrap"]["level"]
+            lines.append(f"  Bradley-Terry (rating, {level:.0%} interval):")
+            for row in summary.bradley_terry["rows"]:
+                span = (
+                    f" [{row['rating_low']:.0f}, {row['rating_high']:.0f}]"
+                    if row["rating_low"] is not None
+                    else ""
+                )
+                lines.append(f"    {row['rank']}. {row['method']}: {row['rating']:.0f}{span}")
+        else:
+            lines.append(f"  Bradley-Terry: not computed ({summary.bradley_terry_not_computed})")
+    return "\n".join(lines)
+
+
+#: The columns of the Parquet export, in order, with their meaning.
+EXPORT_COLUMNS: dict[str, str] = {
+    "id": "the vote's number in the database",
+    "voter": "anonymous voter id (one per browser session)",
+    "benchmark": "benchmark source of both submissions",
+    "setting": "supervised, few_shot or all",
+    "sample_id": "the benchmark sample both images were rendered for",
+    "submission_a": "the submission that sorts first",
+    "submission_b": "the other submission",
+    "method_a": "display name of submission_a when the vote was cast",
+    "method_b": "display name of submission_b",
+    "question": "quality or relevance",
+    "answer": "a, tie or b",
+    "left_side": "which of a and b was shown on the left",
+    "shown_at": "Unix time the pair was shown (server clock)",
+    "cast_at": "Unix time the vote was cast",
+    "cast_time": "cast_at as ISO 8601, UTC",
+    "seconds": "cast_at - shown_at",
+    "flag": "null for a counted vote; too_fast when cast under the threshold",
+    "seq": "the voter's vote counter (undo removes the highest)",
+}
+
+
+def export_parquet(votes: list[Vote], path: str | os.PathLike) -> Path:
+    """Write ``votes`` (every one, flagged included) to a Parquet file; return its path.
+
+    Columns: :data:`EXPORT_COLUMNS`. Written to a temporary name and renamed, so a crash leaves
+    no half-written file.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = [vote.to_dict() for vote in votes]
+    types = {
+        "id": pa.int64(),
+        "seq": pa.int64(),
+        "shown_at": pa.float64(),
+        "cast_at": pa.float64(),
+        "seconds": pa.float64(),
+    }
+    table = pa.table(
+        {
+            name: pa.array([record[name] for record in records], type=types.get(name, pa.string()))
+            for name in EXPORT_COLUMNS
+        }
+    )
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
