@@ -50,6 +50,7 @@ def evaluate(
     render_out: str | os.PathLike | None = None,
     image_settings=None,
     image_suite=None,
+    reference_cache=None,
 ) -> dict[str, Any]:
     """Score a prediction file and return (and optionally write) the results dict.
 
@@ -67,7 +68,10 @@ def evaluate(
     (:class:`chatgenbench.image_scoring.ImageMetricSettings`) or a loaded ``image_suite``
     (:class:`chatgenbench.image_scoring.ImageMetricSuite`, reused across calls) choose the metric
     models. A metric whose weights are missing is reported not computed with the fetch command.
-    ``per_sample_out`` writes one JSON line of scores per sample.
+    ``per_sample_out`` writes one JSON line of scores per sample. ``reference_cache`` (None: on
+    unless ``$CHATGENBENCH_BERTSCORE_CACHE=0``; False: off; a folder) reuses the reference prompts'
+    BERTScore embeddings (:mod:`chatgenbench.metrics.bertscore_cache`); whether it did is recorded
+    in ``metric_settings.bertscore.reference_cache``.
 
     Raises :class:`chatgenbench.errors.BenchmarkError` or
     :class:`chatgenbench.errors.PredictionFileError` when an input cannot be read at all,
@@ -80,7 +84,11 @@ def evaluate(
 
     bench = open_benchmark(benchmark, setting, catalog=catalog)
     report = validate_predictions(predictions, bench.ids, bench.catalog, allow_missing=True)
-    scorer = bertscore or PromptBERTScore(encoder, batch_size=batch_size, device=device)
+    scorer = bertscore or PromptBERTScore(
+        encoder, batch_size=batch_size, device=device, reference_cache=reference_cache
+    )
+    if hasattr(scorer, "last_reference_cache"):  # a reused scorer: forget its previous run's
+        scorer.last_reference_cache = None
     samples, failure = score_samples(bench.rows, report, bertscore=scorer, progress=progress)
     fix = ROBERTA_FIX if failure and scorer.setting.name == "roberta-large" else None
 
@@ -141,10 +149,19 @@ def _header(
         "validation": report.summary(),
         "normalisation": dict(report.counts()["warning"]),
         "metric_settings": {
-            "bertscore": scorer.setting.describe(),
+            "bertscore": {
+                **scorer.setting.describe(),
+                "reference_cache": _reference_cache_record(scorer),
+            },
             **copy.deepcopy(STEPWISE_SETTINGS),
         },
     }
+
+
+def _reference_cache_record(scorer) -> dict[str, Any] | None:
+    """Return how the scorer's last call got the reference embeddings (None: it made none)."""
+    outcome = getattr(scorer, "last_reference_cache", None)
+    return outcome.describe() if outcome is not None else None
 
 
 def _render(
