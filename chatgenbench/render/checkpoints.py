@@ -166,8 +166,11 @@ class WeightLocator:
 
     def known_sha256(self, path: Path) -> str | None:
         """Return a file's remembered sha256 (same path, size and mtime), or None; reads no bytes."""
+        index = self._load_index()
+        if not index:
+            return None
         stat = path.stat()
-        known = self._load_index().get(str(path.resolve()))
+        known = index.get(str(path.resolve()))
         if (
             known
             and known.get("size") == stat.st_size
