@@ -269,9 +269,10 @@ def _simulate(args) -> None:
     plan = plan_renders(rows, report, catalog, settings)
     timings["plan_s"] = time.perf_counter() - start
     planning_s = sum(timings.values())
-    statuses = {}
-    for record in plan.records.values():
-        statuses[record.status] = statuses.get(record.status, 0) + 1
+    statuses = {"planned": len(plan.request_of)}  # the others have their final status already
+    for sample_id, record in plan.records.items():
+        if sample_id not in plan.request_of:
+            statuses[record.status] = statuses.get(record.status, 0) + 1
     requests = sum(len(g) for g in plan.groups)
 
     priced = price_groups(plan.groups, model, args.batch_size)
