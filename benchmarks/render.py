@@ -206,6 +206,7 @@ def _simulate(args) -> None:
         CostModel,
         lower_bound,
         price_groups,
+        shards_by_cost,
         simulate,
     )
     from chatgenbench.render.planning import RequestSettings, plan_renders
@@ -281,6 +282,9 @@ def _simulate(args) -> None:
     for gpus in args.gpus:
         shard_of = assign_shards(plan.groups, gpus)
         per = {s: simulate(priced, model, gpus, s, shard_of=shard_of) for s in SCHEDULES}
+        # for comparison: shards balanced by predicted seconds instead of image counts
+        per["shard_by_cost"] = simulate(priced, model, gpus, "shard",
+                                        shard_of=shards_by_cost(priced, model, gpus))  # fmt: skip
         per["lower_bound"] = {k: round(v, 1) for k, v in lower_bound(priced, model, gpus).items()}
         simulation[str(gpus)] = per
         if gpus == 8:
@@ -288,7 +292,8 @@ def _simulate(args) -> None:
         print(f"{gpus} GPU(s): " + ", ".join(
             f"{s} {per[s]['makespan_h']} h ({per[s]['over_bound']}x bound)"
             if per[s]["applicable"] else f"{s} n/a" for s in SCHEDULES
-        ) + f"; bound {per['lower_bound']['bound_s'] / 3600:.3f} h")  # fmt: skip
+        ) + f"; shard by cost {per['shard_by_cost']['over_bound']}x; bound "
+          f"{per['lower_bound']['bound_s'] / 3600:.3f} h")  # fmt: skip
     print(f"planned {requests} requests in {len(plan.groups)} groups against "
           f"{len(catalog.names())} catalogue models in {planning_s:.2f} s (target <= 10 s)")  # fmt: skip
     result = {

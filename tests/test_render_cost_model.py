@@ -109,3 +109,20 @@ def test_groups_are_priced_by_shape_and_batch():
     )
     assert priced.render_s == pytest.approx(expected)
     assert priced.images == 6 and not priced.lora and priced.size_bytes == 10
+
+
+def test_shards_by_cost_balance_predicted_seconds():
+    from chatgenbench.render.cost_model import shards_by_cost
+
+    model = CostModel()
+    groups = _groups() * 7
+    shards = shards_by_cost(groups, model, 3)
+    assert shards == shards_by_cost(groups, model, 3) and set(shards) == {0, 1, 2}
+
+    def cost(g):
+        load = model.lora_load_s if g.lora else model.checkpoint_load_s(g.architecture,
+                                                                        g.size_bytes, True)  # fmt: skip
+        return g.render_s + load
+
+    totals = [sum(cost(g) for g, s in zip(groups, shards) if s == i) for i in range(3)]
+    assert max(totals) - min(totals) <= max(cost(g) for g in groups)

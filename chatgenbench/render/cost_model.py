@@ -166,6 +166,31 @@ def _run_group(worker: _Worker, group: GroupCost, model: CostModel, read: set) -
     return seconds
 
 
+def shards_by_cost(groups: list[GroupCost], model: CostModel, count: int) -> list[int]:
+    """Return a shard per group: largest predicted cost first onto the least-loaded shard.
+
+    What :func:`chatgenbench.render.shards.assign_shards` does by image count, done by predicted
+    seconds (the group's images plus its LoRA load, or a cold load of its checkpoint: LoRA groups
+    share their base, loaded once per shard); for comparison in ``benchmarks/render.py --simulate``.
+    """
+    cost = [
+        g.render_s
+        + (
+            model.lora_load_s
+            if g.lora
+            else model.checkpoint_load_s(g.architecture, g.size_bytes, True)
+        )
+        for g in groups
+    ]
+    load = [0.0] * count
+    shards = [0] * len(groups)
+    for index in sorted(range(len(groups)), key=lambda i: (-cost[i], i)):
+        target = min(range(count), key=lambda s: (load[s], s))
+        load[target] += cost[index]
+        shards[index] = target
+    return shards
+
+
 def lower_bound(groups: list[GroupCost], model: CostModel, gpus: int) -> dict[str, float]:
     """Return the total work (each distinct checkpoint loaded once, cold), the largest group, and
     ``max(total / gpus, largest)``."""
