@@ -196,12 +196,13 @@ def prompt_bertscore(
 
     ``encoder`` is ``minilm`` (offline default, not rescaled) or ``roberta-large`` (official,
     layer 17, rescaled). Raises :class:`EncoderUnavailable` when the weights cannot be loaded.
+    The functional form writes nothing: it does not use the reference cache.
     """
     if not references:
         raise ValueError("prompt BERTScore of zero samples is undefined")
-    scores = PromptBERTScore(encoder, batch_size=batch_size, device=device).score(
-        candidates, references
-    )
+    scores = PromptBERTScore(
+        encoder, batch_size=batch_size, device=device, reference_cache=False
+    ).score(candidates, references)
     return sum(scores) / len(scores)
 
 
