@@ -39,7 +39,7 @@ else
   RENDER=(--arch sd15-full --device cuda --steps 25 --size 512 --single-images 16)
   LOADS=(--arch sd15-full --device cuda --repeats 2)
   METRICS=(--device cuda --images 128 --batch-size 32 --repeats 2)
-  LIMITS=(230 75 150)
+  LIMITS=(210 80 170)
 fi
 RENDER+=(--checkpoints 1 --mixes single_checkpoint --batch-sizes 1,4,8 --repeats 2)
 
@@ -57,6 +57,10 @@ step() {  # step NAME LIMIT_S SCRIPT ARGS...: run one measurement, keep its log 
 
 nvidia-smi >"$OUT_DIR/nvidia-smi.txt" 2>&1 || true
 step render "${LIMITS[0]}" benchmarks/render.py "${RENDER[@]}"
+CHECKPOINT="$OUT_DIR/work-render/bench_ckpt_00.safetensors"
+if [ -f "$CHECKPOINT" ]; then  # the render step's checkpoint: no second build
+  LOADS+=(--from-checkpoint "$CHECKPOINT" --config "$OUT_DIR/work-render/config")
+fi
 step loads "${LIMITS[1]}" benchmarks/loads.py "${LOADS[@]}"
 step metrics "${LIMITS[2]}" benchmarks/metrics.py "${METRICS[@]}"
 rm -rf "$OUT_DIR"/work-*  # checkpoints of gigabytes: never sent back

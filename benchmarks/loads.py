@@ -62,6 +62,11 @@ def main() -> None:
     parser.add_argument("--dtype", default=None, help="default: fp16 on CUDA, fp32 on CPU")
     parser.add_argument("--repeats", type=int, default=2, help="warm loads; the best is kept")
     parser.add_argument("--workdir", default=None)
+    parser.add_argument(
+        "--from-checkpoint", default=None,
+        help="use this single-file checkpoint of --arch (with --config) instead of building one",
+    )  # fmt: skip
+    parser.add_argument("--config", default=None, help="the config folder of --from-checkpoint")
     args = parser.parse_args()
 
     import diffusers
@@ -89,11 +94,21 @@ def main() -> None:
     architecture = "sdxl" if "sdxl" in args.arch else "sd15"
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="chatgenbench-loads-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    pipeline = build_pipeline(args.arch, seed=0, workdir=workdir / "work")
-    config = save_config_folder(pipeline, workdir / "config")
-    lora_path = save_lora(pipeline, workdir / "lora.safetensors", seed=1)
-    pipeline.to(dtype=dtype)
-    path = save_single_file(pipeline, workdir / "checkpoint.safetensors")
+    if args.from_checkpoint:  # e.g. the one benchmarks/render.py saved: no second build
+        import shutil
+
+        path = workdir / "checkpoint.safetensors"
+        shutil.copyfile(args.from_checkpoint, path)  # a file of its own, to evict and re-read
+        config = Path(args.config)
+        cls = getattr(diffusers, PIPELINE_CLASSES[architecture])
+        pipeline = cls.from_single_file(str(path), config=str(config), local_files_only=True)
+        lora_path = save_lora(pipeline, workdir / "lora.safetensors", seed=1)
+    else:
+        pipeline = build_pipeline(args.arch, seed=0, workdir=workdir / "work")
+        config = save_config_folder(pipeline, workdir / "config")
+        lora_path = save_lora(pipeline, workdir / "lora.safetensors", seed=1)
+        pipeline.to(dtype=dtype)
+        path = save_single_file(pipeline, workdir / "checkpoint.safetensors")
     del pipeline
     size = path.stat().st_size
     start = time.perf_counter()
