@@ -259,6 +259,7 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--repeats", type=int, default=5, help="best of N alternating timings")
     parser.add_argument("--metrics", default="fid,clip_score,hps_v2,image_reward")
+    parser.add_argument("--workdir", default=None, help="where the models are saved (default: tmp)")
     args = parser.parse_args()
 
     import torch
@@ -274,7 +275,8 @@ def main() -> None:
         torch.set_num_threads(max(1, torch.get_num_threads()))
     images = _images(n, side)
     texts = [f"a {c} picture of a cat number {i}" for i, c in enumerate(["red", "blue"] * n)][:n]
-    folder = Path(tempfile.mkdtemp(prefix="chatgenbench-bench-"))
+    folder = Path(args.workdir or tempfile.mkdtemp(prefix="chatgenbench-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
     results = {}
     wanted = args.metrics.split(",")
     runners = {

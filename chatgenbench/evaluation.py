@@ -52,6 +52,7 @@ def evaluate(
     image_suite=None,
     oracle=None,
     bootstrap=None,
+    reference_cache=None,
 ) -> dict[str, Any]:
     """Score a prediction file and return (and optionally write) the results dict.
 
@@ -77,6 +78,9 @@ def evaluate(
     (:func:`chatgenbench.oracle.apply_oracle`); their step-wise metrics are reported ``oracle``.
     ``bootstrap`` (:class:`chatgenbench.metrics.base.Bootstrap`; default: that of
     ``image_settings``, else 1,000 resamples with seed 0) draws the step-wise metrics' intervals.
+    ``reference_cache`` (None: on unless ``$CHATGENBENCH_BERTSCORE_CACHE=0``; False: off; a folder) reuses the reference prompts'
+    BERTScore embeddings (:mod:`chatgenbench.metrics.bertscore_cache`); whether it did is recorded
+    in ``metric_settings.bertscore.reference_cache``.
 
     Raises :class:`chatgenbench.errors.BenchmarkError` or
     :class:`chatgenbench.errors.PredictionFileError` when an input cannot be read at all,
@@ -92,7 +96,11 @@ def evaluate(
     bench = open_benchmark(benchmark, setting, catalog=catalog)
     report = validate_predictions(predictions, bench.ids, bench.catalog, allow_missing=True)
     report = apply_oracle(report, bench.rows, oracle_steps)
-    scorer = bertscore or PromptBERTScore(encoder, batch_size=batch_size, device=device)
+    scorer = bertscore or PromptBERTScore(
+        encoder, batch_size=batch_size, device=device, reference_cache=reference_cache
+    )
+    if hasattr(scorer, "last_reference_cache"):  # a reused scorer: forget its previous run's
+        scorer.last_reference_cache = None
     samples, failure = score_samples(bench.rows, report, bertscore=scorer, progress=progress)
     fix = ROBERTA_FIX if failure and scorer.setting.name == "roberta-large" else None
 
@@ -175,10 +183,19 @@ def _header(
         "validation": report.summary(),
         "normalisation": dict(report.counts()["warning"]),
         "metric_settings": {
-            "bertscore": scorer.setting.describe(),
+            "bertscore": {
+                **scorer.setting.describe(),
+                "reference_cache": _reference_cache_record(scorer),
+            },
             **copy.deepcopy(STEPWISE_SETTINGS),
         },
     }
+
+
+def _reference_cache_record(scorer) -> dict[str, Any] | None:
+    """Return how the scorer's last call got the reference embeddings (None: it made none)."""
+    outcome = getattr(scorer, "last_reference_cache", None)
+    return outcome.describe() if outcome is not None else None
 
 
 def _render(

@@ -7,6 +7,7 @@ scorer and the validator agree on what a value means.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -30,6 +31,11 @@ def normalize_model_name(name: Any) -> str | None:
     """
     if not isinstance(name, str):
         return None
+    return _model_key(name)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a catalogue lookup per request: 14,564 x several per run
+def _model_key(name: str) -> str | None:
     key = _WHITESPACE.sub(" ", name).strip().casefold()
     changed = True
     while changed and key:

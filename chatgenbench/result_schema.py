@@ -57,6 +57,9 @@ _RESULT_KEYS = {
     "normalisation": "what scoring normalised or ignored (casts, rounding, unknown samplers, ...), "
     "counted by kind",
     "metric_settings": "the settings that make two results comparable (BERTScore encoder, ...)",
+    "metric_settings.bertscore.reference_cache": "whether the reference prompts' BERTScore "
+    "embeddings came from the cache (used, state warm/cold/recomputed/off/write_failed, key, "
+    "path, n_references, reason); never part of comparability: the scores are the same",
     "metric_settings.image": "image metrics (when scored): device, dtype, batch size, text scored, "
     "bootstrap (resamples, seed, level), missing-image policy, and one entry per image metric "
     "with its settings (fid: feature extractor, preprocessing, weights file, input range; "

@@ -4,10 +4,21 @@ random-weight SD 1.5 and SDXL models saved the ways real weights come."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# Caches that code under test keeps in $CHATGENBENCH_HOME (BERTScore reference embeddings, renders)
+# go to a folder of this run, never to the user's home; a test that needs its own sets it itself.
+if "CHATGENBENCH_HOME" not in os.environ:
+    import atexit
+    import shutil
+
+    os.environ["CHATGENBENCH_HOME"] = tempfile.mkdtemp(prefix="chatgenbench-tests-home-")
+    atexit.register(shutil.rmtree, os.environ["CHATGENBENCH_HOME"], ignore_errors=True)
 
 
 @dataclass

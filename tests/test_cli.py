@@ -62,6 +62,22 @@ def test_evaluate_prints_a_table_and_writes_results(tmp_path, sample_rows, capsy
     assert json.loads(out.read_text())["settings"]["supervised"]["n_samples"] == 12
 
 
+def test_evaluate_can_leave_the_reference_cache_off(tmp_path, sample_rows, monkeypatch):
+    monkeypatch.setenv("CHATGENBENCH_HOME", str(tmp_path / "home"))
+    pred = write_jsonl(tmp_path / "p.jsonl", [perfect_prediction(r) for r in sample_rows])
+    states = []
+    for extra in (["--no-reference-cache"], [], []):
+        out = tmp_path / "r.json"
+        argv = ["evaluate", str(pred), "--benchmark", "sample", "--out", str(out)]
+        assert main([*argv, "--no-progress", *extra]) == 0
+        states.append(
+            json.loads(out.read_text())["metric_settings"]["bertscore"]["reference_cache"]
+        )
+    assert [s["state"] for s in states] == ["off", "cold", "warm"]
+    assert Path(states[2]["path"]).is_file()
+    assert str(tmp_path / "home" / "bertscore-references") in states[2]["path"]
+
+
 def test_bad_inputs_exit_2_with_a_message(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "none.jsonl"), "--no-progress"]) == 2
     assert "not found" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from chatgenbench.render.checkpoints import (
     WeightsError,
     fetch_weights,
     resolve_model,
+    verify_weights,
 )
 
 
@@ -77,8 +78,17 @@ def test_present_missing_and_wrong_checksum_files(tmp_path):
     ok = locator.status(entry("ok", weights={"type": "single_file", "path": str(weights),
                                              "sha256": digest.upper()}))  # fmt: skip
     assert ok.present and ok.ref.identity == f"sha256:{digest}" and ok.ref.size_bytes == 7
-    wrong = locator.status(entry("wrong", weights={"type": "single_file", "path": str(weights),
-                                                   "sha256": "0" * 64}))  # fmt: skip
+    # planning trusts the catalogue's sha256 and reads no bytes; the first load checks it
+    assert ok.ref.verify_sha256 == digest
+    assert not (tmp_path / "cache" / "weights_index.json").exists()
+    wrong_spec = {"type": "single_file", "path": str(weights), "sha256": "0" * 64}
+    planned = locator.status(entry("wrong", weights=wrong_spec))
+    assert planned.present and planned.ref.verify_sha256 == "0" * 64
+    with pytest.raises(WeightsError, match="catalogue expects 0000"):
+        verify_weights(planned.ref, locator)
+    assert verify_weights(ok.ref, locator) == 0.0  # remembered by the failed check's hashing
+    # once the file's digest is known here, a wrong catalogue sha256 is caught when planning
+    wrong = WeightLocator(tmp_path / "cache").status(entry("wrong", weights=wrong_spec))
     assert not wrong.present and "sha256" in wrong.reason
     absent = locator.status(entry("absent", weights=str(tmp_path / "nope.safetensors")))
     assert not absent.present and "not found" in absent.reason and absent.how_to_get

@@ -429,3 +429,52 @@ def test_a_benchmark_folder_with_a_train_split_renders_only_its_test_settings(tm
     assert report.summary["n_samples"] == 20
     assert report.summary["counts"]["missing_prediction"] == 20
     assert report.summary["provenance"]["benchmark"]["synthetic"] is True
+
+
+def test_catalogue_sha256_is_checked_at_first_load_not_when_planning(tiny_models, tmp_path):
+    from chatgenbench.storage import sha256_file
+
+    root = tiny_models.root
+    good = root / "v1-5-pruned-emaonly.safetensors"
+    overlay = root / "overlay-with-sha256.jsonl"  # relative paths stay valid
+    lines = [
+        {"name": "v1-5-pruned-emaonly", "weights": {
+            "type": "single_file", "path": good.name, "config": "configs/sd15",
+            "sha256": sha256_file(good)}},
+        {"name": "hellorealisticman_V12a", "weights": {
+            "type": "single_file", "path": "hellorealisticman_V12a.safetensors",
+            "config": "configs/sd15", "sha256": "0" * 64}},
+    ]  # fmt: skip
+    overlay.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
+    base = {"prompt": "a red house", "negative_prompt": "",
+            "arguments": {"sampler": "Euler", "steps": 2, "cfg_scale": 7, "width": 64,
+                          "height": 64}}  # fmt: skip
+    rows = [
+        {"id": "sample-0001", "model": "v1-5-pruned-emaonly", **base},
+        {"id": "sample-0002", "model": "hellorealisticman_V12a", **base},
+    ]
+    predictions = write_predictions(tmp_path / "pred.jsonl", rows)
+    cache = tmp_path / "cache"
+
+    def run(tag: str, rows_file: Path):
+        return render_predictions(
+            rows_file, "sample", catalog=overlay, out_dir=tmp_path / tag, cache_dir=cache,
+            progress=False, batch_size=1, threads=1,
+        )  # fmt: skip
+
+    report = run("first", predictions)
+    by_id = {r.id: r for r in report.records}
+    assert by_id["sample-0001"].status == "rendered"
+    failed = by_id["sample-0002"]
+    assert failed.status == "failed" and "catalogue expects 0000" in failed.error
+    performance = report.summary["performance"]
+    assert performance["files_verified"] == 2 and performance["verify_seconds"] > 0
+    assert performance["verify_seconds_per_file"] > 0
+    # the checked digests are remembered: a second run verifies nothing again, and the wrong
+    # catalogue sha256 is now caught when planning (weights_missing, before any load)
+    again = run("second", write_predictions(tmp_path / "pred2.jsonl", [
+        {**rows[0], "arguments": {**base["arguments"], "seed": 7}}, rows[1]]))  # fmt: skip
+    assert again.summary["performance"]["files_verified"] == 0
+    statuses = {r.id: r.status for r in again.records}
+    assert statuses["sample-0001"] == "rendered"
+    assert statuses["sample-0002"] == "weights_missing"

@@ -33,6 +33,12 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="BERTScore batch size (default 64)")
     p.add_argument("--device", default=None, help="torch device for the models (default: auto)")
     add_oracle(p)
+    p.add_argument(
+        "--no-reference-cache",
+        action="store_true",
+        help="encode the reference prompts again instead of reusing their BERTScore embeddings "
+        "from $CHATGENBENCH_HOME/bertscore-references (same scores; slower)",
+    )
     add_json(p, "the results JSON, not a table,")
     add_no_progress(p)
     add_image_metric_options(p)
@@ -185,6 +191,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.no_progress,
         catalog=args.catalog,
+        reference_cache=False if args.no_reference_cache else None,
         images=args.images,
         render=args.render,
         render_out=args.render_out,

@@ -90,6 +90,12 @@ class PromptBERTScore:
     """A persistent, batched ``bert_score.BERTScorer`` for one encoder setting.
 
     The scorer (and its weights) loads once, on first use. :meth:`score` returns per-pair F1.
+
+    ``reference_cache``: the references' embeddings are kept on disk and reused
+    (:mod:`chatgenbench.metrics.bertscore_cache`; same scores to 1e-6). None: on, in
+    ``$CHATGENBENCH_HOME/bertscore-references``, unless ``$CHATGENBENCH_BERTSCORE_CACHE=0``;
+    False: off (bare ``BERTScorer.score``); True or a folder: on (in that folder).
+    :attr:`last_reference_cache` says how the last call got its references.
     """
 
     def __init__(
@@ -98,10 +104,13 @@ class PromptBERTScore:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         device: str | None = None,
+        reference_cache: bool | str | os.PathLike | None = None,
     ) -> None:
         self.setting = resolve_encoder(encoder)
         self.batch_size = batch_size
         self.device = device
+        self.reference_cache = reference_cache
+        self.last_reference_cache = None
         self._scorer = None
 
     @property
@@ -146,10 +155,33 @@ class PromptBERTScore:
             raise ValueError(f"{len(candidates)} candidates for {len(references)} references")
         if not candidates:
             return []
-        _, _, f1 = self.scorer.score(
-            list(candidates), list(references), verbose=progress, batch_size=self.batch_size
-        )
+        cache = self._reference_cache()
+        if cache is None:
+            from chatgenbench.metrics.bertscore_cache import CacheOutcome
+
+            _, _, f1 = self.scorer.score(
+                list(candidates), list(references), verbose=progress, batch_size=self.batch_size
+            )
+            self.last_reference_cache = CacheOutcome("off", n_references=len(set(references)))
+        else:
+            from chatgenbench.metrics.bertscore_cache import score_with_reference_cache
+
+            f1, self.last_reference_cache = score_with_reference_cache(
+                self.scorer, self.setting, list(candidates), list(references),
+                batch_size=self.batch_size, cache=cache, progress=progress,
+            )  # fmt: skip
         return [float(value) for value in f1.tolist()]
+
+    def _reference_cache(self):
+        """Return the :class:`ReferenceEmbeddingCache` to use, or None when it is off."""
+        from chatgenbench.metrics.bertscore_cache import ReferenceEmbeddingCache, cache_enabled
+
+        choice = self.reference_cache
+        if choice is False or (choice is None and not cache_enabled()):
+            return None
+        if choice is None or choice is True:
+            return ReferenceEmbeddingCache()
+        return ReferenceEmbeddingCache(choice)
 
 
 def prompt_bertscore(
@@ -164,12 +196,13 @@ def prompt_bertscore(
 
     ``encoder`` is ``minilm`` (offline default, not rescaled) or ``roberta-large`` (official,
     layer 17, rescaled). Raises :class:`EncoderUnavailable` when the weights cannot be loaded.
+    The functional form writes nothing: it does not use the reference cache.
     """
     if not references:
         raise ValueError("prompt BERTScore of zero samples is undefined")
-    scores = PromptBERTScore(encoder, batch_size=batch_size, device=device).score(
-        candidates, references
-    )
+    scores = PromptBERTScore(
+        encoder, batch_size=batch_size, device=device, reference_cache=False
+    ).score(candidates, references)
     return sum(scores) / len(scores)
 
 

@@ -18,7 +18,10 @@ A catalogue entry names its weights in the ``weights`` field (kept in
 - ``civitai``: a Civitai model-version id, ``version_id``, fetched by ``chatgenbench models fetch``
   with the token in ``$CIVITAI_TOKEN`` into ``$CHATGENBENCH_HOME/weights/civitai``.
 
-``sha256`` (optional, any type that is a file) is checked before use. A LoRA entry may name its
+``sha256`` (optional, any type that is a file) is trusted as the file's identity when the render is
+planned, so planning reads no weights, and checked when the file is first loaded
+(:func:`verify_weights`; remembered by size and mtime, so each file is read once per machine). A
+file without it is hashed when planned (also remembered). A LoRA entry may name its
 ``base`` checkpoint (a catalogue name; default: :data:`DEFAULT_LORA_BASES` by architecture) and its
 ``lora_scale`` (default 1.0). Only safetensors are loaded from a catalogue; nothing runs remote code.
 """
@@ -108,6 +111,8 @@ class WeightRef:
     identity: str
     config: str | None = None
     size_bytes: int = 0
+    #: The catalogue's sha256, still to be checked against the file when it is first loaded.
+    verify_sha256: str | None = None
 
 
 @dataclass
@@ -159,20 +164,31 @@ class WeightLocator:
                     self._index = {}
         return self._index
 
-    def file_sha256(self, path: Path) -> str:
-        """Return a file's sha256, memoised by (path, size, mtime) in the cache folder's index."""
-        from chatgenbench.storage import atomic_write_json, sha256_file
-
-        stat = path.stat()
+    def known_sha256(self, path: Path) -> str | None:
+        """Return a file's remembered sha256 (same path, size and mtime), or None; reads no bytes."""
         index = self._load_index()
-        key = str(path.resolve())
-        known = index.get(key)
+        if not index:
+            return None
+        stat = path.stat()
+        known = index.get(str(path.resolve()))
         if (
             known
             and known.get("size") == stat.st_size
             and known.get("mtime_ns") == stat.st_mtime_ns
         ):
             return known["sha256"]
+        return None
+
+    def file_sha256(self, path: Path) -> str:
+        """Return a file's sha256, memoised by (path, size, mtime) in the cache folder's index."""
+        from chatgenbench.storage import atomic_write_json, sha256_file
+
+        known = self.known_sha256(path)
+        if known is not None:
+            return known
+        stat = path.stat()
+        index = self._load_index()
+        key = str(path.resolve())
         digest = sha256_file(path)
         index[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
         if self.cache_dir:
@@ -252,7 +268,13 @@ class WeightLocator:
                     "download), or change 'weights' in the catalogue"
                 )
                 return missing
-            digest = self.file_sha256(path) if identity is None or spec.sha256 else None
+            verify = None
+            if spec.sha256:  # trusted now, checked at first load (unless already known here)
+                digest = self.known_sha256(path)
+                if digest is None:
+                    digest, verify = spec.sha256, spec.sha256
+            else:
+                digest = self.file_sha256(path) if identity is None else None
             if spec.sha256 and digest != spec.sha256:
                 missing.reason = (
                     f"sha256 of {path} is {digest}, the catalogue expects {spec.sha256}"
@@ -269,7 +291,7 @@ class WeightLocator:
                 return missing
             ref = WeightRef(entry.name, "single_file", str(path),
                             f"sha256:{digest}" if digest else identity, config,
-                            path.stat().st_size)  # fmt: skip
+                            path.stat().st_size, verify)  # fmt: skip
             return WeightStatus(entry.name, spec.type, True, ref=ref, details=details)
         if not (path / "model_index.json").is_file():
             missing.reason = f"diffusers folder not found (no model_index.json): {path}"
@@ -325,6 +347,32 @@ class WeightLocator:
                 f"/{spec.filename}" if spec.filename else ""
             )
         return self._local(entry, spec, path, form, identity=identity)
+
+
+def verify_weights(ref: WeightRef, locator: WeightLocator) -> float:
+    """Check ``ref``'s file against the catalogue's sha256 before it is first loaded.
+
+    Returns the seconds spent hashing (0.0 when the file's digest is remembered, or when there is
+    nothing to check). Raises :class:`WeightsError` when the file's bytes are not the catalogue's.
+    """
+    import time
+
+    if not ref.verify_sha256:
+        return 0.0
+    path = Path(ref.path)
+    if locator.known_sha256(path) is not None:
+        digest, seconds = locator.known_sha256(path), 0.0
+    else:
+        start = time.perf_counter()
+        digest = locator.file_sha256(path)
+        seconds = time.perf_counter() - start
+    if digest != ref.verify_sha256:
+        raise WeightsError(
+            f"sha256 of {path} is {digest}, the catalogue expects {ref.verify_sha256}; the "
+            "file was not loaded",
+            how_to_fix="download the file again, or correct 'sha256' in the catalogue",
+        )
+    return seconds
 
 
 def fetch_weights(entry: CatalogEntry, locator: WeightLocator | None = None) -> WeightStatus:

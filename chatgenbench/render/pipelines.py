@@ -100,9 +100,34 @@ class PipelinePool:
     checkpoint_loads: int = 0
     lora_loads: int = 0
     load_seconds: float = 0.0
+    #: Where the sha256 of verified files is remembered (the render cache folder), or None.
+    index_dir: str | None = None
+    files_verified: int = 0
+    verify_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         self._pipelines: OrderedDict[str, LoadedPipeline] = OrderedDict()
+        self._locator = None
+
+    def verify(self, weights: WeightRef) -> None:
+        """Check a file against its catalogue sha256 before its first load (first run: a read).
+
+        Raises :class:`chatgenbench.errors.WeightsError` when the bytes differ.
+        """
+        if not weights.verify_sha256:
+            return
+        from chatgenbench.render.checkpoints import WeightLocator, verify_weights
+
+        if self._locator is None or str(self._locator.cache_dir) != str(self.index_dir):
+            self._locator = WeightLocator(self.index_dir)
+        first_time = self._locator.known_sha256(Path(weights.path)) is None
+        start = time.perf_counter()
+        try:
+            verify_weights(weights, self._locator)
+        finally:  # a file that fails its check was read all the same
+            if first_time:
+                self.files_verified += 1
+                self.verify_seconds += time.perf_counter() - start
 
     def get(self, checkpoint: WeightRef, architecture: str) -> LoadedPipeline:
         """Return the pipeline of ``checkpoint``, loading it (and evicting the oldest) if needed."""
@@ -110,6 +135,7 @@ class PipelinePool:
         if key in self._pipelines:
             self._pipelines.move_to_end(key)
             return self._pipelines[key]
+        self.verify(checkpoint)
         while len(self._pipelines) >= max(1, self.capacity):
             self._evict_oldest()
         loaded = self._load(checkpoint, architecture)
@@ -171,6 +197,7 @@ class PipelinePool:
         if lora is None:
             yield
             return
+        self.verify(lora)
         pipeline = loaded.pipeline
         adapter = "lora_" + lora.identity.split(":")[-1][:16]
         start = time.perf_counter()

@@ -29,7 +29,9 @@ SUMMARY_KEYS: dict[str, str] = {
     "settings": "backend, workers, device, dtype, batch size, LRU size, threads, setting, seed "
     "policy, LoRA bases, safety checker, image format",
     "performance": "images rendered, batches, render and wall seconds, images/s, checkpoint and "
-    "LoRA loads, load seconds, groups, distinct checkpoints",
+    "LoRA loads, load seconds, groups, distinct checkpoints; files_verified and verify_seconds: "
+    "the first-load check of files against the catalogue's sha256 (once per file and machine), "
+    "verify_seconds_per_file",
     "cache": "cache folder, hits (taken from it) and misses (rendered or failed)",
     "shard": "null, or index/count/groups/requests of this shard",
     "complete": "false for a shard's folder: only its samples are listed",
@@ -39,7 +41,8 @@ SUMMARY_KEYS: dict[str, str] = {
 }
 #: The ``performance`` counters that merging shards adds up.
 SUMMED_PERFORMANCE = ("images_rendered", "batches", "render_seconds", "checkpoint_loads",
-                      "lora_loads", "load_seconds", "groups")  # fmt: skip
+                      "lora_loads", "load_seconds", "groups", "files_verified",
+                      "verify_seconds")  # fmt: skip
 
 
 def render_settings(
@@ -108,6 +111,11 @@ def build_summary(
             "checkpoint_loads": stats.checkpoint_loads,
             "lora_loads": stats.lora_loads,
             "load_seconds": round(stats.load_seconds, 3),
+            "files_verified": stats.files_verified,
+            "verify_seconds": round(stats.verify_seconds, 3),
+            "verify_seconds_per_file": round(stats.verify_seconds / stats.files_verified, 3)
+            if stats.files_verified
+            else None,
             "groups": len(plan.groups),
             "distinct_checkpoints": plan.distinct_checkpoints,
             "wall_seconds": round(wall, 3),
@@ -134,6 +142,10 @@ def merge_summaries(
         key: round(sum(s["performance"].get(key) or 0 for s in summaries), 3)
         for key in SUMMED_PERFORMANCE
     }
+    verified = performance.get("files_verified") or 0
+    performance["verify_seconds_per_file"] = (
+        round(performance["verify_seconds"] / verified, 3) if verified else None
+    )
     normalisation = sum((Counter(s["normalisation"]) for s in summaries), Counter())
     return {
         **first,

@@ -46,6 +46,8 @@ class WorkerStats:
     render_seconds: float = 0.0
     images: int = 0
     batches: int = 0
+    files_verified: int = 0
+    verify_seconds: float = 0.0
 
     def add(self, other: WorkerStats) -> None:
         """Add another worker's counters to these."""
@@ -118,8 +120,11 @@ class RenderWorker:
         a batch that fails is retried request by request. Never raises for a bad file.
         """
         cache = ImageCache(Path(cache_root)) if cache_root else None
+        if cache_root:  # remember verified files' sha256 beside the planner's fingerprints
+            self.pool.index_dir = str(cache_root)
         first = group[0]
-        before = (self.pool.checkpoint_loads, self.pool.lora_loads, self.pool.load_seconds)
+        before = (self.pool.checkpoint_loads, self.pool.lora_loads, self.pool.load_seconds,
+                  self.pool.files_verified, self.pool.verify_seconds)  # fmt: skip
         try:
             loaded = self.pool.get(first.checkpoint, first.architecture)
             lora_context = self.pool.lora(loaded, first.lora, first.lora_scale)
@@ -136,6 +141,8 @@ class RenderWorker:
             self.stats.checkpoint_loads += self.pool.checkpoint_loads - before[0]
             self.stats.lora_loads += self.pool.lora_loads - before[1]
             self.stats.load_seconds += self.pool.load_seconds - before[2]
+            self.stats.files_verified += self.pool.files_verified - before[3]
+            self.stats.verify_seconds += self.pool.verify_seconds - before[4]
         try:
             batches: dict[str, list[RenderRequest]] = defaultdict(list)
             for request in group:

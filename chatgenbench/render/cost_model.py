@@ -1,0 +1,265 @@
+"""How long a render plan takes: a cost model and a simulation of the three schedules.
+
+:class:`CostModel` prices the two things a render does: load a checkpoint (by architecture and file
+size; the first read of a file on a machine is *cold*, later reads come from the page cache) and a
+LoRA, and denoise a batch (by architecture, resolution, steps and batch size). :func:`simulate`
+replays a :class:`~chatgenbench.render.planning.RenderPlan`'s checkpoint groups on ``gpus`` workers
+as each backend schedules them:
+
+- ``local``: one machine, one worker per GPU, each taking the next group when it is free (the
+  process pool of :mod:`chatgenbench.render.backends`); at most ``gpus_per_machine`` GPUs;
+- ``shard``: ``gpus`` independent jobs (``--shard I/N``), groups fixed in advance by
+  :func:`chatgenbench.render.shards.assign_shards`, each job rendering its own in plan order;
+- ``ray``: one actor per GPU over as many machines as needed, fed the next group when free
+  (:mod:`chatgenbench.render.ray_backend`), plus a dispatch cost per group.
+
+Every worker keeps an LRU of ``capacity`` loaded pipelines, as :class:`PipelinePool` does. The
+makespan is compared with the lower bound ``max(total work / gpus, largest group)``, where the total
+work loads every distinct checkpoint once (cold), every LoRA group's LoRA, and renders every image.
+
+The default figures (:data:`DEFAULT_COSTS`) are estimates for one H100/H200 in fp16, not
+measurements: about 2 s warm and 5 to 10 s cold per SD 1.5 checkpoint, more for SDXL, 1.5 s per
+LoRA, and SD 1.5 at 512x512 about 0.5 s per image at 25 steps. Override any of them with measured
+ones (``benchmarks/render.py --simulate --costs FILE``; ``benchmarks/gpu.sh`` writes such a file).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEDULES: tuple[str, ...] = ("local", "shard", "ray")
+
+
+def _per_arch(sd15: float, sdxl: float) -> dict[str, float]:
+    return {"sd15": sd15, "sdxl": sdxl}
+
+
+@dataclass
+class CostModel:
+    """Seconds per checkpoint load, LoRA load and denoising batch; every field is overridable.
+
+    Checkpoint load = ``load_fixed_s[arch] + size / read_mb_s`` with ``cold_read_mb_s`` for the
+    first read of a file on a machine and ``warm_read_mb_s`` after. A batch of ``b`` images of
+    ``w x h`` at ``s`` steps = ``s * (step_fixed_s + b * step_per_image_s * w*h / reference_pixels)
+    + b * decode_s_per_image`` (both terms by architecture). ``dispatch_s`` is paid per group and
+    ``startup_s`` once per worker, by schedule.
+    """
+
+    load_fixed_s: dict[str, float] = field(default_factory=lambda: _per_arch(1.5, 3.0))
+    cold_read_mb_s: float = 400.0
+    warm_read_mb_s: float = 4000.0
+    lora_load_s: float = 1.5
+    step_fixed_s: dict[str, float] = field(default_factory=lambda: _per_arch(0.008, 0.02))
+    step_per_image_s: dict[str, float] = field(default_factory=lambda: _per_arch(0.012, 0.08))
+    reference_pixels: dict[str, float] = field(
+        default_factory=lambda: _per_arch(512 * 512, 1024 * 1024)
+    )
+    decode_s_per_image: dict[str, float] = field(default_factory=lambda: _per_arch(0.03, 0.12))
+    dispatch_s: dict[str, float] = field(
+        default_factory=lambda: {"local": 0.002, "shard": 0.0, "ray": 0.05}
+    )
+    startup_s: dict[str, float] = field(
+        default_factory=lambda: {"local": 20.0, "shard": 20.0, "ray": 40.0}
+    )
+    gpus_per_machine: int = 8
+    source: str = "defaults (estimates for one H100/H200, fp16; not measured)"
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, Any] | None) -> CostModel:
+        """Return the defaults with ``overrides`` laid over them (dicts merge by key).
+
+        Raises ValueError for an unknown field.
+        """
+        model = cls()
+        for name, value in (overrides or {}).items():
+            if name not in cls.__dataclass_fields__:
+                raise ValueError(
+                    f"unknown cost field {name!r}; known: {sorted(cls.__dataclass_fields__)}"
+                )
+            current = getattr(model, name)
+            setattr(model, name, {**current, **value} if isinstance(current, dict) else value)
+        return model
+
+    def describe(self) -> dict[str, Any]:
+        """Return every figure (JSON-ready)."""
+        return asdict(self)
+
+    def checkpoint_load_s(self, architecture: str, size_bytes: int, cold: bool) -> float:
+        """Seconds to load one checkpoint of ``size_bytes``; ``cold``: first read on the machine."""
+        bandwidth = self.cold_read_mb_s if cold else self.warm_read_mb_s
+        return self.load_fixed_s[architecture] + size_bytes / 1e6 / bandwidth
+
+    def batch_s(self, architecture: str, width: int, height: int, steps: int, batch: int) -> float:
+        """Seconds to render one batch of ``batch`` same-shape images, decoding included."""
+        scale = width * height / self.reference_pixels[architecture]
+        per_step = self.step_fixed_s[architecture] + batch * self.step_per_image_s[architecture] * (
+            scale
+        )
+        return steps * per_step + batch * self.decode_s_per_image[architecture] * scale
+
+
+@dataclass(frozen=True)
+class GroupCost:
+    """One checkpoint group, priced: what it loads and how long its images take."""
+
+    checkpoint: str
+    architecture: str
+    size_bytes: int
+    lora: bool
+    render_s: float
+    images: int
+
+
+def price_groups(groups, model: CostModel, batch_size: int = 4) -> list[GroupCost]:
+    """Return a :class:`GroupCost` per group of a plan (same order), batching as the worker does."""
+    priced = []
+    for group in groups:
+        first = group[0]
+        by_shape: dict[str, list] = defaultdict(list)
+        for request in group:
+            by_shape[request.batch_key].append(request)
+        render = 0.0
+        for same in by_shape.values():
+            a = same[0].arguments
+            for start in range(0, len(same), batch_size):
+                n = len(same[start : start + batch_size])
+                render += model.batch_s(first.architecture, a.width, a.height, a.steps, n)
+        priced.append(
+            GroupCost(
+                first.checkpoint.identity,
+                first.architecture,
+                first.checkpoint.size_bytes,
+                first.lora is not None,
+                render,
+                len(group),
+            )  # fmt: skip
+        )
+    return priced
+
+
+class _Worker:
+    def __init__(self, machine: int, capacity: int) -> None:
+        self.machine = machine
+        self.capacity = max(1, capacity)
+        self.loaded: OrderedDict[str, None] = OrderedDict()
+        self.busy = 0.0
+        self.loads = 0
+
+
+def _run_group(worker: _Worker, group: GroupCost, model: CostModel, read: set) -> float:
+    """Seconds ``worker`` spends on ``group``; updates its LRU and the machine's page cache."""
+    seconds = group.render_s + (model.lora_load_s if group.lora else 0.0)
+    if group.checkpoint in worker.loaded:
+        worker.loaded.move_to_end(group.checkpoint)
+    else:
+        cold = (worker.machine, group.checkpoint) not in read
+        read.add((worker.machine, group.checkpoint))
+        seconds += model.checkpoint_load_s(group.architecture, group.size_bytes, cold)
+        worker.loads += 1
+        worker.loaded[group.checkpoint] = None
+        while len(worker.loaded) > worker.capacity:
+            worker.loaded.popitem(last=False)
+    worker.busy += seconds
+    return seconds
+
+
+def shards_by_cost(groups: list[GroupCost], model: CostModel, count: int) -> list[int]:
+    """Return a shard per group: largest predicted cost first onto the least-loaded shard.
+
+    What :func:`chatgenbench.render.shards.assign_shards` does by image count, done by predicted
+    seconds (the group's images plus its LoRA load, or a cold load of its checkpoint: LoRA groups
+    share their base, loaded once per shard); for comparison in ``benchmarks/render.py --simulate``.
+    """
+    cost = [
+        g.render_s
+        + (
+            model.lora_load_s
+            if g.lora
+            else model.checkpoint_load_s(g.architecture, g.size_bytes, True)
+        )
+        for g in groups
+    ]
+    load = [0.0] * count
+    shards = [0] * len(groups)
+    for index in sorted(range(len(groups)), key=lambda i: (-cost[i], i)):
+        target = min(range(count), key=lambda s: (load[s], s))
+        load[target] += cost[index]
+        shards[index] = target
+    return shards
+
+
+def lower_bound(groups: list[GroupCost], model: CostModel, gpus: int) -> dict[str, float]:
+    """Return the total work (each distinct checkpoint loaded once, cold), the largest group, and
+    ``max(total / gpus, largest)``."""
+    first_size: dict[str, tuple[str, int]] = {}
+    for g in groups:
+        first_size.setdefault(g.checkpoint, (g.architecture, g.size_bytes))
+    loads = sum(model.checkpoint_load_s(a, s, True) for a, s in first_size.values())
+    work = loads + sum(g.render_s + (model.lora_load_s if g.lora else 0.0) for g in groups)
+    largest = max(
+        (
+            g.render_s
+            + (model.lora_load_s if g.lora else 0.0)
+            + model.checkpoint_load_s(g.architecture, g.size_bytes, True)
+            for g in groups
+        ),
+        default=0.0,
+    )
+    return {"total_work_s": work, "largest_group_s": largest, "bound_s": max(work / gpus, largest)}
+
+
+def simulate(
+    groups: list[GroupCost],
+    model: CostModel,
+    gpus: int,
+    schedule: str,
+    *,
+    capacity: int = 2,
+    shard_of: list[int] | None = None,
+) -> dict[str, Any]:
+    """Return the predicted makespan of ``groups`` on ``gpus`` workers under ``schedule``.
+
+    ``shard_of`` (for ``shard``): each group's shard, as :func:`assign_shards` gives it. The result
+    holds ``makespan_s``, ``lower_bound_s``, ``over_bound`` (makespan / bound), ``checkpoint_loads``
+    and the busiest and idlest worker's seconds; ``applicable`` False (with ``reason``) for
+    ``local`` beyond one machine.
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")
+    bound = lower_bound(groups, model, gpus)
+    if schedule == "local" and gpus > model.gpus_per_machine:
+        return {"applicable": False, "reason": f"one machine holds at most "
+                f"{model.gpus_per_machine} GPUs (gpus_per_machine): use shard or ray"}  # fmt: skip
+    workers = [_Worker(i // model.gpus_per_machine, capacity) for i in range(gpus)]
+    read: set = set()
+    dispatch = model.dispatch_s[schedule]
+    if schedule == "shard":
+        if shard_of is None:
+            raise ValueError("the shard schedule needs shard_of (assign_shards)")
+        for group, shard in zip(groups, shard_of):
+            _run_group(workers[shard], group, model, read)
+            workers[shard].busy += dispatch
+    else:  # the next group goes to the worker that is free first
+        free = [(0.0, i) for i in range(gpus)]
+        heapq.heapify(free)
+        for group in groups:
+            at, index = heapq.heappop(free)
+            seconds = _run_group(workers[index], group, model, read) + dispatch
+            workers[index].busy += dispatch
+            heapq.heappush(free, (at + seconds, index))
+    busy = [w.busy for w in workers]
+    makespan = max(busy) + model.startup_s[schedule]
+    return {
+        "applicable": True,
+        "makespan_s": round(makespan, 1),
+        "makespan_h": round(makespan / 3600, 3),
+        "lower_bound_s": round(bound["bound_s"], 1),
+        "over_bound": round(makespan / bound["bound_s"], 4) if bound["bound_s"] else None,
+        "busiest_worker_s": round(max(busy), 1),
+        "idlest_worker_s": round(min(busy), 1),
+        "checkpoint_loads": sum(w.loads for w in workers),
+        "machines": (gpus - 1) // model.gpus_per_machine + 1,
+    }
