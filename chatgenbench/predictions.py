@@ -23,7 +23,6 @@ import csv
 import io
 import json
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,8 +33,10 @@ from chatgenbench.errors import PredictionFileError
 from chatgenbench.normalize import (
     ARGUMENT_KEYS,
     INTEGER_ARGUMENTS,
+    has_lone_surrogate,
     parse_integer,
     parse_number,
+    printable_text,
 )
 
 Severity = Literal["error", "warning"]
@@ -177,25 +178,6 @@ class ValidationReport:
             f"{len(self.missing_ids)} benchmark ids without a prediction"
         )
         return "\n".join(lines)
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def has_lone_surrogate(text: str) -> bool:
-    """Whether ``text`` holds a lone surrogate (U+D800..U+DFFF), which no UTF-8 text can carry.
-
-    JSON can spell one (``"\\ud800"``) and Python's parser accepts it; tokenizers, terminals and
-    UTF-8 files reject it.
-    """
-    return _LONE_SURROGATE.search(text) is not None
-
-
-def printable_text(text: str) -> str:
-    """Return ``text`` with each lone surrogate written as a ``\\udXXX`` escape (else unchanged)."""
-    if not has_lone_surrogate(text):
-        return text
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _show(value: Any) -> str:

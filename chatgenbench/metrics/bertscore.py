@@ -18,6 +18,13 @@ from typing import Any, Literal
 from chatgenbench.errors import EncoderUnavailable
 from chatgenbench.metrics.base import METRICS
 
+#: What an empty prompt scores; recorded in every result's ``metric_settings.bertscore``.
+EMPTY_PROMPT_POLICY = (
+    "a pair whose predicted or reference prompt is empty, whitespace-only or has no token for "
+    "the encoder scores F1 0.0 (after any rescaling), like a missing prompt; bert-score itself "
+    "cannot score it"
+)
+
 EncoderName = Literal["minilm", "roberta-large"]
 ENCODER_NAMES: tuple[str, ...] = ("minilm", "roberta-large")
 DEFAULT_ENCODER = "minilm"
@@ -52,6 +59,7 @@ class EncoderSetting:
             "lang": self.lang,
             "bert_score_version": version("bert-score"),
             "official": self.name == "roberta-large",
+            "empty_prompt": EMPTY_PROMPT_POLICY,
         }
 
 
@@ -141,15 +149,45 @@ class PromptBERTScore:
     def score(
         self, candidates: Sequence[str], references: Sequence[str], *, progress: bool = False
     ) -> list[float]:
-        """Return the BERTScore F1 of each candidate against its reference (one batched call)."""
+        """Return the BERTScore F1 of each candidate against its reference (one batched call).
+
+        A pair with an empty side (:data:`EMPTY_PROMPT_POLICY`) scores 0.0 and is not sent to
+        bert-score; a lone surrogate, which no tokenizer takes, is read as U+FFFD.
+        """
         if len(candidates) != len(references):
             raise ValueError(f"{len(candidates)} candidates for {len(references)} references")
         if not candidates:
             return []
+        scores = [0.0] * len(candidates)
+        kept = [
+            index
+            for index, (candidate, reference) in enumerate(zip(candidates, references))
+            if self._has_tokens(candidate) and self._has_tokens(reference)
+        ]
+        if not kept:
+            return scores
         _, _, f1 = self.scorer.score(
-            list(candidates), list(references), verbose=progress, batch_size=self.batch_size
+            [_encodable(candidates[i]) for i in kept],
+            [_encodable(references[i]) for i in kept],
+            verbose=progress,
+            batch_size=self.batch_size,
         )
-        return [float(value) for value in f1.tolist()]
+        for index, value in zip(kept, f1.tolist()):
+            scores[index] = float(value)
+        return scores
+
+    def _has_tokens(self, text: Any) -> bool:
+        """Whether ``text`` is a string the encoder's tokenizer turns into at least one token."""
+        if not isinstance(text, str) or not text.strip():
+            return False
+        return bool(self.scorer._tokenizer.tokenize(_encodable(text)))
+
+
+def _encodable(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (tokenizers refuse surrogates)."""
+    from chatgenbench.normalize import without_lone_surrogates
+
+    return without_lone_surrogates(text)
 
 
 def prompt_bertscore(
