@@ -58,7 +58,7 @@ def test_leaderboard_command_runs_streamlit_on_the_packaged_app(tmp_path, monkey
         calls.append((command, env))
         return 0
 
-    monkeypatch.setattr(subprocess, "call", call)
+    monkeypatch.setattr("chatgenbench.cli.leaderboard.run_child", call)
     store, queue_db = tmp_path / "store", tmp_path / "queue.sqlite3"
     argv = ["leaderboard", "--store", str(store), "--queue-db", str(queue_db), "--port", "8765"]
     assert main([*argv, "--headless", "--", "--theme.base=dark"]) == 0
@@ -76,6 +76,7 @@ def test_leaderboard_command_without_streamlit_names_the_extra(monkeypatch, caps
     def call(command, env):
         raise AssertionError(f"streamlit was started: {command}")
 
-    monkeypatch.setattr(subprocess, "call", call)
+    monkeypatch.setattr("chatgenbench.cli.leaderboard.run_child", call)
+    monkeypatch.setattr(subprocess, "Popen", call)
     assert main(["leaderboard", "--headless"]) == 2
     assert "pip install -e '.[leaderboard]'" in capsys.readouterr().err
