@@ -37,7 +37,11 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="images per pipeline call (4)")
     p.add_argument("--pipelines-in-memory", type=int, default=2, help="LRU size per worker (2)")
     p.add_argument("--workers", type=int, help="local workers (default: one per GPU, or 1)")
-    p.add_argument("--threads", type=int, help="torch CPU threads per worker")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads per worker (default 1 on a CPU; the count is in the cache key)",
+    )
     p.add_argument(
         "--lora-base",
         action="append",
