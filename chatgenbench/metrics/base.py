@@ -468,6 +468,51 @@ class ImageMetric:
         return {}
 
 
+#: How many key names a checkpoint-mismatch error lists of each kind before "... and N more".
+SHOWN_KEYS = 20
+
+
+def _named(keys: Sequence[str]) -> str:
+    shown = ", ".join(keys[:SHOWN_KEYS])
+    more = f", ... and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else ""
+    return f"[{shown}{more}]"
+
+
+def load_state_strictly(
+    model: Any, state: dict[str, Any], *, source: str, network: str, ignorable: str
+) -> None:
+    """Load ``state`` into the torch ``model`` strictly, or raise ValueError naming every key.
+
+    The error lists the unexpected keys (in the checkpoint, not in the network), the missing ones
+    (in the network, not in the checkpoint) and those of another shape, each by name, and says
+    which extra keys are safe to ignore (``ignorable``, the metric's documented list). Nothing is
+    loaded when anything differs.
+    """
+    expected = model.state_dict()
+    unexpected = sorted(k for k in state if k not in expected)
+    missing = sorted(k for k in expected if k not in state)
+    reshaped = sorted(
+        f"{k} {tuple(state[k].shape)} (network {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)
+    )
+    if not (unexpected or missing or reshaped):
+        model.load_state_dict(state, strict=True)
+        return
+    parts = []
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected keys {_named(unexpected)}")
+    if missing:
+        parts.append(f"{len(missing)} missing keys {_named(missing)}")
+    if reshaped:
+        parts.append(f"{len(reshaped)} keys of another shape {_named(reshaped)}")
+    raise ValueError(
+        f"{source} does not fit {network}: " + "; ".join(parts) + ". Extra keys that are safe to "
+        f"ignore (dropped before loading): {ignorable}. Anything else means another checkpoint "
+        "layout or architecture: check the file and the metric's options"
+    )
+
+
 def generated_ids(start: int, count: int, taken: Collection[str]) -> list[str]:
     """Return ``count`` positional ids (``#<n>``, from ``start``) for images updated without ids."""
     out: list[str] = []
