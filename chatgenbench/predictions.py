@@ -129,6 +129,7 @@ class ValidationReport:
     n_invalid_rows: int = 0
     sha256: str | None = None  # of the file's bytes: the identity every later stage records
     n_bytes: int = 0
+    csv_text_numbers: Counter = field(default_factory=Counter)  # argument -> cells read from text
 
     @property
     def errors(self) -> list[Problem]:
@@ -589,7 +590,9 @@ def _check_number(prediction: Prediction, report: ValidationReport, key: str, va
             f"{expected} in [{low}, {high}]",
         )
         return
-    if isinstance(value, str) or (integer and isinstance(value, float)):
+    if isinstance(value, str) and report.format == "csv":
+        report.csv_text_numbers[key] += 1  # every CSV cell is text: one summary warning
+    elif isinstance(value, str) or (integer and isinstance(value, float)):
         _field_problem(
             report,
             prediction,
@@ -833,6 +836,20 @@ def validate_predictions(
                 )
             )
         report.predictions[pred_id] = prediction
+    if report.csv_text_numbers:
+        cells = sum(report.csv_text_numbers.values())
+        columns = ", ".join(sorted(report.csv_text_numbers))
+        report.problems.append(
+            Problem(
+                "warning",
+                "cast",
+                "file",
+                None,
+                f"{cells} numeric cells ({columns})",
+                "numbers; a CSV holds text, so they are read from their text (one warning for "
+                "the whole file)",
+            )
+        )
     report.missing_ids = [i for i in expected_ids if i not in report.predictions]
     severity: Severity = "warning" if allow_missing else "error"
     for missing in report.missing_ids:

@@ -10,8 +10,10 @@ no baseline file for it). Scores from different encoders are never comparable; e
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -158,6 +160,12 @@ class PromptBERTScore:
             raise ValueError(f"{len(candidates)} candidates for {len(references)} references")
         if not candidates:
             return []
+        with quiet_loading(not progress):
+            return self._score(candidates, references, progress)
+
+    def _score(
+        self, candidates: Sequence[str], references: Sequence[str], progress: bool
+    ) -> list[float]:
         scores = [0.0] * len(candidates)
         kept = [
             index
@@ -181,6 +189,24 @@ class PromptBERTScore:
         if not isinstance(text, str) or not text.strip():
             return False
         return bool(self.scorer._tokenizer.tokenize(_encodable(text)))
+
+
+@contextlib.contextmanager
+def quiet_loading(quiet: bool = True) -> Iterator[None]:
+    """Silence transformers' progress bars and bert-score's prints (stdout) while ``quiet``."""
+    if not quiet:
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _encodable(text: str) -> str:
