@@ -167,10 +167,12 @@ class PromptBERTScore:
         self, candidates: Sequence[str], references: Sequence[str], progress: bool
     ) -> list[float]:
         scores = [0.0] * len(candidates)
+        usable_candidates = self._has_tokens(candidates)
+        usable_references = self._has_tokens(references)
         kept = [
             index
-            for index, (candidate, reference) in enumerate(zip(candidates, references))
-            if self._has_tokens(candidate) and self._has_tokens(reference)
+            for index in range(len(candidates))
+            if usable_candidates[index] and usable_references[index]
         ]
         if not kept:
             return scores
@@ -184,11 +186,21 @@ class PromptBERTScore:
             scores[index] = float(value)
         return scores
 
-    def _has_tokens(self, text: Any) -> bool:
-        """Whether ``text`` is a string the encoder's tokenizer turns into at least one token."""
-        if not isinstance(text, str) or not text.strip():
-            return False
-        return bool(self.scorer._tokenizer.tokenize(_encodable(text)))
+    def _has_tokens(self, texts: Sequence[Any]) -> list[bool]:
+        """Whether each text is a string the encoder's tokenizer turns into at least one token
+        (one batched tokenizer call)."""
+        usable = [isinstance(text, str) and bool(text.strip()) for text in texts]
+        indices = [i for i, ok in enumerate(usable) if ok]
+        if indices:
+            encoded = self.scorer._tokenizer(
+                [_encodable(texts[i]) for i in indices],
+                add_special_tokens=False,
+                truncation=False,
+                verbose=False,
+            )["input_ids"]
+            for i, ids in zip(indices, encoded):
+                usable[i] = bool(ids)
+        return usable
 
 
 @contextlib.contextmanager
