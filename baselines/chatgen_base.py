@@ -86,6 +86,15 @@ class ChatGenBaseAdapter:
         self.generation = {**DEFAULT_GENERATION, **(self.generation or {})}
         if self.max_tiles < 1:
             raise ValueError(f"max_tiles must be at least 1, got {self.max_tiles}")
+        if self.checkpoint and self.chat_model is None:
+            from baselines.checkpoint_check import check_checkpoint
+
+            check_checkpoint(
+                self.checkpoint,
+                role="chatgen-base checkpoint",
+                how_to_get="pass -o checkpoint= a hub id (ChengyouJia/ChatGen-Base-2B, -4B, -8B) "
+                "or a local folder holding it",
+            )
 
     def prepare(self, benchmark) -> None:
         """Load the benchmark's catalogue, the system prompts and (once) the checkpoint."""

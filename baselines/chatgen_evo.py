@@ -24,6 +24,7 @@ Published Evo weights may not exist; this adapter needs local ones and says whic
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -96,6 +97,36 @@ class ChatGenEvoAdapter:
         if self.arguments_mode not in ("in_context", "majority"):
             raise ValueError(
                 f"arguments_mode must be 'in_context' or 'majority', got {self.arguments_mode!r}"
+            )
+        self._check_weights()
+
+    def _check_weights(self) -> None:
+        """Refuse, in one line, named weights that cannot load here (before any model import)."""
+        from baselines.checkpoint_check import check_checkpoint, check_folder
+
+        if self.prompt_checkpoint and self.chat_model is None:
+            check_checkpoint(
+                self.prompt_checkpoint,
+                role="chatgen-evo prompt_checkpoint",
+                how_to_get="pass -o prompt_checkpoint= a hub id (ChengyouJia/ChatGen-Evo) or a "
+                "local folder holding it",
+            )
+        if self.selector_checkpoint and self.selector_lm is None:
+            check_checkpoint(
+                self.selector_checkpoint,
+                role="chatgen-evo selector_checkpoint",
+                how_to_get="pass -o selector_checkpoint= the local causal LM the model tokens "
+                "were trained on",
+            )
+        if isinstance(self.model_tokens, (str, os.PathLike)):
+            from baselines.model_tokens import CONFIG_FILENAME
+
+            check_folder(
+                str(self.model_tokens),
+                role="chatgen-evo model_tokens",
+                needs=CONFIG_FILENAME,
+                how_to_get="train them with 'chatgenbench baseline train-modeltokens --base DIR "
+                "--out DIR'",
             )
 
     def prepare(self, benchmark) -> None:

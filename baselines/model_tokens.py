@@ -260,6 +260,13 @@ def train_model_tokens(
 
 def train_model_tokens_cli(args) -> int:
     """The ``chatgenbench baseline train-modeltokens`` command (arguments: see ``cli.py``)."""
+    from baselines.checkpoint_check import check_checkpoint
+
+    check_checkpoint(
+        args.base,
+        role="train-modeltokens --base",
+        how_to_get="pass --base a local causal LM folder (the frozen base the tokens are for)",
+    )
     import platform
 
     import torch

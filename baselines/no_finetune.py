@@ -91,6 +91,14 @@ class NoFinetuneAdapter:
 
     def __post_init__(self) -> None:
         self.arguments = {**DEFAULT_ARGUMENTS, **(self.arguments or {})}
+        if self.rewriter and self.rewriter_lm is None:
+            from baselines.checkpoint_check import check_checkpoint
+
+            check_checkpoint(
+                self.rewriter,
+                role="no-finetune -o rewriter",
+                how_to_get="pass -o rewriter= a local instruction-following causal LM folder",
+            )
 
     @property
     def rewrites(self) -> bool:

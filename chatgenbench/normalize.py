@@ -20,6 +20,30 @@ MODEL_FILE_EXTENSIONS: tuple[str, ...] = (".safetensors", ".ckpt", ".pt", ".pth"
 _WHITESPACE = re.compile(r"\s+")
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (U+D800..U+DFFF), which no UTF-8 text can carry.
+
+    JSON can spell one (``"\\ud800"``) and Python's parser accepts it; tokenizers, terminals and
+    UTF-8 files reject it.
+    """
+    return _LONE_SURROGATE.search(text) is not None
+
+
+def printable_text(text: str) -> str:
+    """Return ``text`` with each lone surrogate written as a ``\\udXXX`` escape (else unchanged)."""
+    if not has_lone_surrogate(text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def without_lone_surrogates(text: str) -> str:
+    """Return ``text`` with each lone surrogate replaced by U+FFFD, the replacement character."""
+    return _LONE_SURROGATE.sub("\ufffd", text) if has_lone_surrogate(text) else text
+
+
 def normalize_model_name(name: Any) -> str | None:
     """Return the comparison key of a model name, or None when ``name`` is not a usable string.
 
@@ -67,7 +91,10 @@ def parse_number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float range (JSON allows any length)
+            return None
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, str):
@@ -81,7 +108,7 @@ def parse_number(value: Any) -> float | None:
         return number if math.isfinite(number) else None
     try:  # numpy scalars and the like
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
 

@@ -24,6 +24,7 @@ import streamlit as st
 from chatgenbench.result_schema import STATUS_COMPUTED, metric_block
 from leaderboard.ablations import render_ablation_table
 from leaderboard.ranking import (
+    PINNED_COLUMNS,
     REPORTED,
     VIEW_INPUT_TYPES,
     VIEW_SETTINGS,
@@ -32,8 +33,9 @@ from leaderboard.ranking import (
     RankingGroup,
     build_ranking,
     columns_by_key,
-    group_frame,
+    display_frame,
     metric_columns,
+    rank_by_header,
     ranking_csv,
     reported_notes,
 )
@@ -61,6 +63,16 @@ def _numeric_columns() -> dict[str, Any]:
         header: st.column_config.Column(alignment="right")
         for header in ("Rank", *(column.header for column in metric_columns()), "n")
     }
+
+
+def _ranking_columns(rank_by: str) -> dict[str, Any]:
+    # Rank, Method and the rank-by column stay pinned on the left, so a page narrower than the
+    # table (1,400 px) still shows who ranks where and by what; the other metrics scroll.
+    columns = _numeric_columns()
+    for header in (*PINNED_COLUMNS, rank_by):
+        alignment = "right" if header in columns else None
+        columns[header] = st.column_config.Column(pinned=True, alignment=alignment)
+    return columns
 
 
 @st.cache_resource(show_spinner=False)
@@ -148,11 +160,11 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
         if best is not None:
             st.text(f"Top of this group: {best.method} ({best.kind})")
         st.dataframe(
-            _styled(group_frame(group, display=True)),
+            _styled(display_frame(group, sort_key)),
             hide_index=True,
             width="stretch",
             key=f"ranking-{index}",
-            column_config=_numeric_columns(),
+            column_config=_ranking_columns(rank_by_header(group, sort_key)),
         )
         chart_key = sort_key or next(
             (

@@ -523,8 +523,46 @@ def _extra_cells(row: RankingRow, columns, display: bool) -> dict[str, Any]:
     return cells
 
 
+def rank_by_header(group: RankingGroup, sort_by: str | None) -> str:
+    """Return the header of the column a group is ranked by (``sort_by`` or its default)."""
+    return columns_by_key()[sort_by or default_sort_key(group.rows)].header
+
+
+def display_frame(group: RankingGroup, sort_by: str | None):
+    """Return :func:`group_frame` for display, its rank-by column moved right after ``Method``.
+
+    With ``Rank`` and ``Method`` it is the column a reader needs on a narrow page, so the app pins
+    these three (:data:`PINNED_COLUMNS` plus :func:`rank_by_header`).
+    """
+    frame = group_frame(group, display=True)
+    header = rank_by_header(group, sort_by)
+    if header in frame:
+        order = [c for c in frame.columns if c != header]
+        order.insert(order.index("Method") + 1, header)
+        frame = frame[order]
+    return frame
+
+
+#: Columns the ranking keeps in view when the table scrolls sideways (with the rank-by column).
+PINNED_COLUMNS = ("Rank", "Method")
+#: A text cell that starts with one of these is a formula to a spreadsheet (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Return a text cell that a spreadsheet would run as a formula with a leading ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def ranking_csv(ranking: Ranking) -> str:
-    """Return every group of a ranking as one CSV (a ``Group`` column tells them apart)."""
+    """Return every group of a ranking as one CSV (a ``Group`` column tells them apart).
+
+    Text cells that begin with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage return) are
+    prefixed with ``'`` so that a spreadsheet shows them as text instead of running them; numbers
+    (a negative ImageReward) are left as they are.
+    """
     import pandas as pd
 
     frames = []
@@ -535,4 +573,8 @@ def ranking_csv(ranking: Ranking) -> str:
         frames.append(frame)
     if not frames:
         return ""
-    return pd.concat(frames, ignore_index=True).to_csv(index=False)
+    table = pd.concat(frames, ignore_index=True)
+    for column in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            table[column] = table[column].map(spreadsheet_safe)
+    return table.to_csv(index=False)

@@ -586,6 +586,11 @@ class SubmissionStore:
                 check.problems.append(
                     str(error).replace(str(path), PREDICTION_FILENAMES[check.format])
                 )
+            except Exception as error:  # broad: the page must list a problem, never a traceback
+                check.problems.append(
+                    f"the file could not be checked ({type(error).__name__}: "
+                    f"{str(error)[:200]}); please report this with the file"
+                )
             else:
                 check.report.path = check.filename
         return check

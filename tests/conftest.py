@@ -187,3 +187,49 @@ def metric_models(tmp_path_factory) -> dict[str, str]:
         "ir": str(write_image_reward(root / "ir")),
         "cache": str(root / "fid_cache"),
     }
+
+
+#: Every process the suite starts inherits this variable (with the session's token), so the
+#: servers it leaves behind can be found by their environment and not by a name.
+SESSION_MARKER = "CHATGENBENCH_TEST_SESSION"
+
+
+def processes_of_this_session(word: str = "streamlit") -> list[tuple[int, str]]:
+    """Return ``(pid, command line)`` of live processes with this session's marker and ``word``."""
+    import os
+
+    token = os.environ.get(SESSION_MARKER)
+    if not token or not Path("/proc").is_dir():
+        return []
+    needle = f"{SESSION_MARKER}={token}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if state != "Z" and needle in environ.split(b"\0") and word in cmdline:
+            found.append((int(entry.name), cmdline.strip()))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_left_behind():
+    """Fail the session when a streamlit server that the suite started is still running."""
+    import os
+    import signal
+    import uuid
+
+    os.environ[SESSION_MARKER] = uuid.uuid4().hex
+    yield
+    left = processes_of_this_session("streamlit")
+    for pid, _ in left:  # ours (marked): stop them by PID so that the machine is left clean
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    assert not left, f"streamlit servers left running by the test suite: {left}"

@@ -180,9 +180,11 @@ def test_ranking_shows_reported_chatgen_evo_row_in_chromium(served_app, browser,
     assert "ChatGenBench leaderboard" in body
     assert "Top of this group: ChatGen-Evo (2B) (reported)" in body
     # the first row of the first grid is the paper's Supervised ChatGen-Evo (2B), rank 1
+    # (the rank-by column, Unified by default, follows Method; Rank, Method and it are pinned)
     assert cells[:14] == [
         "1",
         "ChatGen-Evo (2B)",
+        "65.9",
         "reported",
         "paper: ChatGen-Evo (2B)",
         "2B",
@@ -193,7 +195,6 @@ def test_ranking_shows_reported_chatgen_evo_row_in_chromium(served_app, browser,
         "72.9",
         "25.1",
         "8.9",
-        "65.9",
         "-",
     ]
     assert "no-finetune (paper Baseline)" in cells  # the scored sample, in its own group

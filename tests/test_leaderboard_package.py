@@ -59,7 +59,7 @@ def test_leaderboard_command_runs_streamlit_on_the_packaged_app(tmp_path, monkey
         calls.append((command, env))
         return 0
 
-    monkeypatch.setattr(cli_leaderboard, "run_forwarding_signals", call)
+    monkeypatch.setattr("chatgenbench.cli.leaderboard.run_child", call)
     store, queue_db = tmp_path / "store", tmp_path / "queue.sqlite3"
     argv = ["leaderboard", "--store", str(store), "--queue-db", str(queue_db), "--port", "8765"]
     assert main([*argv, "--headless", "--", "--theme.base=dark"]) == 0
@@ -77,7 +77,8 @@ def test_leaderboard_command_without_streamlit_names_the_extra(monkeypatch, caps
     def call(command, env):
         raise AssertionError(f"streamlit was started: {command}")
 
-    monkeypatch.setattr(cli_leaderboard, "run_forwarding_signals", call)
+    monkeypatch.setattr("chatgenbench.cli.leaderboard.run_child", call)
+    monkeypatch.setattr(subprocess, "Popen", call)
     assert main(["leaderboard", "--headless"]) == 2
     assert "pip install -e '.[leaderboard]'" in capsys.readouterr().err
 
@@ -96,8 +97,8 @@ def test_stopping_the_leaderboard_command_stops_the_server_it_started(tmp_path):
     )
     wrapper = (
         "import os, sys\n"
-        "from chatgenbench.cli.leaderboard import run_forwarding_signals\n"
-        f"sys.exit(run_forwarding_signals([sys.executable, '-c', {child!r}], dict(os.environ)))\n"
+        "from chatgenbench.cli.leaderboard import run_child\n"
+        f"sys.exit(run_child([sys.executable, '-c', {child!r}], dict(os.environ)))\n"
     )
     process = subprocess.Popen([sys.executable, "-c", wrapper], cwd=ROOT)
     try:

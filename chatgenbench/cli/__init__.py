@@ -75,14 +75,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_UNUSABLE
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # inside the try: a closed pipe is answered below, not at exit
+        return code
     except ChatGenBenchError as error:
         print(f"chatgenbench {args.command}: error: {error}", file=sys.stderr)
         if error.how_to_fix:
             print(f"how to fix: {error.how_to_fix}", file=sys.stderr)
         return EXIT_UNUSABLE
+    except BrokenPipeError:  # the reader went away (`chatgenbench schema | head`): end quietly
+        _silence_stdout()
+        return EXIT_OK
     except OSError as error:  # an input file that cannot be read (missing, a folder, no access)
         print(f"chatgenbench {args.command}: error: {error}", file=sys.stderr)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout already closed or not a real file: nothing to flush
+        pass

@@ -84,29 +84,60 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     if args.headless:
         command.append("--server.headless=true")
     command += [arg for arg in args.streamlit_args if arg != "--"]
-    return run_forwarding_signals(command, env)
+    return run_child(command, env)
 
 
-def run_forwarding_signals(command: list[str], env: dict[str, str]) -> int:
-    """Run ``command`` and return its exit code; SIGTERM, SIGINT and SIGHUP sent to this process
-    are passed on to it, so stopping ``chatgenbench leaderboard`` stops the server it started."""
+#: The signals the wrapper passes on to its server (a service manager's stop, Ctrl-C, hang-up).
+FORWARDED_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
+
+
+def run_child(command: list[str], env: dict[str, str]) -> int:
+    """Run ``command`` as a child, pass SIGTERM/SIGINT/SIGHUP on to it, and wait for it to end.
+
+    Returns the child's exit code (``128 + N`` when signal ``N`` ended it). When the wrapper stops
+    for any other reason the child is terminated too, so no server outlives the command.
+    """
     import signal
     import subprocess
 
-    child = subprocess.Popen(command, env=env)
-    forwarded = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    state: dict[str, object] = {"child": None, "pending": []}
+
+    def forward(signum, frame) -> None:
+        child = state["child"]
+        if child is None:
+            state["pending"].append(signum)  # arrived while the child was starting
+        elif child.poll() is None:
+            child.send_signal(signum)
+
     previous = {}
-    for signum in forwarded:
-        previous[signum] = signal.signal(signum, lambda number, _frame: child.send_signal(number))
+    for name in FORWARDED_SIGNALS:
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        try:
+            previous[signum] = signal.signal(signum, forward)
+        except (
+            ValueError
+        ):  # not the main thread: signals cannot be caught; the finally still ends it
+            pass
+    child = None
     try:
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:  # a Ctrl-C reached both processes: wait for the child
-                continue
+        child = subprocess.Popen(command, env=env)
+        state["child"] = child
+        for signum in state["pending"]:
+            child.send_signal(signum)
+        code = child.wait()
+        return 128 - code if code < 0 else code
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if child is not None and child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
 
 def _queue(args: argparse.Namespace):

@@ -42,7 +42,13 @@ def add_json(parser: argparse.ArgumentParser, what: str = "the result") -> None:
 
 def add_no_progress(parser: argparse.ArgumentParser) -> None:
     """Add ``--no-progress``."""
-    parser.add_argument("--no-progress", action="store_true", help="show no progress bars")
+    parser.add_argument(
+        "--no-progress",
+        "--quiet",
+        dest="no_progress",
+        action="store_true",
+        help="show no progress bars (nor the model loaders' bars and prints)",
+    )
 
 
 def add_store(parser: argparse.ArgumentParser) -> None:

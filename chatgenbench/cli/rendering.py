@@ -37,7 +37,11 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="images per pipeline call (4)")
     p.add_argument("--pipelines-in-memory", type=int, default=2, help="LRU size per worker (2)")
     p.add_argument("--workers", type=int, help="local workers (default: one per GPU, or 1)")
-    p.add_argument("--threads", type=int, help="torch CPU threads per worker")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads per worker (default 1 on a CPU; the count is in the cache key)",
+    )
     p.add_argument(
         "--lora-base",
         action="append",
@@ -81,7 +85,7 @@ def render_command(args: argparse.Namespace) -> int:
             f"merged {report.summary['shard']['merged']} shards into {report.out_dir}: "
             f"{report.summary['n_samples']} samples: {counts}"
         )
-        return 0
+        return _exit_code_of(report)
     from chatgenbench.render import render_predictions
 
     options = {
@@ -111,7 +115,21 @@ def render_command(args: argparse.Namespace) -> int:
         **options,
     )
     _print_summary(report, args)
-    return 0
+    return _exit_code_of(report)
+
+
+def _exit_code_of(report) -> int:
+    """1 (with the reason on stderr) when samples were to be rendered but none has an image."""
+    import sys
+
+    summary = report.summary
+    if summary["n_samples"] == 0 or summary["n_images"] > 0:
+        return 0
+    counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items() if v)
+    errors = [r.error for r in report.records if getattr(r, "error", None)]
+    reason = f"; first reason: {errors[0]}" if errors else ""
+    print(f"chatgenbench render: no image was produced ({counts}){reason}", file=sys.stderr)
+    return 1
 
 
 def _print_summary(report, args: argparse.Namespace) -> None:

@@ -202,15 +202,48 @@ def evaluate_command(args: argparse.Namespace) -> int:
         print(json.dumps(results, indent=2, sort_keys=True))
         return 0
     print(results_table(results))
+    images_line = image_coverage_line(results, rendered=args.render)
+    if images_line:
+        print(images_line)
     validation = results["validation"]
-    if validation["n_errors"]:
+    if validation["n_errors"] or validation["n_warnings"]:
+        # evaluate reads missing predictions as warnings (they score zero): so does the command
+        # it points at, so that both count the same problems
         print(
-            f"{validation['n_errors']} validation errors scored as zero or wrong; run "
-            f"'chatgenbench validate {args.predictions} --benchmark {args.benchmark}' to list them"
+            f"{validation['n_errors']} validation errors (scored as zero or wrong) and "
+            f"{validation['n_warnings']} warnings; run 'chatgenbench validate {args.predictions} "
+            f"--benchmark {args.benchmark} --setting {args.setting} --allow-missing' to list them"
         )
     if args.out:
         print(f"results written to {args.out}")
     return 0
+
+
+def image_coverage_line(results: dict, *, rendered: bool) -> str | None:
+    """Return "how many of the N samples have an image, and where" for a run with images."""
+    images = results.get("images")
+    if not images:
+        return None
+    overall = results.get("overall", {})
+    n, found = overall.get("n_samples", 0), overall.get("n_images", 0)
+    summary = images.get("render_summary") or {}
+    counts = summary.get("counts") or {}
+    if rendered:
+        how = f"{counts.get('rendered', 0)} rendered, {counts.get('cached', 0)} from the cache"
+        missing = ", ".join(
+            f"{k} {v}" for k, v in counts.items() if v and k not in ("rendered", "cached")
+        )
+        verb = "rendered"
+    else:
+        how = "listed in its manifest"
+        missing = ", ".join(
+            f"{k} {v}"
+            for k, v in sorted((overall.get("render_status") or {}).items())
+            if v and k not in ("rendered", "cached")
+        )
+        verb = "found"
+    text = f"images: {found} of {n} samples {verb} ({how}) in {images.get('render_dir')}"
+    return text + (f"; without an image: {missing}" if missing else "")
 
 
 def validate_command(args: argparse.Namespace) -> int:

@@ -53,7 +53,7 @@ import copy
 import importlib
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -468,21 +468,109 @@ class ImageMetric:
         return {}
 
 
+#: How many key names a checkpoint-mismatch error lists of each kind before "... and N more".
+SHOWN_KEYS = 20
+
+
+def _named(keys: Sequence[str]) -> str:
+    shown = ", ".join(keys[:SHOWN_KEYS])
+    more = f", ... and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else ""
+    return f"[{shown}{more}]"
+
+
+def load_state_strictly(
+    model: Any, state: dict[str, Any], *, source: str, network: str, ignorable: str
+) -> None:
+    """Load ``state`` into the torch ``model`` strictly, or raise ValueError naming every key.
+
+    The error lists the unexpected keys (in the checkpoint, not in the network), the missing ones
+    (in the network, not in the checkpoint) and those of another shape, each by name, and says
+    which extra keys are safe to ignore (``ignorable``, the metric's documented list). Nothing is
+    loaded when anything differs.
+    """
+    expected = model.state_dict()
+    unexpected = sorted(k for k in state if k not in expected)
+    missing = sorted(k for k in expected if k not in state)
+    reshaped = sorted(
+        f"{k} {tuple(state[k].shape)} (network {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)
+    )
+    if not (unexpected or missing or reshaped):
+        model.load_state_dict(state, strict=True)
+        return
+    parts = []
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected keys {_named(unexpected)}")
+    if missing:
+        parts.append(f"{len(missing)} missing keys {_named(missing)}")
+    if reshaped:
+        parts.append(f"{len(reshaped)} keys of another shape {_named(reshaped)}")
+    raise ValueError(
+        f"{source} does not fit {network}: " + "; ".join(parts) + ". Extra keys that are safe to "
+        f"ignore (dropped before loading): {ignorable}. Anything else means another checkpoint "
+        "layout or architecture: check the file and the metric's options"
+    )
+
+
+def generated_ids(start: int, count: int, taken: Collection[str]) -> list[str]:
+    """Return ``count`` positional ids (``#<n>``, from ``start``) for images updated without ids."""
+    out: list[str] = []
+    index = start
+    while len(out) < count:
+        candidate = f"#{index}"
+        if candidate not in taken:
+            out.append(candidate)
+        index += 1
+    return out
+
+
+def merge_id_map(
+    own: Collection[str],
+    own_generated: Collection[str],
+    other: Sequence[str],
+    other_generated: Collection[str],
+) -> dict[str, str]:
+    """Return the names ``other``'s ids take when merged into ``own``.
+
+    Ids that :meth:`ImageMetric.update` generated (images given without ids: positional, ``#0``,
+    ``#1``, ...) are renumbered after ``own``'s, so shards updated without ids merge. A sample id
+    given explicitly in both raises ValueError, naming the id and what to pass.
+    """
+    taken = set(own)
+    clash = [i for i in other if i in taken and i not in other_generated]
+    if clash:
+        generated = [i for i in clash if i in own_generated]
+        hint = (
+            "the other shard was updated without ids: pass the sample ids to update(ids=...) "
+            "on every shard, or on none"
+            if generated
+            else "each shard must score different samples (pass each image's sample id to "
+            "update(ids=...))"
+        )
+        raise ValueError(f"cannot merge: {len(clash)} ids scored twice, e.g. {clash[0]!r}; {hint}")
+    renamed = [i for i in other if i in other_generated]
+    fresh = generated_ids(len(own_generated), len(renamed), taken | set(other))
+    return {old: new for old, new in zip(renamed, fresh)}
+
+
 @dataclass
 class PerImageState:
-    """Mergeable state of a per-image metric: one raw score per scored image, with its id."""
+    """Mergeable state of a per-image metric: one raw score per scored image, with its id.
+
+    ``generated`` holds the ids made up for images updated without ids (see :func:`merge_id_map`).
+    """
 
     ids: list[str] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    generated: set[str] = field(default_factory=set)
 
     def merge(self, other: PerImageState) -> None:
-        """Append another worker's scores (an id scored twice raises ValueError)."""
-        seen = set(self.ids)
-        clash = [i for i in other.ids if i in seen]
-        if clash:
-            raise ValueError(f"cannot merge: {len(clash)} ids scored twice, e.g. {clash[0]!r}")
-        self.ids.extend(other.ids)
+        """Append another worker's scores (an explicit id scored twice raises ValueError)."""
+        mapping = merge_id_map(self.ids, self.generated, other.ids, other.generated)
+        self.ids.extend(mapping.get(i, i) for i in other.ids)
         self.scores.extend(other.scores)
+        self.generated.update(mapping.get(i, i) for i in other.generated)
 
 
 class PerImageMetric(ImageMetric):
@@ -529,14 +617,17 @@ class PerImageMetric(ImageMetric):
         if len(images) != len(texts):
             raise ValueError(f"{len(images)} images but {len(texts)} texts")
         if ids is None:
-            start = len(self.state.ids)
-            ids = [f"#{start + i}" for i in range(len(images))]
+            ids = generated_ids(len(self.state.generated), len(images), self.state.ids)
+            made_up = set(ids)
+        else:
+            made_up = set()
         scores = [float(s) for s in self.score_batch(images, texts)] if images else []
         for sample_id, score in zip(ids, scores):
             if not math.isfinite(score):
                 raise ValueError(f"{self.name}: non-finite score for {sample_id!r}")
         self.state.ids.extend(ids)
         self.state.scores.extend(scores)
+        self.state.generated.update(made_up)
         return scores
 
     def compute(

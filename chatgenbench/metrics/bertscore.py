@@ -10,13 +10,22 @@ no baseline file for it). Scores from different encoders are never comparable; e
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from chatgenbench.errors import EncoderUnavailable
 from chatgenbench.metrics.base import METRICS
+
+#: What an empty prompt scores; recorded in every result's ``metric_settings.bertscore``.
+EMPTY_PROMPT_POLICY = (
+    "a pair whose predicted or reference prompt is empty, whitespace-only or has no token for "
+    "the encoder scores F1 0.0 (after any rescaling), like a missing prompt; bert-score itself "
+    "cannot score it"
+)
 
 EncoderName = Literal["minilm", "roberta-large"]
 ENCODER_NAMES: tuple[str, ...] = ("minilm", "roberta-large")
@@ -52,6 +61,7 @@ class EncoderSetting:
             "lang": self.lang,
             "bert_score_version": version("bert-score"),
             "official": self.name == "roberta-large",
+            "empty_prompt": EMPTY_PROMPT_POLICY,
         }
 
 
@@ -150,27 +160,101 @@ class PromptBERTScore:
     def score(
         self, candidates: Sequence[str], references: Sequence[str], *, progress: bool = False
     ) -> list[float]:
-        """Return the BERTScore F1 of each candidate against its reference (one batched call)."""
+        """Return the BERTScore F1 of each candidate against its reference (one batched call).
+
+        A pair with an empty side (:data:`EMPTY_PROMPT_POLICY`) scores 0.0 and is not sent to
+        bert-score; a lone surrogate, which no tokenizer takes, is read as U+FFFD.
+        """
         if len(candidates) != len(references):
             raise ValueError(f"{len(candidates)} candidates for {len(references)} references")
         if not candidates:
             return []
+        with quiet_loading(not progress):
+            return self._score(candidates, references, progress)
+
+    def _score(
+        self, candidates: Sequence[str], references: Sequence[str], progress: bool
+    ) -> list[float]:
+        # Every pair whose reference has tokens goes to bert-score, so the reference side (and the
+        # reference cache's key) never depends on which candidates are empty. An empty candidate
+        # is sent as its own reference (no extra encoding: the cache reuses that embedding) and
+        # its score is then set to 0.0, the documented empty-prompt score.
+        scores = [0.0] * len(candidates)
+        usable_candidates = self._has_tokens(candidates)
+        usable_references = self._has_tokens(references)
+        kept = [index for index in range(len(candidates)) if usable_references[index]]
+        if not kept:
+            return scores
+        sent = [candidates[i] if usable_candidates[i] else references[i] for i in kept]
+        f1 = self._score_pairs(
+            [_encodable(text) for text in sent], [_encodable(references[i]) for i in kept], progress
+        )
+        for index, value in zip(kept, f1):
+            if usable_candidates[index]:
+                scores[index] = value
+        return scores
+
+    def _score_pairs(
+        self, candidates: list[str], references: list[str], progress: bool
+    ) -> list[float]:
+        """bert-score's F1 of each pair, through the reference cache when it is on."""
         cache = self._reference_cache()
         if cache is None:
             from chatgenbench.metrics.bertscore_cache import CacheOutcome
 
             _, _, f1 = self.scorer.score(
-                list(candidates), list(references), verbose=progress, batch_size=self.batch_size
+                candidates, references, verbose=progress, batch_size=self.batch_size
             )
             self.last_reference_cache = CacheOutcome("off", n_references=len(set(references)))
         else:
             from chatgenbench.metrics.bertscore_cache import score_with_reference_cache
 
             f1, self.last_reference_cache = score_with_reference_cache(
-                self.scorer, self.setting, list(candidates), list(references),
+                self.scorer, self.setting, candidates, references,
                 batch_size=self.batch_size, cache=cache, progress=progress,
             )  # fmt: skip
         return [float(value) for value in f1.tolist()]
+
+    def _has_tokens(self, texts: Sequence[Any]) -> list[bool]:
+        """Whether each text is a string the encoder's tokenizer turns into at least one token
+        (one batched tokenizer call)."""
+        usable = [isinstance(text, str) and bool(text.strip()) for text in texts]
+        indices = [i for i, ok in enumerate(usable) if ok]
+        if indices:
+            encoded = self.scorer._tokenizer(
+                [_encodable(texts[i]) for i in indices],
+                add_special_tokens=False,
+                truncation=False,
+                verbose=False,
+            )["input_ids"]
+            for i, ids in zip(indices, encoded):
+                usable[i] = bool(ids)
+        return usable
+
+
+@contextlib.contextmanager
+def quiet_loading(quiet: bool = True) -> Iterator[None]:
+    """Silence transformers' progress bars and bert-score's prints (stdout) while ``quiet``."""
+    if not quiet:
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _encodable(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (tokenizers refuse surrogates)."""
+    from chatgenbench.normalize import without_lone_surrogates
+
+    return without_lone_surrogates(text)
 
     def _reference_cache(self):
         """Return the :class:`ReferenceEmbeddingCache` to use, or None when it is off."""

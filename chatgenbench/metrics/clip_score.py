@@ -5,7 +5,10 @@ Variants (``variant=``; the raw per-image score, reported ×100):
 - ``clip_s`` (default, Hessel et al. 2021, the scale the paper prints: 63 to 73):
   ``2.5 * max(cos(image, text), 0)``.
 - ``torchmetrics``: ``cos(image, text)`` per image, and the mean clamped at 0: ×100 this is
-  ``torchmetrics``' ``CLIPScore`` (which clamps the mean, not each image).
+  ``torchmetrics``' ``CLIPScore`` (which clamps the mean, not each image) **for captions of at
+  most 77 tokens**. Over 77, torchmetrics cuts the token ids after the 77th and so drops the
+  end-of-text token that CLIP pools from; we truncate as transformers does, keeping it (the
+  correct reading), so long captions score differently from torchmetrics.
 
 The model is a ``transformers`` ``CLIPModel`` with its processor, loaded from a local folder only
 (``chatgenbench weights download clip-vit-large-patch14`` fetches the default,

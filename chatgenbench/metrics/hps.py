@@ -19,9 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from chatgenbench.metrics.base import PerImageMetric, WeightSet, register_image_metric, to_rgb
+from chatgenbench.metrics.base import (
+    PerImageMetric,
+    WeightSet,
+    load_state_strictly,
+    register_image_metric,
+    to_rgb,
+)
 
 HPSVersion = Literal["v2.0", "v2.1"]
+#: Checkpoint keys the loader drops as safe to ignore: none but a ``module.`` prefix (a model saved
+#: from DistributedDataParallel). The HPS checkpoints are plain open_clip state_dicts; any other
+#: extra key means another architecture and is refused by name.
+HPS_IGNORABLE = "none (a 'module.' prefix on every key is removed)"
 HPS_FILES: dict[str, str] = {"v2.0": "HPS_v2_compressed.pt", "v2.1": "HPS_v2.1_compressed.pt"}
 #: version -> the weight set of its checkpoint
 HPS_WEIGHTS: dict[str, WeightSet] = {
@@ -133,10 +143,9 @@ def load_hps(
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state_dict (or a dict holding 'state_dict')")
     state = {k.removeprefix("module."): v for k, v in state.items()}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        raise ValueError(f"{path} does not fit open_clip {architecture}: {error}") from error
+    load_state_strictly(
+        model, state, source=str(path), network=f"open_clip {architecture}", ignorable=HPS_IGNORABLE
+    )
     model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
     tokenizer = open_clip.get_tokenizer(architecture)
     size = model.visual.image_size

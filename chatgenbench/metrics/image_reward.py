@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.metrics.base import PerImageMetric, WeightSet, register_image_metric, to_rgb
+from chatgenbench.metrics.base import (
+    PerImageMetric,
+    WeightSet,
+    load_state_strictly,
+    register_image_metric,
+    to_rgb,
+)
 
 REWARD_MEAN = 0.16717362830052426
 REWARD_STD = 1.0333394966054072
@@ -37,6 +43,11 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 MLP_SIZES = (1024, 128, 64, 16, 1)
 #: Checkpoint prefixes that the reward does not use (BLIP's contrastive projections and heads).
 IGNORED_PREFIXES = ("blip.vision_proj.", "blip.text_proj.", "blip.itm_head.", "blip.temp")
+#: What the strict-load error says may be ignored (documented in the README as well).
+IMAGE_REWARD_IGNORABLE = (
+    "BLIP's contrastive projections and matching head (" + ", ".join(IGNORED_PREFIXES) + ") "
+    "and 'position_ids' buffers"
+)
 IMAGE_REWARD_WEIGHTS = WeightSet(
     name="image-reward",
     description="ImageReward v1.0: BLIP (ViT-L/16 + BERT) and reward MLP (THUDM/ImageReward)",
@@ -68,11 +79,15 @@ _VISION_RULES: tuple[tuple[str, str], ...] = (
 )
 
 
-def convert_state_dict(state: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def convert_state_dict(
+    state: dict[str, Any], *, keep_unknown: bool = False
+) -> tuple[dict[str, Any], list[str]]:
     """Rename an ``ImageReward.pt`` state_dict to this module's names.
 
-    Returns (converted state, keys dropped as unused). Raises ValueError for a key it does not
-    know (a checkpoint of another layout).
+    Returns (converted state, keys dropped as unused: :data:`IGNORED_PREFIXES` and
+    ``position_ids`` buffers). Raises ValueError for a key it does not know (a checkpoint of
+    another layout), unless ``keep_unknown``: such keys are then kept under their own names, for
+    the strict load to list them all.
     """
     converted: dict[str, Any] = {}
     dropped: list[str] = []
@@ -86,10 +101,14 @@ def convert_state_dict(state: dict[str, Any]) -> tuple[dict[str, Any], list[str]
                     converted["visual_encoder." + re.sub(pattern, replacement, rest)] = value
                     break
             else:
-                raise ValueError(f"unknown ImageReward vision key {key!r}")
+                if not keep_unknown:
+                    raise ValueError(f"unknown ImageReward vision key {key!r}")
+                converted[key] = value
         elif key.startswith("blip.text_encoder."):
             converted["text_encoder." + key.removeprefix("blip.text_encoder.")] = value
         elif key.startswith("mlp.layers."):
+            converted[key] = value
+        elif keep_unknown:
             converted[key] = value
         else:
             raise ValueError(f"unknown ImageReward checkpoint key {key!r}")
@@ -235,13 +254,24 @@ def load_image_reward(
     state = load_checkpoint(checkpoint)
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
-    vision = _vision_config(state)
-    model = build_model(vision, _text_config(med_config, vision.hidden_size))
-    converted, _ = convert_state_dict(state)
+    if not isinstance(state, dict):
+        raise ValueError(f"{checkpoint}: expected a state_dict (or a dict holding 'state_dict')")
     try:
-        model.load_state_dict(converted, strict=True)
-    except RuntimeError as error:
-        raise ValueError(f"{checkpoint} does not fit the ImageReward network: {error}") from error
+        vision = _vision_config(state)
+    except (KeyError, ValueError) as error:  # the keys that give the vision tower's size
+        raise ValueError(
+            f"{checkpoint} is not an ImageReward checkpoint: cannot read the vision tower's "
+            f"size ({type(error).__name__}: {error})"
+        ) from error
+    model = build_model(vision, _text_config(med_config, vision.hidden_size))
+    converted, _ = convert_state_dict(state, keep_unknown=True)
+    load_state_strictly(
+        model,
+        converted,
+        source=str(checkpoint),
+        network="the ImageReward network",
+        ignorable=IMAGE_REWARD_IGNORABLE,
+    )
     model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
     tokenizer_dir = root / "tokenizer"
     tokenizer = load_tokenizer(tokenizer_dir if tokenizer_dir.is_dir() else None)

@@ -2,7 +2,8 @@
 
 An image's key is the sha256 of everything that decides its pixels (:func:`cache_key`): the
 checkpoint's and LoRA's content identities, the pipeline class, scheduler class and settings,
-prompt, negative prompt, steps, cfg scale, size, seed, dtype, device type and library versions. It
+prompt, negative prompt, steps, cfg scale, size, seed, dtype, device type, library versions and,
+on a CPU, torch's thread count (1 unless asked otherwise: it changes some pixels by one level). It
 does not depend on the sample id, the submission or the number of workers, so two submissions that
 ask for the same render share it, and a rerun after a crash renders only what is missing.
 

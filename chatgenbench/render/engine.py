@@ -56,7 +56,7 @@ RENDER_OPTIONS: dict[str, str] = {
     "batch_size": "requests rendered in one pipeline call (default 4)",
     "pipelines_in_memory": "pipelines each worker keeps loaded, least recently used out (default 2)",
     "workers": "the number of local workers (default: one per visible GPU, else one)",
-    "threads": "torch CPU threads per worker (default: torch's)",
+    "threads": "torch CPU threads per worker (default 1 on a CPU: part of the cache key)",
     "lora_bases": "architecture -> the base checkpoint a LoRA of it is loaded onto",
     "ray_address": "the Ray cluster of the ray backend (default: start one here)",
     "ray_actors": "the number of Ray actors (default: one per GPU, else one)",
@@ -145,8 +145,9 @@ class _RenderJob:
         device_type = self.options.device.split(":")[0]
         locator = WeightLocator(self.cache.root)
         return RequestSettings(
-            locator, self.lora_bases, self.options.dtype, device_type, self.versions
-        )
+            locator, self.lora_bases, self.options.dtype, device_type, self.versions,
+            cpu_threads=self.options.threads if device_type == "cpu" else None,
+        )  # fmt: skip
 
 
 def _render_job(
@@ -181,7 +182,7 @@ def _render_job(
         batch_size=batch_size,
         capacity=int(options.get("pipelines_in_memory") or 2),
         workers=options.get("workers"),
-        threads=options.get("threads"),
+        threads=_render_threads(options.get("threads"), device),
         cache_root=str(cache.root),
         extra={k: options[k] for k in BACKEND_EXTRA_OPTIONS if k in options},
     )
@@ -190,6 +191,21 @@ def _render_job(
     return _RenderJob(
         out, shard_spec, cache, backend, backend_options, lora_bases, library_versions()
     )
+
+
+#: torch threads of a CPU render when none is asked for: one, so that the pixels (and the cache
+#: key, which records the count) do not depend on the machine's core count.
+DEFAULT_CPU_THREADS = 1
+
+
+def _render_threads(threads: Any, device: str) -> int | None:
+    """Return the torch thread count the workers render with: as asked, else 1 on a CPU."""
+    if threads:
+        threads = int(threads)
+        if threads < 1:
+            raise RenderError(f"threads must be at least 1, got {threads}")
+        return threads
+    return DEFAULT_CPU_THREADS if device.split(":")[0] == "cpu" else None
 
 
 def _benchmark_rows(

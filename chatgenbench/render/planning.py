@@ -62,8 +62,14 @@ def request_inputs(
     dtype: str,
     device_type: str,
     versions: dict[str, str | None],
+    *,
+    cpu_threads: int | None = None,
 ) -> dict[str, Any]:
-    """Return the inputs that make a request's cache key (see :mod:`chatgenbench.render.cache`)."""
+    """Return the inputs that make a request's cache key (see :mod:`chatgenbench.render.cache`).
+
+    ``cpu_threads`` is torch's intra-op thread count of a CPU render: it changes some pixels by one
+    level (the reduction order of the convolutions), so it is part of the key; on a GPU it is None.
+    """
     return {
         "checkpoint": resolved.checkpoint.identity,
         "lora": resolved.lora.identity if resolved.lora else None,
@@ -76,6 +82,7 @@ def request_inputs(
         "generator": "torch.Generator(cpu)",
         "dtype": dtype,
         "device_type": device_type,
+        "cpu_threads": cpu_threads if device_type == "cpu" else None,
         "versions": versions,
     }
 
@@ -89,6 +96,7 @@ class RequestSettings:
     dtype: str
     device_type: str
     versions: dict[str, str | None]
+    cpu_threads: int | None = None
 
 
 @dataclass
@@ -195,7 +203,7 @@ def _plan_request(
             "given": repr(prediction.negative_prompt)[:80], "used": "", "change": "default"}  # fmt: skip
     inputs = request_inputs(
         resolved, prompt, negative, arguments, settings.dtype, settings.device_type,
-        settings.versions,
+        settings.versions, cpu_threads=settings.cpu_threads,
     )  # fmt: skip
     return RenderRequest(
         key=cache_key(inputs),
