@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 import leaderboard
-from chatgenbench.cli import leaderboard as cli_leaderboard
 from chatgenbench.cli import main
 from leaderboard.scoring_queue import QUEUE_ENV
 from leaderboard.submissions import STORE_ENV
