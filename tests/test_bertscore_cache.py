@@ -150,3 +150,26 @@ def test_evaluate_records_whether_the_cache_was_used(tmp_path, sample_rows):
     assert values[0] < 0.999
     assert values[1] == pytest.approx(values[0], abs=1e-6)
     assert values[2] == pytest.approx(values[0], abs=1e-6)
+
+
+def test_empty_candidates_do_not_change_the_reference_entry(cached_scorer):
+    """A submission with empty prompts reuses the entry of one without: the key is the references'."""
+    from bert_score import score
+
+    cached_scorer.score(CANDIDATES, REFERENCES)
+    full_key = cached_scorer.last_reference_cache.key
+    candidates = ["", *CANDIDATES[1:4], "   ", CANDIDATES[5]]
+    f1 = cached_scorer.score(candidates, REFERENCES)
+    assert cached_scorer.last_reference_cache.state == "warm"
+    assert cached_scorer.last_reference_cache.key == full_key
+    assert f1[0] == 0.0 and f1[4] == 0.0
+    setting = resolve_encoder("minilm")
+    kept = [1, 2, 3, 5]
+    _, _, reference = score(
+        [candidates[i] for i in kept],
+        [REFERENCES[i] for i in kept],
+        model_type=setting.model_type,
+        num_layers=6,
+        batch_size=2,
+    )
+    assert [f1[i] for i in kept] == pytest.approx(reference.tolist(), abs=1e-6)

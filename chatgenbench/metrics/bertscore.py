@@ -215,6 +215,17 @@ class PromptBERTScore:
             )  # fmt: skip
         return [float(value) for value in f1.tolist()]
 
+    def _reference_cache(self):
+        """Return the :class:`ReferenceEmbeddingCache` to use, or None when it is off."""
+        from chatgenbench.metrics.bertscore_cache import ReferenceEmbeddingCache, cache_enabled
+
+        choice = self.reference_cache
+        if choice is False or (choice is None and not cache_enabled()):
+            return None
+        if choice is None or choice is True:
+            return ReferenceEmbeddingCache()
+        return ReferenceEmbeddingCache(choice)
+
     def _has_tokens(self, texts: Sequence[Any]) -> list[bool]:
         """Whether each text is a string the encoder's tokenizer turns into at least one token
         (one batched tokenizer call)."""
@@ -255,17 +266,6 @@ def _encodable(text: str) -> str:
     from chatgenbench.normalize import without_lone_surrogates
 
     return without_lone_surrogates(text)
-
-    def _reference_cache(self):
-        """Return the :class:`ReferenceEmbeddingCache` to use, or None when it is off."""
-        from chatgenbench.metrics.bertscore_cache import ReferenceEmbeddingCache, cache_enabled
-
-        choice = self.reference_cache
-        if choice is False or (choice is None and not cache_enabled()):
-            return None
-        if choice is None or choice is True:
-            return ReferenceEmbeddingCache()
-        return ReferenceEmbeddingCache(choice)
 
 
 def prompt_bertscore(
