@@ -94,3 +94,7 @@ class MetricNotComputed(ChatGenBenchError, ValueError):
 
 class UsageError(ChatGenBenchError, ValueError):
     """A command used wrongly in a way its parser cannot see (e.g. ``--lora-base`` without ``=``)."""
+
+
+class DeploymentError(ChatGenBenchError, ValueError):
+    """A scoring-worker deployment file that cannot be used (file, key, value, what is expected)."""

@@ -117,12 +117,23 @@ def evaluate(
         ),
         image=image,
     )
+    if image is not None:
+        results["random_weights"] = _random_weights(bench, render_dir, image)
     if out is not None:
         atomic_write_json(out, results)
     if per_sample_out is not None:
         lines = [json.dumps(sample, sort_keys=True) for sample in samples]
         atomic_write_text(per_sample_out, "\n".join(lines) + "\n")
     return results
+
+
+def _random_weights(bench: LoadedBenchmark, render_dir, image) -> dict[str, Any]:
+    """Return ``results["random_weights"]``: the random demo weights behind the scored images."""
+    from chatgenbench.random_weights import random_weights_block
+    from chatgenbench.render_manifest import read_manifest
+
+    models = [r.model for r in read_manifest(render_dir) if r.has_image and r.model]
+    return random_weights_block(bench.catalog, models, image.metric_settings)
 
 
 def _header(
