@@ -176,3 +176,11 @@ def metric_models(tmp_path_factory) -> dict[str, str]:
         "ir": str(write_image_reward(root / "ir")),
         "cache": str(root / "fid_cache"),
     }
+
+
+@pytest.fixture(scope="session")
+def demo_weights(tmp_path_factory) -> dict:
+    """``chatgenbench weights demo`` output for the sample, built once (random weights)."""
+    from chatgenbench.testing.demo_weights import write_demo_weights
+
+    return write_demo_weights(tmp_path_factory.mktemp("demo-weights"), "sample", progress=False)
