@@ -375,12 +375,8 @@ class Gallery:
         index = self._row_index(benchmark, setting, sample_id)
         if index is None:
             return []
-        from datasets import Image as ImageFeature
-        from datasets import List
-
-        dataset = self._dataset(benchmark, setting).select_columns(["reference_images"])
-        raw = dataset.cast_column("reference_images", List(ImageFeature(decode=False)))[index]
-        return [png for png in (_png(item, size) for item in raw["reference_images"] or []) if png]
+        raw = _raw_cell(self._dataset(benchmark, setting), "reference_images", index) or []
+        return [png for png in (_png(item, size) for item in raw) if png]
 
     def _row_index(self, benchmark: str, setting: str, sample_id: str) -> int | None:
         key = ("ids", benchmark, setting)
@@ -399,11 +395,7 @@ class Gallery:
         index = self._row_index(benchmark, setting, sample_id)
         found = None
         if index is not None:
-            from datasets import Image as ImageFeature
-
-            dataset = self._dataset(benchmark, setting).select_columns([column])
-            raw = dataset.cast_column(column, ImageFeature(decode=False))[index][column]
-            found = _png(raw, size)
+            found = _png(_raw_cell(self._dataset(benchmark, setting), column, index), size)
         self._references[key] = found
         if len(self._references) > _REFERENCE_CACHE:
             self._references.popitem(last=False)
@@ -438,13 +430,23 @@ class Gallery:
 
 def _reference_image_counts(dataset) -> list[int]:
     """Return, per row, how many input reference images it has (without decoding them)."""
-    from datasets import Image as ImageFeature
-    from datasets import List
+    import pyarrow.compute as pc
 
-    column = dataset.select_columns(["reference_images"]).cast_column(
-        "reference_images", List(ImageFeature(decode=False))
-    )
-    return [len(images or []) for images in column["reference_images"]]
+    lengths = pc.list_value_length(_arrow(dataset).column("reference_images")).to_pylist()
+    return [n or 0 for n in lengths]
+
+
+def _arrow(dataset):
+    """Return the dataset's rows as an Arrow table, in the dataset's order (nothing decoded)."""
+    table = dataset.data.table if hasattr(dataset.data, "table") else dataset.data
+    if getattr(dataset, "_indices", None) is not None:
+        table = table.take(dataset._indices.column(0))
+    return table
+
+
+def _raw_cell(dataset, column: str, index: int) -> Any:
+    """Return one cell as stored (an image is ``{bytes, path}``), without decoding it."""
+    return _arrow(dataset).slice(index, 1).column(column).to_pylist()[0]
 
 
 def _png(raw: Any, size: int) -> bytes | None:
