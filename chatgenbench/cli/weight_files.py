@@ -107,6 +107,7 @@ def demo_command(args: argparse.Namespace) -> int:
     print("(their images are noise and their scores mean nothing; results say so)")
     print(f"catalogue overlay: {manifest['catalog_overlay']}")
     print(f"worker deployment: {manifest['deployment']}")
+    print(f"render and image-score the benchmark on this CPU: {manifest['evaluate_command']}")
     return 0
 
 

@@ -155,6 +155,7 @@ def write_demo_weights(
         "deployment": str(deployment.resolve()),
         "predictions": str(predictions.resolve()),
         "image_metric_options": options,
+        "evaluate_command": _evaluate_command(root, benchmark, options),
         "models": [line["name"] for line in lines],
         "skipped_models": [
             {"name": entry.name, "architecture": entry.architecture}
@@ -177,6 +178,20 @@ def _demo_predictions(benchmark: str | os.PathLike) -> str:
         arguments.update(width=DEMO_SIZE, height=DEMO_SIZE, steps=DEMO_STEPS)
         lines.append(json.dumps({**row, "arguments": arguments}))
     return "\n".join(lines) + "\n"
+
+
+def _evaluate_command(root: Path, benchmark: str | os.PathLike, options: dict[str, str]) -> str:
+    """Return the one command that renders and image-scores the demo predictions on a CPU."""
+    import shlex
+
+    parts = ["chatgenbench", "evaluate", str((root / DEMO_PREDICTIONS).resolve())]
+    parts += ["--benchmark", str(benchmark), "--render", "--device", "cpu"]
+    parts += ["--catalog", str((root / DEMO_OVERLAY).resolve())]
+    for key, value in options.items():
+        parts += ["--" + key.replace("_", "-"), value]
+    parts += ["--render-out", str((root / "render").resolve())]
+    parts += ["--out", str((root / "results.json").resolve())]
+    return shlex.join(parts)
 
 
 def _file_stem(name: str) -> str:
