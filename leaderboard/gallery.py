@@ -213,8 +213,18 @@ class Gallery:
         ]
         rows = dataset.select_columns(columns).to_list()
         counts = _reference_image_counts(dataset)
-        predictions = self._predictions(submission, meta, [r["id"] for r in rows])
+        report = self._report(submission, meta, [r["id"] for r in rows])
+        predictions = _prediction_fields(report)
         scores = _read_samples(submission.path / SAMPLES_FILENAME)
+        if not scores and report is not None:
+            # Scored before the worker kept per-sample scores: the exact-match scores are cheap
+            # to recompute (no encoder); BERTScore and image scores stay unknown ("-").
+            from chatgenbench.stepwise_scoring import score_samples
+
+            computed, _ = score_samples(rows, report, bertscore=None)
+            for record in computed:
+                record["prompt_bertscore"] = None
+            scores = {record["id"]: record for record in computed}
         render_dir = self.store.render_dir(name)
         records = {}
         try:
@@ -269,26 +279,18 @@ class Gallery:
             weights_missing=weights_missing_by_model(render_dir),
         )
 
-    def _predictions(self, submission, meta, ids: list[str]) -> dict[str, dict[str, Any]]:
+    def _report(self, submission, meta, ids: list[str]):
+        """Return the prediction file's validation report (parsed as data), or None."""
         if submission.predictions_path is None:
-            return {}
+            return None
         from chatgenbench.predictions import validate_predictions
 
-        report = validate_predictions(
+        return validate_predictions(
             submission.predictions_path,
             ids,
             self.store.catalog(meta.benchmark),
             allow_missing=True,
         )
-        return {
-            sample_id: {
-                "prompt": p.prompt,
-                "negative_prompt": p.negative_prompt,
-                "model": p.model,
-                "arguments": dict(p.arguments or {}),
-            }
-            for sample_id, p in report.predictions.items()
-        }
 
     # -- selecting ---------------------------------------------------------------------------
 
@@ -426,6 +428,21 @@ class Gallery:
                 }
             )
         return panels
+
+
+def _prediction_fields(report) -> dict[str, dict[str, Any]]:
+    """Return each predicted prompt, negative prompt, model and arguments by sample id."""
+    if report is None:
+        return {}
+    return {
+        sample_id: {
+            "prompt": p.prompt,
+            "negative_prompt": p.negative_prompt,
+            "model": p.model,
+            "arguments": dict(p.arguments or {}),
+        }
+        for sample_id, p in report.predictions.items()
+    }
 
 
 def _reference_image_counts(dataset) -> list[int]:

@@ -119,6 +119,17 @@ def test_images_come_only_from_the_render_folder(store, tmp_path):
     assert "sample-0004" not in gallery.page("first")["thumbnails"]
 
 
+def test_submissions_scored_without_per_sample_scores_still_filter(store):
+    (store.path_for("second") / SAMPLES_FILENAME).unlink()
+    gallery = Gallery(store)
+    ours = {s.id: s for s in gallery.index("first").samples}
+    theirs = {s.id: s for s in gallery.index("second").samples}
+    for sample_id, sample in ours.items():  # the same predictions: the same exact-match scores
+        assert theirs[sample_id].model_correct == sample.model_correct
+        assert theirs[sample_id].config_score == pytest.approx(sample.config_score)
+        assert theirs[sample_id].bertscore is None and sample.bertscore is not None
+
+
 def test_side_by_side_panels(store):
     gallery = Gallery(store)
     panels = gallery.side_by_side(["first", "second"], "sample-0001")
