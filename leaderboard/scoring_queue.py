@@ -455,7 +455,7 @@ class ScoringWorker:
         self.store = store
         self.queue = queue
         self.deployment = deployment or Deployment(encoder=encoder)
-        self.encoder = encoder
+        self.encoder = self.deployment.encoder  # a deployment's encoder wins over ``encoder``
         self.worker = worker or worker_identity()
         self.heartbeat_seconds = heartbeat_seconds
         self.progress = progress

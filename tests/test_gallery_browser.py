@@ -9,6 +9,7 @@ Skipped, like ``test_leaderboard_browser``, where Chromium or selenium is absent
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -57,17 +58,18 @@ def served_gallery(tmp_path, gallery_store):
     process = subprocess.Popen(
         [sys.executable, "-m", "chatgenbench", "leaderboard", "--store", str(gallery_store.root),
          "--port", str(port), "--address", "127.0.0.1", "--headless"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
         _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", process)
         yield f"http://127.0.0.1:{port}/"
     finally:
-        process.terminate()
+        # the command runs 'streamlit run' as its child: stop the whole session it leads
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
 

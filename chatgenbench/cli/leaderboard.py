@@ -73,6 +73,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     """Run ``streamlit run`` on the installed leaderboard app; exit with its code."""
     import importlib.util
     import os
+    import subprocess
     from pathlib import Path
 
     from chatgenbench.errors import UsageError
@@ -102,31 +103,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     if args.headless:
         command.append("--server.headless=true")
     command += [arg for arg in args.streamlit_args if arg != "--"]
-    return _run_forwarding_signals(command, env)
-
-
-def _run_forwarding_signals(command: list[str], env: dict[str, str]) -> int:
-    """Run ``command``; a SIGTERM or SIGINT sent to this process is passed on to it (so that
-    stopping ``chatgenbench leaderboard`` stops the server too). Return its exit code."""
-    import signal
-    import subprocess
-
-    child = subprocess.Popen(command, env=env)
-
-    def forward(signum, frame) -> None:
-        if child.poll() is None:
-            child.send_signal(signum)
-
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:  # forwarded already; wait for the server to stop
-                continue
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return subprocess.call(command, env=env)
 
 
 def _queue(args: argparse.Namespace):
