@@ -272,3 +272,41 @@ def test_the_ray_backend_fans_the_rendering_out_from_one_coordinator(
     rendered = summary["counts"]["rendered"]
     assert rendered >= 2 and summary["counts"]["weights_missing"] == 12 - rendered
     assert len(store.rendered_images("ray-run")) == rendered
+
+
+def test_a_jobs_stage_and_progress_are_shown_and_kept(tmp_path, capsys):
+    from chatgenbench.cli import main
+
+    queue = ScoringQueue(default_queue_path(tmp_path))
+    job = queue.enqueue("staged")
+    assert queue.get(job.id).stage_text() == "queued"
+    queue.claim("host:1")
+    progress = {"render": {"done": 5, "total": 12, "cached": 3, "checkpoint_loads": 2}}
+    assert queue.set_stage(job.id, "rendering", progress, "host:1")
+    assert not queue.set_stage(job.id, "rendering", progress, "host:2")  # not its job
+    with pytest.raises(ValueError, match="unknown stage"):
+        queue.set_stage(job.id, "painting", {}, "host:1")
+    shown = queue.get(job.id)
+    assert shown.stage_text() == "rendering 5/12 images (3 cached, 2 checkpoint loads)"
+    assert shown.to_dict()["stage"] == shown.stage_text()
+    assert main(["queue", "list", "--store", str(tmp_path)]) == 0
+    assert "rendering 5/12 images (3 cached, 2 checkpoint loads)" in capsys.readouterr().out
+    queue.complete(job.id, "host:1")
+    done = queue.get(job.id)
+    assert done.stage_text() == "done" and done.progress_dict()["render"]["done"] == 5
+
+
+def test_a_queue_made_before_stages_gains_the_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, submission TEXT NOT NULL, "
+            "state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL, "
+            "started REAL, finished REAL, heartbeat REAL, worker TEXT, error TEXT, note TEXT)"
+        )
+        db.execute("INSERT INTO jobs (submission, state, created) VALUES ('old', 'pending', 1)")
+    queue = ScoringQueue(path)
+    (job,) = queue.jobs()
+    assert (job.submission, job.stage, job.stage_text()) == ("old", None, "queued")
