@@ -4,11 +4,17 @@
   paper's scale (6,807 models), cold (ids and catalogue loaded) and warm;
 - building every view of the ranking from a store of N submissions (copies of the repository's
   real sample submission under distinct names);
-- the SQLite queue: enqueue, then claim + complete, per job.
+- the SQLite queue: enqueue, then claim + complete, per job;
+- the gallery: building a page (filter, 12 samples, their thumbnails) of a 14,564-sample
+  submission on the SYNTHETIC benchmark with an image per sample, cold (the joined index built)
+  and warm (reference: the cold build, as a ratio);
+- the stage times of one rendering job on the embedded sample with RANDOM demo weights on the CPU
+  (``chatgenbench weights demo``; 64 px, 4 steps): step-wise, rendering, image metrics (reference:
+  the step-wise stage, as ratios).
 
 Prints readable lines, then one JSON line with every figure. Usage::
 
-    python benchmarks/leaderboard.py [--submissions 200] [--jobs 500] [--rows 14564]
+    python benchmarks/leaderboard.py [--submissions 200] [--jobs 500] [--rows 14564] [--no-stages]
 """
 
 from __future__ import annotations
@@ -111,11 +117,112 @@ def bench_queue(work: Path, jobs: int) -> dict:
     }
 
 
+def bench_gallery(work: Path, rows: int) -> dict:
+    import io
+
+    from PIL import Image
+
+    from chatgenbench.render_manifest import RenderRecord, write_manifest
+    from chatgenbench.synth import write_synthetic
+    from leaderboard.gallery import Gallery, GalleryFilter
+    from leaderboard.submissions import SAMPLES_FILENAME
+
+    folder = work / "gallery-benchmark"
+    write_synthetic(folder, rows, seed=1, train_rows=0)
+    store = SubmissionStore(work / "gallery-store", allowed_benchmarks=(str(folder),))
+    sub = store.root / "big"
+    sub.mkdir(parents=True)
+    data = _predictions_from_references(folder)
+    (sub / "predictions.jsonl").write_bytes(data)
+    (sub / "meta.yaml").write_text(
+        f"method: speed\nauthors: benchmarks\nsetting: all\nbenchmark: {folder}\n", "utf-8"
+    )
+    buffer = io.BytesIO()
+    Image.new("RGB", (512, 512), (90, 30, 160)).save(buffer, format="PNG")
+    png = buffer.getvalue()
+    render = store.render_dir("big")
+    (render / "images").mkdir(parents=True)
+    records, samples = [], []
+    for line in data.decode("utf-8").splitlines():
+        row = json.loads(line)
+        name = f"{row['id']}.png"
+        (render / "images" / name).write_bytes(png)
+        records.append(RenderRecord(row["id"], "supervised", "single", "rendered",
+                                    image=f"images/{name}", model=row["model"]))  # fmt: skip
+        samples.append(json.dumps({"id": row["id"], "selection_correct": True,
+                                   "config_score": 1.0, "config_matches": {},
+                                   "prompt_bertscore": 1.0, "image_scores": {}}))  # fmt: skip
+    write_manifest(render, records)
+    (sub / SAMPLES_FILENAME).write_text("\n".join(samples) + "\n", "utf-8")
+    gallery = Gallery(store)
+    start = time.perf_counter()
+    cold = gallery.page("big", GalleryFilter(), 0)
+    cold_s = time.perf_counter() - start
+    start = time.perf_counter()
+    warm = gallery.page("big", GalleryFilter(), 0)
+    warm_s = time.perf_counter() - start
+    word = warm["samples"][0].freestyle_input.split()[0]
+    start = time.perf_counter()
+    filtered = gallery.page("big", GalleryFilter(text=word, model="right"), 3)
+    filtered_s = time.perf_counter() - start
+    assert cold["n_selected"] == rows and len(warm["thumbnails"]) == len(warm["samples"])
+    return {
+        "gallery_samples": rows,
+        "gallery_benchmark": "synthetic",
+        "gallery_page_cold_s": round(cold_s, 3),
+        "gallery_page_warm_s": round(warm_s, 4),
+        "gallery_page_warm_filtered_s": round(filtered_s, 4),
+        "gallery_filtered_matches": filtered["n_selected"],
+        "gallery_warm_vs_cold": round(warm_s / cold_s, 4),
+    }
+
+
+def bench_job_stages(work: Path) -> dict:
+    import yaml
+
+    from chatgenbench.testing.demo_weights import write_demo_weights
+    from leaderboard.deployment import deployment_from_dict
+    from leaderboard.scoring_queue import ScoringWorker
+
+    start = time.perf_counter()
+    demo = write_demo_weights(work / "demo-weights", "sample", progress=False)
+    demo_s = time.perf_counter() - start
+    raw = yaml.safe_load(Path(demo["deployment"]).read_text("utf-8"))
+    raw["render_cache"] = str(work / "stage-cache")
+    store = SubmissionStore(work / "stage-store")
+    data = Path(demo["predictions"]).read_bytes()
+    meta = {"method": "demo references", "authors": "benchmarks", "setting": "supervised"}
+    check = store.check_upload("predictions.jsonl", data, {**meta, "name": "demo"})
+    store.add(check, data)
+    queue = ScoringQueue(work / "stage-queue.sqlite3")
+    queue.enqueue("demo")
+    worker = ScoringWorker(store, queue, deployment=deployment_from_dict(raw))
+    start = time.perf_counter()
+    worker.run(once=True)
+    job_s = time.perf_counter() - start
+    (job,) = queue.jobs()
+    assert job.state == "done", job.error
+    stages = job.progress_dict()["stage_seconds"]
+    step = stages["step-wise"]
+    return {
+        "stages_demo_weights_s": round(demo_s, 2),
+        "stages_job_s": round(job_s, 2),
+        "stages_stepwise_s": stages["step-wise"],
+        "stages_rendering_s": stages["rendering"],
+        "stages_image_metrics_s": stages["image metrics"],
+        "stages_rendering_vs_stepwise": round(stages["rendering"] / step, 2),
+        "stages_image_metrics_vs_stepwise": round(stages["image metrics"] / step, 2),
+        "stages_images": job.progress_dict()["render"]["done"],
+        "stages_weights": "RANDOM demo weights, CPU, 64 px, 4 steps",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--rows", type=int, default=14564)
+    parser.add_argument("--no-stages", action="store_true", help="skip the rendering job")
     args = parser.parse_args()
     figures: dict = {
         "chatgenbench": __version__,
@@ -140,6 +247,21 @@ def main() -> None:
             f"queue: enqueue {figures['enqueue_ms_per_job']} ms/job, claim+complete "
             f"{figures['claim_complete_ms_per_job']} ms/job ({args.jobs} jobs)"
         )
+        figures.update(bench_gallery(work, args.rows))
+        print(
+            f"gallery page of a {figures['gallery_samples']}-sample submission (SYNTHETIC): cold "
+            f"{figures['gallery_page_cold_s']} s, warm {figures['gallery_page_warm_s']} s, warm "
+            f"filtered {figures['gallery_page_warm_filtered_s']} s (warm/cold "
+            f"{figures['gallery_warm_vs_cold']})"
+        )
+        if not args.no_stages:
+            figures.update(bench_job_stages(work))
+            print(
+                f"one rendering job on the sample ({figures['stages_weights']}): step-wise "
+                f"{figures['stages_stepwise_s']} s, rendering {figures['stages_rendering_s']} s "
+                f"({figures['stages_images']} images), image metrics "
+                f"{figures['stages_image_metrics_s']} s"
+            )
     print(json.dumps(figures, sort_keys=True))
 
 

@@ -98,3 +98,7 @@ class UsageError(ChatGenBenchError, ValueError):
 
 class ComparisonError(ChatGenBenchError, ValueError):
     """Two results that cannot be compared (another benchmark, other settings, no per-sample scores)."""
+
+
+class DeploymentError(ChatGenBenchError, ValueError):
+    """A scoring-worker deployment file that cannot be used (file, key, value, what is expected)."""

@@ -142,6 +142,8 @@ def evaluate(
     if image_settings is None and image_suite is not None:
         image_settings = image_suite.settings  # one bootstrap for step-wise and image intervals
     _attach_uncertainty(results, samples, failure, oracle_steps, bootstrap, image_settings)
+    if image is not None:
+        results["random_weights"] = _random_weights(bench, render_dir, image)
     if out is not None:
         atomic_write_json(out, results)
     if per_sample_out is not None:
@@ -165,6 +167,15 @@ def _attach_uncertainty(results, samples, failure, oracle_steps, bootstrap, imag
     )
     results["per_sample"] = per_sample_records(samples, failure)
     mark_oracle_metrics(results, oracle_steps, results["per_sample"])
+
+
+def _random_weights(bench: LoadedBenchmark, render_dir, image) -> dict[str, Any]:
+    """Return ``results["random_weights"]``: the random demo weights behind the scored images."""
+    from chatgenbench.random_weights import random_weights_block
+    from chatgenbench.render_manifest import read_manifest
+
+    models = [r.model for r in read_manifest(render_dir) if r.has_image and r.model]
+    return random_weights_block(bench.catalog, models, image.metric_settings)
 
 
 def _header(

@@ -74,4 +74,6 @@ def results_table(results: dict[str, Any]) -> str:
         )
     if results.get("synthetic"):
         notes.append("SYNTHETIC benchmark: these numbers are for testing only")
+    if (results.get("random_weights") or {}).get("used"):
+        notes.append("RANDOM DEMO WEIGHTS: " + results["random_weights"]["note"])
     return "\n".join(text + [""] + notes)

@@ -70,6 +70,9 @@ _RESULT_KEYS = {
     "render_summary.json), manifest records outside the benchmark, and each image metric's run "
     "notes (texts cut at CLIP's 77 tokens: clip_score_truncated_texts; the FID reference cache "
     "dir, hits and misses: fid_reference_cache)",
+    "random_weights": "(when images were scored) used: whether random demo weights made the "
+    "images or scored them (render_models, metric_models, note); such results are never ranked "
+    "beside results made with real weights",
     "provenance": "package and library versions (libraries), python, platform, creation time "
     "(created_utc), command, benchmark source and revision, prediction sha256, encoder, seed",
     "settings.<setting>": "one block per evaluated setting (supervised, few_shot)",
@@ -250,8 +253,9 @@ def image_settings_label(results: dict[str, Any]) -> str | None:
 def comparability_key(results: dict[str, Any]) -> tuple:
     """Return what must agree for two results to share a leaderboard column.
 
-    The schema version and the BERTScore setting (encoder, layer, rescaling); and, for a result
-    with computed image metrics, :func:`image_settings_label`.
+    The schema version and the BERTScore setting (encoder, layer, rescaling); for a result
+    with computed image metrics, :func:`image_settings_label`; and, for a result made with random
+    demo weights (``random_weights.used``), a label that keeps it apart from real-weight results.
     """
     settings = results.get("metric_settings", {})
     bert = settings.get("bertscore", {})
@@ -262,4 +266,9 @@ def comparability_key(results: dict[str, Any]) -> tuple:
         bert.get("rescale_with_baseline"),
     )
     label = image_settings_label(results)
-    return key if label is None else (*key, label)
+    key = key if label is None else (*key, label)
+    if (results.get("random_weights") or {}).get("used"):
+        from chatgenbench.random_weights import COMPARABILITY_LABEL
+
+        key = (*key, COMPARABILITY_LABEL)
+    return key

@@ -22,6 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from chatgenbench.result_schema import STATUS_COMPUTED, metric_block
+from leaderboard import gallery
 from leaderboard.ablations import render_ablation_table
 from leaderboard.ranking import (
     PINNED_COLUMNS,
@@ -227,13 +228,16 @@ def _slice_for(results: dict[str, Any], setting: str, input_type: str) -> dict[s
     return block
 
 
-def _details_tab(submissions: list[Submission], setting: str, input_type: str) -> None:
+def _details_tab(
+    submissions: list[Submission], setting: str, input_type: str, store: SubmissionStore
+) -> None:
     if not submissions:
         st.info("No submissions in the store yet.")
         return
     names = [submission.name for submission in submissions]
     chosen = st.selectbox("Submission", names, key="detail_submission")
     submission = next(s for s in submissions if s.name == chosen)
+    gallery.render_details(store, submission.name)
     st.subheader("Metadata")
     if submission.meta is not None:
         st.dataframe(
@@ -458,13 +462,15 @@ def main() -> None:
     ranking = build_ranking(
         submissions, setting, input_type, sort_by=sort_key, include_reported=show_reported
     )
-    ranking_tab, details_tab, submit_tab, queue_tab, votes_tab = st.tabs(
-        ["Ranking", "Details", "Submit", "Queue", "Vote"]
+    ranking_tab, details_tab, gallery_tab, votes_tab, submit_tab, queue_tab = st.tabs(
+        ["Ranking", "Details", "Gallery", "Vote", "Submit", "Queue"]
     )
     with ranking_tab:
         _ranking_tab(ranking, sort_key)
     with details_tab:
-        _details_tab(submissions, setting, input_type)
+        _details_tab(submissions, setting, input_type, store)
+    with gallery_tab:
+        gallery.gallery_tab(store, submissions)
     with submit_tab:
         _submit_tab(store, queue)
     with queue_tab:

@@ -19,6 +19,7 @@ from typing import Any
 
 from chatgenbench.metrics.base import METRICS
 from chatgenbench.metrics.unified import unified_formula
+from chatgenbench.random_weights import COMPARABILITY_LABEL
 from chatgenbench.result_schema import (
     SCHEMA_VERSION,
     STATUS_COMPUTED,
@@ -258,6 +259,11 @@ def describe_group(key: tuple) -> tuple[str, list[str]]:
         notes.append(
             f"BERTScore with {encoder} is not comparable with the paper's roberta-large values: "
             "these rows are ranked only among themselves."
+        )
+    if COMPARABILITY_LABEL in tuple(key):
+        notes.append(
+            "Made with RANDOM demo weights ('chatgenbench weights demo'): the images are noise and "
+            "the image scores mean nothing; these rows are ranked only among themselves."
         )
     if str(benchmark).startswith("sample"):
         notes.append(

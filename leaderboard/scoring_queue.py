@@ -6,6 +6,16 @@ A job scores one stored submission (:mod:`leaderboard.submissions`) with
     pending -> running -> done
                        -> failed (reason kept; ``retry`` puts it back to pending)
 
+A running job also has a **stage** (:data:`STAGES`) with its progress: ``step-wise``; then, for a
+worker with rendering enabled (a :class:`leaderboard.deployment.Deployment` with ``render: true``),
+``rendering`` (images done / to render, taken from the cache, checkpoint loads; the images go to
+the submission's render folder through the shared content-addressed cache) and ``image metrics``.
+The step-wise ``results.json`` is written first, so the ranking shows it while the images are
+rendered; the image columns fill in after the last stage. A render that fails leaves the step-wise
+results with the image metrics not computed (the reason given) and fails the job with that reason.
+A worker killed mid-render leaves its images in the cache: the next worker resumes the job and
+renders only what the cache lacks (the job's progress counts the cached images).
+
 Jobs live in an SQLite file (``$CHATGENBENCH_QUEUE_DB``, default ``<store>/.queue.sqlite3``), so
 they survive restarts of the app and of the worker. A running job carries its worker's id
 (``host:pid``) and a heartbeat that the worker refreshes while it scores. When a worker dies, its
@@ -17,6 +27,7 @@ workers forever.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -31,11 +42,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from leaderboard.submissions import RESULTS_FILENAME, SubmissionStore
+from leaderboard.submissions import RESULTS_FILENAME, SAMPLES_FILENAME, SubmissionStore
 
 QUEUE_ENV = "CHATGENBENCH_QUEUE_DB"
 QUEUE_FILENAME = ".queue.sqlite3"
 STATES: tuple[str, ...] = ("pending", "running", "done", "failed")
+#: The stages of a running job, in order (a step-wise-only worker has only the first).
+STAGES: tuple[str, ...] = ("step-wise", "rendering", "image metrics")
+PROGRESS_SECONDS = 0.25
 DEFAULT_LEASE_SECONDS = 120.0
 DEFAULT_HEARTBEAT_SECONDS = 10.0
 MAX_ATTEMPTS = 3
@@ -55,7 +69,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     heartbeat REAL,
     worker TEXT,
     error TEXT,
-    note TEXT
+    note TEXT,
+    stage TEXT,
+    progress TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
 CREATE INDEX IF NOT EXISTS jobs_submission ON jobs (submission, id);
@@ -113,6 +129,32 @@ class Job:
     worker: str | None = None
     error: str | None = None
     note: str | None = None
+    stage: str | None = None
+    progress: str | None = None  # JSON: the stage's counters and each finished stage's seconds
+
+    def progress_dict(self) -> dict[str, Any]:
+        """Return the job's progress record (empty when it has none)."""
+        try:
+            found = json.loads(self.progress) if self.progress else {}
+        except json.JSONDecodeError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def stage_text(self) -> str:
+        """Return what the job is doing, e.g. ``rendering 5/12 images (3 cached, 2 loads)``."""
+        if self.state == "pending":
+            return "queued"
+        if self.state in ("done", "failed"):
+            return self.state
+        stage = self.stage or "starting"
+        render = self.progress_dict().get("render")
+        if stage == "rendering" and render:
+            return (
+                f"rendering {render.get('done', 0)}/{render.get('total', 0)} images "
+                f"({render.get('cached', 0)} cached, {render.get('checkpoint_loads', 0)} "
+                f"checkpoint loads)"
+            )
+        return stage
 
     def to_dict(self) -> dict[str, Any]:
         """Return the job as a JSON-ready dict with ISO times."""
@@ -120,6 +162,7 @@ class Job:
             "id": self.id,
             "submission": self.submission,
             "state": self.state,
+            "stage": self.stage_text(),
             "attempts": self.attempts,
             "created": _timestamp(self.created),
             "started": _timestamp(self.started),
@@ -127,6 +170,7 @@ class Job:
             "worker": self.worker,
             "error": self.error,
             "note": self.note,
+            "progress": self.progress or "",
         }
 
 
@@ -153,6 +197,10 @@ class ScoringQueue:
             # SQLite keeps its rollback journal, which is slower but as safe.)
             db.execute("PRAGMA journal_mode = WAL")
             db.executescript(_SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+            for column in ("stage", "progress"):  # a queue made before stages existed
+                if column not in columns:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} TEXT")
 
     @contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
@@ -301,6 +349,30 @@ class ScoringQueue:
             )
             return cursor.rowcount == 1
 
+    def set_stage(
+        self,
+        job_id: int,
+        stage: str,
+        progress: dict[str, Any] | None = None,
+        worker: str | None = None,
+    ) -> bool:
+        """Record a running job's stage and progress; False when it is no longer this worker's."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
+        with self._connect(write=True) as db:
+            cursor = db.execute(
+                "UPDATE jobs SET stage = ?, progress = ?, heartbeat = ? "
+                "WHERE id = ? AND state = 'running' AND worker = ?",
+                (
+                    stage,
+                    json.dumps(progress or {}, sort_keys=True),
+                    time.time(),
+                    job_id,
+                    worker or worker_identity(),
+                ),
+            )
+            return cursor.rowcount == 1
+
     def _finish(self, job_id: int, worker: str | None, state: str, error: str | None) -> bool:
         with self._connect(write=True) as db:
             cursor = db.execute(
@@ -351,12 +423,19 @@ class ScoringQueue:
 ScoreFunction = Callable[..., dict[str, Any]]
 
 
+class RenderStageFailed(RuntimeError):
+    """The rendering stage of a job failed; the step-wise results stay, images not computed."""
+
+
 class ScoringWorker:
     """Scores queued submissions with :func:`chatgenbench.evaluate`.
 
     ``encoder`` is the BERTScore encoder (``minilm`` offline default, ``roberta-large`` official);
     its weights load once and serve every job. ``score`` replaces ``evaluate`` (same signature),
     for tests. The worker checks again that a submission's benchmark is one the store allows.
+    ``deployment`` (:class:`leaderboard.deployment.Deployment`) gives the catalogue overlay, and,
+    with ``render: true``, the render and image-metric settings: each job is then scored in the
+    stages of :data:`STAGES` (see the module docstring). The image metrics load once per worker.
     """
 
     def __init__(
@@ -369,23 +448,36 @@ class ScoringWorker:
         heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
         score: ScoreFunction | None = None,
         progress: bool = False,
+        deployment=None,
     ) -> None:
+        from leaderboard.deployment import Deployment
+
         self.store = store
         self.queue = queue
-        self.encoder = encoder
+        self.deployment = deployment or Deployment(encoder=encoder)
+        self.encoder = self.deployment.encoder  # a deployment's encoder wins over ``encoder``
         self.worker = worker or worker_identity()
         self.heartbeat_seconds = heartbeat_seconds
         self.progress = progress
         self._score = score
         self._bertscore = None
+        self._image_suite = None
 
-    def _evaluate(
-        self, predictions: Path, benchmark: str, setting: str, out: Path, oracle: str = ""
-    ) -> None:
-        given = {"oracle": oracle} if oracle else {}  # an ablation run (meta.yaml 'oracle')
+    @property
+    def renders(self) -> bool:
+        """Whether this worker renders and image-scores its jobs."""
+        return bool(self.deployment.render)
+
+    def _stage(self, job: Job, stage: str, progress: dict[str, Any]) -> None:
+        try:
+            self.queue.set_stage(job.id, stage, progress, self.worker)
+        except sqlite3.Error as error:  # a busy database must not stop the scoring
+            log.warning("stage of job %s not recorded: %s", job.id, error)
+
+    def _evaluate(self, predictions: Path, benchmark: str, setting: str, out: Path, **extra):
         if self._score is not None:
             self._score(
-                predictions, benchmark, setting=setting, encoder=self.encoder, out=out, **given
+                predictions, benchmark, setting=setting, encoder=self.encoder, out=out, **extra
             )
             return
         from chatgenbench.evaluation import evaluate
@@ -398,11 +490,99 @@ class ScoringWorker:
             benchmark,
             setting=setting,
             encoder=self.encoder,
+            catalog=self.deployment.catalog,
             out=out,
+            per_sample_out=out.parent / SAMPLES_FILENAME,
             progress=self.progress,
             bertscore=self._bertscore,
+            **extra,
+        )
+
+    def _score_stages(self, job: Job, submission, meta) -> None:
+        """Step-wise, then (when this worker renders) rendering and image metrics."""
+        out = submission.path / RESULTS_FILENAME
+        timings: dict[str, float] = {}
+        record: dict[str, Any] = {"stage_seconds": timings}
+        started = time.perf_counter()
+        oracle = getattr(meta, "oracle", "")
+        given = {"oracle": oracle} if oracle else {}  # an ablation run (meta.yaml 'oracle')
+        self._stage(job, "step-wise", record)
+        self._evaluate(submission.predictions_path, meta.benchmark, meta.setting, out, **given)
+        timings["step-wise"] = round(time.perf_counter() - started, 3)
+        if not self.renders:
+            self._stage(job, "step-wise", record)
+            return
+        render_dir = self.store.render_dir(submission.name)
+        started = time.perf_counter()
+        self._stage(job, "rendering", record)
+        last = [0.0]
+
+        def on_progress(state) -> None:
+            record["render"] = state.to_dict()
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_SECONDS or state.done == state.total:
+                last[0] = now
+                self._stage(job, "rendering", record)
+
+        from chatgenbench.render import render_predictions
+
+        try:
+            predictions, rows = self._render_input(submission.predictions_path, meta, oracle)
+            report = render_predictions(
+                predictions,
+                meta.benchmark,
+                catalog=self.deployment.catalog,
+                rows=rows,
+                out_dir=render_dir,
+                setting=meta.setting,
+                progress=self.progress,
+                on_progress=on_progress,
+                command=["chatgenbench", "queue", "work", f"job {job.id}"],
+                **self.deployment.render_options(),
+            )
+        except Exception as error:  # any render failure keeps the step-wise results, with why
+            reason = f"rendering failed: {type(error).__name__}: {error}"
+            log.error("job %s: %s\n%s", job.id, reason, traceback.format_exc())
+            _images_not_computed(out, reason)
+            raise RenderStageFailed(reason) from error
+        timings["rendering"] = round(time.perf_counter() - started, 3)
+        record["render_status"] = report.summary.get("counts") or {}
+        started = time.perf_counter()
+        self._stage(job, "image metrics", record)
+        self._evaluate(
+            submission.predictions_path,
+            meta.benchmark,
+            meta.setting,
+            out,
+            images=render_dir,
+            image_suite=self._suite(),
             **given,
         )
+        timings["image metrics"] = round(time.perf_counter() - started, 3)
+        self._stage(job, "image metrics", record)
+
+    def _render_input(self, predictions: Path, meta, oracle: str):
+        """Return what to render and the benchmark rows (None: the engine loads them).
+
+        An ablation run renders the predictions with the oracle steps' reference values in place,
+        as ``evaluate --oracle`` does, so its images are those of the ablation.
+        """
+        if not oracle:
+            return predictions, None
+        from chatgenbench.benchmark import open_benchmark
+        from chatgenbench.oracle import apply_oracle, parse_oracle_steps
+        from chatgenbench.predictions import validate_predictions
+
+        bench = open_benchmark(meta.benchmark, meta.setting, catalog=self.deployment.catalog)
+        report = validate_predictions(predictions, bench.ids, bench.catalog, allow_missing=True)
+        return apply_oracle(report, bench.rows, parse_oracle_steps(oracle)), bench.rows
+
+    def _suite(self):
+        if self._image_suite is None:
+            from chatgenbench.image_scoring import ImageMetricSuite
+
+            self._image_suite = ImageMetricSuite(self.deployment.image_settings())
+        return self._image_suite
 
     def _keep_alive(self, job: Job, stop: threading.Event) -> None:
         while not stop.wait(self.heartbeat_seconds):
@@ -430,13 +610,7 @@ class ScoringWorker:
                     f"benchmark {meta.benchmark!r} is not one this leaderboard scores against "
                     f"({', '.join(self.store.allowed_benchmarks)})"
                 )
-            self._evaluate(
-                submission.predictions_path,
-                meta.benchmark,
-                meta.setting,
-                submission.path / RESULTS_FILENAME,
-                **({"oracle": meta.oracle} if getattr(meta, "oracle", "") else {}),
-            )
+            self._score_stages(job, submission, meta)
         except KeyboardInterrupt:
             stop.set()
             self.queue.release(
@@ -481,3 +655,20 @@ class ScoringWorker:
             if on_job is not None:
                 on_job(finished)
         return done
+
+
+def _images_not_computed(results_path: Path, reason: str) -> None:
+    """Rewrite the image blocks of a step-wise ``results.json`` as not computed for ``reason``."""
+    from chatgenbench.result_schema import image_placeholders, not_computed
+    from chatgenbench.results import slice_blocks
+    from chatgenbench.storage import atomic_write_json
+
+    try:
+        results = json.loads(results_path.read_text("utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return  # no step-wise results to amend
+    fix = "see the job's reason in 'chatgenbench queue list', then 'chatgenbench queue retry JOB'"
+    for _, block in slice_blocks(results):
+        block["image"] = image_placeholders(reason, fix)
+        block["unified"] = not_computed(reason, fix)
+    atomic_write_json(results_path, results)

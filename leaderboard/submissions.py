@@ -6,6 +6,7 @@ Layout of a store (``$CHATGENBENCH_SUBMISSIONS``, default ``./submissions``)::
       <name>/predictions.jsonl   (or .csv / .parquet: the file as uploaded, byte for byte)
       <name>/meta.yaml           method, authors, url, model_size, date, setting, benchmark, notes
       <name>/results.json        written by the scoring worker (``chatgenbench evaluate``)
+      <name>/samples.jsonl       the worker's per-sample scores (what the gallery shows)
       <name>/render/             the submission's render folder (manifest, summary, images/<id>.png;
                                  see :mod:`chatgenbench.render_manifest`), written by a worker
                                  that renders; images are looked up by sample id, never by a path
@@ -44,6 +45,7 @@ DEFAULT_BENCHMARKS: tuple[str, ...] = ("sample",)
 DEFAULT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024
 META_FILENAME = "meta.yaml"
 RESULTS_FILENAME = "results.json"
+SAMPLES_FILENAME = "samples.jsonl"
 RENDER_DIRNAME = "render"
 PREDICTIONS_STEM = "predictions"
 INCOMING_DIR = ".incoming"

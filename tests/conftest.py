@@ -233,3 +233,11 @@ def no_server_left_behind():
         except OSError:
             pass
     assert not left, f"streamlit servers left running by the test suite: {left}"
+
+
+@pytest.fixture(scope="session")
+def demo_weights(tmp_path_factory) -> dict:
+    """``chatgenbench weights demo`` output for the sample, built once (random weights)."""
+    from chatgenbench.testing.demo_weights import write_demo_weights
+
+    return write_demo_weights(tmp_path_factory.mktemp("demo-weights"), "sample", progress=False)

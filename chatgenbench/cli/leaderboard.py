@@ -36,6 +36,24 @@ def register(sub) -> None:
         help="BERTScore encoder (default minilm, offline; roberta-large is official)",
     )
     work.add_argument("--lease", type=float, default=None, help="heartbeat lease in seconds")
+    work.add_argument(
+        "--config",
+        default=None,
+        help="deployment file (YAML): catalogue overlay with weights, device, dtype, render "
+        "backend, Ray address, metric weights (see leaderboard/deployment.py)",
+    )
+    work.add_argument(
+        "--render",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="render and image-score each job (default: the deployment file's 'render', else no)",
+    )
+    work.add_argument("--catalog", default=None, help="catalogue overlay (over the config's)")
+    work.add_argument("--device", default=None, help="render and metric device (over the config's)")
+    work.add_argument(
+        "--render-backend", default=None, help="render backend: local or ray (over the config's)"
+    )
+    work.add_argument("--ray-address", default=None, help="Ray cluster address (over the config's)")
     add_store(work)
     work.set_defaults(handler=work_command)
     listing = actions.add_parser("list", help="list the jobs and their states")
@@ -163,20 +181,55 @@ def work_command(args: argparse.Namespace) -> int:
         reason = f": {job.error}" if job.error else ""
         print(f"job {job.id} ({job.submission}): {job.state}{reason}", flush=True)
 
-    worker = ScoringWorker(store, queue, encoder=args.encoder)
+    deployment = _deployment(args)
+    worker = ScoringWorker(store, queue, encoder=deployment.encoder, deployment=deployment)
+    if worker.renders:
+        print(
+            f"rendering with backend {deployment.render_backend} on "
+            f"{deployment.device or 'the default device'}"
+            + (f" (Ray at {deployment.ray_address})" if deployment.ray_address else ""),
+            flush=True,
+        )
     print(f"worker {worker.worker} on {queue.path} (store {store.root})", flush=True)
     count = worker.run(once=args.once, poll_seconds=args.poll, on_job=report)
     print(f"scored {count} jobs; queue: {queue.counts()}")
     return 0
 
 
+def _deployment(args: argparse.Namespace):
+    """Return the worker's deployment: the ``--config`` file with the flags laid over it."""
+    import dataclasses
+
+    from leaderboard.deployment import Deployment, deployment_from_dict, read_deployment
+
+    deployment = read_deployment(args.config) if args.config else Deployment()
+    if args.encoder != "minilm" or not args.config:
+        deployment.encoder = args.encoder
+    changes = {
+        "render": args.render,
+        "catalog": args.catalog,
+        "device": args.device,
+        "render_backend": args.render_backend,
+        "ray_address": args.ray_address,
+    }
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if not changes:
+        return deployment
+    values = {**dataclasses.asdict(deployment), **changes}
+    source = values.pop("source") or "command line"
+    return deployment_from_dict(values, source=source)
+
+
 def list_command(args: argparse.Namespace) -> int:
-    """Print every job: number, state, submission, when queued, and the reason of a failure."""
+    """Print every job: number, state, stage and progress, submission, when queued, and the
+    reason of a failure."""
     _, queue = _queue(args)
     for job in queue.jobs():
         info = job.to_dict()
         reason = f"\t{info['error']}" if info["error"] else ""
-        print(f"{job.id}\t{job.state}\t{job.submission}\t{info['created']}{reason}")
+        print(
+            f"{job.id}\t{job.state}\t{job.submission}\t{info['created']}\t{info['stage']}{reason}"
+        )
     return 0
 
 

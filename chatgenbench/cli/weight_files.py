@@ -18,25 +18,33 @@ import argparse
 import json
 import sys
 
-from chatgenbench.cli.options import add_actions, add_benchmark, add_catalog, add_json, add_setting
+from chatgenbench.cli.options import (
+    add_actions,
+    add_benchmark,
+    add_catalog,
+    add_json,
+    add_no_progress,
+    add_setting,
+)
 
 KINDS = ("metrics", "models", "all")
 
 
 def register(sub) -> None:
     """Add the ``weights`` family and its ``models`` spelling."""
-    _add_family(
+    weights_actions = _add_family(
         sub,
         "weights",
         "metrics",
         "weight files: the image metrics' (default) and the catalogue's checkpoints",
     )
+    _add_demo(weights_actions)
     _add_family(
         sub, "models", "models", "the catalogue's checkpoint weights ('weights --kind models')"
     )
 
 
-def _add_family(sub, name: str, kind: str, text: str) -> None:
+def _add_family(sub, name: str, kind: str, text: str):
     p = sub.add_parser(name, help=text, description=text)
     actions = add_actions(p, "weights_command")
     status = actions.add_parser("status", help="which weight files are here, and how to get them")
@@ -68,6 +76,39 @@ def _add_family(sub, name: str, kind: str, text: str) -> None:
     add_json(status, "the rows")
     status.set_defaults(handler=status_command)
     fetch.set_defaults(handler=fetch_command)
+    return actions
+
+
+def _add_demo(actions) -> None:
+    demo = actions.add_parser(
+        "demo",
+        help="write RANDOM demo weights (tiny SD 1.5/SDXL checkpoints and LoRAs for every model "
+        "of a catalogue, a catalogue overlay, tiny metric models, a worker deployment file)",
+    )
+    demo.add_argument("out", help="the folder to write them into")
+    add_benchmark(demo)
+    demo.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
+    add_no_progress(demo)
+    add_json(demo, "what was written")
+    demo.set_defaults(handler=demo_command)
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """Write random demo weights into OUT and say how to use them."""
+    from chatgenbench.testing.demo_weights import write_demo_weights
+
+    manifest = write_demo_weights(
+        args.out, args.benchmark, seed=args.seed, progress=not args.no_progress
+    )
+    if args.json:
+        print(json.dumps(manifest, indent=2))
+        return 0
+    print(f"RANDOM demo weights for {len(manifest['models'])} models in {args.out}")
+    print("(their images are noise and their scores mean nothing; results say so)")
+    print(f"catalogue overlay: {manifest['catalog_overlay']}")
+    print(f"worker deployment: {manifest['deployment']}")
+    print(f"render and image-score the benchmark on this CPU: {manifest['evaluate_command']}")
+    return 0
 
 
 def status_command(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from chatgenbench.predictions import ValidationReport
 
 # ``RenderError`` and ``merge_shards`` are imported from here by the command line.
-__all__ = ["RenderReport", "render_predictions"]
+__all__ = ["RenderProgress", "RenderReport", "render_predictions"]
 
 #: The keyword options of :func:`render_predictions`, documented.
 RENDER_OPTIONS: dict[str, str] = {
@@ -80,6 +80,7 @@ def render_predictions(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
     rows: list[dict[str, Any]] | None = None,
+    on_progress: Callable[[RenderProgress], None] | None = None,
     **options: Any,
 ) -> RenderReport:
     """Render every valid prediction of a benchmark into a render folder and return the report.
@@ -94,7 +95,9 @@ def render_predictions(
     :data:`chatgenbench.render.backends.RENDER_BACKENDS` (``local``, ``ray``). ``shard`` (``"I/N"``)
     renders only shard I of N (whole checkpoint groups) into ``out_dir/shards/I-of-N``.
     ``cache_dir`` defaults to ``$CHATGENBENCH_HOME/render-cache``. ``options``: see
-    :data:`RENDER_OPTIONS` (``batch_size``, ``workers``, ``threads``, ...).
+    :data:`RENDER_OPTIONS` (``batch_size``, ``workers``, ``threads``, ...). ``on_progress`` is
+    called with a :class:`RenderProgress` when rendering starts and after every image (a scoring
+    queue shows it).
 
     Returns a :class:`RenderReport`; writes ``render_manifest.jsonl``, ``render_summary.json`` and
     ``images/`` (see :mod:`chatgenbench.render_manifest`). A sample whose weights are missing or
@@ -111,7 +114,7 @@ def render_predictions(
     plan = plan_renders(rows, report, model_catalog, job.request_settings())
     if job.shard:
         plan = select_shard(plan, *job.shard)
-    run = _run_backend(job, plan, progress)
+    run = _run_backend(job, plan, progress, on_progress)
     records = _collect_records(plan, job.cache, run.collector, job.out)
     write_manifest(job.out, records)
     summary = build_summary(
@@ -241,16 +244,41 @@ def _validated(
     return validate_predictions(predictions, ids, catalog, allow_missing=True)
 
 
+@dataclass
+class RenderProgress:
+    """How far a render is: requests done of those to render, cache hits, checkpoint loads."""
+
+    done: int
+    total: int
+    cached: int
+    checkpoint_loads: int = 0
+    lora_loads: int = 0
+    failed: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        """Return the counters as a dict."""
+        return dict(vars(self))
+
+
 class _OutcomeCollector:
     """The backend's sink: stores returned PNGs in the cache, notes what was rendered and what
     failed, and moves the progress bar (``total`` images) when there is one."""
 
-    def __init__(self, cache: ImageCache, total: int, progress: bool) -> None:
+    def __init__(
+        self,
+        cache: ImageCache,
+        total: int,
+        progress: bool,
+        on_progress: Callable[[RenderProgress], None] | None = None,
+        cached: int = 0,
+    ) -> None:
         self.cache = cache
         self.total = total
         self.rendered: set[str] = set()
         self.errors: dict[str, str] = {}
         self.bar = None
+        self.on_progress = on_progress
+        self.state = RenderProgress(0, total, cached)
         if progress and total:
             from tqdm.auto import tqdm
 
@@ -263,11 +291,21 @@ class _OutcomeCollector:
             self.rendered.add(outcome.key)
         else:
             self.errors[outcome.key] = outcome.error or "unknown error"
+            self.state.failed += 1
         if self.bar is not None:
             self.bar.update(1)
+        self.state.done += 1
+        self.report()
+
+    def report(self) -> None:
+        """Hand the progress to ``on_progress``, when there is one."""
+        if self.on_progress is not None:
+            self.on_progress(RenderProgress(**self.state.to_dict()))
 
     def show(self, stats: WorkerStats) -> None:
         """Show the checkpoint and LoRA loads so far next to the bar."""
+        self.state.checkpoint_loads = stats.checkpoint_loads
+        self.state.lora_loads = stats.lora_loads
         if self.bar is not None:
             self.bar.set_postfix(loads=stats.checkpoint_loads, lora=stats.lora_loads, refresh=False)
 
@@ -288,18 +326,28 @@ class _BackendRun:
     collector: _OutcomeCollector
 
 
-def _run_backend(job: _RenderJob, plan: RenderPlan, progress: bool) -> _BackendRun:
+def _run_backend(
+    job: _RenderJob,
+    plan: RenderPlan,
+    progress: bool,
+    on_progress: Callable[[RenderProgress], None] | None = None,
+) -> _BackendRun:
     """Render the requests of ``plan`` that the cache lacks, group by group, with the backend."""
     hits = {r.key for g in plan.groups for r in g if job.cache.has(r.key)}
     to_render = [[r for r in g if r.key not in hits] for g in plan.groups]
     to_render = [g for g in to_render if g]
     job.out.mkdir(parents=True, exist_ok=True)
     (job.out / IMAGES_DIR).mkdir(exist_ok=True)
-    collector = _OutcomeCollector(job.cache, sum(len(g) for g in to_render), progress)
+    collector = _OutcomeCollector(
+        job.cache, sum(len(g) for g in to_render), progress, on_progress, len(hits)
+    )
+    collector.report()
     runner = create_backend(job.backend, job.options)
     start = time.perf_counter()
     stats = runner.run(to_render, collector, collector.show) if to_render else WorkerStats()
     seconds = time.perf_counter() - start
+    collector.show(stats)
+    collector.report()
     collector.close()
     return _BackendRun(stats, seconds, runner.n_workers, len(hits), collector)
 

@@ -1,0 +1,198 @@
+"""The scoring worker's deployment file: one YAML file for everything a rendering worker needs.
+
+``chatgenbench queue work --config deployment.yaml`` reads it (``yaml.safe_load``, size-limited,
+every key checked). Relative paths are taken relative to the file's folder. Keys (all optional)::
+
+    render: true                 # render and image-score each job (default false: step-wise only)
+    catalog: weights.jsonl       # catalogue overlay giving models their weights (null: benchmark's)
+    device: cuda                 # render and metric device (null: cuda when visible, else cpu)
+    dtype: float16               # render dtype (null: fp16 on CUDA, fp32 on CPU)
+    render_backend: local        # a render backend name (local, ray)
+    ray_address: auto            # the Ray cluster of the ray backend (null: start one here)
+    ray_actors: 8                # Ray actors (null: one per GPU)
+    render_cache: /data/cache    # the shared content-addressed image cache (null: the default)
+    render_workers: null         # local workers (null: one per GPU, else one)
+    render_threads: null         # torch CPU threads per worker
+    render_batch_size: 4         # requests per pipeline call
+    encoder: minilm              # BERTScore encoder (minilm, roberta-large)
+    metrics:                     # image metrics: ImageMetricSettings keyword arguments
+      names: [clip_score, hps_v2, image_reward, fid]   # which (default: all registered)
+      batch_size: 16
+      clip_model: /weights/clip-vit-large-patch14      # metric weights (null: the weights cache)
+      hps_checkpoint: /weights/HPS_v2_compressed.pt
+      image_reward_model: /weights/ImageReward
+      fid_cache_dir: /data/fid-cache
+
+``chatgenbench weights demo OUT`` writes one that uses random demo weights on a CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from chatgenbench.errors import DeploymentError
+
+DEPLOYMENT_MAX_BYTES = 64 * 1024
+_PATH_KEYS = ("catalog", "render_cache")
+_METRIC_PATH_KEYS = ("clip_model", "hps_checkpoint", "image_reward_model", "fid_cache_dir")
+
+
+@dataclass
+class Deployment:
+    """What a scoring worker renders and scores with (see the module docstring for each key)."""
+
+    render: bool = False
+    catalog: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    render_backend: str = "local"
+    ray_address: str | None = None
+    ray_actors: int | None = None
+    render_cache: str | None = None
+    render_workers: int | None = None
+    render_threads: int | None = None
+    render_batch_size: int | None = None
+    encoder: str = "minilm"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # the file it was read from
+
+    def render_options(self) -> dict[str, Any]:
+        """Return the keyword options of :func:`chatgenbench.render.render_predictions`."""
+        options: dict[str, Any] = {
+            "device": self.device,
+            "dtype": self.dtype,
+            "backend": self.render_backend,
+            "cache_dir": self.render_cache,
+        }
+        extra = {
+            "ray_address": self.ray_address,
+            "ray_actors": self.ray_actors,
+            "workers": self.render_workers,
+            "threads": self.render_threads,
+            "batch_size": self.render_batch_size,
+        }
+        options.update({key: value for key, value in extra.items() if value is not None})
+        return options
+
+    def image_settings(self):
+        """Return the :class:`chatgenbench.image_scoring.ImageMetricSettings` of ``metrics``."""
+        from chatgenbench.image_scoring import ImageMetricSettings
+
+        values = dict(self.metrics)
+        names = values.pop("names", None)
+        try:
+            return ImageMetricSettings(
+                device=self.device,
+                metrics=tuple(names) if names is not None else None,
+                **values,
+            )
+        except (TypeError, ValueError, KeyError) as error:
+            raise DeploymentError(
+                f"{self.source or 'deployment'}: metrics: {error}",
+                how_to_fix="use the keyword options of ImageMetricSettings (see the README)",
+            ) from None
+
+    def describe(self) -> dict[str, Any]:
+        """Return the deployment as a JSON-ready dict (recorded with each rendered job)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def read_deployment(path: str | os.PathLike) -> Deployment:
+    """Read and check a deployment file; raise :class:`DeploymentError` naming the key at fault."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise DeploymentError(
+            f"deployment file not found: {path}",
+            how_to_fix="pass an existing YAML file (chatgenbench weights demo OUT writes one)",
+        )
+    size = path.stat().st_size
+    if size > DEPLOYMENT_MAX_BYTES:
+        raise DeploymentError(f"{path}: {size} bytes, over the {DEPLOYMENT_MAX_BYTES}-byte limit")
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise DeploymentError(f"{path}: not readable YAML ({error})") from None
+    return deployment_from_dict(raw or {}, source=str(path), base_dir=path.parent)
+
+
+def deployment_from_dict(
+    raw: Any, *, source: str = "deployment", base_dir: str | os.PathLike | None = None
+) -> Deployment:
+    """Return the :class:`Deployment` of a parsed mapping; relative paths against ``base_dir``."""
+    if not isinstance(raw, dict):
+        raise DeploymentError(f"{source}: expected a mapping of keys, got {type(raw).__name__}")
+    known = {f.name: f for f in fields(Deployment) if f.name != "source"}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise DeploymentError(
+            f"{source}: unknown key(s) {', '.join(map(str, unknown))}",
+            how_to_fix=f"use only: {', '.join(known)}",
+        )
+    base = Path(base_dir) if base_dir is not None else None
+
+    def resolved(value: Any) -> Any:
+        if isinstance(value, str) and base is not None and not Path(value).is_absolute():
+            return str((base / value).resolve())
+        return value
+
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        values[key] = _checked(source, key, value)
+    for key in _PATH_KEYS:
+        if values.get(key):
+            values[key] = resolved(values[key])
+    metrics = dict(values.get("metrics") or {})
+    for key in _METRIC_PATH_KEYS:
+        if metrics.get(key):
+            metrics[key] = resolved(metrics[key])
+    values["metrics"] = metrics
+    deployment = Deployment(**values, source=source)
+    from chatgenbench.render.backends import RENDER_BACKENDS
+
+    if deployment.render_backend not in RENDER_BACKENDS.names():
+        raise DeploymentError(
+            f"{source}: render_backend: {deployment.render_backend!r} is not a render backend",
+            how_to_fix=f"use one of: {', '.join(RENDER_BACKENDS.names())}",
+        )
+    if deployment.encoder not in ("minilm", "roberta-large"):
+        raise DeploymentError(
+            f"{source}: encoder: {deployment.encoder!r}; expected minilm or roberta-large"
+        )
+    if deployment.catalog and not Path(deployment.catalog).is_file():
+        raise DeploymentError(f"{source}: catalog: no such file {deployment.catalog}")
+    deployment.image_settings()  # an unknown metric option is an error now, not at the first job
+    return deployment
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "render": (bool,),
+    "ray_actors": (int,),
+    "render_workers": (int,),
+    "render_threads": (int,),
+    "render_batch_size": (int,),
+    "metrics": (dict,),
+}
+
+
+def _checked(source: str, key: str, value: Any) -> Any:
+    expected = _TYPES.get(key, (str,))
+    if value is None:
+        if key in ("render", "render_backend", "encoder"):
+            raise DeploymentError(f"{source}: {key}: must not be empty")
+        return {} if key == "metrics" else None
+    ok = isinstance(value, expected) and not (expected == (int,) and isinstance(value, bool))
+    if not ok:
+        names = " or ".join(t.__name__ for t in expected)
+        raise DeploymentError(
+            f"{source}: {key}: {value!r} is a {type(value).__name__}; expected {names}"
+        )
+    if key == "metrics":
+        unknown_common = [k for k in value if not isinstance(k, str)]
+        if unknown_common:
+            raise DeploymentError(f"{source}: metrics: keys must be names, got {unknown_common}")
+    return value

@@ -1,0 +1,702 @@
+"""The sample gallery and the side-by-side view: what a method produced, sample by sample.
+
+:class:`Gallery` joins, per submission, the benchmark rows (chat input, reference answer), the
+stored prediction file (parsed as data by :mod:`chatgenbench.predictions`), the worker's per-sample
+scores (``samples.jsonl``: BERTScore, model right or wrong, config score and matches, image
+scores) and the render folder. The joined index is built once per submission and kept while its
+files are unchanged, so filtering and paging a 14,564-sample submission is cheap.
+
+Images are served only from the store's render folders, looked up by submission name and sample
+id through :meth:`leaderboard.submissions.SubmissionStore.rendered_images` (never a path that a
+submitter wrote), as PNG. Thumbnails are made once and cached in
+``<render folder>/thumbnails/<size>/``. The reference image of a sample (the human-validated one,
+when the benchmark has it) comes from the benchmark itself.
+
+:func:`gallery_tab` lays the gallery out in the leaderboard app (``streamlit`` is imported only
+there); every other function here is plain Python, used by tests and ``benchmarks/``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatgenbench.render_manifest import MANIFEST_NAME, image_filename, read_manifest
+from leaderboard.submissions import SAMPLES_FILENAME, SubmissionStore
+
+THUMBNAILS_DIR = "thumbnails"
+THUMBNAIL_SIZE = 256
+SIDE_BY_SIDE_SIZE = 384
+PAGE_SIZE = 12
+MODEL_FILTERS: tuple[str, ...] = ("any", "right", "wrong")
+MAX_COMPARED = 4
+_REFERENCE_CACHE = 256
+
+
+@dataclass
+class SampleView:
+    """One sample of a submission as the gallery shows it."""
+
+    id: str
+    setting: str
+    input_type: str
+    freestyle_input: str
+    history: list[dict[str, str]]
+    n_reference_images: int
+    reference: dict[str, Any]
+    predicted: dict[str, Any] | None
+    model_correct: bool | None = None
+    config_score: float | None = None
+    config_matches: dict[str, bool] = field(default_factory=dict)
+    bertscore: float | None = None
+    image_scores: dict[str, float] = field(default_factory=dict)
+    render_status: str | None = None
+    render_error: str | None = None
+    has_image: bool = False
+    search_text: str = ""
+
+    def field_marks(self) -> list[dict[str, str]]:
+        """Return one row per field (model, each argument): reference, predicted, match mark."""
+        predicted = self.predicted or {}
+        rows = [
+            {
+                "Answer field": "model",
+                "Reference": str(self.reference.get("model")),
+                "Predicted": _text(predicted.get("model")),
+                "Match": _mark(self.model_correct),
+            }
+        ]
+        arguments = predicted.get("arguments") or {}
+        for key, value in (self.reference.get("arguments") or {}).items():
+            if value is None:
+                continue
+            rows.append(
+                {
+                    "Answer field": key,
+                    "Reference": str(value),
+                    "Predicted": _text(arguments.get(key)),
+                    "Match": _mark(self.config_matches.get(key)),
+                }
+            )
+        return rows
+
+
+def _mark(value: bool | None) -> str:
+    return "-" if value is None else ("✓" if value else "✗")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+@dataclass
+class GalleryIndex:
+    """A submission's samples, joined; ``benchmark`` and ``setting`` as scored."""
+
+    name: str
+    benchmark: str
+    setting: str
+    samples: list[SampleView]
+    by_id: dict[str, SampleView]
+    weights_missing: dict[str, int]
+
+
+@dataclass
+class GalleryFilter:
+    """What the gallery shows: setting, input type, model right/wrong, config score, text."""
+
+    setting: str = "all"
+    input_type: str = "all"
+    model: str = "any"
+    min_config: float = 0.0
+    max_config: float = 1.0
+    text: str = ""
+    only_with_image: bool = False
+
+    def selects(self, sample: SampleView) -> bool:
+        """True when ``sample`` passes every condition."""
+        if self.setting != "all" and sample.setting != self.setting:
+            return False
+        if self.input_type != "all" and sample.input_type != self.input_type:
+            return False
+        if self.model == "right" and sample.model_correct is not True:
+            return False
+        if self.model == "wrong" and sample.model_correct is not False:
+            return False
+        score = sample.config_score
+        if (self.min_config > 0.0 or self.max_config < 1.0) and (
+            score is None or not self.min_config <= score <= self.max_config
+        ):
+            return False
+        if self.only_with_image and not sample.has_image:
+            return False
+        text = self.text.strip().lower()
+        return not text or text in sample.search_text
+
+
+def weights_missing_by_model(render_dir: str | os.PathLike) -> dict[str, int]:
+    """Return ``{model: samples}`` of a render folder's ``weights_missing`` samples, most first."""
+    try:
+        records = read_manifest(Path(render_dir))
+    except (OSError, ValueError, TypeError):
+        return {}
+    counts = Counter(r.model or "?" for r in records if r.status == "weights_missing")
+    return dict(counts.most_common())
+
+
+class Gallery:
+    """The gallery's data for one store: joined indexes, thumbnails, reference images."""
+
+    def __init__(self, store: SubmissionStore) -> None:
+        self.store = store
+        self._indexes: dict[str, tuple[tuple, GalleryIndex]] = {}
+        self._datasets: dict[tuple[str, str], Any] = {}
+        self._references: OrderedDict[tuple[str, str, int], bytes | None] = OrderedDict()
+
+    # -- the joined index --------------------------------------------------------------------
+
+    def _signature(self, name: str) -> tuple:
+        folder = self.store.path_for(name)
+        parts = []
+        for path in (
+            self.store.predictions_path(name),
+            folder / SAMPLES_FILENAME,
+            self.store.render_dir(name) / MANIFEST_NAME,
+            folder / "meta.yaml",
+        ):
+            try:
+                stat = path.stat() if path is not None else None
+            except FileNotFoundError:
+                stat = None
+            parts.append(None if stat is None else (stat.st_mtime_ns, stat.st_size))
+        return tuple(parts)
+
+    def _dataset(self, benchmark: str, setting: str):
+        key = (benchmark, setting)
+        if key not in self._datasets:
+            from chatgenbench.benchmark import load_benchmark
+
+            self._datasets[key] = load_benchmark(setting, benchmark)
+        return self._datasets[key]
+
+    def index(self, name: str) -> GalleryIndex | None:
+        """Return the joined samples of submission ``name`` (None without valid metadata)."""
+        signature = self._signature(name)
+        cached = self._indexes.get(name)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        submission = self.store.load(name)
+        if submission.meta is None:
+            return None
+        index = self._build(name, submission)
+        self._indexes[name] = (signature, index)
+        return index
+
+    def _build(self, name: str, submission) -> GalleryIndex:
+        meta = submission.meta
+        dataset = self._dataset(meta.benchmark, meta.setting)
+        columns = [
+            "id",
+            "setting",
+            "input_type",
+            "freestyle_input",
+            "history",
+            "prompt",
+            "negative_prompt",
+            "model",
+            "arguments",
+        ]
+        rows = dataset.select_columns(columns).to_list()
+        counts = _reference_image_counts(dataset)
+        report = self._report(submission, meta, [r["id"] for r in rows])
+        predictions = _prediction_fields(report)
+        scores = _read_samples(submission.path / SAMPLES_FILENAME)
+        if not scores and report is not None:
+            # Scored before the worker kept per-sample scores: the exact-match scores are cheap
+            # to recompute (no encoder); BERTScore and image scores stay unknown ("-").
+            from chatgenbench.stepwise_scoring import score_samples
+
+            computed, _ = score_samples(rows, report, bertscore=None)
+            for record in computed:
+                record["prompt_bertscore"] = None
+            scores = {record["id"]: record for record in computed}
+        render_dir = self.store.render_dir(name)
+        records = {}
+        try:
+            records = {r.id: r for r in read_manifest(render_dir)}
+        except (OSError, ValueError, TypeError):
+            records = {}
+        images = self.store.rendered_images(name)
+        samples = []
+        for position, row in enumerate(rows):
+            prediction = predictions.get(row["id"])
+            score = scores.get(row["id"]) or {}
+            record = records.get(row["id"])
+            history = [
+                {"role": str(turn.get("role")), "content": str(turn.get("content"))}
+                for turn in row.get("history") or []
+            ]
+            sample = SampleView(
+                id=row["id"],
+                setting=row["setting"],
+                input_type=row["input_type"],
+                freestyle_input=row["freestyle_input"] or "",
+                history=history,
+                n_reference_images=counts[position],
+                reference={
+                    "prompt": row["prompt"],
+                    "negative_prompt": row["negative_prompt"],
+                    "model": row["model"],
+                    "arguments": row["arguments"] or {},
+                },
+                predicted=prediction,
+                model_correct=score.get("selection_correct") if score else None,
+                config_score=score.get("config_score") if score else None,
+                config_matches=dict(score.get("config_matches") or {}),
+                bertscore=score.get("prompt_bertscore") if score else None,
+                image_scores=dict(score.get("image_scores") or {}),
+                render_status=record.status if record is not None else None,
+                render_error=record.error if record is not None else None,
+                has_image=row["id"] in images,
+            )
+            parts = [sample.id, sample.freestyle_input, row["prompt"] or "", row["model"] or ""]
+            parts += [turn["content"] for turn in history]
+            if prediction:
+                parts += [_text(prediction.get("prompt")), _text(prediction.get("model"))]
+            sample.search_text = "\n".join(parts).lower()
+            samples.append(sample)
+        return GalleryIndex(
+            name=name,
+            benchmark=meta.benchmark,
+            setting=meta.setting,
+            samples=samples,
+            by_id={s.id: s for s in samples},
+            weights_missing=weights_missing_by_model(render_dir),
+        )
+
+    def _report(self, submission, meta, ids: list[str]):
+        """Return the prediction file's validation report (parsed as data), or None."""
+        if submission.predictions_path is None:
+            return None
+        from chatgenbench.predictions import validate_predictions
+
+        return validate_predictions(
+            submission.predictions_path,
+            ids,
+            self.store.catalog(meta.benchmark),
+            allow_missing=True,
+        )
+
+    # -- selecting ---------------------------------------------------------------------------
+
+    def select(
+        self, name: str, where: GalleryFilter | None = None
+    ) -> tuple[GalleryIndex | None, list[SampleView]]:
+        """Return the index of ``name`` and its samples that pass ``where``."""
+        index = self.index(name)
+        if index is None:
+            return None, []
+        where = where or GalleryFilter()
+        return index, [s for s in index.samples if where.selects(s)]
+
+    def page(
+        self,
+        name: str,
+        where: GalleryFilter | None = None,
+        page: int = 0,
+        page_size: int = PAGE_SIZE,
+        *,
+        thumbnails: bool = True,
+    ) -> dict[str, Any]:
+        """Return one page: ``samples``, their ``thumbnails`` (id -> PNG path), the counts.
+
+        This is the whole work of showing a gallery page (the app only lays it out).
+        """
+        _, selected = self.select(name, where)
+        pages = max(1, -(-len(selected) // page_size))
+        page = min(max(0, page), pages - 1)
+        shown = selected[page * page_size : (page + 1) * page_size]
+        thumbs = {}
+        if thumbnails:
+            for sample in shown:
+                path = self.thumbnail(name, sample.id)
+                if path is not None:
+                    thumbs[sample.id] = path
+        return {
+            "samples": shown,
+            "thumbnails": thumbs,
+            "n_selected": len(selected),
+            "page": page,
+            "pages": pages,
+        }
+
+    # -- images ------------------------------------------------------------------------------
+
+    def thumbnail(self, name: str, sample_id: str, size: int = THUMBNAIL_SIZE) -> Path | None:
+        """Return the PNG thumbnail (at most ``size`` px) of a sample's image, made once; None
+        when the sample has no image in the store's render folder."""
+        source = self.store.rendered_images(name).get(sample_id)
+        if source is None:
+            return None
+        folder = self.store.render_dir(name) / THUMBNAILS_DIR / str(int(size))
+        target = folder / image_filename(sample_id)
+        try:
+            if target.stat().st_mtime_ns >= source.stat().st_mtime_ns:
+                return target
+        except FileNotFoundError:
+            pass
+        from PIL import Image
+
+        from chatgenbench.storage import atomic_write_bytes
+
+        with Image.open(source) as image:
+            image.load()
+            small = image.convert("RGB")
+        small.thumbnail((size, size))
+        buffer = io.BytesIO()
+        small.save(buffer, format="PNG")
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, buffer.getvalue())
+        return target
+
+    def reference_image(
+        self, benchmark: str, setting: str, sample_id: str, size: int = SIDE_BY_SIDE_SIZE
+    ) -> bytes | None:
+        """Return the human-validated reference image of a sample as PNG bytes, or None."""
+        return self._benchmark_image(benchmark, setting, sample_id, "image", size)
+
+    def input_images(
+        self, benchmark: str, setting: str, sample_id: str, size: int = THUMBNAIL_SIZE
+    ) -> list[bytes]:
+        """Return the reference images of a multimodal input (PNG bytes), in order."""
+        index = self._row_index(benchmark, setting, sample_id)
+        if index is None:
+            return []
+        raw = _raw_cell(self._dataset(benchmark, setting), "reference_images", index) or []
+        return [png for png in (_png(item, size) for item in raw) if png]
+
+    def _row_index(self, benchmark: str, setting: str, sample_id: str) -> int | None:
+        key = ("ids", benchmark, setting)
+        if key not in self._datasets:
+            ids = self._dataset(benchmark, setting)["id"]
+            self._datasets[key] = {value: i for i, value in enumerate(ids)}
+        return self._datasets[key].get(sample_id)
+
+    def _benchmark_image(
+        self, benchmark: str, setting: str, sample_id: str, column: str, size: int
+    ) -> bytes | None:
+        key = (f"{benchmark}|{setting}", sample_id, size)
+        if key in self._references:
+            self._references.move_to_end(key)
+            return self._references[key]
+        index = self._row_index(benchmark, setting, sample_id)
+        found = None
+        if index is not None:
+            found = _png(_raw_cell(self._dataset(benchmark, setting), column, index), size)
+        self._references[key] = found
+        if len(self._references) > _REFERENCE_CACHE:
+            self._references.popitem(last=False)
+        return found
+
+    def side_by_side(self, names: list[str], sample_id: str) -> list[dict[str, Any]]:
+        """Return one panel per submission (at most :data:`MAX_COMPARED`) for one input.
+
+        Each panel: ``name``, ``method``, ``sample`` (its :class:`SampleView` or None),
+        ``image`` (a thumbnail path or None) and ``status`` (render status, or why none).
+        """
+        panels = []
+        for name in names[:MAX_COMPARED]:
+            index = self.index(name)
+            sample = index.by_id.get(sample_id) if index is not None else None
+            meta = self.store.load(name).meta
+            panels.append(
+                {
+                    "name": name,
+                    "method": meta.method if meta is not None else name,
+                    "sample": sample,
+                    "image": self.thumbnail(name, sample_id, SIDE_BY_SIDE_SIZE)
+                    if sample is not None
+                    else None,
+                    "status": (sample.render_status or "not rendered")
+                    if sample is not None
+                    else "not in this submission",
+                }
+            )
+        return panels
+
+
+def _prediction_fields(report) -> dict[str, dict[str, Any]]:
+    """Return each predicted prompt, negative prompt, model and arguments by sample id."""
+    if report is None:
+        return {}
+    return {
+        sample_id: {
+            "prompt": p.prompt,
+            "negative_prompt": p.negative_prompt,
+            "model": p.model,
+            "arguments": dict(p.arguments or {}),
+        }
+        for sample_id, p in report.predictions.items()
+    }
+
+
+def _reference_image_counts(dataset) -> list[int]:
+    """Return, per row, how many input reference images it has (without decoding them)."""
+    import pyarrow.compute as pc
+
+    lengths = pc.list_value_length(_arrow(dataset).column("reference_images")).to_pylist()
+    return [n or 0 for n in lengths]
+
+
+def _arrow(dataset):
+    """Return the dataset's rows as an Arrow table, in the dataset's order (nothing decoded)."""
+    table = dataset.data.table if hasattr(dataset.data, "table") else dataset.data
+    if getattr(dataset, "_indices", None) is not None:
+        table = table.take(dataset._indices.column(0))
+    return table
+
+
+def _raw_cell(dataset, column: str, index: int) -> Any:
+    """Return one cell as stored (an image is ``{bytes, path}``), without decoding it."""
+    return _arrow(dataset).slice(index, 1).column(column).to_pylist()[0]
+
+
+def _png(raw: Any, size: int) -> bytes | None:
+    """Return an image cell (``{bytes, path}``) as PNG bytes of at most ``size`` px, or None."""
+    if not isinstance(raw, dict):
+        return None
+    data = raw.get("bytes")
+    if data is None and raw.get("path"):
+        try:
+            data = Path(raw["path"]).read_bytes()
+        except OSError:
+            return None
+    if not data:
+        return None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            small = image.convert("RGB")
+    except (UnidentifiedImageError, OSError):
+        return None
+    small.thumbnail((size, size))
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _read_samples(path: Path) -> dict[str, dict[str, Any]]:
+    """Return the worker's per-sample scores by id (empty when the file is absent)."""
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return found
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("id"), str):
+            found[record["id"]] = record
+    return found
+
+
+# -- the app's tab ---------------------------------------------------------------------------
+
+
+def gallery_tab(store: SubmissionStore, submissions: list) -> None:
+    """Lay out the Gallery tab: pick a submission, filter, page; or compare side by side."""
+    import streamlit as st
+
+    gallery = _cached_gallery(st, store)
+    names = [s.name for s in submissions if s.meta is not None]
+    if not names:
+        st.info("No submissions in the store yet.")
+        return
+    mode = st.radio("Show", ["Gallery", "Side by side"], horizontal=True, key="gallery_mode")
+    if mode == "Side by side":
+        _side_by_side(st, gallery, names)
+        return
+    name = st.selectbox("Submission", names, key="gallery_submission")
+    index = gallery.index(name)
+    if index is None:
+        st.warning("This submission's meta.yaml is not valid.")
+        return
+    columns = st.columns(5)
+    settings = sorted({s.setting for s in index.samples})
+    types = sorted({s.input_type for s in index.samples})
+    where = GalleryFilter(
+        setting=columns[0].selectbox("Setting", ["all", *settings], key="gallery_setting"),
+        input_type=columns[1].selectbox("Input type", ["all", *types], key="gallery_type"),
+        model=columns[2].selectbox("Model", MODEL_FILTERS, key="gallery_model"),
+        text=columns[4].text_input("Text contains", key="gallery_text", max_chars=200),
+    )
+    where.min_config, where.max_config = columns[3].slider(
+        "Config score", 0.0, 1.0, (0.0, 1.0), 0.05, key="gallery_config"
+    )
+    _, selected = gallery.select(name, where)
+    pages = max(1, -(-len(selected) // PAGE_SIZE))
+    page = st.number_input("Page", 1, pages, 1, key="gallery_page") - 1
+    shown = gallery.page(name, where, page)
+    st.caption(
+        f"{shown['n_selected']} of {len(index.samples)} samples match; page {shown['page'] + 1} "
+        f"of {shown['pages']}. Images come from this submission's render folder only."
+    )
+    if index.weights_missing:
+        st.caption(
+            "No image for models without weights: "
+            + ", ".join(f"{model} ({n})" for model, n in index.weights_missing.items())
+        )
+    for sample in shown["samples"]:
+        _sample_card(st, gallery, index, sample, shown["thumbnails"].get(sample.id))
+
+
+def _sample_card(st, gallery: Gallery, index: GalleryIndex, sample: SampleView, thumb) -> None:
+    with st.container(border=True):
+        left, middle, right = st.columns([2, 3, 2])
+        with left:
+            st.text(f"{sample.id} · {sample.setting} · {sample.input_type}")
+            if sample.history:
+                for turn in sample.history:
+                    st.text(f"{turn['role']}: {turn['content']}")
+            else:
+                st.text(f"user: {sample.freestyle_input}")
+            if sample.n_reference_images:
+                images = gallery.input_images(index.benchmark, index.setting, sample.id)
+                for data in images:
+                    st.image(data, caption="input reference image", width=120)
+            st.button(
+                "Side by side",
+                key=f"sbs-{sample.id}",
+                on_click=_open_side_by_side,
+                args=(st, index.name, sample.id),
+            )
+        with middle:
+            predicted = sample.predicted or {}
+            st.text("Reference prompt:\n" + str(sample.reference.get("prompt")))
+            st.text("Predicted prompt:\n" + _text(predicted.get("prompt")))
+            import pandas as pd
+
+            st.dataframe(
+                pd.DataFrame(sample.field_marks()), hide_index=True, key=f"marks-{sample.id}"
+            )
+            scores = [f"BERTScore {_fmt(sample.bertscore)}", f"config {_fmt(sample.config_score)}"]
+            scores += [f"{k} {_fmt(v)}" for k, v in sorted(sample.image_scores.items())]
+            st.text(" · ".join(scores))
+        with right:
+            if thumb is not None:
+                st.image(Path(thumb).read_bytes(), caption="rendered", width=THUMBNAIL_SIZE)
+            else:
+                why = sample.render_status or "not rendered"
+                st.text(
+                    f"no image: {why}"
+                    + (f" ({sample.render_error})" if sample.render_error else "")
+                )
+            reference = gallery.reference_image(index.benchmark, index.setting, sample.id)
+            if reference is not None:
+                st.image(reference, caption="reference (human-validated)", width=THUMBNAIL_SIZE)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _open_side_by_side(st, name: str, sample_id: str) -> None:
+    st.session_state["gallery_mode"] = "Side by side"
+    st.session_state["sbs_sample"] = sample_id
+    st.session_state["sbs_names"] = [name]
+
+
+def _side_by_side(st, gallery: Gallery, names: list[str]) -> None:
+    chosen = st.multiselect(
+        f"Submissions (2 to {MAX_COMPARED})",
+        names,
+        default=[n for n in st.session_state.get("sbs_names", names[:2]) if n in names][:4]
+        or names[:2],
+        max_selections=MAX_COMPARED,
+        key="sbs_chosen",
+    )
+    if not chosen:
+        st.info("Choose submissions to compare.")
+        return
+    index = gallery.index(chosen[0])
+    ids = [s.id for s in index.samples] if index is not None else []
+    if not ids:
+        st.info("The first submission has no samples.")
+        return
+    wanted = st.session_state.get("sbs_sample")
+    sample_id = st.selectbox(
+        "Input", ids, index=ids.index(wanted) if wanted in ids else 0, key="sbs_input"
+    )
+    sample = index.by_id[sample_id]
+    if sample.history:
+        st.text("\n".join(f"{t['role']}: {t['content']}" for t in sample.history))
+    else:
+        st.text(f"user: {sample.freestyle_input}")
+    panels = gallery.side_by_side(chosen, sample_id)
+    reference = gallery.reference_image(index.benchmark, index.setting, sample_id)
+    columns = st.columns(len(panels) + 1)
+    with columns[0]:
+        st.text("Reference")
+        if reference is not None:
+            st.image(reference, caption="human-validated reference", width=SIDE_BY_SIDE_SIZE)
+        else:
+            st.text("(the benchmark has no reference image here)")
+        st.text(str(sample.reference.get("prompt")))
+        st.text(f"model: {sample.reference.get('model')}")
+    for column, panel in zip(columns[1:], panels):
+        with column:
+            st.text(panel["method"])
+            if panel["image"] is not None:
+                st.image(
+                    Path(panel["image"]).read_bytes(),
+                    caption=panel["name"],
+                    width=SIDE_BY_SIDE_SIZE,
+                )
+            else:
+                st.text(f"no image: {panel['status']}")
+            found = panel["sample"]
+            if found is not None and found.predicted:
+                st.text(_text(found.predicted.get("prompt")))
+                st.text(
+                    f"model: {_text(found.predicted.get('model'))} {_mark(found.model_correct)}"
+                )
+
+
+def _cached_gallery(st, store: SubmissionStore) -> Gallery:
+    @st.cache_resource(show_spinner=False)
+    def build(root: str) -> Gallery:
+        return Gallery(store)
+
+    return build(str(store.root))
+
+
+def render_details(store: SubmissionStore, name: str) -> None:
+    """Lay out, in the Details tab, the render folder's summary: statuses, models without weights."""
+    import pandas as pd
+    import streamlit as st
+
+    render_dir = store.render_dir(name)
+    try:
+        records = read_manifest(render_dir)
+    except (OSError, ValueError, TypeError):
+        return
+    st.subheader("Rendering")
+    counts = Counter(r.status for r in records)
+    st.text(" · ".join(f"{status}: {n}" for status, n in sorted(counts.items())))
+    missing = weights_missing_by_model(render_dir)
+    if missing:
+        st.text("Models without weights (no image, never a stand-in):")
+        st.dataframe(
+            pd.DataFrame(list(missing.items()), columns=["Model", "Samples"]),
+            hide_index=True,
+            key="detail-weights-missing",
+        )
