@@ -165,6 +165,35 @@ def test_models_without_weights_are_counted_per_model_and_never_faked(
     assert block["image"]["clip_score"]["n"] == len(with_image)
 
 
+def test_an_ablation_submission_renders_with_the_oracle_steps_in_place(
+    scored, demo_weights, minilm_scorer, tmp_path
+):
+    """meta.yaml 'oracle: model': the images are made with the reference model, not the predicted
+    one (as 'evaluate --oracle' renders), and the model-selection metric is reported as oracle."""
+    _, _, _, root = scored
+    rows = [json.loads(line) for line in Path(demo_weights["predictions"]).read_text().splitlines()]
+    for row in rows:
+        row["model"] = "sd_xl_base_1.0"  # a wrong model for every sample
+    data = ("\n".join(json.dumps(row) for row in rows) + "\n").encode()
+    store = SubmissionStore(tmp_path / "store")
+    check = store.check_upload(
+        "predictions.jsonl", data, {**META, "name": "given-model", "oracle": "model"}
+    )
+    assert check.ok, check.problems
+    store.add(check, data)
+    ScoringQueue(default_queue_path(store.root)).enqueue("given-model")
+    worker = worker_for(store, deployment_for(demo_weights, root / "cache"), minilm_scorer)
+    assert worker.run(once=True) == 1
+    (job,) = worker.queue.jobs()
+    assert job.state == "done", job.error
+    records = {r.id: r for r in read_manifest(store.render_dir("given-model"))}
+    full = {r.id: r for r in read_manifest(scored[0].render_dir("demo-refs"))}
+    assert {i: r.model for i, r in records.items()} == {i: r.model for i, r in full.items()}
+    assert {r.status for r in records.values()} == {"cached"}  # the same images as the full run
+    results = store.load("given-model").results
+    assert results["oracle"]["steps"] == ["model"]
+
+
 def test_a_failed_render_keeps_the_stepwise_results(
     demo_weights, minilm_scorer, tmp_path, monkeypatch
 ):
