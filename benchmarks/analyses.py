@@ -156,34 +156,35 @@ def bench_ablations(workdir: Path) -> dict:
     from chatgenbench.ablation import run_ablations
     from chatgenbench.image_scoring import ImageMetricSettings
     from chatgenbench.metrics.bertscore import PromptBERTScore
-    from chatgenbench.testing.metric_models import write_image_reward
+    from chatgenbench.testing.demo_weights import write_demo_weights
     from chatgenbench.testing.small_benchmark import write_small_sample
-    from tests.conftest import _build_tiny_models, sample_predictions, write_predictions
 
     os.environ["CHATGENBENCH_HOME"] = str(workdir / "home")
-    tiny = _build_tiny_models(workdir / "tiny")
     bench = write_small_sample(workdir / "bench")
-    rows = sample_predictions()
+    demo = write_demo_weights(workdir / "demo", str(bench), progress=False)
+    lines = Path(demo["predictions"]).read_text("utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
     models = [row["model"] for row in rows]
     for index, row in enumerate(rows):  # a method that gets a third of the models wrong
         if index % 3 == 0:
             row["model"] = models[(index + 1) % len(models)]
         if index % 4 == 0:
             row["prompt"] = "a picture of " + row["prompt"][:40]
-    predictions = write_predictions(workdir / "method.jsonl", rows)
-    settings = ImageMetricSettings(
-        image_reward_model=str(write_image_reward(workdir / "ir")),
-        metrics=("image_reward",),
-        device="cpu",
-        batch_size=4,
-    )
+    predictions = workdir / "method.jsonl"
+    predictions.write_text("".join(json.dumps(row) + "\n" for row in rows), "utf-8")
+    options = {
+        key: value
+        for key, value in demo["image_metric_options"].items()
+        if key.startswith("image_reward")
+    }
+    settings = ImageMetricSettings(**options, metrics=("image_reward",), device="cpu", batch_size=4)
     scorer = PromptBERTScore("minilm")
     figures = {}
     for label in ("cold", "warm"):
         started = time.perf_counter()
         outcome = run_ablations(
             [predictions], str(bench), out_dir=workdir / f"out-{label}", image_settings=settings,
-            catalog=str(tiny.overlay), bertscore=scorer, progress=False,
+            catalog=demo["catalog_overlay"], bertscore=scorer, progress=False,
         )  # fmt: skip
         seconds = time.perf_counter() - started
         figures[f"ablations_{label}_s"] = round(seconds, 2)
@@ -191,7 +192,7 @@ def bench_ablations(workdir: Path) -> dict:
             "rendered": sum(r["renders"]["rendered"] for r in outcome["runs"]),
             "from_cache": sum(r["renders"]["cached"] for r in outcome["runs"]),
         }
-    figures["ablation_weights"] = "tiny random-weight SD models (chatgenbench.testing.sd_models)"
+    figures["ablation_weights"] = "RANDOM demo weights (chatgenbench weights demo), CPU"
     return figures
 
 
