@@ -35,13 +35,13 @@ import sqlite3
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from leaderboard import sqlite_store
 from leaderboard.submissions import RESULTS_FILENAME, SAMPLES_FILENAME, SubmissionStore
 
 QUEUE_ENV = "CHATGENBENCH_QUEUE_DB"
@@ -202,24 +202,8 @@ class ScoringQueue:
                 if column not in columns:
                     db.execute(f"ALTER TABLE jobs ADD COLUMN {column} TEXT")
 
-    @contextmanager
-    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        try:
-            db.execute("PRAGMA busy_timeout = 30000")
-            if write:
-                db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-            if db.in_transaction:
-                db.execute("COMMIT")
-        finally:
-            db.close()
+    def _connect(self, *, write: bool = False):
+        return sqlite_store.connect(self.path, write=write)
 
     @staticmethod
     def _job(row: sqlite3.Row | None) -> Job | None:

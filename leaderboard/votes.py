@@ -37,10 +37,7 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +54,7 @@ from chatgenbench.pairwise import (
     bradley_terry,
     tally_pairs,
 )
+from leaderboard import sqlite_store
 from leaderboard.submissions import SubmissionStore
 
 VOTES_ENV = "CHATGENBENCH_VOTES_DB"
@@ -356,24 +354,8 @@ class VoteStore:
             db.execute("PRAGMA journal_mode = WAL")  # the page reads while voters write
             db.executescript(_SCHEMA)
 
-    @contextmanager
-    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        try:
-            db.execute("PRAGMA busy_timeout = 30000")
-            if write:
-                db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-            if db.in_transaction:
-                db.execute("COMMIT")
-        finally:
-            db.close()
+    def _connect(self, *, write: bool = False):
+        return sqlite_store.connect(self.path, write=write)
 
     def cast(
         self,
