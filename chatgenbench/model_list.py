@@ -34,6 +34,20 @@ _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _CIVITAI_VERSION = re.compile(r"(?:/api/download/models/|modelVersionId=)(\d+)")
 
 
+def find_model_list(
+    raw_folder: Path, key_map: dict[str, Any], models: str | os.PathLike | None = None
+) -> Path | None:
+    """Return the model list to read: ``models`` when given, else the first file below
+    ``raw_folder`` named in ``key_map["catalog_files"]``, else None."""
+    if models is not None:
+        return Path(models)
+    for name in key_map["catalog_files"]:
+        found = sorted(raw_folder.rglob(name))
+        if found:
+            return found[0]
+    return None
+
+
 def alias_value(table: dict[str, list[str]], value: Any) -> str | None:
     """Return the key of ``table`` whose aliases include ``value`` (exactly, then as a substring).
 

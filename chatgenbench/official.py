@@ -35,7 +35,7 @@ from chatgenbench.benchmark_folder import MANIFEST_FILENAME, BenchmarkInfo, writ
 from chatgenbench.catalog import CatalogEntry, ModelCatalog
 from chatgenbench.errors import BenchmarkError, KeyMapError
 from chatgenbench.model_list import alias_value as _value_map
-from chatgenbench.model_list import catalog_entry, read_model_list
+from chatgenbench.model_list import catalog_entry, find_model_list, read_model_list
 from chatgenbench.normalize import normalize_model_name
 from chatgenbench.records import RecordError, to_row
 from chatgenbench.storage import chatgenbench_home
@@ -260,13 +260,7 @@ def map_record(
         value = _first(raw, candidates)
         if value is not _MISSING:
             record[field] = value
-    arguments = record.get("arguments")
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except json.JSONDecodeError:
-            arguments = None
-    source_of_arguments = arguments if isinstance(arguments, dict) else raw
+    source_of_arguments = arguments_source(raw, record.get("arguments"))
     mapped_arguments = {}
     for key, candidates in key_map["arguments"].items():
         value = _first(source_of_arguments, candidates)
@@ -332,6 +326,17 @@ def _read_raw_file(path: Path) -> list[Any]:
     return data
 
 
+def arguments_source(raw: dict[str, Any], arguments: Any) -> dict[str, Any]:
+    """Return where a record's argument fields are: its arguments value when that is an object
+    (or a JSON text of one), else the record itself (arguments as top-level fields)."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError:
+            arguments = None
+    return arguments if isinstance(arguments, dict) else raw
+
+
 def _catalog_from(
     raw_folder: Path, key_map: dict[str, Any], rows_by_config: dict, *, models=None
 ) -> tuple[ModelCatalog, dict[str, Any]]:
@@ -339,13 +344,7 @@ def _catalog_from(
     model the rows name that the list lacks (architecture and kind inferred, and counted)."""
     entries: dict[str, CatalogEntry] = {}
     report: dict[str, Any] = {"catalog_file": None, "inferred_architecture": 0, "inferred_kind": 0}
-    path = Path(models) if models is not None else None
-    if path is None:
-        for name in key_map["catalog_files"]:
-            found = sorted(raw_folder.rglob(name))
-            if found:
-                path = found[0]
-                break
+    path = find_model_list(raw_folder, key_map, models)
     if path is not None:
         inside = path.resolve().is_relative_to(raw_folder.resolve())
         report["catalog_file"] = (

@@ -19,13 +19,14 @@ from typing import Any
 from chatgenbench.archive_images import ArchiveImages
 from chatgenbench.archives import ArchiveLimits
 from chatgenbench.errors import ChatGenBenchError, KeyMapError
-from chatgenbench.model_list import read_model_list
+from chatgenbench.model_list import find_model_list, read_model_list
 from chatgenbench.official import (
     _MISSING,
     RAW_SUFFIXES,
     _lookup,
     _read_raw_file,
     _setting_from_path,
+    arguments_source,
     is_hub_id,
     load_key_map,
     raw_data_files,
@@ -69,12 +70,7 @@ def _matches(records: list[Any], key_map: dict[str, Any]) -> tuple[dict, dict[st
                 source = record
                 if section == "arguments":
                     arguments = _first_value(record, key_map["fields"]["arguments"])
-                    if isinstance(arguments, str):
-                        try:
-                            arguments = json.loads(arguments)
-                        except json.JSONDecodeError:
-                            arguments = None
-                    source = arguments if isinstance(arguments, dict) else record
+                    source = arguments_source(record, arguments)
                 for candidate in candidates:
                     value = _lookup(source, candidate)
                     if value is not _MISSING and value is not None:
@@ -197,13 +193,7 @@ def _image_matches(records: list[Any], archives: ArchiveImages, key_map: dict) -
 
 
 def _model_list(root: Path, key_map: dict, models) -> dict[str, Any] | None:
-    path = Path(models) if models is not None else None
-    if path is None:
-        for name in key_map["catalog_files"]:
-            found = sorted(root.rglob(name))
-            if found:
-                path = found[0]
-                break
+    path = find_model_list(root, key_map, models)
     if path is None:
         return None
     try:
