@@ -21,6 +21,7 @@ import streamlit as st
 from chatgenbench.errors import ChatGenBenchError
 from leaderboard.submissions import SubmissionStore
 from leaderboard.votes import (
+    DEMO_WEIGHTS,
     QUESTIONS,
     QuestionSummary,
     SampleInputs,
@@ -31,6 +32,7 @@ from leaderboard.votes import (
     chat_turns,
     default_seed,
     draw_pair,
+    submission_weights,
     summarize,
 )
 
@@ -51,9 +53,11 @@ def _sample_inputs() -> SampleInputs:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _summaries(path: str, version: tuple) -> list[dict[str, Any]]:
-    # recomputed only when a vote was stored, replaced or undone (``version`` changed)
-    return [summary.to_dict() for summary in summarize(VoteStore(path).votes())]
+def _summaries(path: str, version: tuple, weights: tuple) -> list[dict[str, Any]]:
+    # recomputed only when a vote was stored, replaced or undone (``version`` changed), or when
+    # what made a submission's images changed (``weights``)
+    votes = VoteStore(path).votes()
+    return [summary.to_dict() for summary in summarize(votes, weights=dict(weights))]
 
 
 def _state() -> dict[str, Any]:
@@ -157,22 +161,30 @@ def _stacked_bars(name_a: str, name_b: str, rows: list[dict[str, Any]]) -> alt.C
     return bars + text
 
 
-def _results_panel(votes: VoteStore) -> None:
+def _results_panel(store: SubmissionStore, votes: VoteStore) -> None:
     st.subheader("Results", divider="gray")
     counts = votes.counts()
     st.text(
         f"{counts['votes']} votes from {counts['voters']} voters; {counts['flagged']} flagged "
         f"(cast under {votes.min_seconds:g} s after the images appeared) and not counted."
     )
-    summaries = [QuestionSummary(**data) for data in _summaries(str(votes.path), votes.version())]
+    weights = tuple(sorted(submission_weights(store).items()))
+    summaries = [
+        QuestionSummary(**data) for data in _summaries(str(votes.path), votes.version(), weights)
+    ]
     if not summaries:
         st.info("No votes yet.")
         return
-    groups: dict[tuple[str, str], list] = {}
+    groups: dict[tuple[str, str, str], list] = {}
     for summary in summaries:
-        groups.setdefault((summary.benchmark, summary.setting), []).append(summary)
-    for (benchmark, setting), members in groups.items():
+        groups.setdefault((summary.benchmark, summary.setting, summary.weights), []).append(summary)
+    for (benchmark, setting, weights), members in groups.items():
         st.text(f"{benchmark} · {setting}")  # the benchmark name comes from meta.yaml: text
+        if weights == DEMO_WEIGHTS:
+            st.warning(
+                f"{DEMO_WEIGHTS}: these images are noise from random-weight models; their votes "
+                "are summarised apart and never ranked beside real weights."
+            )
         bars: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for summary in members:
             st.text(
@@ -323,4 +335,4 @@ def vote_tab(store: SubmissionStore, votes: VoteStore) -> None:
 
 def _vote_tab_body(store: SubmissionStore, votes: VoteStore) -> None:
     _vote_panel(store, votes)
-    _results_panel(votes)
+    _results_panel(store, votes)

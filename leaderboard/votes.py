@@ -194,22 +194,46 @@ class Shown:
         return self.left_side if on_left else ("b" if self.left_side == "a" else "a")
 
 
+#: What made a submission's images: real weights, or the random demo weights of
+#: ``chatgenbench weights demo``. Submissions of the two kinds are never paired, and their votes
+#: are summarised apart, so demo images are never ranked beside real ones.
+REAL_WEIGHTS = "real weights"
+DEMO_WEIGHTS = "RANDOM demo weights"
+
+
+def images_made_with(submission) -> str:
+    """Return :data:`DEMO_WEIGHTS` when the submission's results say its images came from random
+    demo weights (``results["random_weights"]["render_models"]``), else :data:`REAL_WEIGHTS`."""
+    block = (submission.results or {}).get("random_weights")
+    return DEMO_WEIGHTS if isinstance(block, dict) and block.get("render_models") else REAL_WEIGHTS
+
+
+def submission_weights(store: SubmissionStore) -> dict[str, str]:
+    """Return ``{submission name: what made its images}`` for every submission of ``store``."""
+    return {submission.name: images_made_with(submission) for submission in store.submissions()}
+
+
 def candidate_pairs(store: SubmissionStore) -> list[Pair]:
     """Return every pair that can be voted on, sorted.
 
     Two submissions make a pair for a sample when both have valid metadata with the same
-    benchmark and setting and both have a rendered image of the sample.
+    benchmark and setting, both have a rendered image of the sample, and both images were made
+    with the same kind of weights (real, or random demo weights: :func:`images_made_with`).
     """
-    by_group: dict[tuple[str, str], list[tuple[str, set[str]]]] = {}
+    by_group: dict[tuple[str, str, str], list[tuple[str, set[str]]]] = {}
     for submission in store.submissions():
         if submission.meta is None:
             continue
         images = store.rendered_images(submission.name)
         if images:
-            group = (submission.meta.benchmark, submission.meta.setting)
+            group = (
+                submission.meta.benchmark,
+                submission.meta.setting,
+                images_made_with(submission),
+            )
             by_group.setdefault(group, []).append((submission.name, set(images)))
     pairs = []
-    for (benchmark, setting), members in sorted(by_group.items()):
+    for (benchmark, setting, _), members in sorted(by_group.items()):
         members.sort()
         for i, (name_a, ids_a) in enumerate(members):
             for name_b, ids_b in members[i + 1 :]:
@@ -519,6 +543,7 @@ class QuestionSummary:
     tallies: list[dict[str, Any]] = field(default_factory=list)
     bradley_terry: dict[str, Any] | None = None
     bradley_terry_not_computed: str | None = None
+    weights: str = REAL_WEIGHTS  # what made the images voted on (demo ones are summarised apart)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as a JSON-ready dict."""
@@ -547,21 +572,27 @@ def summarize(
     resamples: int = DEFAULT_RESAMPLES,
     level: float = DEFAULT_LEVEL,
     seed: int = DEFAULT_SEED,
+    weights: dict[str, str] | None = None,
 ) -> list[QuestionSummary]:
     """Summarise ``votes`` per benchmark, setting and question (flagged votes are not counted).
+
+    ``weights`` (:func:`submission_weights`) says which submissions' images came from random
+    demo weights; their votes get summaries of their own, labelled (``QuestionSummary.weights``).
 
     Each summary has per pair of methods win / tie / loss counts and rates with seeded bootstrap
     intervals (``method_a``'s wins are outcome ``a``), and Bradley-Terry strengths across all
     methods, or the reason they were not computed.
     """
     labels = _labels(votes)
-    groups: dict[tuple[str, str, str], list[Vote]] = {}
+    made_with = weights or {}
+    groups: dict[tuple[str, str, str, str], list[Vote]] = {}
     for vote in votes:
-        groups.setdefault((vote.benchmark, vote.setting, vote.question), []).append(vote)
+        kind = made_with.get(vote.submission_a, REAL_WEIGHTS)
+        groups.setdefault((vote.benchmark, vote.setting, kind, vote.question), []).append(vote)
     order = {question: i for i, question in enumerate(QUESTIONS)}
     summaries = []
-    for (benchmark, setting, question), members in sorted(
-        groups.items(), key=lambda item: (item[0][0], item[0][1], order[item[0][2]])
+    for (benchmark, setting, kind, question), members in sorted(
+        groups.items(), key=lambda item: (item[0][0], item[0][1], item[0][2], order[item[0][3]])
     ):
         counted = [
             PairVote(labels[v.submission_a], labels[v.submission_b], v.answer)
@@ -569,7 +600,7 @@ def summarize(
             if v.counted
         ]
         summary = QuestionSummary(
-            benchmark, setting, question, len(counted), len(members) - len(counted)
+            benchmark, setting, question, len(counted), len(members) - len(counted), weights=kind
         )
         options = {"resamples": resamples, "level": level, "seed": seed}
         summary.tallies = [tally.to_dict() for tally in tally_pairs(counted, **options)]
@@ -590,8 +621,13 @@ def format_summary(summaries: list[QuestionSummary]) -> str:
         return "no votes yet"
     lines: list[str] = []
     for summary in summaries:
+        demo = (
+            f" · {DEMO_WEIGHTS} (not comparable with real weights)"
+            if summary.weights == DEMO_WEIGHTS
+            else ""
+        )
         lines.append(
-            f"{summary.benchmark} · {summary.setting} · {summary.question}: "
+            f"{summary.benchmark} · {summary.setting}{demo} · {summary.question}: "
             f"{summary.n_votes} counted votes, {summary.n_flagged} flagged (not counted)"
         )
         for tally in summary.tallies:

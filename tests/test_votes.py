@@ -4,6 +4,7 @@ the summary, the Parquet export and ``chatgenbench votes``."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 
 import pytest
@@ -286,3 +287,39 @@ def test_pairs_come_from_the_submissions_renders_with_demo_weights(tiny_models, 
     shown = draw_pair(pairs, seed=0, voter="v", round=0)
     for name in (shown.left, shown.right):
         assert store.rendered_images(name)[shown.pair.sample_id].stat().st_size > 0
+
+
+def test_demo_weight_images_are_never_paired_or_summarised_with_real_ones(store, votes, tmp_path):
+    """A submission whose images came from random demo weights meets only its own kind, and its
+    votes get a summary of their own, labelled, so it is never ranked beside real weights."""
+    from leaderboard.votes import DEMO_WEIGHTS, REAL_WEIGHTS, submission_weights
+
+    root = tmp_path / "store"
+    for name in ("demo-one", "demo-two"):
+        shutil.copytree(root / NOFT, root / name, ignore=shutil.ignore_patterns("render"))
+        results = json.loads((root / name / "results.json").read_text("utf-8"))
+        results["random_weights"] = {"used": True, "render_models": ["sd_xl_base_1.0"]}
+        (root / name / "results.json").write_text(json.dumps(results), "utf-8")
+        write_render_dir(root / name / "render", IDS[1:4], (9, 9, 9))
+    both = SubmissionStore(root)
+    weights = submission_weights(both)
+    assert weights == {
+        NOFT: REAL_WEIGHTS,
+        RETR: REAL_WEIGHTS,
+        "demo-one": DEMO_WEIGHTS,
+        "demo-two": DEMO_WEIGHTS,
+    }
+    pairs = candidate_pairs(both)
+    met = {frozenset((p.submission_a, p.submission_b)) for p in pairs}
+    assert met == {frozenset((NOFT, RETR)), frozenset(("demo-one", "demo-two"))}
+
+    demo_pair = next(p for p in pairs if p.submission_a == "demo-one")
+    votes.cast("v1", _shown(), "quality", "a", shown_at=100.0, now=103.0)
+    votes.cast("v1", Shown(demo_pair, "a"), "quality", "b", shown_at=100.0, now=104.0)
+    summaries = summarize(votes.votes(), resamples=20, weights=weights)
+    assert [(s.weights, s.n_votes) for s in summaries] == [(DEMO_WEIGHTS, 1), (REAL_WEIGHTS, 1)]
+    for summary in summaries:
+        assert summary.bradley_terry is not None  # each group is connected on its own
+        names = {row["method"] for row in summary.bradley_terry["rows"]}
+        assert len(names) == 2
+    assert DEMO_WEIGHTS in format_summary(summaries)

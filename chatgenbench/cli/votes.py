@@ -71,7 +71,8 @@ def summary_command(args: argparse.Namespace) -> int:
     import json
 
     from chatgenbench.errors import UsageError
-    from leaderboard.votes import format_summary, summarize
+    from leaderboard.submissions import SubmissionStore, default_store_root
+    from leaderboard.votes import format_summary, submission_weights, summarize
 
     if args.resamples < 0:
         raise UsageError(f"--resamples must be 0 or more, got {args.resamples}")
@@ -79,7 +80,10 @@ def summary_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--level must be between 0 and 1, got {args.level}")
     store = _votes(args)
     votes = store.votes()
-    summaries = summarize(votes, resamples=args.resamples, level=args.level, seed=args.seed)
+    weights = submission_weights(SubmissionStore(args.store or default_store_root()))
+    summaries = summarize(
+        votes, resamples=args.resamples, level=args.level, seed=args.seed, weights=weights
+    )
     if args.json:
         payload = {
             "database": str(store.path),
