@@ -90,12 +90,10 @@ def evaluate(
     if images is not None and render:
         raise ImageScoringError("pass either images=DIR (score renders) or render=True, not both")
     from chatgenbench.metrics.bertscore import PromptBERTScore
-    from chatgenbench.oracle import apply_oracle, parse_oracle_steps
+    from chatgenbench.oracle import parse_oracle_steps
 
     oracle_steps = parse_oracle_steps(oracle)
-    bench = open_benchmark(benchmark, setting, catalog=catalog)
-    report = validate_predictions(predictions, bench.ids, bench.catalog, allow_missing=True)
-    report = apply_oracle(report, bench.rows, oracle_steps)
+    bench, report = open_predictions(predictions, benchmark, setting, catalog, oracle_steps)
     scorer = bertscore or PromptBERTScore(
         encoder, batch_size=batch_size, device=device, reference_cache=reference_cache
     )
@@ -167,6 +165,19 @@ def _attach_uncertainty(results, samples, failure, oracle_steps, bootstrap, imag
     )
     results["per_sample"] = per_sample_records(samples, failure)
     mark_oracle_metrics(results, oracle_steps, results["per_sample"])
+
+
+def open_predictions(
+    predictions, benchmark, setting: str, catalog=None, oracle=None
+) -> tuple[LoadedBenchmark, ValidationReport]:
+    """Open the benchmark and validate the prediction file against it, missing rows allowed;
+    with ``oracle`` steps the predictions carry the reference values of those steps
+    (:func:`chatgenbench.oracle.apply_oracle`). What :func:`evaluate` scores and renders."""
+    from chatgenbench.oracle import apply_oracle, parse_oracle_steps
+
+    bench = open_benchmark(benchmark, setting, catalog=catalog)
+    report = validate_predictions(predictions, bench.ids, bench.catalog, allow_missing=True)
+    return bench, apply_oracle(report, bench.rows, parse_oracle_steps(oracle))
 
 
 def _random_weights(bench: LoadedBenchmark, render_dir, image) -> dict[str, Any]:

@@ -553,13 +553,12 @@ class ScoringWorker:
         """
         if not oracle:
             return predictions, None
-        from chatgenbench.benchmark import open_benchmark
-        from chatgenbench.oracle import apply_oracle, parse_oracle_steps
-        from chatgenbench.predictions import validate_predictions
+        from chatgenbench.evaluation import open_predictions
 
-        bench = open_benchmark(meta.benchmark, meta.setting, catalog=self.deployment.catalog)
-        report = validate_predictions(predictions, bench.ids, bench.catalog, allow_missing=True)
-        return apply_oracle(report, bench.rows, parse_oracle_steps(oracle)), bench.rows
+        bench, report = open_predictions(
+            predictions, meta.benchmark, meta.setting, self.deployment.catalog, oracle
+        )
+        return report, bench.rows
 
     def _suite(self):
         if self._image_suite is None:
