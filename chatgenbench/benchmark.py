@@ -288,8 +288,9 @@ def prepare(
     """Write the benchmark folder for ``source``: ``sample``, a hub id or a folder of raw files.
 
     Raw files (the official release's JSON/JSONL/Parquet, image archives) go through the key map
-    of :mod:`chatgenbench.official`; ``models`` is a model-list file for the catalogue. Raises :class:`chatgenbench.errors.KeyMapError` naming the fields
-    it found when a required field cannot be mapped.
+    of :mod:`chatgenbench.official`; ``models`` is a model-list file for the catalogue. Raises
+    :class:`chatgenbench.errors.KeyMapError` naming the fields it found when a required field
+    cannot be mapped.
     """
     source = str(source)
     if source == SAMPLE_SOURCE and models is not None:

@@ -57,6 +57,13 @@ def _loaded_paths(described: Any) -> Iterable[str]:
             yield from _loaded_paths(value)
 
 
+def random_weights_of(results: dict[str, Any] | None) -> dict[str, Any]:
+    """Return a result's ``random_weights`` block (:func:`random_weights_block`), or ``{}`` when
+    it has none or it is not an object: what every reader of the block goes through."""
+    block = (results or {}).get("random_weights")
+    return block if isinstance(block, dict) else {}
+
+
 def random_weights_block(
     catalog: Any,
     render_models: Iterable[str] = (),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatgenbench.metrics.base import METRICS
+from chatgenbench.random_weights import random_weights_of
 from chatgenbench.result_schema import STATUS_ORACLE, metric_block, metric_value
 from chatgenbench.schema import INPUT_TYPES, SETTING_TITLES
 
@@ -74,6 +75,7 @@ def results_table(results: dict[str, Any]) -> str:
         )
     if results.get("synthetic"):
         notes.append("SYNTHETIC benchmark: these numbers are for testing only")
-    if (results.get("random_weights") or {}).get("used"):
-        notes.append("RANDOM DEMO WEIGHTS: " + results["random_weights"]["note"])
+    demo = random_weights_of(results)
+    if demo.get("used"):
+        notes.append("RANDOM DEMO WEIGHTS: " + str(demo.get("note", "")))
     return "\n".join(text + [""] + notes)

@@ -267,8 +267,8 @@ def comparability_key(results: dict[str, Any]) -> tuple:
     )
     label = image_settings_label(results)
     key = key if label is None else (*key, label)
-    if (results.get("random_weights") or {}).get("used"):
-        from chatgenbench.random_weights import COMPARABILITY_LABEL
+    from chatgenbench.random_weights import COMPARABILITY_LABEL, random_weights_of
 
+    if random_weights_of(results).get("used"):
         key = (*key, COMPARABILITY_LABEL)
     return key

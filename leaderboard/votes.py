@@ -54,6 +54,7 @@ from chatgenbench.pairwise import (
     bradley_terry,
     tally_pairs,
 )
+from chatgenbench.random_weights import random_weights_of
 from leaderboard import sqlite_store
 from leaderboard.submissions import SubmissionStore
 
@@ -204,8 +205,8 @@ DEMO_WEIGHTS = "RANDOM demo weights"
 def images_made_with(submission) -> str:
     """Return :data:`DEMO_WEIGHTS` when the submission's results say its images came from random
     demo weights (``results["random_weights"]["render_models"]``), else :data:`REAL_WEIGHTS`."""
-    block = (submission.results or {}).get("random_weights")
-    return DEMO_WEIGHTS if isinstance(block, dict) and block.get("render_models") else REAL_WEIGHTS
+    made_with_demo = random_weights_of(submission.results).get("render_models")
+    return DEMO_WEIGHTS if made_with_demo else REAL_WEIGHTS
 
 
 def submission_weights(store: SubmissionStore) -> dict[str, str]:
