@@ -134,10 +134,8 @@ def run_child(command: list[str], env: dict[str, str]) -> int:
             continue
         try:
             previous[signum] = signal.signal(signum, forward)
-        except (
-            ValueError
-        ):  # not the main thread: signals cannot be caught; the finally still ends it
-            pass
+        except ValueError:
+            pass  # not the main thread: signals cannot be caught; the finally still ends it
     child = None
     try:
         child = subprocess.Popen(command, env=env)
