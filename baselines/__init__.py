@@ -1,6 +1,6 @@
 """Baseline systems for ChatGenBench: adapter modules and the support modules they share.
 
-Adapters, one per module, each registered by name in :mod:`chatgenbench.adapters`:
+Adapters, one per module, each registered by name in :mod:`chatgenbench.predictions.adapters`:
 
 - ``no_finetune``: the paper's Baseline (``no-finetune``);
 - ``retrieval``: MiniLM nearest neighbours in the train split or the catalogue (``retrieval``);

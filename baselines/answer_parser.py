@@ -24,9 +24,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from chatgenbench.normalize import parse_number
-from chatgenbench.predictions import LIMITS, RANGES
-from chatgenbench.samplers import canonical_sampler
+from chatgenbench.benchmark.samplers import canonical_sampler
+from chatgenbench.core.normalize import parse_number
+from chatgenbench.predictions.validation import LIMITS, RANGES
 
 ParseStatus = Literal["parsed", "partial", "unparsed"]
 
@@ -352,7 +352,7 @@ def resolve_model(name: str | None, catalog, *, cutoff: float = 0.9) -> tuple[st
     """
     import difflib
 
-    from chatgenbench.normalize import normalize_model_name
+    from chatgenbench.core.normalize import normalize_model_name
 
     if name is None:
         return None, "missing"

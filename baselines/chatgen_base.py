@@ -29,12 +29,12 @@ from typing import Any
 from baselines.answer_parser import parse_answer, resolve_model
 from baselines.internvl import load_chat_model, system_prompts
 from baselines.row_chat import DEFAULT_GENERATION, ask
-from chatgenbench.adapters import AdapterOptionError
+from chatgenbench.predictions.adapters import AdapterOptionError
 
 
 def answer_to_prediction(row_id: str, raw: str, catalog, extra_notes: Sequence[str] = ()) -> dict:
     """Parse one answer into a prediction dict; attach ``_notes`` unless it parsed cleanly."""
-    from chatgenbench.adapters import NOTES_KEY
+    from chatgenbench.predictions.adapters import NOTES_KEY
 
     parsed = parse_answer(raw)
     model, resolution = resolve_model(parsed.model, catalog)
@@ -98,7 +98,7 @@ class ChatGenBaseAdapter:
 
     def prepare(self, benchmark) -> None:
         """Load the benchmark's catalogue, the system prompts and (once) the checkpoint."""
-        from chatgenbench.benchmark import load_benchmark_catalog
+        from chatgenbench.benchmark.loading import load_benchmark_catalog
 
         self._catalog = load_benchmark_catalog(benchmark)
         self._prompts = system_prompts(self.system_prompts_file)

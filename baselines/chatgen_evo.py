@@ -40,7 +40,7 @@ from baselines.readable_text import chat_as_prompt
 from baselines.row_chat import DEFAULT_GENERATION, ask, row_seed
 from baselines.train_split import load_train_split
 from baselines.voting import majority_arguments
-from chatgenbench.adapters import AdapterOptionError
+from chatgenbench.predictions.adapters import AdapterOptionError
 
 ArgumentsMode = Literal["in_context", "majority"]
 ARGUMENT_INSTRUCTION = (
@@ -133,7 +133,7 @@ class ChatGenEvoAdapter:
         """Load the catalogue, the train split (demonstrations) and the three stages' weights."""
         import torch
 
-        from chatgenbench.benchmark import load_benchmark_catalog
+        from chatgenbench.benchmark.loading import load_benchmark_catalog
 
         self._catalog = load_benchmark_catalog(benchmark)
         self._split = load_train_split(benchmark)
@@ -176,7 +176,7 @@ class ChatGenEvoAdapter:
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Return one prediction per row: stage 1 per row, stage 2 batched, stage 3 per row."""
-        from chatgenbench.adapters import NOTES_KEY
+        from chatgenbench.predictions.adapters import NOTES_KEY
 
         if self._catalog is None:
             self.prepare("sample")

@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from chatgenbench.errors import WeightsMissing
+from chatgenbench.core.errors import WeightsMissing
 
 #: ``owner/name`` as the hub spells a repository id.
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")

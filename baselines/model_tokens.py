@@ -29,7 +29,7 @@ from typing import Any
 from baselines.causal_lm import load_causal_lm
 from baselines.readable_text import readable_model_name
 from baselines.train_split import load_train_split
-from chatgenbench.normalize import normalize_model_name
+from chatgenbench.core.normalize import normalize_model_name
 
 SELECTION_TEMPLATE = "Request: {request}\nPrompt: {prompt}\nModel:"
 WEIGHTS_FILENAME = "model_tokens.safetensors"
@@ -75,7 +75,7 @@ class ModelTokens:
         """Write the embeddings and the config into ``folder``."""
         from safetensors.torch import save_file
 
-        from chatgenbench.storage import atomic_write_json
+        from chatgenbench.core.storage import atomic_write_json
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -271,8 +271,12 @@ def train_model_tokens_cli(args) -> int:
 
     import torch
 
-    from chatgenbench import __version__
-    from chatgenbench.benchmark import BenchmarkError, load_benchmark_catalog, resolve_source
+    from chatgenbench.benchmark.loading import (
+        BenchmarkError,
+        load_benchmark_catalog,
+        resolve_source,
+    )
+    from chatgenbench.core.version import __version__
 
     split = load_train_split(args.benchmark, max_rows=args.max_rows, seed=args.seed)
     if split is None:

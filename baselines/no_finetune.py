@@ -148,7 +148,7 @@ class NoFinetuneAdapter:
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Return one prediction per row."""
-        from chatgenbench.adapters import NOTES_KEY
+        from chatgenbench.predictions.adapters import NOTES_KEY
 
         predictions = []
         for row in rows:

@@ -118,7 +118,7 @@ class RetrievalAdapter:
 
     def prepare(self, benchmark: str | os.PathLike) -> None:
         """Load the benchmark's catalogue and, where one exists, its train split and embeddings."""
-        from chatgenbench.benchmark import BenchmarkError, load_benchmark_catalog
+        from chatgenbench.benchmark.loading import BenchmarkError, load_benchmark_catalog
 
         if self._benchmark == str(benchmark):
             return
@@ -146,7 +146,7 @@ class RetrievalAdapter:
             self._catalog_embeddings = self.encoder.encode(texts)
 
     def _cache_file(self, split: TrainSplit, digest: str) -> Path:
-        from chatgenbench.storage import chatgenbench_home
+        from chatgenbench.core.storage import chatgenbench_home
 
         root = (
             Path(self.cache_dir)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from baselines.readable_text import chat_as_prompt
-from chatgenbench.normalize import normalize_model_name
+from chatgenbench.core.normalize import normalize_model_name
 
 
 @dataclass
@@ -45,8 +45,8 @@ def load_train_split(source: str | os.PathLike, *, max_rows: int | None = None, 
 
     ``max_rows`` keeps a seeded random subset (for quick runs); the revision then says so.
     """
-    from chatgenbench.benchmark import load_benchmark, resolve_source
-    from chatgenbench.schema import TRAIN_CONFIG
+    from chatgenbench.benchmark.loading import load_benchmark, resolve_source
+    from chatgenbench.benchmark.schema import TRAIN_CONFIG
 
     info = resolve_source(source)
     if TRAIN_CONFIG not in info.counts:

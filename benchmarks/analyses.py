@@ -2,13 +2,13 @@
 
 Two measurements in one run:
 
-- ``paired``: :func:`chatgenbench.comparison.paired_difference` (seeded bootstrap interval of the
+- ``paired``: :func:`chatgenbench.analysis.comparison.paired_difference` (seeded bootstrap interval of the
   mean difference + sign-flip permutation p-value) over 14,564 paired samples with 1,000
   resamples (target: under 2 s), against ``scipy.stats.bootstrap`` + ``scipy.stats.
   permutation_test`` (``permutation_type="samples"``, the same sign-flip test) on the same
   differences with the same resamples. ``compare_full`` times ``compare_results`` of two
   SYNTHETIC results of that size with per-sample scores (every slice, every metric).
-- ``ablations``: :func:`chatgenbench.ablation.run_ablations`, the three Table 6 ablations on the
+- ``ablations``: :func:`chatgenbench.analysis.ablation.run_ablations`, the three Table 6 ablations on the
   embedded sample (reference arguments shrunk to 64 px / 3 steps, labelled synthetic) rendered with
   the TINY RANDOM-WEIGHT SD models of :mod:`chatgenbench.testing.sd_models` (not demo or real
   weights: the images are noise) and scored with a tiny random ImageReward; wall time of a cold
@@ -47,7 +47,7 @@ def bench_paired(samples: int, resamples: int, seed: int) -> dict:
     import numpy as np
     from scipy import stats
 
-    from chatgenbench.comparison import paired_difference
+    from chatgenbench.analysis.comparison import paired_difference
 
     rng = random.Random(seed)
     a = [rng.random() for _ in range(samples)]
@@ -85,7 +85,7 @@ def bench_paired(samples: int, resamples: int, seed: int) -> dict:
 
 
 def _synthetic_results(samples: int, seed: int, shift: float) -> dict:
-    from chatgenbench.result_schema import SCHEMA_VERSION
+    from chatgenbench.scoring.result_schema import SCHEMA_VERSION
 
     rng = random.Random(seed)
     settings = ("supervised", "few_shot")
@@ -138,7 +138,7 @@ def _synthetic_results(samples: int, seed: int, shift: float) -> dict:
 
 
 def bench_compare_full(samples: int, resamples: int, seed: int) -> dict:
-    from chatgenbench.comparison import compare_results
+    from chatgenbench.analysis.comparison import compare_results
 
     a = _synthetic_results(samples, seed, 0.0)
     b = _synthetic_results(samples, seed + 1, 0.01)
@@ -153,9 +153,9 @@ def bench_compare_full(samples: int, resamples: int, seed: int) -> dict:
 
 
 def bench_ablations(workdir: Path) -> dict:
-    from chatgenbench.ablation import run_ablations
-    from chatgenbench.image_scoring import ImageMetricSettings
+    from chatgenbench.analysis.ablation import run_ablations
     from chatgenbench.metrics.bertscore import PromptBERTScore
+    from chatgenbench.scoring.images import ImageMetricSettings
     from chatgenbench.testing.demo_weights import write_demo_weights
     from chatgenbench.testing.small_benchmark import write_small_sample
 

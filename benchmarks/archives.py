@@ -1,4 +1,4 @@
-"""Speed of reading image archives: ``chatgenbench.archives.read_archive`` against ``tarfile``.
+"""Speed of reading image archives: ``chatgenbench.benchmark.archives.read_archive`` against ``tarfile``.
 
 Usage::
 
@@ -55,7 +55,7 @@ def time_reference(path: Path) -> tuple[float, int]:
 
 
 def time_ours(path: Path, *, keep: bool) -> tuple[float, int]:
-    from chatgenbench.archives import read_archive
+    from chatgenbench.benchmark.archives import read_archive
 
     start, total = time.perf_counter(), 0
     want = (lambda name: True) if keep else None

@@ -87,8 +87,8 @@ def bench_retrieval(benchmark: Path, cache_dir: Path, batch_size: int) -> dict:
     """Time the retrieval baseline's preparation and its predictions over every test row."""
     from baselines.retrieval import RetrievalAdapter
     from baselines.train_split import load_train_split
-    from chatgenbench.adapters import run_adapter
-    from chatgenbench.benchmark import load_benchmark
+    from chatgenbench.benchmark.loading import load_benchmark
+    from chatgenbench.predictions.adapters import run_adapter
 
     split = load_train_split(benchmark)
     distinct = list(dict.fromkeys(split.texts))
@@ -125,9 +125,9 @@ def bench_chatgen_base(rows: int) -> dict:
     """Time the chatgen-base adapter on a tiny random model over synthetic rows with images."""
     from baselines.chatgen_base import ChatGenBaseAdapter
     from baselines.internvl import system_prompts
-    from chatgenbench.adapters import run_adapter
-    from chatgenbench.benchmark import load_benchmark
-    from chatgenbench.synth import write_synthetic
+    from chatgenbench.benchmark.loading import load_benchmark
+    from chatgenbench.benchmark.synth import write_synthetic
+    from chatgenbench.predictions.adapters import run_adapter
 
     with tempfile.TemporaryDirectory() as tmp:
         bench = Path(tmp) / "tiny"
@@ -158,7 +158,12 @@ def main() -> None:
     """Run the measurements and print them; the last line is one JSON object."""
     import torch
 
-    from chatgenbench.synth import PAPER_MODELS, PAPER_TEST_ROWS, PAPER_TRAIN_ROWS, write_synthetic
+    from chatgenbench.benchmark.synth import (
+        PAPER_MODELS,
+        PAPER_TEST_ROWS,
+        PAPER_TRAIN_ROWS,
+        write_synthetic,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--benchmark", help="a synthetic benchmark folder (default: write one)")

@@ -38,7 +38,7 @@ from leaderboard.submissions import SubmissionStore  # noqa: E402
 
 
 def _predictions_from_references(folder: Path) -> bytes:
-    from chatgenbench.benchmark import load_benchmark
+    from chatgenbench.benchmark.loading import load_benchmark
 
     rows = load_benchmark("all", str(folder)).select_columns(
         ["id", "prompt", "negative_prompt", "model", "arguments"]
@@ -47,7 +47,7 @@ def _predictions_from_references(folder: Path) -> bytes:
 
 
 def bench_upload(work: Path, rows: int) -> dict:
-    from chatgenbench.synth import write_synthetic
+    from chatgenbench.benchmark.synth import write_synthetic
 
     folder = work / "synthetic-benchmark"
     write_synthetic(folder, rows, seed=0, train_rows=0)
@@ -122,8 +122,8 @@ def bench_gallery(work: Path, rows: int) -> dict:
 
     from PIL import Image
 
-    from chatgenbench.render_manifest import RenderRecord, write_manifest
-    from chatgenbench.synth import write_synthetic
+    from chatgenbench.benchmark.synth import write_synthetic
+    from chatgenbench.render.manifest import RenderRecord, write_manifest
     from leaderboard.gallery import Gallery, GalleryFilter
     from leaderboard.submissions import SAMPLES_FILENAME
 

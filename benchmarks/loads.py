@@ -72,6 +72,7 @@ def main() -> None:
     import diffusers
     import torch
 
+    from chatgenbench.core.storage import sha256_file
     from chatgenbench.render.checkpoints import WeightLocator, WeightRef, verify_weights
     from chatgenbench.render.cost_model import CostModel
     from chatgenbench.render.pipelines import (
@@ -80,7 +81,6 @@ def main() -> None:
         quiet_libraries,
         resolve_dtype,
     )
-    from chatgenbench.storage import sha256_file
     from chatgenbench.testing.sd_models import (
         build_pipeline,
         save_config_folder,

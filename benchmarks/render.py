@@ -79,7 +79,7 @@ def _benchmark_folder(workdir: Path, rows: int) -> tuple[Path, list[str]]:
     import uuid
 
     from chatgenbench import load_benchmark
-    from chatgenbench.synth import write_synthetic
+    from chatgenbench.benchmark.synth import write_synthetic
 
     # a unique name: `datasets` caches a folder's configs by its base name, not its content
     folder = workdir / f"synthetic-render-bench-{uuid.uuid4().hex[:12]}"
@@ -197,8 +197,9 @@ def _simulate(args) -> None:
     """Plan the full SYNTHETIC benchmark against a sparse-file catalogue; time it; simulate it."""
     import hashlib
 
-    from chatgenbench.benchmark import load_benchmark, load_benchmark_catalog
-    from chatgenbench.predictions import validate_predictions
+    from chatgenbench.benchmark.loading import load_benchmark, load_benchmark_catalog
+    from chatgenbench.benchmark.synth import write_synthetic
+    from chatgenbench.predictions.validation import validate_predictions
     from chatgenbench.render.cache import library_versions
     from chatgenbench.render.checkpoints import DEFAULT_LORA_BASES, WeightLocator
     from chatgenbench.render.cost_model import (
@@ -211,7 +212,6 @@ def _simulate(args) -> None:
     )
     from chatgenbench.render.planning import RequestSettings, plan_renders
     from chatgenbench.render.shards import assign_shards
-    from chatgenbench.synth import write_synthetic
 
     overrides = json.loads(Path(args.costs).read_text("utf-8")) if args.costs else None
     model = CostModel.from_overrides(overrides)

@@ -144,7 +144,7 @@ def main() -> None:
         return
 
     from chatgenbench import load_benchmark
-    from chatgenbench.synth import write_synthetic
+    from chatgenbench.benchmark.synth import write_synthetic
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="cgb-stepwise-"))
     work.mkdir(parents=True, exist_ok=True)

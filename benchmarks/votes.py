@@ -1,4 +1,4 @@
-"""Speed of the pairwise user study's statistics (:mod:`chatgenbench.pairwise`, :mod:`leaderboard.votes`).
+"""Speed of the pairwise user study's statistics (:mod:`chatgenbench.analysis.pairwise`, :mod:`leaderboard.votes`).
 
 - a Bradley-Terry fit over 100,000 SIMULATED votes among 20 methods (strengths drawn from a
   seeded normal, a tenth of the votes ties), with 1,000 bootstrap resamples (target: under 2 s),
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from chatgenbench import __version__  # noqa: E402
-from chatgenbench.pairwise import PairVote, bradley_terry  # noqa: E402
+from chatgenbench.analysis.pairwise import PairVote, bradley_terry  # noqa: E402
 
 
 def simulated_votes(n_votes: int, n_methods: int, seed: int = 0) -> list[PairVote]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from chatgenbench.core.version import __version__
 
 __all__ = [
     "__version__",
@@ -19,17 +19,17 @@ __all__ = [
 ]
 
 _LAZY = {
-    "evaluate": "chatgenbench.evaluation:evaluate",
-    "load_benchmark": "chatgenbench.benchmark:load_benchmark",
-    "load_catalog": "chatgenbench.catalog:load_catalog",
-    "validate_predictions": "chatgenbench.predictions:validate_predictions",
+    "evaluate": "chatgenbench.scoring.evaluation:evaluate",
+    "load_benchmark": "chatgenbench.benchmark.loading:load_benchmark",
+    "load_catalog": "chatgenbench.benchmark.catalog:load_catalog",
+    "validate_predictions": "chatgenbench.predictions.validation:validate_predictions",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from chatgenbench.benchmark import load_benchmark
-    from chatgenbench.catalog import load_catalog
-    from chatgenbench.evaluation import evaluate
-    from chatgenbench.predictions import validate_predictions
+    from chatgenbench.benchmark.catalog import load_catalog
+    from chatgenbench.benchmark.loading import load_benchmark
+    from chatgenbench.predictions.validation import validate_predictions
+    from chatgenbench.scoring.evaluation import evaluate
 
 
 def __getattr__(name: str) -> Any:

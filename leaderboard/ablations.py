@@ -15,8 +15,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from chatgenbench.oracle import ORACLE_STEPS, STEP_METRICS, STEP_TITLES, ablation_label
-from chatgenbench.result_schema import metric_block, metric_value
+from chatgenbench.scoring.oracle import ORACLE_STEPS, STEP_METRICS, STEP_TITLES, ablation_label
+from chatgenbench.scoring.result_schema import metric_block, metric_value
 
 TABLE_METRICS: tuple[str, ...] = ("fid", "image_reward", "unified")
 REPORTED = "reported"

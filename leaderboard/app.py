@@ -21,7 +21,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from chatgenbench.result_schema import STATUS_COMPUTED, metric_block
+from chatgenbench.scoring.result_schema import STATUS_COMPUTED, metric_block
 from leaderboard import gallery
 from leaderboard.ablations import render_ablation_table
 from leaderboard.ranking import (

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.errors import DeploymentError
+from chatgenbench.core.errors import DeploymentError
 
 DEPLOYMENT_MAX_BYTES = 64 * 1024
 _PATH_KEYS = ("catalog", "render_cache")
@@ -78,8 +78,8 @@ class Deployment:
         return options
 
     def image_settings(self):
-        """Return the :class:`chatgenbench.image_scoring.ImageMetricSettings` of ``metrics``."""
-        from chatgenbench.image_scoring import ImageMetricSettings
+        """Return the :class:`chatgenbench.scoring.images.ImageMetricSettings` of ``metrics``."""
+        from chatgenbench.scoring.images import ImageMetricSettings
 
         values = dict(self.metrics)
         names = values.pop("names", None)

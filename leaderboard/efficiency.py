@@ -1,7 +1,7 @@
 """Efficiency columns of the ranking (the paper's Table 5): seconds per sample, device, parameters.
 
 A submission's figures come from the adapter run record stored beside its predictions
-(``predictions.run.json``: ``efficiency``, see :func:`chatgenbench.efficiency.run_efficiency`);
+(``predictions.run.json``: ``efficiency``, see :func:`chatgenbench.predictions.efficiency.run_efficiency`);
 a submission that did not come from an adapter states them in its metadata
 (``seconds_per_sample``, ``device``, ``parameters``). The paper's reported rows carry Table 5's
 figures (``leaderboard/data/paper_table5.json``). Every figure says where it comes from.
@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from chatgenbench.efficiency import format_parameters, parse_parameters, parse_seconds
+from chatgenbench.predictions.efficiency import format_parameters, parse_parameters, parse_seconds
 
 RUN_RECORD_MAX_BYTES = 1 << 20  # a run record is a few kB; a larger one is not read
 FROM_RUN = "adapter run record"
@@ -69,7 +69,7 @@ def reported_efficiency(method: str) -> Efficiency | None:
 
 
 def _run_record(submission) -> dict[str, Any] | None:
-    from chatgenbench.adapters import sidecar_paths
+    from chatgenbench.predictions.adapters import sidecar_paths
 
     if submission.predictions_path is None:
         return None

@@ -1,7 +1,7 @@
 """The sample gallery and the side-by-side view: what a method produced, sample by sample.
 
 :class:`Gallery` joins, per submission, the benchmark rows (chat input, reference answer), the
-stored prediction file (parsed as data by :mod:`chatgenbench.predictions`), the worker's per-sample
+stored prediction file (parsed as data by :mod:`chatgenbench.predictions.validation`), the worker's per-sample
 scores (``samples.jsonl``: BERTScore, model right or wrong, config score and matches, image
 scores) and the render folder. The joined index is built once per submission and kept while its
 files are unchanged, so filtering and paging a 14,564-sample submission is cheap.
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.render_manifest import MANIFEST_NAME, image_filename, read_manifest
+from chatgenbench.render.manifest import MANIFEST_NAME, image_filename, read_manifest
 from leaderboard.submissions import SAMPLES_FILENAME, SubmissionStore
 
 THUMBNAILS_DIR = "thumbnails"
@@ -179,7 +179,7 @@ class Gallery:
     def _dataset(self, benchmark: str, setting: str):
         key = (benchmark, setting)
         if key not in self._datasets:
-            from chatgenbench.benchmark import load_benchmark
+            from chatgenbench.benchmark.loading import load_benchmark
 
             self._datasets[key] = load_benchmark(setting, benchmark)
         return self._datasets[key]
@@ -219,7 +219,7 @@ class Gallery:
         if not scores and report is not None:
             # Scored before the worker kept per-sample scores: the exact-match scores are cheap
             # to recompute (no encoder); BERTScore and image scores stay unknown ("-").
-            from chatgenbench.stepwise_scoring import score_samples
+            from chatgenbench.scoring.stepwise import score_samples
 
             computed, _ = score_samples(rows, report, bertscore=None)
             for record in computed:
@@ -283,7 +283,7 @@ class Gallery:
         """Return the prediction file's validation report (parsed as data), or None."""
         if submission.predictions_path is None:
             return None
-        from chatgenbench.predictions import validate_predictions
+        from chatgenbench.predictions.validation import validate_predictions
 
         return validate_predictions(
             submission.predictions_path,
@@ -352,7 +352,7 @@ class Gallery:
             pass
         from PIL import Image
 
-        from chatgenbench.storage import atomic_write_bytes
+        from chatgenbench.core.storage import atomic_write_bytes
 
         with Image.open(source) as image:
             image.load()

@@ -2,7 +2,7 @@
 
 A view is a setting (``supervised``, ``few_shot`` or ``overall``) and an input type (``all``,
 ``single``, ``multimodal``, ``history``). Rows are split into **comparability groups**: the
-benchmark they were scored on plus :func:`chatgenbench.result_schema.comparability_key` (schema
+benchmark they were scored on plus :func:`chatgenbench.scoring.result_schema.comparability_key` (schema
 version and BERTScore encoder settings). Two rows share a column only inside one group, so a
 MiniLM BERTScore is never ranked against the paper's roberta-large one. Results from a synthetic
 benchmark never appear. The paper's Table 4 rows (:func:`reported_table`) are marked
@@ -17,10 +17,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from chatgenbench.core.random_weights import COMPARABILITY_LABEL
 from chatgenbench.metrics.base import METRICS
 from chatgenbench.metrics.unified import unified_formula
-from chatgenbench.random_weights import COMPARABILITY_LABEL
-from chatgenbench.result_schema import (
+from chatgenbench.scoring.result_schema import (
     SCHEMA_VERSION,
     STATUS_COMPUTED,
     comparability_key,

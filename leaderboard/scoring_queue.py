@@ -1,7 +1,7 @@
 """The scoring queue: jobs in SQLite, and the worker that scores them.
 
 A job scores one stored submission (:mod:`leaderboard.submissions`) with
-:func:`chatgenbench.evaluate` (module ``chatgenbench.evaluation``) and writes its ``results.json``. States::
+:func:`chatgenbench.evaluate` (module ``chatgenbench.scoring.evaluation``) and writes its ``results.json``. States::
 
     pending -> running -> done
                        -> failed (reason kept; ``retry`` puts it back to pending)
@@ -464,8 +464,8 @@ class ScoringWorker:
                 predictions, benchmark, setting=setting, encoder=self.encoder, out=out, **extra
             )
             return
-        from chatgenbench.evaluation import evaluate
         from chatgenbench.metrics.bertscore import PromptBERTScore
+        from chatgenbench.scoring.evaluation import evaluate
 
         if self._bertscore is None:
             self._bertscore = PromptBERTScore(self.encoder)
@@ -553,7 +553,7 @@ class ScoringWorker:
         """
         if not oracle:
             return predictions, None
-        from chatgenbench.evaluation import open_predictions
+        from chatgenbench.scoring.evaluation import open_predictions
 
         bench, report = open_predictions(
             predictions, meta.benchmark, meta.setting, self.deployment.catalog, oracle
@@ -562,7 +562,7 @@ class ScoringWorker:
 
     def _suite(self):
         if self._image_suite is None:
-            from chatgenbench.image_scoring import ImageMetricSuite
+            from chatgenbench.scoring.images import ImageMetricSuite
 
             self._image_suite = ImageMetricSuite(self.deployment.image_settings())
         return self._image_suite
@@ -642,9 +642,9 @@ class ScoringWorker:
 
 def _images_not_computed(results_path: Path, reason: str) -> None:
     """Rewrite the image blocks of a step-wise ``results.json`` as not computed for ``reason``."""
-    from chatgenbench.result_schema import image_placeholders, not_computed
-    from chatgenbench.results import slice_blocks
-    from chatgenbench.storage import atomic_write_json
+    from chatgenbench.core.storage import atomic_write_json
+    from chatgenbench.scoring.result_schema import image_placeholders, not_computed
+    from chatgenbench.scoring.results import slice_blocks
 
     try:
         results = json.loads(results_path.read_text("utf-8"))

@@ -6,7 +6,7 @@ scores in the view. :func:`mark_indistinct` compares each ranked row with the ro
 column the group is sorted by:
 
 - both rows have per-sample scores: a paired sign-flip permutation test on the samples they share
-  (:func:`chatgenbench.comparison.paired_difference`); p >= alpha: not distinguishable;
+  (:func:`chatgenbench.analysis.comparison.paired_difference`); p >= alpha: not distinguishable;
 - otherwise both have an interval: overlapping intervals are not distinguishable;
 - otherwise (a reported paper row has neither) nothing is said.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatgenbench.comparison import DEFAULT_ALPHA, paired_difference
+from chatgenbench.analysis.comparison import DEFAULT_ALPHA, paired_difference
 
 INDISTINCT_MARK = "≈"
 INDISTINCT_NOTE = (
@@ -36,8 +36,8 @@ def metric_interval(metric: Any) -> tuple[float, float] | None:
 
 def view_scores(results: dict[str, Any], setting: str, input_type: str, metric: str):
     """Return a result's per-sample scores of ``metric`` in a ranking view (None when absent)."""
-    from chatgenbench.comparison import per_sample_scores
-    from chatgenbench.results import Slice
+    from chatgenbench.analysis.comparison import per_sample_scores
+    from chatgenbench.scoring.results import Slice
 
     if not isinstance(results.get("per_sample"), list):
         return None

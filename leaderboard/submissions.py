@@ -8,14 +8,14 @@ Layout of a store (``$CHATGENBENCH_SUBMISSIONS``, default ``./submissions``)::
       <name>/results.json        written by the scoring worker (``chatgenbench evaluate``)
       <name>/samples.jsonl       the worker's per-sample scores (what the gallery shows)
       <name>/render/             the submission's render folder (manifest, summary, images/<id>.png;
-                                 see :mod:`chatgenbench.render_manifest`), written by a worker
+                                 see :mod:`chatgenbench.render.manifest`), written by a worker
                                  that renders; images are looked up by sample id, never by a path
                                  the submitter wrote
       .queue.sqlite3             the scoring queue (:mod:`leaderboard.scoring_queue`)
       .incoming/                 uploads being written (renamed into place when complete)
 
 Uploads are untrusted. :meth:`SubmissionStore.check_upload` enforces a size limit, accepts only
-JSONL/CSV/Parquet (parsed as data by :mod:`chatgenbench.predictions`, nothing executed), sanitises
+JSONL/CSV/Parquet (parsed as data by :mod:`chatgenbench.predictions.validation`, nothing executed), sanitises
 the submission name so that no path escapes the store, length-limits every metadata field and
 validates every prediction row against the benchmark before anything is stored or queued.
 """
@@ -33,9 +33,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.errors import SubmissionError
-from chatgenbench.render_manifest import MANIFEST_NAME, image_path, read_manifest
-from chatgenbench.result_schema import check_results
+from chatgenbench.core.errors import SubmissionError
+from chatgenbench.render.manifest import MANIFEST_NAME, image_path, read_manifest
+from chatgenbench.scoring.result_schema import check_results
 
 STORE_ENV = "CHATGENBENCH_SUBMISSIONS"
 BENCHMARKS_ENV = "CHATGENBENCH_LEADERBOARD_BENCHMARKS"
@@ -259,7 +259,7 @@ def validate_meta(
 
 
 def _efficiency_problems(values: dict[str, str]) -> list[str]:
-    from chatgenbench.efficiency import parse_parameters, parse_seconds
+    from chatgenbench.predictions.efficiency import parse_parameters, parse_seconds
 
     problems = []
     for name, parse in (("seconds_per_sample", parse_seconds), ("parameters", parse_parameters)):
@@ -267,8 +267,8 @@ def _efficiency_problems(values: dict[str, str]) -> list[str]:
             parse(values.get(name))
         except ValueError as error:
             problems.append(f"metadata field {name!r}: {error}")
-    from chatgenbench.errors import UsageError
-    from chatgenbench.oracle import parse_oracle_steps
+    from chatgenbench.core.errors import UsageError
+    from chatgenbench.scoring.oracle import parse_oracle_steps
 
     try:
         parse_oracle_steps(values.get("oracle"))
@@ -332,7 +332,9 @@ class UploadCheck:
     format: str | None = None
     meta: SubmissionMeta | None = None
     problems: list[str] = field(default_factory=list)
-    report: Any = None  # chatgenbench.predictions.ValidationReport, when the rows were read
+    report: Any = (
+        None  # chatgenbench.predictions.validation.ValidationReport, when the rows were read
+    )
 
     @property
     def ok(self) -> bool:
@@ -506,7 +508,7 @@ class SubmissionStore:
         """Return the ids a submission for ``setting`` of ``benchmark`` must predict (cached)."""
         key = (benchmark, setting)
         if key not in self._benchmark_ids:
-            from chatgenbench.benchmark import load_benchmark
+            from chatgenbench.benchmark.loading import load_benchmark
 
             self._benchmark_ids[key] = list(load_benchmark(setting, benchmark)["id"])
         return self._benchmark_ids[key]
@@ -514,7 +516,7 @@ class SubmissionStore:
     def catalog(self, benchmark: str):
         """Return the model catalogue of ``benchmark`` (cached)."""
         if benchmark not in self._catalogs:
-            from chatgenbench.benchmark import load_benchmark_catalog
+            from chatgenbench.benchmark.loading import load_benchmark_catalog
 
             self._catalogs[benchmark] = load_benchmark_catalog(benchmark)
         return self._catalogs[benchmark]
@@ -527,7 +529,7 @@ class SubmissionStore:
         and model catalogue of the chosen benchmark and setting; a missing id is an error.
         Returns an :class:`UploadCheck`; ``ok`` tells whether :meth:`add` may store it.
         """
-        from chatgenbench.predictions import PredictionFileError, validate_predictions
+        from chatgenbench.predictions.validation import PredictionFileError, validate_predictions
 
         meta = dict(meta)
         check = UploadCheck(name=None, filename=str(filename)[:200], n_bytes=len(data))
@@ -562,7 +564,7 @@ class SubmissionStore:
             ["supervised", "few_shot"] if check.meta.setting == "all" else [check.meta.setting]
         )
         try:
-            from chatgenbench.benchmark import BenchmarkError, resolve_source
+            from chatgenbench.benchmark.loading import BenchmarkError, resolve_source
 
             available = resolve_source(check.meta.benchmark).settings
             ids: list[str] = []

@@ -18,7 +18,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from chatgenbench.errors import ChatGenBenchError
+from chatgenbench.core.errors import ChatGenBenchError
 from leaderboard.submissions import SubmissionStore
 from leaderboard.votes import (
     DEMO_WEIGHTS,

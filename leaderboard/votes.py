@@ -28,7 +28,7 @@ reload is a new voter). The time a pair was shown is taken on the server, never 
 
 **Summary.** :func:`summarize` counts the unflagged votes per benchmark, setting and question:
 per pair of methods win / tie / loss with bootstrap intervals, and Bradley-Terry strengths
-across all methods (:mod:`chatgenbench.pairwise`). :func:`export_parquet` writes every vote
+across all methods (:mod:`chatgenbench.analysis.pairwise`). :func:`export_parquet` writes every vote
 (flagged ones too, with their flag) as a Parquet file that ``datasets.load_dataset("parquet")``
 reads.
 """
@@ -43,8 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.errors import ChatGenBenchError
-from chatgenbench.pairwise import (
+from chatgenbench.analysis.pairwise import (
     DEFAULT_LEVEL,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -54,7 +53,8 @@ from chatgenbench.pairwise import (
     bradley_terry,
     tally_pairs,
 )
-from chatgenbench.random_weights import random_weights_of
+from chatgenbench.core.errors import ChatGenBenchError
+from chatgenbench.core.random_weights import random_weights_of
 from leaderboard import sqlite_store
 from leaderboard.submissions import SubmissionStore
 
@@ -286,7 +286,7 @@ class SampleInputs:
         """Return the row of ``sample_id`` (None when the benchmark has no such sample)."""
         key = (benchmark, setting)
         if key not in self._loaded:
-            from chatgenbench.benchmark import load_benchmark
+            from chatgenbench.benchmark.loading import load_benchmark
 
             dataset = load_benchmark(setting, benchmark)
             self._loaded[key] = (dataset, {i: n for n, i in enumerate(dataset["id"])})

@@ -103,7 +103,7 @@ def write_predictions(path: Path, rows: list[dict]) -> Path:
 
 def sample_predictions(size: int = 64, steps: int = 3) -> list[dict]:
     """Return the paper's 12 answers as predictions, shrunk to ``size`` pixels and ``steps`` steps."""
-    from chatgenbench.benchmark import sample_records
+    from chatgenbench.benchmark.loading import sample_records
 
     rows = []
     for record in sample_records():

@@ -1,4 +1,9 @@
-"""The shape of the code: no import cycles, and the layers import only downwards."""
+"""The shape of the code: one folder per stage of the flow, and a stage imports only the ones below.
+
+Read bottom-up, the stages are the flow of a run: the shared ground, the benchmark, the
+predictions, rendering, the metrics, scoring, the analyses over results; then the baselines (which
+make predictions), the test builders, the leaderboard and the command line on top.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("chatgenbench", "baselines", "leaderboard")
+
+#: The stages, bottom up. A module may import its own stage and any stage on a lower level, never
+#: one on its own level (peers stay apart) or above.
+STAGES: tuple[tuple[str, ...], ...] = (
+    ("chatgenbench.core",),
+    ("chatgenbench.benchmark",),
+    ("chatgenbench.predictions",),
+    ("chatgenbench.render",),
+    ("chatgenbench.metrics",),
+    ("chatgenbench.scoring",),
+    ("chatgenbench.analysis", "baselines"),
+    ("chatgenbench.testing",),
+    ("leaderboard",),
+    ("chatgenbench.cli",),
+    ("chatgenbench", "chatgenbench.__main__"),  # the package's face and ``python -m``
+)
 
 
 def _module_name(path: Path) -> str:
@@ -40,6 +61,18 @@ def _imports() -> dict[str, set[str]]:
     return graph
 
 
+def _stage(module: str) -> str:
+    """Return the stage a module belongs to: the longest stage name that is it or contains it."""
+    names = [name for level in STAGES for name in level]
+    found = [n for n in names if module == n or module.startswith(n + ".")]
+    assert found, f"{module} belongs to no stage"
+    return max(found, key=len)
+
+
+def _level(stage: str) -> int:
+    return next(i for i, level in enumerate(STAGES) if stage in level)
+
+
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     found, state, stack = [], {}, []
 
@@ -60,17 +93,42 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def _stage_arrows(graph: dict[str, set[str]]) -> set[tuple[str, str, str, str]]:
+    """Return (from stage, to stage, module, imported module) for every import between stages."""
+    return {
+        (_stage(module), _stage(target), module, target)
+        for module, targets in graph.items()
+        for target in targets
+        if _stage(module) != _stage(target)
+    }
+
+
 def test_no_import_cycles():
     assert _cycles(_imports()) == []
 
 
-def test_the_layers_import_downwards():
-    graph = _imports()
-    for module, targets in graph.items():
-        if module.startswith("chatgenbench.") and not module.startswith("chatgenbench.cli"):
-            assert not {t for t in targets if t.startswith("leaderboard")}, module
-        if not module.startswith(("chatgenbench.testing", "chatgenbench.cli")):
-            assert not {t for t in targets if t.startswith("chatgenbench.testing")}, module
+def test_every_module_sits_in_a_stage_folder():
+    flat = sorted(
+        path.name
+        for path in (ROOT / "chatgenbench").glob("*.py")
+        if path.name not in {"__init__.py", "__main__.py"}
+    )
+    assert flat == [], "modules outside the stage folders"
+    for path in (ROOT / "chatgenbench").rglob("*.py"):
+        _stage(_module_name(path))  # raises for a folder that is no stage
+
+
+def test_a_lower_stage_never_imports_a_higher_one():
+    upward = sorted(
+        f"{module} ({stage}) imports {target} ({to})"
+        for stage, to, module, target in _stage_arrows(_imports())
+        if _level(to) >= _level(stage)
+    )
+    assert upward == []
+
+
+def test_adapters_import_support_modules_never_each_other():
+    for module, targets in _imports().items():
         if module.startswith("baselines.") and module.split(".")[1] in ADAPTER_MODULES:
             adapters = {t for t in targets if t.split(".")[-1] in ADAPTER_MODULES}
             assert not adapters - {module}, f"{module} imports another adapter: {adapters}"
@@ -79,8 +137,20 @@ def test_the_layers_import_downwards():
 ADAPTER_MODULES = {"no_finetune", "retrieval", "chatgen_base", "chatgen_evo"}
 
 
+def test_tests_mirror_the_stage_folders():
+    stages = {name.split(".")[-1] for level in STAGES for name in level}
+    folders = {p.parent.name for p in (ROOT / "tests").rglob("test_*.py") if p.parent.name != "tests"}
+    assert folders <= stages, folders - stages
+    assert sorted(p.name for p in (ROOT / "tests").glob("test_*.py")) == ["test_layout.py"]
+
+
 def test_the_checks_see_the_imports():
     graph = _imports()
-    assert "chatgenbench.benchmark" in graph["chatgenbench.evaluation"]
+    assert "chatgenbench.benchmark.loading" in graph["chatgenbench.scoring.evaluation"]
     assert "chatgenbench.metrics.base" in graph["chatgenbench.metrics.fid"]
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+    assert _stage("chatgenbench.render.engine") == "chatgenbench.render"
+    assert _stage("chatgenbench") == "chatgenbench"
+    # an import from a lower stage to a higher one is seen
+    arrows = _stage_arrows({"chatgenbench.core.storage": {"chatgenbench.scoring.results"}})
+    assert {(s, t) for s, t, _, _ in arrows} == {("chatgenbench.core", "chatgenbench.scoring")}

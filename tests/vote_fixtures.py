@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from chatgenbench.render_manifest import IMAGES_DIR, RenderRecord, image_filename, write_manifest
+from chatgenbench.render.manifest import IMAGES_DIR, RenderRecord, image_filename, write_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ("no-finetune-sample", "retrieval-sample")

@@ -22,7 +22,7 @@ Exit codes, the same for every command:
 - 1: it did its work and found problems in the input (``validate`` found errors, a weight file
   could not be fetched, ...), listed in its output;
 - 2: it could not run: bad usage (an unknown option or command, a missing action), or an input
-  that cannot be used at all (any :class:`chatgenbench.errors.ChatGenBenchError`, an unreadable
+  that cannot be used at all (any :class:`chatgenbench.core.errors.ChatGenBenchError`, an unreadable
   file): the message, and how to fix it where known, go to standard error;
 - 130: interrupted (Ctrl-C).
 """
@@ -50,7 +50,7 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``chatgenbench`` command, every family registered."""
-    from chatgenbench import __version__
+    from chatgenbench.core.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="chatgenbench",
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (see this module's docstring)."""
-    from chatgenbench.errors import ChatGenBenchError
+    from chatgenbench.core.errors import ChatGenBenchError
 
     parser = build_parser()
     args = parser.parse_args(argv)

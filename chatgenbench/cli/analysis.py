@@ -70,7 +70,7 @@ def register(sub) -> None:
 
 
 def _read_results(path: str) -> dict:
-    from chatgenbench.errors import ComparisonError
+    from chatgenbench.core.errors import ComparisonError
 
     try:
         with open(path, encoding="utf-8") as handle:
@@ -90,7 +90,7 @@ def _read_results(path: str) -> dict:
 
 def compare_command(args: argparse.Namespace) -> int:
     """Print the paired comparison of two results; exit 0 (2 when they cannot be compared)."""
-    from chatgenbench.comparison import compare_results, comparison_table
+    from chatgenbench.analysis.comparison import compare_results, comparison_table
 
     comparison = compare_results(
         _read_results(args.a),
@@ -111,12 +111,12 @@ def compare_command(args: argparse.Namespace) -> int:
 
 def ablate_command(args: argparse.Namespace) -> int:
     """Run the Table 6 ablations; print the table (or the runs as JSON); exit 0."""
-    from chatgenbench.ablation import ablation_table, run_ablations
+    from chatgenbench.analysis.ablation import ablation_table, run_ablations
     from chatgenbench.cli.scoring import image_settings
-    from chatgenbench.oracle import parse_oracle_steps
+    from chatgenbench.scoring.oracle import parse_oracle_steps
 
     if args.images:
-        from chatgenbench.errors import UsageError
+        from chatgenbench.core.errors import UsageError
 
         raise UsageError(
             "ablate renders each ablation itself: --images does not apply",

@@ -58,7 +58,7 @@ def register(sub) -> None:
 
 def list_command(args: argparse.Namespace) -> int:
     """Print every registered baseline with its description."""
-    from chatgenbench.adapters import ADAPTERS
+    from chatgenbench.predictions.adapters import ADAPTERS
 
     for name in ADAPTERS.names():
         print(f"{name}\t{ADAPTERS.metadata(name).get('description', '')}")
@@ -67,7 +67,11 @@ def list_command(args: argparse.Namespace) -> int:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the named baseline and write its predictions (resuming a partial run)."""
-    from chatgenbench.adapters import build_adapter, parse_option_assignments, run_adapter
+    from chatgenbench.predictions.adapters import (
+        build_adapter,
+        parse_option_assignments,
+        run_adapter,
+    )
 
     options = parse_option_assignments(args.option)
     adapter = build_adapter(args.name, options, options_file=args.options)

@@ -63,8 +63,8 @@ def register(sub) -> None:
 
 def prepare_command(args: argparse.Namespace) -> int:
     """Write the benchmark folder and say what it holds."""
-    from chatgenbench.benchmark import prepare
-    from chatgenbench.errors import BenchmarkError
+    from chatgenbench.benchmark.loading import prepare
+    from chatgenbench.core.errors import BenchmarkError
 
     if args.inspect:
         return _inspect(args)
@@ -83,7 +83,7 @@ def prepare_command(args: argparse.Namespace) -> int:
 
 def _print_conversion_summary(out: str) -> None:
     """Print the image match rate, refused members and the model list's mapping, if any."""
-    from chatgenbench.raw_inspection import conversion_summary
+    from chatgenbench.benchmark.inspection import conversion_summary
 
     for line in conversion_summary(out):
         print(line)
@@ -91,7 +91,7 @@ def _print_conversion_summary(out: str) -> None:
 
 def _inspect(args: argparse.Namespace) -> int:
     """Print what the raw folder holds, and the command that converts it."""
-    from chatgenbench.raw_inspection import format_inspection, inspect_raw_folder
+    from chatgenbench.benchmark.inspection import format_inspection, inspect_raw_folder
 
     report = inspect_raw_folder(
         args.inspect, key_map=args.key_map, models=args.models, revision=args.revision
@@ -104,7 +104,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def synth_command(args: argparse.Namespace) -> int:
     """Write a synthetic benchmark folder and say so."""
-    from chatgenbench.synth import write_synthetic
+    from chatgenbench.benchmark.synth import write_synthetic
 
     info = write_synthetic(
         args.out,
@@ -120,7 +120,7 @@ def synth_command(args: argparse.Namespace) -> int:
 
 def catalog_command(args: argparse.Namespace) -> int:
     """Print the catalogue, a model a line."""
-    from chatgenbench.benchmark import load_benchmark_catalog
+    from chatgenbench.benchmark.loading import load_benchmark_catalog
 
     for entry in load_benchmark_catalog(args.benchmark):
         if args.json:

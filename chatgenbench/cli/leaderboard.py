@@ -75,7 +75,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from chatgenbench.errors import UsageError
+    from chatgenbench.core.errors import UsageError
 
     if importlib.util.find_spec("streamlit") is None:
         raise UsageError(
@@ -233,7 +233,7 @@ def list_command(args: argparse.Namespace) -> int:
 
 def add_command(args: argparse.Namespace) -> int:
     """Queue a stored submission; exit 2 when the store has no such submission."""
-    from chatgenbench.errors import SubmissionError
+    from chatgenbench.core.errors import SubmissionError
 
     store, queue = _queue(args)
     if args.name not in store.names():
@@ -245,7 +245,7 @@ def add_command(args: argparse.Namespace) -> int:
 
 def retry_command(args: argparse.Namespace) -> int:
     """Put a failed job back in the queue; exit 2 when it is not a failed job."""
-    from chatgenbench.errors import UsageError
+    from chatgenbench.core.errors import UsageError
 
     _, queue = _queue(args)
     try:

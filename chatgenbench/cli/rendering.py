@@ -68,7 +68,7 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def render_command(args: argparse.Namespace) -> int:
     """Render (or merge shards) and print what became of the samples."""
-    from chatgenbench.errors import UsageError
+    from chatgenbench.core.errors import UsageError
 
     lora_bases = {}
     for item in args.lora_base:

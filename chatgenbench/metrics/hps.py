@@ -115,14 +115,14 @@ def load_hps(
     """Load HPS v2 from a checkpoint file or folder (default: the weights cache for ``version``).
 
     The checkpoint is read with ``torch.load(weights_only=True)`` and its ``state_dict`` loaded
-    strictly. Raises :class:`chatgenbench.weights.WeightsMissing` when absent, ValueError for a
+    strictly. Raises :class:`chatgenbench.metrics.weights.WeightsMissing` when absent, ValueError for a
     checkpoint that does not fit the architecture.
     """
     import open_clip
     import torch
 
-    from chatgenbench.errors import WeightsMissing
-    from chatgenbench.storage import load_checkpoint
+    from chatgenbench.core.errors import WeightsMissing
+    from chatgenbench.core.storage import load_checkpoint
 
     if version not in HPS_FILES:
         raise ValueError(f"unknown HPS version {version!r}; expected {list(HPS_FILES)}")

@@ -238,12 +238,12 @@ def load_image_reward(
 
     Default folder: the weights cache (``chatgenbench weights download image-reward``). The
     checkpoint is read with ``torch.load(weights_only=True)`` and loaded strictly. Raises
-    :class:`chatgenbench.weights.WeightsMissing` when absent, ValueError for another layout.
+    :class:`chatgenbench.metrics.weights.WeightsMissing` when absent, ValueError for another layout.
     """
     import torch
 
-    from chatgenbench.errors import WeightsMissing
-    from chatgenbench.storage import load_checkpoint
+    from chatgenbench.core.errors import WeightsMissing
+    from chatgenbench.core.storage import load_checkpoint
 
     root = Path(folder) if folder is not None else IMAGE_REWARD_WEIGHTS.locate()
     checkpoint, config_file = root / "ImageReward.pt", root / "med_config.json"

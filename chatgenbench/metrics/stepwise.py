@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatgenbench.core.normalize import ARGUMENT_KEYS, argument_matches, normalize_model_name
 from chatgenbench.metrics.base import METRICS
-from chatgenbench.normalize import ARGUMENT_KEYS, argument_matches, normalize_model_name
 
 
 def selection_correct(predicted: Any, reference: Any) -> bool:

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from chatgenbench.metrics.base import METRICS
-from chatgenbench.result_schema import computed, not_computed
+from chatgenbench.metrics.values import computed, not_computed
 
 #: The image metrics the Unified Metric needs, in the order :func:`unified_metric` takes them,
 #: each with the range it is min-max normalised over (the paper's ×100 scale).

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatgenbench.normalize import parse_number
+from chatgenbench.core.normalize import parse_number
 from chatgenbench.render.schedulers import DEFAULT_SAMPLER, SchedulerChoice, choose_scheduler
 
 #: The seed of a request whose prediction carries none (``arguments.seed``).

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from chatgenbench.registry import Registry
+from chatgenbench.core.registry import Registry
 from chatgenbench.render.planning import RenderRequest
 from chatgenbench.render.worker import DEFAULT_BATCH_SIZE, RenderOutcome, RenderWorker, WorkerStats
 
@@ -53,7 +53,7 @@ class RenderBackend(Protocol):
     """Gets checkpoint groups rendered by :class:`RenderWorker` instances, wherever they run.
 
     The class registered in :data:`RENDER_BACKENDS` is called with one :class:`BackendOptions`
-    and should raise :class:`chatgenbench.errors.RenderError` for settings it cannot serve (a
+    and should raise :class:`chatgenbench.core.errors.RenderError` for settings it cannot serve (a
     missing library, no GPU). Each worker it starts is built from the options, as
     :func:`build_worker` does, and renders a whole group at a time (one pipeline load per group)
     with ``iter_group``, ``render_group`` or, from another process, ``render_group_counted``.
@@ -104,8 +104,8 @@ def backend_names() -> list[str]:
 def create_backend(name: str, options: BackendOptions) -> RenderBackend:
     """Return the backend registered as ``name``, built with ``options``.
 
-    Raises :class:`chatgenbench.errors.UnknownNameError` for an unknown name, and whatever the
-    backend raises for options it cannot serve (:class:`chatgenbench.errors.RenderError`).
+    Raises :class:`chatgenbench.core.errors.UnknownNameError` for an unknown name, and whatever the
+    backend raises for options it cannot serve (:class:`chatgenbench.core.errors.RenderError`).
     """
     return RENDER_BACKENDS.get(name)(options)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.storage import atomic_write_bytes, atomic_write_json
+from chatgenbench.core.storage import atomic_write_bytes, atomic_write_json
 
 CACHE_FORMAT = 1
 RENDER_LIBRARIES = ("diffusers", "torch", "transformers", "peft", "safetensors")
@@ -31,14 +31,14 @@ RENDER_LIBRARIES = ("diffusers", "torch", "transformers", "peft", "safetensors")
 
 def library_versions() -> dict[str, str | None]:
     """Return the versions of the libraries that decide rendered pixels (part of every key)."""
-    from chatgenbench.provenance import package_versions
+    from chatgenbench.core.provenance import package_versions
 
     return package_versions(RENDER_LIBRARIES)
 
 
 def default_cache_dir() -> Path:
     """Return the default image cache: ``$CHATGENBENCH_HOME/render-cache``."""
-    from chatgenbench.storage import chatgenbench_home
+    from chatgenbench.core.storage import chatgenbench_home
 
     return chatgenbench_home() / "render-cache"
 

@@ -1,7 +1,7 @@
 """Where each catalogue model's weights come from, whether they are here, and how to get them.
 
 A catalogue entry names its weights in the ``weights`` field (kept in
-:attr:`chatgenbench.catalog.CatalogEntry.extra`)::
+:attr:`chatgenbench.benchmark.catalog.CatalogEntry.extra`)::
 
     {"name": "devlishphotorealism_v40", "architecture": "sd15", "kind": "checkpoint",
      "weights": {"type": "single_file", "path": "/models/devlishphotorealism_v40.safetensors",
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.catalog import CatalogEntry, CatalogError, ModelCatalog
-from chatgenbench.errors import WeightsError
-from chatgenbench.storage import weights_root
+from chatgenbench.benchmark.catalog import CatalogEntry, CatalogError, ModelCatalog
+from chatgenbench.core.errors import WeightsError
+from chatgenbench.core.storage import weights_root
 
 WEIGHT_TYPES: tuple[str, ...] = ("single_file", "diffusers", "hub", "civitai")
 #: The base checkpoint a LoRA goes onto when its entry names none.
@@ -181,7 +181,7 @@ class WeightLocator:
 
     def file_sha256(self, path: Path) -> str:
         """Return a file's sha256, memoised by (path, size, mtime) in the cache folder's index."""
-        from chatgenbench.storage import atomic_write_json, sha256_file
+        from chatgenbench.core.storage import atomic_write_json, sha256_file
 
         known = self.known_sha256(path)
         if known is not None:

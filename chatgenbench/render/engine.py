@@ -5,7 +5,7 @@ request or a final status (:mod:`~chatgenbench.render.planning`), optionally kee
 checkpoint groups (:mod:`~chatgenbench.render.shards`), takes what the content-addressed cache
 already holds, hands the rest to a backend (:mod:`~chatgenbench.render.backends`) whose
 :class:`~chatgenbench.render.worker.RenderWorker` instances render it, and writes the render folder
-(:mod:`chatgenbench.render_manifest`) with its summary (:mod:`~chatgenbench.render.summary`).
+(:mod:`chatgenbench.render.manifest`) with its summary (:mod:`~chatgenbench.render.summary`).
 """
 
 from __future__ import annotations
@@ -18,11 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatgenbench.benchmark import load_benchmark_catalog, resolve_source
-from chatgenbench.errors import RenderError
+from chatgenbench.benchmark.loading import load_benchmark_catalog, resolve_source
+from chatgenbench.core.errors import RenderError
+from chatgenbench.core.storage import atomic_write_json
 from chatgenbench.render.backends import BackendOptions, create_backend
 from chatgenbench.render.cache import ImageCache, default_cache_dir
 from chatgenbench.render.checkpoints import DEFAULT_LORA_BASES, WeightLocator
+from chatgenbench.render.manifest import (
+    IMAGES_DIR,
+    SUMMARY_NAME,
+    RenderRecord,
+    RenderReport,
+    image_filename,
+    write_manifest,
+)
 from chatgenbench.render.pipelines import default_device, resolve_dtype
 from chatgenbench.render.planning import RenderPlan, RequestSettings, plan_renders
 from chatgenbench.render.shards import parse_shard, select_shard, shard_dir
@@ -33,20 +42,11 @@ from chatgenbench.render.worker import (
     WorkerStats,
     truncation_changes,
 )
-from chatgenbench.render_manifest import (
-    IMAGES_DIR,
-    SUMMARY_NAME,
-    RenderRecord,
-    RenderReport,
-    image_filename,
-    write_manifest,
-)
-from chatgenbench.storage import atomic_write_json
 
 if TYPE_CHECKING:  # pragma: no cover
-    from chatgenbench.benchmark import BenchmarkInfo
-    from chatgenbench.catalog import ModelCatalog
-    from chatgenbench.predictions import ValidationReport
+    from chatgenbench.benchmark.catalog import ModelCatalog
+    from chatgenbench.benchmark.loading import BenchmarkInfo
+    from chatgenbench.predictions.validation import ValidationReport
 
 # ``RenderError`` and ``merge_shards`` are imported from here by the command line.
 __all__ = ["RenderProgress", "RenderReport", "render_predictions"]
@@ -85,12 +85,12 @@ def render_predictions(
 ) -> RenderReport:
     """Render every valid prediction of a benchmark into a render folder and return the report.
 
-    ``predictions`` is a prediction file or its :class:`chatgenbench.predictions.ValidationReport`
+    ``predictions`` is a prediction file or its :class:`chatgenbench.predictions.validation.ValidationReport`
     (then the file is not parsed again). ``rows``: the benchmark's rows (dicts with at least ``id``,
     ``setting`` and ``input_type``) when the caller has loaded them; they are used as they are, and
     the benchmark is neither loaded nor its manifest's row count checked. ``catalog`` is None (the
     benchmark's catalogue), a catalogue file laid over it (typically adding ``weights``), or a
-    :class:`chatgenbench.catalog.ModelCatalog`. ``device`` defaults to ``cuda`` when visible, else
+    :class:`chatgenbench.benchmark.catalog.ModelCatalog`. ``device`` defaults to ``cuda`` when visible, else
     ``cpu``; ``dtype`` to fp16 on CUDA and fp32 on CPU. ``backend`` is a name in
     :data:`chatgenbench.render.backends.RENDER_BACKENDS` (``local``, ``ray``). ``shard`` (``"I/N"``)
     renders only shard I of N (whole checkpoint groups) into ``out_dir/shards/I-of-N``.
@@ -100,7 +100,7 @@ def render_predictions(
     queue shows it).
 
     Returns a :class:`RenderReport`; writes ``render_manifest.jsonl``, ``render_summary.json`` and
-    ``images/`` (see :mod:`chatgenbench.render_manifest`). A sample whose weights are missing or
+    ``images/`` (see :mod:`chatgenbench.render.manifest`). A sample whose weights are missing or
     whose prediction is invalid gets that status; nothing raises for a bad row. Raises
     :class:`RenderError` for settings that cannot work.
     """
@@ -215,8 +215,8 @@ def _benchmark_rows(
     benchmark: str | os.PathLike, setting: str, info: BenchmarkInfo
 ) -> list[dict[str, Any]]:
     """Load the rows of ``setting``; raise RenderError when their number is not the manifest's."""
-    from chatgenbench.benchmark import load_benchmark
-    from chatgenbench.schema import SETTINGS
+    from chatgenbench.benchmark.loading import load_benchmark
+    from chatgenbench.benchmark.schema import SETTINGS
 
     dataset = load_benchmark(setting, str(benchmark))
     rows = dataset.select_columns(["id", "setting", "input_type"]).to_list()
@@ -236,7 +236,7 @@ def _validated(
     predictions: Any, rows: Iterable[dict[str, Any]], catalog: ModelCatalog
 ) -> ValidationReport:
     """Return ``predictions`` if it is a validation report, else the prediction file's report."""
-    from chatgenbench.predictions import ValidationReport, validate_predictions
+    from chatgenbench.predictions.validation import ValidationReport, validate_predictions
 
     if isinstance(predictions, ValidationReport):
         return predictions

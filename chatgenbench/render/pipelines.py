@@ -112,7 +112,7 @@ class PipelinePool:
     def verify(self, weights: WeightRef) -> None:
         """Check a file against its catalogue sha256 before its first load (first run: a read).
 
-        Raises :class:`chatgenbench.errors.WeightsError` when the bytes differ.
+        Raises :class:`chatgenbench.core.errors.WeightsError` when the bytes differ.
         """
         if not weights.verify_sha256:
             return

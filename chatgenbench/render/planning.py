@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from chatgenbench.render.arguments import RenderArguments, normalise_arguments
 from chatgenbench.render.cache import cache_key
 from chatgenbench.render.checkpoints import ResolvedModel, WeightLocator, WeightRef, resolve_model
+from chatgenbench.render.manifest import RenderRecord
 from chatgenbench.render.pipelines import PIPELINE_CLASSES
-from chatgenbench.render_manifest import RenderRecord
 
 if TYPE_CHECKING:  # pragma: no cover
-    from chatgenbench.catalog import CatalogEntry, ModelCatalog
-    from chatgenbench.predictions import Prediction, ValidationReport
+    from chatgenbench.benchmark.catalog import CatalogEntry, ModelCatalog
+    from chatgenbench.predictions.validation import Prediction, ValidationReport
 
 
 @dataclass(frozen=True)

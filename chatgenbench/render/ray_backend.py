@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatgenbench.errors import RenderError
+from chatgenbench.core.errors import RenderError
 from chatgenbench.render.backends import BackendOptions, OutcomeSink, ProgressCallback
 from chatgenbench.render.planning import RenderRequest
 from chatgenbench.render.worker import RenderOutcome, RenderWorker, WorkerStats

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatgenbench.samplers import canonical_sampler
+from chatgenbench.benchmark.samplers import canonical_sampler
 
 #: The sampler used when a prediction's sampler is missing, unknown or has no diffusers twin.
 DEFAULT_SAMPLER = "Euler a"

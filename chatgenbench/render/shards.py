@@ -11,10 +11,9 @@ import json
 import os
 from pathlib import Path
 
-from chatgenbench.errors import RenderError
+from chatgenbench.core.errors import RenderError
 from chatgenbench.render.cache import place_file
-from chatgenbench.render.planning import RenderPlan, RenderRequest
-from chatgenbench.render_manifest import (
+from chatgenbench.render.manifest import (
     IMAGES_DIR,
     SUMMARY_NAME,
     RenderRecord,
@@ -22,6 +21,7 @@ from chatgenbench.render_manifest import (
     image_filename,
     write_manifest,
 )
+from chatgenbench.render.planning import RenderPlan, RenderRequest
 
 SHARDS_DIR = "shards"
 
@@ -101,8 +101,8 @@ def merge_shards(out_dir: str | os.PathLike) -> RenderReport:
     from the shard folders. Returns the merged folder's report. Raises :class:`RenderError` when a
     shard is missing, the shards disagree on N, or a sample appears twice.
     """
+    from chatgenbench.core.storage import atomic_write_json
     from chatgenbench.render.summary import merge_summaries
-    from chatgenbench.storage import atomic_write_json
 
     out = Path(out_dir)
     folders, count = _shard_folders(out / SHARDS_DIR)
@@ -138,7 +138,7 @@ def _merge_records(folders: list[Path], out: Path) -> list[RenderRecord]:
 
     Raises :class:`RenderError` for a sample that is in two shards.
     """
-    from chatgenbench.render_manifest import read_manifest
+    from chatgenbench.render.manifest import read_manifest
 
     records: list[RenderRecord] = []
     seen: dict[str, str] = {}

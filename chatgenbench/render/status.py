@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from chatgenbench.catalog import ModelCatalog
+from chatgenbench.benchmark.catalog import ModelCatalog
 from chatgenbench.render.checkpoints import DEFAULT_LORA_BASES, WeightLocator, WeightStatus
 
 
@@ -45,13 +45,13 @@ def needed_models(
     By default the models of the benchmark's reference answers; with ``predictions``, the models
     that prediction file names; with ``everything``, the whole catalogue.
     """
-    from chatgenbench.benchmark import load_benchmark
+    from chatgenbench.benchmark.loading import load_benchmark
 
     wanted: dict[str, str] = {}
     if everything:
         wanted = {entry.name: "catalogue" for entry in catalog}
     elif predictions is not None:
-        from chatgenbench.predictions import validate_predictions
+        from chatgenbench.predictions.validation import validate_predictions
 
         ids = load_benchmark(setting, benchmark)["id"]
         report = validate_predictions(predictions, ids, catalog, allow_missing=True)

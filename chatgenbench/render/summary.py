@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from chatgenbench.render.arguments import DEFAULT_SEED, change_kinds
 from chatgenbench.render.backends import BackendOptions
+from chatgenbench.render.manifest import RENDER_STATUSES, RenderRecord
 from chatgenbench.render.planning import RenderPlan
 from chatgenbench.render.worker import WorkerStats
-from chatgenbench.render_manifest import RENDER_STATUSES, RenderRecord
 
 if TYPE_CHECKING:  # pragma: no cover
-    from chatgenbench.benchmark import BenchmarkInfo
+    from chatgenbench.benchmark.loading import BenchmarkInfo
 
 SUMMARY_FORMAT = 1
 #: Every top-level key of ``render_summary.json``, documented.
@@ -22,7 +22,7 @@ SUMMARY_KEYS: dict[str, str] = {
     "format": "version of this summary's layout",
     "n_samples": "benchmark samples in this folder's manifest",
     "n_images": "samples with an image (rendered + cached)",
-    "counts": "samples per status (see chatgenbench.render_manifest.RENDER_STATUSES)",
+    "counts": "samples per status (see chatgenbench.render.manifest.RENDER_STATUSES)",
     "normalisation": "'key:change' -> samples, e.g. 'width:rounded', 'prompt:truncated'",
     "samplers": "requests whose sampler mapped exactly, approximately, or fell back to the default",
     "weights_missing_models": "model -> why its weights are missing and how to get them",
@@ -169,15 +169,15 @@ def merge_summaries(
 
 
 def provenance(info: BenchmarkInfo, predictions: Any, catalog: Any, command: str | None) -> dict:
-    """Return the summary's ``provenance``: :func:`chatgenbench.provenance.provenance` of the
+    """Return the summary's ``provenance``: :func:`chatgenbench.core.provenance.provenance` of the
     benchmark and the prediction file, plus the catalogue.
 
     ``predictions`` is the prediction file or its validation report (whose path and sha256 are
     recorded; a file is hashed); ``catalog`` is recorded when it is a file name (with a short hash
     when it exists); ``command`` defaults to this process's command line.
     """
-    from chatgenbench.provenance import provenance as make_provenance
-    from chatgenbench.storage import sha256_file
+    from chatgenbench.core.provenance import provenance as make_provenance
+    from chatgenbench.core.storage import sha256_file
 
     prediction_path = getattr(predictions, "path", predictions)
     digest = getattr(predictions, "sha256", None)

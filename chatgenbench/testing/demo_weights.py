@@ -3,7 +3,7 @@
 :func:`write_demo_weights` lets anyone run the whole path (render, image metrics, leaderboard) on a
 CPU without a single real weight file. It writes, under ``OUT``:
 
-- ``RANDOM_DEMO_WEIGHTS.txt``: the marker (:data:`chatgenbench.random_weights.MARKER_NAME`);
+- ``RANDOM_DEMO_WEIGHTS.txt``: the marker (:data:`chatgenbench.core.random_weights.MARKER_NAME`);
 - ``checkpoints/<name>.safetensors``: a tiny random SD 1.5 or SDXL checkpoint (original single-file
   layout) for every checkpoint of the benchmark's catalogue, each from its own seed, with the
   diffusers config folders they load with (``configs/sd15``, ``configs/sdxl``);
@@ -31,8 +31,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.random_weights import CATALOG_FIELD, MARKER_NAME, MARKER_TEXT
-from chatgenbench.storage import atomic_write_json, atomic_write_text
+from chatgenbench.core.random_weights import CATALOG_FIELD, MARKER_NAME, MARKER_TEXT
+from chatgenbench.core.storage import atomic_write_json, atomic_write_text
 
 DEMO_MANIFEST = "demo_weights.json"
 DEMO_OVERLAY = "catalog_overlay.jsonl"
@@ -54,13 +54,13 @@ def write_demo_weights(
 
     Returns the contents of ``out/demo_weights.json``: the overlay, the deployment file, the
     metric models (``image_metric_options``: keyword arguments of
-    :class:`chatgenbench.image_scoring.ImageMetricSettings`) and the models written. Models
+    :class:`chatgenbench.scoring.images.ImageMetricSettings`) and the models written. Models
     already written by an earlier call are kept (the call is cheap to repeat). Raises
-    :class:`chatgenbench.errors.ChatGenBenchError` subclasses for an unreadable benchmark.
+    :class:`chatgenbench.core.errors.ChatGenBenchError` subclasses for an unreadable benchmark.
     """
     import torch
 
-    from chatgenbench.benchmark import load_benchmark_catalog
+    from chatgenbench.benchmark.loading import load_benchmark_catalog
     from chatgenbench.render.pipelines import save_config_folder
     from chatgenbench.testing.metric_models import (
         TINY_HPS_ARCHITECTURE,
@@ -169,7 +169,7 @@ def write_demo_weights(
 
 def _demo_predictions(benchmark: str | os.PathLike) -> str:
     """Return the benchmark's reference answers as JSONL predictions at the demo size."""
-    from chatgenbench.benchmark import load_benchmark
+    from chatgenbench.benchmark.loading import load_benchmark
 
     columns = ["id", "prompt", "negative_prompt", "model", "arguments"]
     lines = []
@@ -196,7 +196,7 @@ def _evaluate_command(root: Path, benchmark: str | os.PathLike, options: dict[st
 
 def _file_stem(name: str) -> str:
     """Return a file name for a catalogue name (no path can escape the folder)."""
-    from chatgenbench.render_manifest import image_filename
+    from chatgenbench.render.manifest import image_filename
 
     return image_filename(name)[: -len(".png")]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 def write_small_sample(out_dir: str | os.PathLike, *, size: int = 64, steps: int = 3) -> Path:
     """Write the sample's records with reference size ``size`` and ``steps`` steps; return the
     folder (a benchmark source for every command)."""
-    from chatgenbench.benchmark import load_benchmark
-    from chatgenbench.benchmark_folder import write_benchmark_folder
-    from chatgenbench.catalog import sample_catalog
+    from chatgenbench.benchmark.catalog import sample_catalog
+    from chatgenbench.benchmark.folder import write_benchmark_folder
+    from chatgenbench.benchmark.loading import load_benchmark
 
     rows = load_benchmark("supervised", "sample").to_list()
     for row in rows:

@@ -1,0 +1,553 @@
+"""Converting the official ChatGenBench release into our schema, through a documented key map.
+
+No machine of ours reaches the hub, so the official files' field names are not known here. The
+converter therefore reads every raw field through :data:`DEFAULT_KEY_MAP`: for each of our fields a
+list of candidate raw keys (dotted paths reach into nested objects), tried in order. A user whose
+files differ passes a YAML or JSON file with only the entries to change, e.g.::
+
+    fields:
+      freestyle_input: [conversation.0.value]
+      prompt: [answer.prompt]
+    settings_from_path:
+      few_shot: [fewshot, few_shot]
+
+When a required field cannot be mapped, conversion stops with :class:`KeyMapError`, which names the
+fields it found in the raw record and the candidates it tried.
+
+Images may lie in archives under the raw folder (the release ships ``few_test.tar.gz``), and a
+webdataset archive may carry the records too: see :mod:`chatgenbench.benchmark.archive_images` (matching) and
+:mod:`chatgenbench.benchmark.archives` (safe reading). The model list goes through
+:mod:`chatgenbench.benchmark.model_list`; :mod:`chatgenbench.benchmark.inspection` describes a raw folder first.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from chatgenbench.benchmark.archive_images import ArchiveImages, ArchiveRecord, MemberRef
+from chatgenbench.benchmark.archives import ArchiveLimits
+from chatgenbench.benchmark.catalog import CatalogEntry, ModelCatalog
+from chatgenbench.benchmark.folder import MANIFEST_FILENAME, BenchmarkInfo, write_benchmark_folder
+from chatgenbench.benchmark.model_list import alias_value as _value_map
+from chatgenbench.benchmark.model_list import catalog_entry, find_model_list, read_model_list
+from chatgenbench.benchmark.records import RecordError, to_row
+from chatgenbench.core.errors import BenchmarkError, KeyMapError
+from chatgenbench.core.normalize import normalize_model_name
+from chatgenbench.core.storage import chatgenbench_home
+
+#: The official ChatGenBench release on the Hugging Face hub.
+OFFICIAL_HUB_ID = "ChengyouJia/ChatGenBench"
+
+DEFAULT_KEY_MAP: dict[str, Any] = {
+    "fields": {
+        "id": ["id", "idx", "sample_id", "uid", "index"],
+        "freestyle_input": [
+            "freestyle_input",
+            "freestyle",
+            "input",
+            "query",
+            "instruction",
+            "question",
+            "user_input",
+            "chat",
+        ],
+        "history": ["history", "turns", "conversations", "dialogue", "messages"],
+        "reference_images": ["reference_images", "input_images", "ref_images", "images"],
+        "input_type": ["input_type", "type", "category", "task_type"],
+        "prompt": ["prompt", "output.prompt", "answer.prompt", "target.prompt", "gt.prompt"],
+        "negative_prompt": [
+            "negative_prompt",
+            "negativePrompt",
+            "output.negativePrompt",
+            "output.negative_prompt",
+            "answer.negativePrompt",
+        ],
+        "model": ["model", "model_name", "modelName", "output.model", "answer.model", "checkpoint"],
+        "model_description": ["model_description", "model_desc", "description"],
+        "arguments": [
+            "arguments",
+            "parameters",
+            "params",
+            "args",
+            "output.parameters",
+            "output.arguments",
+            "answer.parameters",
+        ],
+        "image": ["image", "gt_image", "target_image", "output_image", "image_path"],
+        "setting": ["setting"],
+        "source": ["source"],
+    },
+    "arguments": {
+        "sampler": ["sampler", "sampler_name", "samplerName", "Sampler"],
+        "steps": ["steps", "num_inference_steps", "Steps"],
+        "cfg_scale": ["cfg_scale", "cfgScale", "cfg", "guidance_scale", "CFG scale"],
+        "width": ["width", "Width", "w"],
+        "height": ["height", "Height", "h"],
+    },
+    "input_types": {
+        "single": ["single", "text", "freestyle", "single-turn"],
+        "multimodal": ["multimodal", "multi-modal", "image", "mm"],
+        "history": ["history", "multi-turn", "multiturn", "dialog", "dialogue"],
+    },
+    "settings_from_path": {
+        "few_shot": ["few_shot", "few-shot", "fewshot", "few_test"],
+        "train": ["train"],
+        "supervised": ["supervised", "sup", "test"],
+    },
+    "catalog_files": ["6807_models_Info.csv", "models_info.csv", "catalog.jsonl", "models.jsonl"],
+    "catalog_fields": {  # columns of the model list; case, spaces, '_' and '-' are ignored
+        "name": ["model_name", "name", "model", "Model", "title", "model_file"],
+        "description": ["description", "model_description", "desc", "Description", "model_info"],
+        "architecture": ["architecture", "base_model", "baseModel", "base", "Base Model"],
+        "kind": ["kind", "type", "model_type", "Type"],
+        "base": ["base_checkpoint", "base_model_name", "recommended_base"],
+        "version_id": ["version_id", "versionId", "modelVersionId", "model_version_id"],
+        "download": ["download_url", "downloadUrl", "download", "url", "link"],
+        "hash": ["sha256", "hash", "hashes.SHA256", "file_hash", "AutoV2"],
+    },
+    "architecture_values": {
+        "sd15": ["sd15", "sd 1.5", "sd1.5", "sd_1.5", "sd 1.4", "sd1"],
+        "sdxl": ["sdxl", "sdxl 1.0", "sdxl1.0", "sd_xl", "pony", "sdxl 0.9"],
+    },
+    "kind_values": {
+        "checkpoint": ["checkpoint", "ckpt", "model"],
+        "lora": ["lora", "locon", "lycoris", "loha"],
+    },
+    "required": ["prompt", "model", "arguments"],
+    # Images inside archives (.tar, .tar.gz, .zip): a record's image field is looked up on disk and
+    # then among the archives' members (by path, file name or stem). When a field is still empty,
+    # the record fields listed here (our names or raw dotted paths) are tried as member names.
+    "archive_match": {"image": ["id"], "reference_images": []},
+    # A webdataset archive carries its records itself: KEY.json beside KEY.png. 'records' names the
+    # member extensions that hold records; the others say which member of a key fills which field.
+    "webdataset": {
+        "records": ["json", "jsonl"],
+        "image": ["png", "jpg", "jpeg", "webp"],
+        "reference_images": ["ref.png", "ref.jpg", "ref.jpeg", "input.png", "input.jpg"],
+    },
+}
+
+RAW_SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
+def load_key_map(override: str | os.PathLike | dict | None = None) -> dict[str, Any]:
+    """Return :data:`DEFAULT_KEY_MAP` updated (section by section) with ``override``.
+
+    ``override`` is a dict or a YAML/JSON file path; each section's entries replace the default's.
+    """
+    key_map = copy.deepcopy(DEFAULT_KEY_MAP)
+    if override is None:
+        return key_map
+    if not isinstance(override, dict):
+        import yaml
+
+        text = Path(override).read_text("utf-8")
+        override = yaml.safe_load(text) or {}
+        if not isinstance(override, dict):
+            raise KeyMapError(f"key map file {override!r} must hold a mapping")
+    for section, value in override.items():
+        if section not in key_map:
+            raise KeyMapError(f"unknown key-map section {section!r}; known: {sorted(key_map)}")
+        if isinstance(key_map[section], dict) and isinstance(value, dict):
+            for key, candidates in value.items():
+                key_map[section][key] = [candidates] if isinstance(candidates, str) else candidates
+        else:
+            key_map[section] = value
+    return key_map
+
+
+_MISSING = object()
+
+
+def _lookup(record: Any, path: str) -> Any:
+    value = record
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return _MISSING
+    return value
+
+
+def _first(record: dict, candidates: list[str]) -> Any:
+    for path in candidates:
+        value = _lookup(record, path)
+        if value is not _MISSING and value is not None:
+            return value
+    return _MISSING
+
+
+def _describe_fields(record: dict) -> list[str]:
+    found = []
+    for key, value in record.items():
+        found.append(key)
+        if isinstance(value, dict):
+            found.extend(f"{key}.{inner}" for inner in value)
+    return found
+
+
+def _image(value: Any, base: Path, root: Path, archives: ArchiveImages | None = None) -> Any:
+    if isinstance(value, str):
+        path = (base / value).resolve()
+        if not path.is_relative_to(root.resolve()):
+            raise RecordError(f"image path {value!r} escapes the raw folder")
+        if not path.is_file():
+            if archives is not None and archives.image_members:
+                ref = archives.lookup(value)
+                if ref is None:
+                    archives.note_not_found(value)
+                return ref
+            raise RecordError(f"image file {value!r} not found under {base}")
+        return {"bytes": path.read_bytes(), "path": None}
+    if isinstance(value, dict) and ("bytes" in value or "path" in value):
+        if value.get("bytes") is None and value.get("path"):
+            return _image(value["path"], base, root, archives)
+        return {"bytes": value.get("bytes"), "path": None}
+    return value
+
+
+def _match_archive_images(
+    record: dict[str, Any],
+    raw: dict[str, Any],
+    key_map: dict[str, Any],
+    archives: ArchiveImages,
+    member: ArchiveRecord | None,
+) -> None:
+    """Fill a record's empty image fields from its webdataset group or the archive_match fields."""
+    for field in ("image", "reference_images"):
+        if record.get(field):
+            continue
+        ref = archives.group_image(member, field) if member is not None else None
+        if ref is None:
+            for name in key_map["archive_match"].get(field, []):
+                value = record[name] if name in record else _lookup(raw, name)
+                ref = archives.lookup(value) if value is not _MISSING else None
+                if ref is not None:
+                    break
+        if ref is not None:
+            record[field] = ref if field == "image" else [ref]
+
+
+def map_record(
+    raw: dict[str, Any],
+    key_map: dict[str, Any],
+    *,
+    where: str,
+    base: Path,
+    root: Path,
+    archives: ArchiveImages | None = None,
+    member: ArchiveRecord | None = None,
+) -> dict[str, Any]:
+    """Return a loose record (the input of :func:`chatgenbench.benchmark.records.to_row`) for one raw record.
+
+    With ``archives``, an image that is not on disk is looked up among the archive members, and
+    matched members stay :class:`~chatgenbench.benchmark.archive_images.MemberRef` until they are read;
+    ``member`` is the webdataset record the raw record came from. Raises :class:`KeyMapError`
+    naming the fields found when a required field is missing.
+    """
+    if not isinstance(raw, dict):
+        raise KeyMapError(f"{where}: expected an object, got {type(raw).__name__}")
+    fields = key_map["fields"]
+    record: dict[str, Any] = {}
+    for field, candidates in fields.items():
+        value = _first(raw, candidates)
+        if value is not _MISSING:
+            record[field] = value
+    source_of_arguments = arguments_source(raw, record.get("arguments"))
+    mapped_arguments = {}
+    for key, candidates in key_map["arguments"].items():
+        value = _first(source_of_arguments, candidates)
+        if value is not _MISSING:
+            mapped_arguments[key] = value
+    if mapped_arguments:
+        record["arguments"] = mapped_arguments
+    else:
+        record.pop("arguments", None)
+
+    missing = [name for name in key_map["required"] if name not in record]
+    if "freestyle_input" not in record and "history" not in record:
+        missing.insert(0, "freestyle_input (or history)")
+    if missing:
+        tried = {name.split(" ")[0]: fields.get(name.split(" ")[0], []) for name in missing}
+        raise KeyMapError(
+            f"{where}: cannot map required field(s) {missing}. Raw fields found: "
+            f"{_describe_fields(raw)}. Candidates tried: {tried}. Pass a key map (--key-map FILE) "
+            "naming the raw key for each, e.g. 'fields: {prompt: [your_key]}'."
+        )
+    if "input_type" in record:
+        mapped = _value_map(key_map["input_types"], record["input_type"])
+        if mapped is None:
+            raise KeyMapError(
+                f"{where}: input type {record['input_type']!r} matches none of "
+                f"{key_map['input_types']}; extend the key map's 'input_types' section"
+            )
+        record["input_type"] = mapped
+    images = record.get("reference_images")
+    if images is not None:
+        images = images if isinstance(images, list) else [images]
+        images = [_image(image, base, root, archives) for image in images]
+        record["reference_images"] = [image for image in images if image is not None]
+    if record.get("image") is not None:
+        record["image"] = _image(record["image"], base, root, archives)
+    if archives is not None and archives.image_members:
+        _match_archive_images(record, raw, key_map, archives, member)
+    return record
+
+
+def _setting_from_path(path: Path, key_map: dict[str, Any]) -> str:
+    text = str(path).casefold()
+    for setting, patterns in key_map["settings_from_path"].items():
+        if any(pattern.casefold() in text for pattern in patterns):
+            return setting
+    return "supervised"
+
+
+def _read_raw_file(path: Path) -> list[Any]:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    text = path.read_text("utf-8")
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    data = json.loads(text)
+    if isinstance(data, dict):
+        for value in data.values():
+            if isinstance(value, list):
+                return value
+        return [data]
+    return data
+
+
+def arguments_source(raw: dict[str, Any], arguments: Any) -> dict[str, Any]:
+    """Return where a record's argument fields are: its arguments value when that is an object
+    (or a JSON text of one), else the record itself (arguments as top-level fields)."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError:
+            arguments = None
+    return arguments if isinstance(arguments, dict) else raw
+
+
+def _catalog_from(
+    raw_folder: Path, key_map: dict[str, Any], rows_by_config: dict, *, models=None
+) -> tuple[ModelCatalog, dict[str, Any]]:
+    """Return the catalogue: the model list (``models``, else one found in the folder) plus every
+    model the rows name that the list lacks (architecture and kind inferred, and counted)."""
+    entries: dict[str, CatalogEntry] = {}
+    report: dict[str, Any] = {"catalog_file": None, "inferred_architecture": 0, "inferred_kind": 0}
+    path = find_model_list(raw_folder, key_map, models)
+    if path is not None:
+        inside = path.resolve().is_relative_to(raw_folder.resolve())
+        report["catalog_file"] = (
+            path.resolve().relative_to(raw_folder.resolve()).as_posix() if inside else str(path)
+        )
+        listed, list_report = read_model_list(path, key_map, where=path.name)
+        report["model_list"] = list_report
+        report["inferred_architecture"] = list_report.get("inferred_architecture", 0)
+        report["inferred_kind"] = list_report.get("inferred_kind", 0)
+        entries = {normalize_model_name(entry.name): entry for entry in listed}
+    missing: list[str] = []
+    for rows in rows_by_config.values():
+        for row in rows:
+            key = normalize_model_name(row["model"])
+            if key is not None and key not in entries:
+                mapped = {"name": row["model"], "description": row["model_description"]}
+                entries[key] = catalog_entry(mapped, key_map, report, "benchmark rows")
+                missing.append(row["model"])
+    if path is not None:
+        report["models_not_in_list"] = len(missing)
+        report["models_not_in_list_examples"] = missing[:10]
+    return ModelCatalog(entries.values()), report
+
+
+def convert_raw_folder(
+    raw_folder: str | os.PathLike,
+    *,
+    key_map: str | os.PathLike | dict | None = None,
+    models: str | os.PathLike | None = None,
+    archive_limits: ArchiveLimits | None = None,
+) -> tuple[dict[str, list[dict[str, Any]]], ModelCatalog, dict[str, Any]]:
+    """Convert every raw data file (and archive) under ``raw_folder`` into benchmark rows.
+
+    Records come from JSON/JSONL/Parquet files and from webdataset archives (``KEY.json`` beside
+    ``KEY.png``); their images from files or from archive members (see
+    :mod:`chatgenbench.benchmark.archive_images`). ``models`` is a model-list file (CSV/JSON/JSONL) to use as
+    the catalogue instead of one found in the folder. Returns ``(rows_by_config, catalog, report)``;
+    the report counts rows per file, casts, the image match rate, refused archive members and the
+    model list's mapping, and is stored in the folder's manifest. Raises :class:`KeyMapError`.
+    """
+    root = Path(raw_folder)
+    if not root.is_dir():
+        raise KeyMapError(f"raw benchmark folder not found: {root}")
+    key_map = load_key_map(key_map)
+    files = raw_data_files(root, key_map)
+    archives = ArchiveImages(root, key_map, limits=archive_limits).scan()
+    if not files and not archives.records:
+        raise KeyMapError(
+            f"no raw data files ({', '.join(RAW_SUFFIXES)}) and no webdataset records under {root}"
+        )
+    normalised: Counter = Counter()
+    report: dict[str, Any] = {"files": {}}
+    pending: list[tuple[dict[str, Any], str, str]] = []
+    for path in files:
+        relative = path.relative_to(root)
+        default_setting = _setting_from_path(relative, key_map)
+        raw_records = _read_raw_file(path)
+        for index, raw in enumerate(raw_records):
+            where = f"{relative}: record {index + 1}"
+            try:
+                record = map_record(
+                    raw, key_map, where=where, base=path.parent, root=root, archives=archives
+                )
+            except RecordError as error:
+                raise KeyMapError(f"{where}: {error}") from None
+            record.setdefault("id", f"{relative.with_suffix('').as_posix()}-{index:06d}")
+            record.setdefault("source", f"{relative}")
+            pending.append((record, default_setting, where))
+        report["files"][str(relative)] = {"setting": default_setting, "rows": len(raw_records)}
+    for member in archives.records:
+        where = f"{member.archive}: member {member.name}"
+        default_setting = _setting_from_path(Path(member.archive) / member.name, key_map)
+        try:
+            record = map_record(
+                member.raw, key_map, where=where, base=root, root=root, archives=archives,
+                member=member,
+            )  # fmt: skip
+        except RecordError as error:
+            raise KeyMapError(f"{where}: {error}") from None
+        record.setdefault("id", member.key)
+        record.setdefault("source", f"{member.archive}:{member.name}")
+        pending.append((record, default_setting, where))
+        entry = report["files"].setdefault(member.archive, {"setting": default_setting, "rows": 0})
+        entry["rows"] += 1
+    archives.check_matches(len(pending))
+    archives.load()
+
+    rows_by_config: dict[str, list[dict[str, Any]]] = {}
+    seen_ids: set[str] = set()
+    images = Counter()
+    for record, default_setting, where in pending:
+        _read_member_images(record, archives, images)
+        setting = record.pop("setting", None) or default_setting
+        setting = {"few-shot": "few_shot", "fewshot": "few_shot"}.get(setting, setting)
+        try:
+            row = to_row(record, setting=setting, normalised=normalised)
+        except RecordError as error:
+            raise KeyMapError(f"{where}: {error}") from None
+        if row["id"] in seen_ids:
+            raise KeyMapError(f"{where}: duplicate id {row['id']!r}")
+        seen_ids.add(row["id"])
+        images["records_with_image" if row["image"] else "records_without_image"] += 1
+        rows_by_config.setdefault(setting, []).append(row)
+    image_report = {
+        "records": len(pending),
+        "records_with_image": images["records_with_image"],
+        "records_without_image": images["records_without_image"],
+        "images_from_archives": images["image_from_archive"],
+        "reference_images_from_archives": images["reference_from_archive"],
+        "match_rate": round(images["records_with_image"] / len(pending), 4) if pending else 0.0,
+    }
+    image_report.update(archives.report())
+    report["images"] = image_report
+    catalog, catalog_report = _catalog_from(root, key_map, rows_by_config, models=models)
+    report.update(catalog_report)
+    report["normalised"] = dict(normalised)
+    return rows_by_config, catalog, report
+
+
+def raw_data_files(root: Path, key_map: dict[str, Any]) -> list[Path]:
+    """Return the raw record files under ``root``: JSON/JSONL/Parquet, not model lists or hidden."""
+    catalog_names = {name.casefold() for name in key_map["catalog_files"]}
+    return [
+        path
+        for path in sorted(root.rglob("*"))
+        if path.suffix in RAW_SUFFIXES
+        and path.is_file()
+        and path.name.casefold() not in catalog_names
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    ]
+
+
+def _read_member_images(record: dict[str, Any], archives: ArchiveImages, counts: Counter) -> None:
+    """Replace the record's :class:`MemberRef` values by the members' image bytes (or drop them)."""
+    if isinstance(record.get("image"), MemberRef):
+        record["image"] = archives.resolve(record["image"])
+        if record["image"] is not None:
+            counts["image_from_archive"] += 1
+    references = record.get("reference_images")
+    if isinstance(references, list) and any(isinstance(r, MemberRef) for r in references):
+        resolved = [archives.resolve(r) if isinstance(r, MemberRef) else r for r in references]
+        counts["reference_from_archive"] += sum(
+            1 for r, value in zip(references, resolved) if isinstance(r, MemberRef) and value
+        )
+        record["reference_images"] = [value for value in resolved if value is not None]
+
+
+def is_hub_id(source: str) -> bool:
+    """Whether ``source`` names a hub dataset (``owner/name``, and no such local path)."""
+    parts = source.split("/")
+    return len(parts) == 2 and all(parts) and not Path(source).exists()
+
+
+def download_raw(repo_id: str, *, revision: str | None = None) -> Path:
+    """Download the raw files of a hub dataset (honours ``HF_HUB_OFFLINE`` and the HF cache).
+
+    Raises :class:`chatgenbench.core.errors.BenchmarkError` with what to do when the hub is unreachable.
+    """
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id, repo_type="dataset", revision=revision))
+    except Exception as error:  # network, auth, offline mode: all end the same way for the user
+        raise BenchmarkError(
+            f"could not get the hub dataset {repo_id!r} ({type(error).__name__}: {error}). "
+            "Download its files on a machine with hub access and run "
+            "'chatgenbench prepare --source <that folder> --out <benchmark folder>'."
+        ) from error
+
+
+def prepare_official(
+    source: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    key_map: str | os.PathLike | dict | None = None,
+    revision: str | None = None,
+    models: str | os.PathLike | None = None,
+) -> BenchmarkInfo:
+    """Convert a hub dataset (``owner/name``) or a folder of raw files into a benchmark folder.
+
+    ``models`` is a model-list file (CSV/JSON/JSONL) for the catalogue, instead of one found in
+    the folder. Returns the folder's :class:`~chatgenbench.benchmark.folder.BenchmarkInfo`. Raises
+    :class:`KeyMapError` naming the fields found when a required field cannot be mapped, and
+    :class:`chatgenbench.core.errors.BenchmarkError` when the hub cannot be reached.
+    """
+    source = str(source)
+    raw_folder = download_raw(source, revision=revision) if is_hub_id(source) else Path(source)
+    rows_by_config, catalog, report = convert_raw_folder(raw_folder, key_map=key_map, models=models)
+    return write_benchmark_folder(
+        out_dir,
+        rows_by_config,
+        catalog,
+        source=source,
+        synthetic=False,
+        revision=revision,
+        extra_manifest={"conversion": report},
+    )
+
+
+def prepare_from_hub(repo_id: str, *, revision: str | None = None) -> Path:
+    """Return the converted benchmark folder for a hub dataset, converting it on first use."""
+    name = repo_id.replace("/", "--") + (f"@{revision}" if revision else "")
+    folder = chatgenbench_home() / "benchmarks" / name
+    if not (folder / MANIFEST_FILENAME).is_file():
+        prepare_official(repo_id, folder, revision=revision)
+    return folder

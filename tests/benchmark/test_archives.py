@@ -1,0 +1,196 @@
+"""Reading untrusted archives: safe members are streamed, hostile ones refused and counted."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import tracemalloc
+import zipfile
+
+import pytest
+
+from chatgenbench.benchmark.archives import (
+    ArchiveLimits,
+    ArchiveReport,
+    MiB,
+    member_keys,
+    read_archive,
+    unsafe_member_name,
+    webdataset_key,
+)
+from chatgenbench.core.errors import BenchmarkError
+
+
+class Zeros(io.RawIOBase):
+    """``size`` zero bytes, produced on demand (so a bomb is built without holding it)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def add_member(archive: tarfile.TarFile, name: str, data: bytes = b"", **fields) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    for key, value in fields.items():
+        setattr(info, key, value)
+    archive.addfile(info, io.BytesIO(data) if data else None)
+
+
+def add_bomb(archive: tarfile.TarFile, name: str, size: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    archive.addfile(info, Zeros(size))
+
+
+LIMITS = ArchiveLimits(max_member_bytes=128 * MiB, ratio_slack_bytes=1 * MiB, max_ratio=100)
+
+
+def read_all(path, limits=LIMITS):
+    report = ArchiveReport(str(path))
+    members = {
+        name: data
+        for name, data in read_archive(path, want=lambda n: True, limits=limits, report=report)
+    }
+    return members, report
+
+
+def test_names_that_escape_are_unsafe():
+    for name in ("../x.png", "/etc/passwd", "a/../../x", "C:\\x.png", "a\\..\\x", "x\x00.png", ""):
+        assert unsafe_member_name(name), name
+    for name in ("a/b.png", "./a.png", "a..b.png", "few_test/0001.png"):
+        assert not unsafe_member_name(name), name
+    assert member_keys("./few_test/0001.png") == [
+        "few_test/0001.png",
+        "few_test/0001",
+        "0001.png",
+        "0001",
+    ]
+    assert webdataset_key("shard/000123.ref.png") == ("shard/000123", "ref.png")
+
+
+def test_hostile_tar_gz_members_are_refused_and_counted(tmp_path):
+    path = tmp_path / "hostile.tar.gz"
+    good = os.urandom(2000)
+    with tarfile.open(path, "w:gz") as archive:
+        add_member(archive, "imgs/ok-1.png", good)
+        add_member(archive, "../escape.png", b"x")
+        add_member(archive, "/etc/passwd", b"x")
+        add_member(archive, "imgs/../../up.png", b"x")
+        add_member(archive, "sym.png", type=tarfile.SYMTYPE, linkname="/etc/passwd")
+        add_member(archive, "hard.png", type=tarfile.LNKTYPE, linkname="imgs/ok-1.png")
+        add_member(archive, "dev", type=tarfile.CHRTYPE)
+        add_member(archive, "fifo", type=tarfile.FIFOTYPE)
+        add_member(archive, "imgs/huge.png", os.urandom(9 * MiB))  # incompressible, over the bound
+        add_member(archive, "imgs/ok-2.png", good[::-1])
+        add_bomb(archive, "imgs/bomb.png", 8 * MiB)  # within the bound, but 8 MiB of zeros: ~8 KiB
+        add_member(archive, "imgs/after-bomb.png", good)
+    limits = ArchiveLimits(max_member_bytes=8 * MiB, ratio_slack_bytes=1 * MiB, max_ratio=100)
+    tracemalloc.start()
+    try:
+        members, report = read_all(path, limits)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert members == {"imgs/ok-1.png": good, "imgs/ok-2.png": good[::-1]}
+    assert dict(report.refused) == {
+        "unsafe_path": 3,
+        "link": 2,
+        "special_file": 2,
+        "oversize": 1,
+        "bomb": 1,
+    }
+    assert {e["name"] for e in report.refused_examples} >= {
+        "../escape.png",
+        "sym.png",
+        "imgs/huge.png",
+    }
+    assert "compression bomb" in report.stopped and "imgs/bomb.png" in report.stopped
+    assert report.members == 2 and report.extensions == {".png": 2}
+    # reading stopped soon after the ratio passed: the bomb was not inflated whole
+    assert report.uncompressed_bytes < 9 * MiB + 3 * MiB
+    assert peak < 4 * MiB
+    assert not (tmp_path / "escape.png").exists() and not (tmp_path / "imgs").exists()
+
+
+def test_a_bomb_that_is_too_big_for_its_header_is_refused_without_inflating_it(tmp_path):
+    path = tmp_path / "oversize-bomb.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        add_bomb(archive, "bomb.png", 200 * MiB)
+        add_member(archive, "later.png", b"late")
+    members, report = read_all(path, ArchiveLimits(max_member_bytes=1 * MiB))
+    # refused by its declared size, and skipping it passes the ratio bound: reading stops there
+    assert members == {}
+    assert report.refused["oversize"] == 1 and report.refused["bomb"] == 1
+    assert report.uncompressed_bytes < 40 * MiB
+
+
+def test_hostile_zip_members_are_refused_and_counted(tmp_path):
+    path = tmp_path / "hostile.zip"
+    good = os.urandom(1000)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a/ok.png", good)
+        archive.writestr("../escape.png", b"x")
+        archive.writestr("/abs.png", b"x")
+        link = zipfile.ZipInfo("link.png")
+        link.external_attr = 0o120777 << 16
+        archive.writestr(link, "/etc/passwd")
+        archive.writestr("huge.png", os.urandom(9 * MiB))
+        archive.writestr("bomb.png", bytes(8 * MiB))  # within the bound, but 1000 times its size
+        archive.writestr("b/ok.json", b'{"id": 1}')
+    limits = ArchiveLimits(max_member_bytes=8 * MiB, ratio_slack_bytes=1 * MiB)
+    members, report = read_all(path, limits)
+    assert members == {"a/ok.png": good, "b/ok.json": b'{"id": 1}'}
+    assert dict(report.refused) == {"unsafe_path": 2, "link": 1, "oversize": 1, "bomb": 1}
+    assert report.extensions == {".png": 1, ".json": 1}
+
+
+def test_a_zip_member_that_lies_about_its_size_is_refused(tmp_path):
+    path = tmp_path / "liar.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("liar.png", bytes(4000))
+        archive.writestr("ok.png", b"fine")
+    data = bytearray(path.read_bytes())
+    # make the central directory claim 10 bytes for liar.png: the inflated data is longer
+    central = data.find(b"PK\x01\x02")  # the first central-directory entry: liar.png's
+    data[central + 24 : central + 28] = (10).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    members, report = read_all(path)
+    assert members == {"ok.png": b"fine"}
+    assert report.refused == {"corrupt": 1}
+
+
+def test_only_wanted_members_are_read_and_other_formats_work(tmp_path):
+    for suffix, mode in (
+        (".tar", "w"),
+        (".tar.xz", "w:xz"),
+        (".tgz", "w:gz"),
+        (".tar.bz2", "w:bz2"),
+    ):
+        path = tmp_path / f"a{suffix}"
+        with tarfile.open(path, mode) as archive:
+            add_member(archive, "dir/", type=tarfile.DIRTYPE)
+            add_member(archive, "dir/one.png", b"1" * 100)
+            add_member(archive, "dir/two.json", b"{}")
+        got = list(read_archive(path, want=lambda name: name.endswith(".json")))
+        assert got == [("dir/one.png", None), ("dir/two.json", b"{}")], suffix
+
+
+def test_a_file_that_is_not_an_archive_is_a_clear_error(tmp_path):
+    path = tmp_path / "fake.tar.gz"
+    path.write_bytes(b"this is not gzip")
+    with pytest.raises(BenchmarkError, match="fake.tar.gz: not a readable gz tar archive"):
+        list(read_archive(path))
+    path = tmp_path / "fake.zip"
+    path.write_bytes(b"PK nope")
+    with pytest.raises(BenchmarkError, match="not a readable zip archive"):
+        list(read_archive(path))
