@@ -151,6 +151,31 @@ class MetricRegistry(Registry):
             self._builtins_loaded = True  # set first: the modules register while being imported
             for module in BUILTIN_MODULES:
                 importlib.import_module(module)
+            self._load_metric_plugins()
+
+    def _load_metric_plugins(self) -> None:
+        """Import the metrics other installed packages declare in the ``chatgenbench.metrics``
+        entry-point group: a module that registers its metrics when imported, or an
+        :class:`ImageMetric` subclass, registered here. A metric's metadata (stage, label,
+        direction) is needed to list the registry, so plugins are imported when it is first read.
+        One that cannot be imported is skipped with a warning naming it and the error."""
+        import warnings
+
+        from chatgenbench.core.registry import PLUGIN_GROUPS, plugin_entry_points, plugin_source
+
+        for entry_point in plugin_entry_points(PLUGIN_GROUPS["metric"]):
+            try:
+                loaded = entry_point.load()
+            except Exception as error:  # a broken plugin must not take the built-in metrics down
+                warnings.warn(
+                    f"metric plugin {entry_point.name!r} of {plugin_source(entry_point)} could not "
+                    f"be imported and is skipped: {type(error).__name__}: {error}",
+                    stacklevel=2,
+                )
+                continue
+            if isinstance(loaded, type) and issubclass(loaded, ImageMetric):
+                if not any(e.target is loaded for e in self._entries.values()):
+                    register_image_metric(loaded)
 
     def register(self, name: str, target: Any, **metadata: Any) -> None:
         """Register a metric; ``stage``, ``label``, ``higher_is_better`` and ``fmt`` are required."""
