@@ -119,7 +119,7 @@ def ablation_frame(rows: list[AblationRow]):
     """Return the table as a ``pandas.DataFrame`` of display text (``-``: not computed)."""
     import pandas as pd
 
-    from chatgenbench.metrics.base import METRICS
+    from chatgenbench.metrics.registry import METRICS
 
     def show(name: str, value: float | None) -> str:
         return "-" if value is None else METRICS.entry(name).metadata["fmt"].format(value)

@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any
 
 from chatgenbench.core.random_weights import COMPARABILITY_LABEL
-from chatgenbench.metrics.base import METRICS
+from chatgenbench.metrics.registry import METRICS
 from chatgenbench.metrics.unified import unified_formula
 from chatgenbench.scoring.result_schema import (
     SCHEMA_VERSION,
@@ -72,7 +72,7 @@ class MetricColumn:
 
 def metric_columns() -> tuple[MetricColumn, ...]:
     """Return one column per registered metric, in display order (label, direction and format
-    from :data:`chatgenbench.metrics.base.METRICS`)."""
+    from :data:`chatgenbench.metrics.registry.METRICS`)."""
     return tuple(
         MetricColumn(
             entry.name,

@@ -102,7 +102,7 @@ def run_ablations(
 
 
 def _cell(results: dict[str, Any], setting: str, name: str) -> str:
-    from chatgenbench.metrics.base import METRICS
+    from chatgenbench.metrics.registry import METRICS
 
     block = results["overall"] if setting == "all" else results["settings"].get(setting)
     if block is None:
@@ -120,7 +120,7 @@ def ablation_table(
     is the measured step's own metric (BERTScore, Sel. acc or Config acc), FID, ImageReward and
     Unified, on ``setting`` (``all``: the overall block). ``-`` marks a metric not computed.
     """
-    from chatgenbench.metrics.base import METRICS
+    from chatgenbench.metrics.registry import METRICS
 
     files = list(dict.fromkeys(key[0] for key in results))
     steps = [s for s in ORACLE_STEPS if any(key[1] == s for key in results)]

@@ -5,7 +5,7 @@ their ``per_sample`` records (:mod:`chatgenbench.scoring.uncertainty`). For ever
 scores (the step-wise metrics, and the per-image metrics CLIP score, HPS v2, ImageReward on the
 samples both rendered) and every slice, :func:`compare_results` gives the paired difference of the
 means (A - B), a seeded percentile bootstrap interval of it (the one
-:func:`chatgenbench.metrics.base.bootstrap_ci`) and a two-sided p-value from a paired sign-flip
+:func:`chatgenbench.metrics.bootstrap.bootstrap_ci`) and a two-sided p-value from a paired sign-flip
 permutation test, and says whether the difference is significant at ``alpha``. FID and the Unified
 Metric are statistics of a whole image set, with no per-sample score to pair: only their values
 and difference are shown, marked not tested.
@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from chatgenbench.core.errors import ComparisonError
-from chatgenbench.metrics.base import METRICS, bootstrap_ci
+from chatgenbench.metrics.bootstrap import bootstrap_ci
+from chatgenbench.metrics.registry import METRICS
 from chatgenbench.scoring.result_schema import comparability_key, metric_block, metric_value
 from chatgenbench.scoring.results import Slice, slices_of
 from chatgenbench.scoring.uncertainty import STEPWISE_SAMPLE_KEYS

@@ -77,7 +77,7 @@ def add_oracle(p: argparse.ArgumentParser) -> None:
 def add_image_metric_options(p: argparse.ArgumentParser) -> None:
     """Add the image-metric options: common ones, then each registered metric's own options
     (one flag per field of its ``Options`` dataclass, e.g. ``clip_model`` -> ``--clip-model``)."""
-    from chatgenbench.metrics.base import METRICS
+    from chatgenbench.metrics.registry import METRICS
 
     group = p.add_argument_group("image metrics")
     group.add_argument("--images", metavar="DIR", help="score an existing render folder")
@@ -141,7 +141,7 @@ class ImageMetricList(argparse.Action):
     """``--image-metrics a,b``: registered image-metric names; another name stops the parse."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        from chatgenbench.metrics.base import METRICS
+        from chatgenbench.metrics.registry import METRICS
 
         metrics = tuple(m.strip() for m in str(values).split(",") if m.strip())
         known = METRICS.names_of("image")
@@ -156,7 +156,7 @@ class ImageMetricList(argparse.Action):
 
 def image_settings(args: argparse.Namespace):
     """Return the :class:`chatgenbench.scoring.images.ImageMetricSettings` of parsed arguments."""
-    from chatgenbench.metrics.base import METRICS
+    from chatgenbench.metrics.registry import METRICS
     from chatgenbench.scoring.images import ImageMetricSettings
 
     options = {

@@ -1,7 +1,9 @@
 """Metrics of ChatGenBench, each registered once in :data:`METRICS` with its metadata.
 
-Step-wise (the paper's Table 4, left): :func:`prompt_bertscore`, :func:`selection_accuracy`,
-:func:`config_accuracy`. Image metrics (:mod:`chatgenbench.metrics.base` is their contract):
+The registry, :data:`METRICS`, is :mod:`chatgenbench.metrics.registry`. Step-wise (the paper's
+Table 4, left): :func:`prompt_bertscore`, :func:`selection_accuracy`, :func:`config_accuracy`.
+Image metrics (:mod:`chatgenbench.metrics.base` is their contract; :mod:`~.values`,
+:mod:`~.weight_sets`, :mod:`~.bootstrap` and :mod:`~.images` what it is built from):
 FID (:mod:`~chatgenbench.metrics.fid`), CLIP score (:mod:`~chatgenbench.metrics.clip_score`),
 HPS v2 (:mod:`~chatgenbench.metrics.hps`), ImageReward (:mod:`~chatgenbench.metrics.image_reward`).
 Final: :func:`unified_metric` of those four. Each image metric has a functional twin in its module
@@ -16,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 #: Public name -> the module that defines it; imported on first use, so that importing one metric
 #: module does not import the others.
 _LAZY = {
-    "METRICS": "base",
+    "METRICS": "registry",
     "ImageMetric": "base",
-    "MetricValue": "base",
+    "MetricValue": "values",
     "PerImageMetric": "base",
-    "register_image_metric": "base",
+    "register_image_metric": "registry",
     "ConfigAccuracy": "stepwise",
     "config_accuracy": "stepwise",
     "config_matches": "stepwise",
@@ -32,14 +34,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from chatgenbench.metrics.base import (
-        METRICS,
-        ImageMetric,
-        MetricValue,
-        PerImageMetric,
-        register_image_metric,
-    )
+    from chatgenbench.metrics.base import ImageMetric, PerImageMetric
     from chatgenbench.metrics.bertscore import prompt_bertscore
+    from chatgenbench.metrics.registry import METRICS, register_image_metric
     from chatgenbench.metrics.stepwise import (
         ConfigAccuracy,
         config_accuracy,
@@ -48,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
         selection_correct,
     )
     from chatgenbench.metrics.unified import UNIFIED_INPUTS, unified_metric
+    from chatgenbench.metrics.values import MetricValue
 
 
 def __getattr__(name: str) -> Any:

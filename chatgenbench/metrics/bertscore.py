@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chatgenbench.core.errors import EncoderUnavailable
-from chatgenbench.metrics.base import METRICS
+from chatgenbench.metrics.registry import METRICS
 
 #: What an empty prompt scores; recorded in every result's ``metric_settings.bertscore``.
 EMPTY_PROMPT_POLICY = (

@@ -23,7 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from chatgenbench.metrics.base import PerImageMetric, WeightSet, register_image_metric, to_rgb
+from chatgenbench.metrics.base import PerImageMetric
+from chatgenbench.metrics.images import to_rgb
+from chatgenbench.metrics.registry import register_image_metric
+from chatgenbench.metrics.weight_sets import WeightSet
 
 ClipVariant = Literal["clip_s", "torchmetrics"]
 #: variant -> (weight, where the clamp at 0 applies: "image" or "mean")

@@ -32,18 +32,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chatgenbench.benchmark.schema import ReferenceImage
 from chatgenbench.core.errors import MetricNotComputed
-from chatgenbench.metrics.base import (
-    Bootstrap,
-    ImageMetric,
-    MetricValue,
-    ReferenceImage,
-    WeightSet,
-    generated_ids,
-    merge_id_map,
-    register_image_metric,
-    to_rgb,
-)
+from chatgenbench.metrics.base import ImageMetric, generated_ids, merge_id_map
+from chatgenbench.metrics.bootstrap import Bootstrap
+from chatgenbench.metrics.images import to_rgb
+from chatgenbench.metrics.registry import register_image_metric
+from chatgenbench.metrics.values import MetricValue
+from chatgenbench.metrics.weight_sets import WeightSet
 
 FEATURE_EXTRACTOR = "inception-v3-tf-2015-12-05"
 PREPROCESSING = "pil-bicubic-299"

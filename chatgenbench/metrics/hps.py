@@ -19,13 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from chatgenbench.metrics.base import (
-    PerImageMetric,
-    WeightSet,
-    load_state_strictly,
-    register_image_metric,
-    to_rgb,
-)
+from chatgenbench.metrics.base import PerImageMetric, load_state_strictly
+from chatgenbench.metrics.images import to_rgb
+from chatgenbench.metrics.registry import register_image_metric
+from chatgenbench.metrics.weight_sets import WeightSet
 
 HPSVersion = Literal["v2.0", "v2.1"]
 #: Checkpoint keys the loader drops as safe to ignore: none but a ``module.`` prefix (a model saved

@@ -26,13 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.metrics.base import (
-    PerImageMetric,
-    WeightSet,
-    load_state_strictly,
-    register_image_metric,
-    to_rgb,
-)
+from chatgenbench.metrics.base import PerImageMetric, load_state_strictly
+from chatgenbench.metrics.images import to_rgb
+from chatgenbench.metrics.registry import register_image_metric
+from chatgenbench.metrics.weight_sets import WeightSet
 
 REWARD_MEAN = 0.16717362830052426
 REWARD_STD = 1.0333394966054072

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatgenbench.core.normalize import ARGUMENT_KEYS, argument_matches, normalize_model_name
-from chatgenbench.metrics.base import METRICS
+from chatgenbench.metrics.registry import METRICS
 
 
 def selection_correct(predicted: Any, reference: Any) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from chatgenbench.metrics.base import METRICS
+from chatgenbench.metrics.registry import METRICS
 from chatgenbench.metrics.values import computed, not_computed
 
 #: The image metrics the Unified Metric needs, in the order :func:`unified_metric` takes them,

@@ -20,7 +20,8 @@ from typing import Any
 from chatgenbench.core.errors import WeightsMissing
 from chatgenbench.core.registry import unknown_name
 from chatgenbench.core.storage import load_checkpoint, weights_root
-from chatgenbench.metrics.base import METRICS, WeightSet
+from chatgenbench.metrics.registry import METRICS
+from chatgenbench.metrics.weight_sets import WeightSet
 
 __all__ = [
     "WeightSet",

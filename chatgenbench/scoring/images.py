@@ -1,7 +1,7 @@
 """Scoring a render folder with the registered image metrics, per setting and input type.
 
 :class:`ImageMetricSuite` loads every requested metric of the registry
-(:data:`chatgenbench.metrics.base.METRICS`) once; a metric that cannot load is not computed, with
+(:data:`chatgenbench.metrics.registry.METRICS`) once; a metric that cannot load is not computed, with
 the reason and the command that fetches its weights. :func:`score_render_folder` reads a render
 folder (:mod:`chatgenbench.render.manifest`) and passes every sample that has an image, in
 batches, to each metric's ``update`` with its reference prompt and id: the one pass over the
@@ -24,7 +24,9 @@ from typing import Any
 from chatgenbench.benchmark.schema import ReferenceImage
 from chatgenbench.core.errors import ImageScoringError, MetricNotComputed, WeightsMissing
 from chatgenbench.core.registry import unknown_name
-from chatgenbench.metrics.base import METRICS, Bootstrap, ImageMetric
+from chatgenbench.metrics.base import ImageMetric
+from chatgenbench.metrics.bootstrap import Bootstrap
+from chatgenbench.metrics.registry import METRICS
 from chatgenbench.metrics.unified import unified_block
 from chatgenbench.metrics.values import computed, not_computed
 from chatgenbench.render.manifest import image_path, read_manifest

@@ -6,7 +6,7 @@ from typing import Any
 
 from chatgenbench.benchmark.schema import INPUT_TYPES, SETTING_TITLES
 from chatgenbench.core.random_weights import random_weights_of
-from chatgenbench.metrics.base import METRICS
+from chatgenbench.metrics.registry import METRICS
 from chatgenbench.scoring.result_schema import STATUS_ORACLE, metric_block, metric_value
 
 
@@ -20,7 +20,7 @@ def _cell(block: dict[str, Any], name: str, fmt: str) -> str:
 
 def results_table(results: dict[str, Any]) -> str:
     """Return a table with one line per setting and input type, plus the overall line: one column
-    per registered metric (:data:`chatgenbench.metrics.base.METRICS`)."""
+    per registered metric (:data:`chatgenbench.metrics.registry.METRICS`)."""
     columns = [(e.name, e.metadata["label"], e.metadata["fmt"]) for e in METRICS.entries()]
     header = ["setting", "input", "n", "missing", *(label for _, label, _ in columns)]
     lines: list[list[str]] = []

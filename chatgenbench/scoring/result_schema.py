@@ -4,7 +4,7 @@ This module is the single description of the format. :data:`DOCUMENTED_KEYS` map
 (``<setting>`` and ``<type>`` stand for any setting and input type) to its meaning;
 :func:`check_results` verifies that a results dict has them. Bump :data:`SCHEMA_VERSION` on any
 incompatible change. The metric keys come from the metric registry
-(:data:`chatgenbench.metrics.base.METRICS`): a registered metric is documented, placed and checked
+(:data:`chatgenbench.metrics.registry.METRICS`): a registered metric is documented, placed and checked
 here without this module being edited. :data:`STEPWISE_METRICS`, :data:`IMAGE_METRICS` and
 :data:`DOCUMENTED_KEYS` are read from it each time they are used.
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatgenbench.metrics.base import METRICS
+from chatgenbench.metrics.registry import METRICS
 
 # The metric-object constructors and statuses live with the metrics; re-exported here.
 from chatgenbench.metrics.values import STATUS_COMPUTED as STATUS_COMPUTED

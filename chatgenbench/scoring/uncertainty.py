@@ -2,7 +2,7 @@
 metrics of every slice.
 
 The image metrics already carry a seeded percentile bootstrap interval (``ci``, from
-:func:`chatgenbench.metrics.base.bootstrap_ci`); :func:`attach_stepwise_intervals` gives every
+:func:`chatgenbench.metrics.bootstrap.bootstrap_ci`); :func:`attach_stepwise_intervals` gives every
 computed step-wise metric of every slice the same kind of interval, drawn with the same function
 over the slice's per-sample scores. :func:`per_sample_records` is what a results file keeps of each
 sample (``per_sample``), so that two results can be compared sample by sample
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatgenbench.metrics.base import METRICS, Bootstrap, bootstrap_ci
+from chatgenbench.metrics.bootstrap import Bootstrap, bootstrap_ci
+from chatgenbench.metrics.registry import METRICS
 from chatgenbench.scoring.result_schema import STATUS_COMPUTED
 from chatgenbench.scoring.results import slice_blocks
 
@@ -49,7 +50,7 @@ def attach_stepwise_intervals(
     """Give every computed step-wise metric of every slice of ``results`` a ``ci``, in place.
 
     ``samples`` are the scored samples the slices were aggregated from. The interval is
-    :func:`chatgenbench.metrics.base.bootstrap_ci` of the slice's per-sample scores (null for a
+    :func:`chatgenbench.metrics.bootstrap.bootstrap_ci` of the slice's per-sample scores (null for a
     slice of fewer than two samples); a metric that was not computed gets none. Records the
     bootstrap in ``metric_settings.stepwise_bootstrap``. Returns ``results``.
     """

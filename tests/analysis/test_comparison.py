@@ -16,7 +16,7 @@ from chatgenbench.analysis.comparison import (
 )
 from chatgenbench.cli import main
 from chatgenbench.core.errors import ComparisonError
-from chatgenbench.metrics.base import bootstrap_ci
+from chatgenbench.metrics.bootstrap import bootstrap_ci
 from chatgenbench.scoring.evaluation import evaluate
 from tests.conftest import sample_predictions, write_predictions
 

@@ -144,8 +144,8 @@ def test_fit_strengths_fits_a_batch_like_each_matrix_alone():
 
 def test_tally_intervals_agree_with_the_bootstrap_of_each_outcomes_indicator():
     """Multinomial resampling of the counts is the vote-level bootstrap: compare with
-    :func:`chatgenbench.metrics.base.bootstrap_ci` of each outcome's 0/1 indicator."""
-    from chatgenbench.metrics.base import bootstrap_ci
+    :func:`chatgenbench.metrics.bootstrap.bootstrap_ci` of each outcome's 0/1 indicator."""
+    from chatgenbench.metrics.bootstrap import bootstrap_ci
 
     votes = votes_from_counts("x", "y", (345, 124, 531))  # Figure 4, Few-shot, quality
     (tally,) = tally_pairs(votes, resamples=4000, seed=0)

@@ -12,14 +12,11 @@ from PIL import Image
 
 from chatgenbench.core.errors import MetricNotComputed
 from chatgenbench.metrics import METRICS
-from chatgenbench.metrics.base import (
-    PerImageMetric,
-    PerImageState,
-    WeightSet,
-    bootstrap_ci,
-    register_image_metric,
-    to_rgb,
-)
+from chatgenbench.metrics.base import PerImageMetric, PerImageState
+from chatgenbench.metrics.bootstrap import bootstrap_ci
+from chatgenbench.metrics.images import to_rgb
+from chatgenbench.metrics.registry import register_image_metric
+from chatgenbench.metrics.weight_sets import WeightSet
 from chatgenbench.render.manifest import IMAGES_DIR, RenderRecord, image_filename, write_manifest
 
 

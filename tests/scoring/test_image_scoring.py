@@ -13,8 +13,8 @@ from PIL import Image
 
 from chatgenbench.benchmark.loading import load_benchmark
 from chatgenbench.benchmark.synth import write_synthetic
-from chatgenbench.metrics.base import to_rgb
 from chatgenbench.metrics.clip_score import clip_score
+from chatgenbench.metrics.images import to_rgb
 from chatgenbench.metrics.unified import unified_metric
 from chatgenbench.render.manifest import IMAGES_DIR, RenderRecord, image_filename, write_manifest
 from chatgenbench.scoring.evaluation import evaluate
@@ -247,7 +247,8 @@ def test_a_metric_failing_mid_run_is_not_computed(tmp_path, monkeypatch, tiny):
 def test_a_fifth_metric_that_fails_leaves_the_unified_metric_on(
     tmp_path, synthetic, tiny, bertscore
 ):
-    from chatgenbench.metrics.base import METRICS, PerImageMetric, register_image_metric
+    from chatgenbench.metrics.base import PerImageMetric
+    from chatgenbench.metrics.registry import METRICS, register_image_metric
     from chatgenbench.metrics.unified import UNIFIED_INPUTS
 
     class Exploding(PerImageMetric):

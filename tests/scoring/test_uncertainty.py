@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatgenbench.metrics.base import Bootstrap, bootstrap_ci
+from chatgenbench.metrics.bootstrap import Bootstrap, bootstrap_ci
 from chatgenbench.scoring.evaluation import evaluate
 from chatgenbench.scoring.result_schema import check_results, documented_keys
 from chatgenbench.scoring.results import slice_blocks
