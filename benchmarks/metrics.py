@@ -2,7 +2,7 @@
 
 For each metric, the same images (and prompts) go through
 
-- the engine: ``FrechetInceptionDistance.update``, ``CLIPScore.update``, ``HPSv2.update``,
+- the engine: ``fid.fid_features`` (FID's update step), ``CLIPScore.update``, ``HPSv2.update``,
   ``ImageReward.update`` (PIL images in, preprocessing included);
 - the reference: torchmetrics' ``FrechetInceptionDistance.update`` (same Inception module),
   torchmetrics' ``CLIPScore.update`` (same CLIP), a bare open_clip forward with open_clip's own
@@ -88,16 +88,14 @@ def bench_fid(images, batch, device, repeats):
     from torchmetrics.image.fid import FrechetInceptionDistance as TorchmetricsFID
     from torchvision.transforms.functional import pil_to_tensor
 
-    from chatgenbench.metrics.fid import FrechetInceptionDistance, load_inception
+    from chatgenbench.metrics.fid import FeatureStats, fid_features, load_inception
 
     extractor = load_inception(device)
     extractor(torch.zeros(2, 3, 299, 299, dtype=torch.uint8))  # TorchScript warm-up
-    engine = FrechetInceptionDistance(extractor, batch_size=batch)
 
     def run_engine():
-        engine.reset()
-        engine.update(images, real=False)
-        return engine.fake.total / engine.fake.n
+        fake = FeatureStats.of(fid_features(images, extractor, batch_size=batch))
+        return fake.total / fake.n
 
     reference = TorchmetricsFID(feature=extractor.as_module()).to(device)
 

@@ -12,15 +12,15 @@ inputs scaled to [-1, 0.9921875] (``uint8 / 128 - 1``). Preprocessing is a named
 
 ``FID = |mu_g - mu_r|^2 + Tr(S_g + S_r - 2 (S_g S_r)^(1/2))`` on float64 statistics.
 
-Two metric objects share these functions:
+One accumulator, as torchmetrics has it: :func:`fid_features` is the update step (images to
+Inception features, batch by batch) and :func:`fid_from_features` the compute step (generated
+features against reference :class:`FeatureStats`, whose sums merge exactly across shards).
 
-- :class:`FID`, the harness's registered metric: it keeps each rendered image's features by sample
-  id, so the FID of any slice (setting, input type) is computed from one pass over the images,
-  against the reference images of the same samples; reference statistics are cached on disk by
-  the hash of the reference set (:class:`ReferenceStatsCache`).
-- :class:`FrechetInceptionDistance`, two plain feature sets (``update(images, real=...)``) as
-  torchmetrics has them; its state is feature sums, outer-product sums and counts, so shards merge
-  exactly. :func:`fid` is its functional form.
+- :class:`FID`, the harness's registered metric, calls both: it keeps each rendered image's
+  features by sample id, so the FID of any slice (setting, input type) is computed from one pass
+  over the images, against the reference images of the same samples; reference statistics are
+  cached on disk by the hash of the reference set (:class:`ReferenceStatsCache`).
+- :func:`fid`, its functional form, calls the same two on two plain lists of images.
 """
 
 from __future__ import annotations
@@ -186,6 +186,13 @@ class FeatureStats:
 
         return cls(np.zeros(dim), np.zeros((dim, dim)), 0)
 
+    @classmethod
+    def of(cls, features) -> FeatureStats:
+        """Return the statistics of a ``(N, d)`` array of features."""
+        stats = cls.empty(len(features[0]) if len(features) else NUM_FEATURES)
+        stats.add(features)
+        return stats
+
     def add(self, features) -> None:
         """Add a ``(N, d)`` batch of features."""
         import numpy as np
@@ -262,62 +269,31 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, *, factor1=None) -> float:
     return float(max(value, 0.0))
 
 
-class FrechetInceptionDistance:
-    """FID as a metric object: ``update(images, real=...)``, ``compute()``, ``reset()``, ``merge()``.
+def fid_features(images: Sequence[Any], extractor: InceptionFeatures, *, batch_size: int = 32):
+    """Return the ``(N, 2048)`` float32 Inception features of PIL images, ``batch_size`` at a time.
 
-    >>> metric = FrechetInceptionDistance(load_inception())  # doctest: +SKIP
-    >>> metric.update(reference_images, real=True); metric.update(rendered_images, real=False)
-    >>> metric.compute()
+    The update step of FID: the only way images become FID state. :class:`FID` files the rows by
+    sample id, :class:`FeatureStats` sums them, :func:`fid` uses them directly.
     """
+    import numpy as np
 
-    name = "fid"
+    step = max(1, batch_size)
+    parts = [
+        np.asarray(extractor.features_of(images[start : start + step]), dtype=np.float32)
+        for start in range(0, len(images), step)
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, NUM_FEATURES), np.float32)
 
-    def __init__(
-        self,
-        extractor: InceptionFeatures,
-        *,
-        setting: FIDSetting | None = None,
-        batch_size: int = 32,
-    ) -> None:
-        self.extractor = extractor
-        self.setting = setting or FIDSetting()
-        self.batch_size = batch_size
-        self.reset()
 
-    def reset(self, *, keep_real: bool = False) -> None:
-        """Forget the generated statistics (and the reference ones unless ``keep_real``)."""
-        if not keep_real or not hasattr(self, "real"):
-            self.real = FeatureStats.empty()
-        self.fake = FeatureStats.empty()
+def fid_from_features(generated, reference: FeatureStats) -> float:
+    """Return the FID of ``(N, d)`` generated features against reference statistics.
 
-    def features(self, images: Sequence[Any]):
-        """Return the ``(N, 2048)`` float64 features of PIL images, batch by batch."""
-        import numpy as np
-
-        parts = []
-        for start in range(0, len(images), self.batch_size):
-            batch = images[start : start + self.batch_size]
-            parts.append(self.extractor.features_of(batch).astype(np.float64))
-        return np.concatenate(parts) if parts else np.zeros((0, NUM_FEATURES))
-
-    def update(self, images: Sequence[Any], *, real: bool) -> None:
-        """Add PIL images to the reference (``real=True``) or generated statistics."""
-        (self.real if real else self.fake).add(self.features(images))
-
-    def set_reference(self, stats: FeatureStats) -> None:
-        """Use precomputed reference statistics (e.g. from :class:`ReferenceStatsCache`)."""
-        self.real = stats
-
-    def merge(self, other: FrechetInceptionDistance) -> None:
-        """Add another shard's statistics (both reference and generated)."""
-        self.real.merge(other.real)
-        self.fake.merge(other.fake)
-
-    def compute(self) -> float:
-        """Return FID; raise ValueError when either set has fewer than 2 images."""
-        mu_r, sigma_r = self.real.mean_cov()
-        mu_f, sigma_f = self.fake.mean_cov()
-        return frechet_distance(mu_f, sigma_f, mu_r, sigma_r)
+    The compute step of FID, shared by :func:`fid` and :meth:`FID.compute`: the generated
+    covariance is factorised from the rows (:func:`covariance_factor`), the reference one taken
+    from its sums. Raises ValueError when either set has fewer than 2 images.
+    """
+    mean, factor = covariance_factor(generated)
+    return frechet_distance(mean, None, *reference.mean_cov(), factor1=factor)
 
 
 def fid(
@@ -327,11 +303,17 @@ def fid(
     extractor: InceptionFeatures | None = None,
     batch_size: int = 32,
 ) -> float:
-    """Return the FID of ``generated`` against ``reference`` (lists of PIL images or paths)."""
-    metric = FrechetInceptionDistance(extractor or load_inception(), batch_size=batch_size)
-    metric.update(reference, real=True)
-    metric.update(generated, real=False)
-    return metric.compute()
+    """Return the FID of ``generated`` against ``reference`` (lists of PIL images or paths).
+
+    The functional form of :class:`FID`: the same update (:func:`fid_features`) and compute
+    (:func:`fid_from_features`), without sample ids, slices or the reference cache. Raises
+    ValueError when either list has fewer than 2 images.
+
+    >>> fid(rendered_images, reference_images)  # doctest: +SKIP
+    """
+    extractor = extractor or load_inception()
+    real = FeatureStats.of(fid_features(reference, extractor, batch_size=batch_size))
+    return fid_from_features(fid_features(generated, extractor, batch_size=batch_size), real)
 
 
 def image_set_hash(items: Iterable[tuple[str, bytes]]) -> str:
@@ -482,7 +464,8 @@ class FID(ImageMetric):
             raise ValueError(f"{len(images)} images but {len(ids)} ids")
         if not images:
             return None
-        for sample_id, feature in zip(ids, self.extractor.features_of(images)):
+        rows = fid_features(images, self.extractor, batch_size=self.batch_size)
+        for sample_id, feature in zip(ids, rows):
             self.features[sample_id] = feature
         if made_up:
             self.generated_ids = generated | set(ids)
@@ -527,8 +510,7 @@ class FID(ImageMetric):
                 f"rendered and {len(references)} reference images"
             )
         real, key = self._reference_stats(references)
-        mean, factor = covariance_factor(np.stack([self.features[i] for i in order]))
-        value = frechet_distance(mean, None, *real.mean_cov(), factor1=factor)
+        value = fid_from_features(np.stack([self.features[i] for i in order]), real)
         details: dict[str, Any] = {"n_reference": real.n, "reference_set_sha256": key}
         if min(real.n, len(order)) < FID_SMALL_SET:
             details["note"] = (
@@ -565,7 +547,8 @@ class FID(ImageMetric):
         ):
             part = todo[start : start + batch]
             images = [Image.open(io.BytesIO(d)).convert("RGB") for _, d in part]
-            for (sample_id, _), feature in zip(part, self.extractor.features_of(images)):
+            rows = fid_features(images, self.extractor, batch_size=batch)
+            for (sample_id, _), feature in zip(part, rows):
                 self._reference_features[sample_id] = feature
         return np.stack([self._reference_features[i] for i, _ in items])
 

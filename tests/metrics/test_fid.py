@@ -11,9 +11,11 @@ from PIL import Image, ImageFilter
 from chatgenbench.metrics.fid import (
     FeatureStats,
     FIDSetting,
-    FrechetInceptionDistance,
     ReferenceStatsCache,
     covariance_factor,
+    fid,
+    fid_features,
+    fid_from_features,
     frechet_distance,
     image_set_hash,
     load_inception,
@@ -38,7 +40,6 @@ def _images(seed: int, n: int = 4, size: int = 64) -> list[Image.Image]:
 
 @pytest.fixture(scope="module")
 def features(extractor):
-    metric = FrechetInceptionDistance(extractor, batch_size=10)
     clean = _images(0)
     distorted = [
         Image.fromarray(
@@ -51,7 +52,12 @@ def features(extractor):
         )
         for i in clean
     ]
-    return clean, distorted, metric.features(clean), metric.features(distorted)
+    return (
+        clean,
+        distorted,
+        fid_features(clean, extractor, batch_size=10),
+        fid_features(distorted, extractor, batch_size=10),
+    )
 
 
 def test_identical_sets_score_zero_and_distorted_clearly_higher(features, extractor):
@@ -69,23 +75,41 @@ def _fid(features, reference: FeatureStats) -> float:
     return frechet_distance(mean, None, *reference.mean_cov(), factor1=factor)
 
 
-def test_metric_object_update_merge_compute(features, extractor):
+def test_feature_stats_of_shards_merge_into_the_whole(features, extractor):
     clean, distorted, f_clean, f_distorted = features
-    whole = FrechetInceptionDistance(extractor)
-    whole.real.add(f_clean)
-    whole.fake.add(f_distorted)
-    left, right = FrechetInceptionDistance(extractor), FrechetInceptionDistance(extractor)
-    left.real.add(f_clean[:2])
-    right.real.add(f_clean[2:])
-    left.fake.add(f_distorted[:3])
-    right.fake.add(f_distorted[3:])
-    left.merge(right)
-    for mine, theirs in ((left.real, whole.real), (left.fake, whole.fake)):
+    whole_real, whole_fake = FeatureStats.of(f_clean), FeatureStats.of(f_distorted)
+    left_real, right_real = FeatureStats.of(f_clean[:2]), FeatureStats.of(f_clean[2:])
+    left_fake, right_fake = FeatureStats.of(f_distorted[:3]), FeatureStats.of(f_distorted[3:])
+    left_real.merge(right_real)
+    left_fake.merge(right_fake)
+    for mine, theirs in ((left_real, whole_real), (left_fake, whole_fake)):
         assert mine.n == theirs.n and np.allclose(mine.outer, theirs.outer)
-    whole.reset(keep_real=True)
-    assert whole.real.n == 4 and whole.fake.n == 0
+    assert whole_real.n == 4 and FeatureStats.empty().n == 0
     with pytest.raises(ValueError, match="at least 2"):
-        whole.compute()
+        fid_from_features(f_distorted[:1], whole_real)
+
+
+def test_the_functional_fid_and_the_registered_metric_are_one_path(features, extractor, tmp_path):
+    """fid() and FID (update by id, compute of a slice) share the update and compute steps."""
+    import io
+
+    from chatgenbench.benchmark.schema import ReferenceImage
+    from chatgenbench.metrics.fid import FID, FIDOptions
+
+    clean, distorted, f_clean, f_distorted = features
+
+    def png(image) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    metric = FID(extractor, options=FIDOptions(fid_cache_dir=str(tmp_path)))
+    ids = [f"s{i}" for i in range(len(distorted))]
+    metric.update(distorted, [""] * len(ids), ids=ids)
+    metric.set_references([ReferenceImage(i, png(image)) for i, image in zip(ids, clean)])
+    functional = fid(distorted, clean, extractor=extractor)
+    assert float(metric.compute()) == functional
+    assert functional == fid_from_features(f_distorted, FeatureStats.of(f_clean))
 
 
 def test_update_state_matches_torchmetrics_with_same_extractor(features, extractor):
@@ -134,10 +158,8 @@ def test_fid_matches_torchmetrics_compute_with_same_extractor(features, extracto
     reference = TorchmetricsFID(feature=extractor.as_module())
     reference.update(preprocess(clean[:3]), real=True)
     reference.update(preprocess(distorted[:3]), real=False)
-    ours = FrechetInceptionDistance(extractor)
-    ours.real.add(f_clean[:3])
-    ours.fake.add(f_distorted[:3])
-    assert ours.compute() == pytest.approx(float(reference.compute()), rel=1e-4)
+    ours = fid_from_features(f_distorted[:3], FeatureStats.of(f_clean[:3]))
+    assert ours == pytest.approx(float(reference.compute()), rel=1e-4)
 
 
 def test_reference_cache_roundtrip_and_key(tmp_path, features):
