@@ -122,8 +122,7 @@ def bench_clip(images, texts, batch, device, size, folder, repeats):
     from torchvision.transforms.functional import pil_to_tensor
     from transformers import CLIPModel
 
-    from chatgenbench.metrics.clip_score import CLIPScore, load_clip
-    from chatgenbench.testing.metric_models import write_clip
+    from chatgenbench.metrics.clip_score import CLIPScore, load_clip, write_clip
 
     path = write_clip(folder / "clip", size=size)
     bundle = load_clip(path, device=device)
@@ -165,8 +164,7 @@ def bench_hps(images, texts, batch, device, size, folder, repeats):
     import torch
     from open_clip.transform import image_transform
 
-    from chatgenbench.metrics.hps import HPSv2, load_hps
-    from chatgenbench.testing.metric_models import TINY_HPS_ARCHITECTURE, write_hps
+    from chatgenbench.metrics.hps import TINY_HPS_ARCHITECTURE, HPSv2, load_hps, write_hps
 
     checkpoint = write_hps(folder / "hps", size=size)
     architecture = TINY_HPS_ARCHITECTURE if size == "tiny" else "ViT-H-14"
@@ -206,8 +204,8 @@ def bench_image_reward(images, texts, batch, device, size, folder, repeats):
         OPENAI_STD,
         ImageReward,
         load_image_reward,
+        write_image_reward,
     )
-    from chatgenbench.testing.metric_models import write_image_reward
 
     bundle = load_image_reward(write_image_reward(folder / "ir", size=size), device=device)
     engine = ImageReward(bundle)

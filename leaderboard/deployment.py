@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from chatgenbench.core.errors import DeploymentError
+from chatgenbench.metrics.bertscore import DEFAULT_ENCODER, ENCODER_NAMES
 
 DEPLOYMENT_MAX_BYTES = 64 * 1024
 _PATH_KEYS = ("catalog", "render_cache")
-_METRIC_PATH_KEYS = ("clip_model", "hps_checkpoint", "image_reward_model", "fid_cache_dir")
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Deployment:
     render_workers: int | None = None
     render_threads: int | None = None
     render_batch_size: int | None = None
-    encoder: str = "minilm"
+    encoder: str = DEFAULT_ENCODER
     metrics: dict[str, Any] = field(default_factory=dict)
     source: str | None = None  # the file it was read from
 
@@ -147,7 +147,7 @@ def deployment_from_dict(
         if values.get(key):
             values[key] = resolved(values[key])
     metrics = dict(values.get("metrics") or {})
-    for key in _METRIC_PATH_KEYS:
+    for key in metric_path_options():
         if metrics.get(key):
             metrics[key] = resolved(metrics[key])
     values["metrics"] = metrics
@@ -159,14 +159,22 @@ def deployment_from_dict(
             f"{source}: render_backend: {deployment.render_backend!r} is not a render backend",
             how_to_fix=f"use one of: {', '.join(RENDER_BACKENDS.names())}",
         )
-    if deployment.encoder not in ("minilm", "roberta-large"):
+    if deployment.encoder not in ENCODER_NAMES:
         raise DeploymentError(
-            f"{source}: encoder: {deployment.encoder!r}; expected minilm or roberta-large"
+            f"{source}: encoder: {deployment.encoder!r}; expected {' or '.join(ENCODER_NAMES)}"
         )
     if deployment.catalog and not Path(deployment.catalog).is_file():
         raise DeploymentError(f"{source}: catalog: no such file {deployment.catalog}")
     deployment.image_settings()  # an unknown metric option is an error now, not at the first job
     return deployment
+
+
+def metric_path_options() -> tuple[str, ...]:
+    """Return the image-metric options that are paths: the ``Options`` fields every registered
+    image metric marks with ``metadata["path"]`` (:meth:`ImageMetric.path_options`)."""
+    from chatgenbench.metrics.registry import METRICS
+
+    return tuple(key for metric in METRICS.image_metrics() for key in metric.path_options())
 
 
 _TYPES: dict[str, tuple[type, ...]] = {

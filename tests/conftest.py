@@ -178,7 +178,9 @@ def perfect_prediction(row: dict) -> dict:
 @pytest.fixture(scope="session")
 def metric_models(tmp_path_factory) -> dict[str, str]:
     """Tiny random CLIP, HPS v2 and ImageReward models saved locally, and an FID cache folder."""
-    from chatgenbench.testing.metric_models import write_clip, write_hps, write_image_reward
+    from chatgenbench.metrics.clip_score import write_clip
+    from chatgenbench.metrics.hps import write_hps
+    from chatgenbench.metrics.image_reward import write_image_reward
 
     root = tmp_path_factory.mktemp("metric-models")
     return {

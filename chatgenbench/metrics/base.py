@@ -41,7 +41,8 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, ClassVar
 
 from chatgenbench.benchmark.schema import ReferenceImage
@@ -68,7 +69,9 @@ class ImageMetric:
       (:meth:`weights_for` picks the one its options need);
     - ``Options``: a dataclass of its own options. Field names are global (prefix them with the
       metric, e.g. ``clip_model``): each becomes the command-line flag ``--clip-model``, with the
-      field's ``metadata["help"]`` (and ``metadata["choices"]``);
+      field's ``metadata["help"]`` (and ``metadata["choices"]``); ``metadata["path"]: True``
+      marks a file or folder, which a deployment file gives relative to its own folder
+      (:meth:`path_options`);
     - ``uses_references``: whether it compares with the benchmark's reference images (FID), which
       it then receives through :meth:`set_references`;
     - ``comparability``: keys of :meth:`settings` that must agree for two results to share a
@@ -80,8 +83,9 @@ class ImageMetric:
     :meth:`update` (a batch of images with their texts and sample ids), :meth:`compute` (the value
     of any subset of ids, so that every slice is computed from one pass over the images),
     :meth:`merge` (another worker's state), :meth:`reset`, :meth:`settings` / :meth:`describe`
-    (what is recorded in ``metric_settings.image``) and :meth:`notes` (run notes for the results'
-    ``images`` section).
+    (what is recorded in ``metric_settings.image``), :meth:`notes` (run notes for the results'
+    ``images`` section) and :meth:`write_random_weights` (tiny random weights of its own layout,
+    for tests and ``chatgenbench weights demo``).
     """
 
     name: ClassVar[str]
@@ -111,6 +115,24 @@ class ImageMetric:
         errors (OSError, ValueError, RuntimeError, ImportError) when they cannot be loaded.
         """
         raise NotImplementedError
+
+    @classmethod
+    def path_options(cls) -> tuple[str, ...]:
+        """Return the names of the :attr:`Options` fields that are paths (``metadata["path"]``)."""
+        return tuple(f.name for f in fields(cls.Options) if f.metadata.get("path"))
+
+    @classmethod
+    def write_random_weights(cls, folder: Path, seed: int = 0) -> dict[str, Any]:
+        """Write tiny seeded RANDOM weights in the on-disk layout the real ones have into
+        ``folder`` (kept when an earlier call wrote them) and return the option values that load
+        them (``{"clip_model": "<folder>"}``); the real loader reads them as it reads real weights.
+
+        Default: ``{}``, the metric has no weights of its own to stand in for (FID's Inception
+        ships in a package). Heavy libraries are imported inside the method. The folder lies
+        under ``chatgenbench weights demo``'s marked folder, so what is scored with the weights is
+        labelled random (:mod:`chatgenbench.core.random_weights`).
+        """
+        return {}
 
     @classmethod
     def weights_for(cls, options: Any) -> WeightSet | None:

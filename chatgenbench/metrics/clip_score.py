@@ -13,11 +13,13 @@ Variants (``variant=``; the raw per-image score, reported ×100):
 The model is a ``transformers`` ``CLIPModel`` with its processor, loaded from a local folder only
 (``chatgenbench weights download clip-vit-large-patch14`` fetches the default,
 ``openai/clip-vit-large-patch14``). Texts longer than the model's 77 tokens are truncated and
-counted.
+counted. :func:`write_clip` saves a random-weight CLIP in that layout (tests, demos).
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +62,10 @@ class CLIPScoreOptions:
 
     clip_model: str | None = field(
         default=None,
-        metadata={"help": "local CLIP folder (default: weights cache clip-vit-large-patch14)"},
+        metadata={
+            "help": "local CLIP folder (default: weights cache clip-vit-large-patch14)",
+            "path": True,
+        },
     )
     clip_variant: str = field(
         default="clip_s",
@@ -226,6 +231,13 @@ class CLIPScore(PerImageMetric):
         super().reset()
         self.truncated = 0
 
+    @classmethod
+    def write_random_weights(cls, folder: Path, seed: int = 0) -> dict[str, Any]:
+        """Write a tiny random CLIP (:func:`write_clip`) into ``folder`` unless it holds one."""
+        if not (Path(folder) / "config.json").is_file():
+            write_clip(folder, seed=seed + 1)  # CLIP's demo seed has always been one above
+        return {"clip_model": str(folder)}
+
     def notes(self) -> dict[str, Any]:
         """Return how many texts were cut at CLIP's 77 tokens."""
         return {"clip_score_truncated_texts": self.truncated}
@@ -245,3 +257,91 @@ def clip_score(
     metric = CLIPScore(model, variant)
     metric.update(images, texts)
     return float(metric.compute())
+
+
+# Random weights, for tests and ``chatgenbench weights demo``: the real layout, seeded noise.
+# ``size="full"`` builds the real architecture (for GPU throughput runs); the scores mean nothing.
+
+
+def _clip_tokenizer_files(folder: Path) -> None:
+    """Write a real CLIP BPE tokenizer (vocab.json, merges.txt) from the vocabulary open_clip ships."""
+    from importlib import resources
+
+    from open_clip.tokenizer import bytes_to_unicode
+
+    bpe = resources.files("open_clip").joinpath("bpe_simple_vocab_16e6.txt.gz").read_bytes()
+    merges = gzip.decompress(bpe).decode("utf-8").split("\n")[1 : 49152 - 256 - 2 + 1]
+    vocab = list(bytes_to_unicode().values())
+    vocab += [v + "</w>" for v in vocab]
+    vocab += ["".join(m.split()) for m in merges]
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}), "utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", "utf-8")
+
+
+def write_clip(
+    folder: str | Path, *, size: Literal["tiny", "full"] = "tiny", seed: int = 1
+) -> Path:
+    """Save a random-weight ``CLIPModel`` with a real tokenizer and processor; return the folder."""
+    import torch
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        CLIPProcessor,
+        CLIPTokenizer,
+    )
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    if size == "tiny":
+        config = CLIPConfig(
+            text_config={
+                "hidden_size": 32,
+                "intermediate_size": 64,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+                "vocab_size": 49408,
+                "max_position_embeddings": 77,
+            },
+            vision_config={
+                "hidden_size": 32,
+                "intermediate_size": 64,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+                "image_size": 32,
+                "patch_size": 8,
+            },
+            projection_dim=16,
+        )
+        image_size = 32
+    else:  # ViT-L/14 at 224, as openai/clip-vit-large-patch14
+        config = CLIPConfig(
+            text_config={
+                "hidden_size": 768,
+                "intermediate_size": 3072,
+                "num_hidden_layers": 12,
+                "num_attention_heads": 12,
+                "vocab_size": 49408,
+                "max_position_embeddings": 77,
+            },
+            vision_config={
+                "hidden_size": 1024,
+                "intermediate_size": 4096,
+                "num_hidden_layers": 24,
+                "num_attention_heads": 16,
+                "image_size": 224,
+                "patch_size": 14,
+            },
+            projection_dim=768,
+        )
+        image_size = 224
+    CLIPModel(config).eval().save_pretrained(folder)
+    _clip_tokenizer_files(folder)
+    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+    )
+    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
+    return folder

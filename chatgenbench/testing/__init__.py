@@ -8,6 +8,8 @@ images are noise and their scores mean nothing; a result made with them must say
 
 - :mod:`chatgenbench.testing.sd_models`: SD 1.5 / SDXL pipelines (tiny, or SD 1.5 full size) saved
   as diffusers folders, original-layout single files and LoRAs.
-- :mod:`chatgenbench.testing.metric_models`: CLIP, HPS v2 (open_clip) and ImageReward models in
-  the layouts that :mod:`chatgenbench.metrics` loads.
+- :mod:`chatgenbench.testing.demo_weights`: ``chatgenbench weights demo``, random weights for a
+  whole catalogue and for every image metric. Each metric writes its own tiny random model
+  (:meth:`chatgenbench.metrics.base.ImageMetric.write_random_weights`, e.g.
+  :func:`chatgenbench.metrics.clip_score.write_clip`) in the layout its loader reads.
 """

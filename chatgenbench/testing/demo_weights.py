@@ -10,8 +10,9 @@ CPU without a single real weight file. It writes, under ``OUT``:
 - ``loras/<name>.safetensors``: a random LoRA for every LoRA of the catalogue;
 - ``catalog_overlay.jsonl``: a catalogue overlay giving every model those weights, each line with
   ``"random_weights": true``;
-- ``metrics/clip``, ``metrics/hps/HPS_v2_compressed.pt``, ``metrics/image_reward``: tiny random
-  CLIP, HPS v2 and ImageReward models in the layouts the real loaders read;
+- ``metrics/<name>``: each registered image metric's tiny random weights, in the layout its real
+  loader reads (:meth:`chatgenbench.metrics.base.ImageMetric.write_random_weights`: CLIP,
+  HPS v2 and ImageReward write theirs; FID uses the Inception its package ships);
 - ``deployment.yaml``: a scoring-worker deployment file (:mod:`leaderboard.deployment`) that uses
   all of the above on the CPU;
 - ``demo_predictions.jsonl``: the benchmark's reference answers as a prediction file, shrunk to
@@ -61,87 +62,31 @@ def write_demo_weights(
     import torch
 
     from chatgenbench.benchmark.loading import load_benchmark_catalog
-    from chatgenbench.render.pipelines import save_config_folder
-    from chatgenbench.testing.metric_models import (
-        TINY_HPS_ARCHITECTURE,
-        write_clip,
-        write_hps,
-        write_image_reward,
-    )
-    from chatgenbench.testing.sd_models import build_pipeline, save_lora, save_single_file
+    from chatgenbench.metrics.registry import METRICS
 
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(root / MARKER_NAME, MARKER_TEXT)
     catalog = load_benchmark_catalog(benchmark, None)
     entries = [entry for entry in catalog if entry.architecture in _TINY]
+    metrics = METRICS.image_metrics()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # building tiny models is fastest on one thread
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(entries) + 3, unit="model", desc="demo weights", file=sys.stderr)
-    lines: list[dict[str, Any]] = []
+        total = len(entries) + len(metrics)
+        bar = tqdm(total=total, unit="model", desc="demo weights", file=sys.stderr)
     try:
-        work = root / ".work"
-        bases: dict[str, Any] = {}
-        for arch, tiny in _TINY.items():
-            config = root / "configs" / arch
-            if not (config / "model_index.json").is_file():
-                bases[arch] = build_pipeline(tiny, seed=seed, workdir=work)
-                save_config_folder(bases[arch], config)
-        for index, entry in enumerate(entries):
-            folder = "loras" if entry.kind == "lora" else "checkpoints"
-            relative = f"{folder}/{_file_stem(entry.name)}.safetensors"
-            target = root / relative
-            if not target.is_file():
-                model_seed = seed + 1 + index
-                if entry.kind == "lora":
-                    base = bases.get(entry.architecture) or build_pipeline(
-                        _TINY[entry.architecture], seed=seed, workdir=work
-                    )
-                    bases[entry.architecture] = base
-                    save_lora(base, target, seed=model_seed)
-                else:
-                    pipeline = build_pipeline(
-                        _TINY[entry.architecture], seed=model_seed, workdir=work
-                    )
-                    save_single_file(pipeline, target)
-            weights: dict[str, Any] = {"type": "single_file", "path": relative}
-            if entry.kind != "lora":
-                weights["config"] = f"configs/{entry.architecture}"
-            lines.append({"name": entry.name, "weights": weights, CATALOG_FIELD: True})
-            if bar is not None:
-                bar.update(1)
-        metrics = root / "metrics"
-        clip = metrics / "clip"
-        if not (clip / "config.json").is_file():
-            write_clip(clip, seed=seed + 1)
-        if bar is not None:
-            bar.update(1)
-        hps = metrics / "hps" / "HPS_v2_compressed.pt"
-        if not hps.is_file():
-            write_hps(hps.parent, seed=seed)
-        if bar is not None:
-            bar.update(1)
-        image_reward = metrics / "image_reward"
-        if not image_reward.is_dir() or not any(image_reward.iterdir()):
-            write_image_reward(image_reward, seed=seed)
-        if bar is not None:
-            bar.update(1)
+        lines = _write_render_weights(root, entries, seed, bar)
+        options = _write_metric_weights(root / "metrics", metrics, seed, bar)
     finally:
         torch.set_num_threads(threads)
         if bar is not None:
             bar.close()
     overlay = root / DEMO_OVERLAY
     atomic_write_text(overlay, "".join(json.dumps(line) + "\n" for line in lines))
-    options = {
-        "clip_model": str(clip.resolve()),
-        "hps_checkpoint": str(hps.resolve()),
-        "hps_architecture": TINY_HPS_ARCHITECTURE,
-        "image_reward_model": str(image_reward.resolve()),
-    }
     deployment = root / DEMO_DEPLOYMENT
     atomic_write_text(deployment, _deployment_text(overlay, options, root))
     predictions = root / DEMO_PREDICTIONS
@@ -167,6 +112,59 @@ def write_demo_weights(
     return manifest
 
 
+def _write_render_weights(root: Path, entries: list[Any], seed: int, bar: Any) -> list[dict]:
+    """Write a random checkpoint or LoRA for every catalogue entry (each from its own seed) and
+    the config folders they load with; return the overlay lines."""
+    from chatgenbench.render.pipelines import save_config_folder
+    from chatgenbench.testing.sd_models import build_pipeline, save_lora, save_single_file
+
+    work = root / ".work"
+    bases: dict[str, Any] = {}
+    for arch, tiny in _TINY.items():
+        config = root / "configs" / arch
+        if not (config / "model_index.json").is_file():
+            bases[arch] = build_pipeline(tiny, seed=seed, workdir=work)
+            save_config_folder(bases[arch], config)
+    lines: list[dict[str, Any]] = []
+    for index, entry in enumerate(entries):
+        folder = "loras" if entry.kind == "lora" else "checkpoints"
+        relative = f"{folder}/{_file_stem(entry.name)}.safetensors"
+        target = root / relative
+        if not target.is_file():
+            model_seed = seed + 1 + index
+            if entry.kind == "lora":
+                base = bases.get(entry.architecture) or build_pipeline(
+                    _TINY[entry.architecture], seed=seed, workdir=work
+                )
+                bases[entry.architecture] = base
+                save_lora(base, target, seed=model_seed)
+            else:
+                pipeline = build_pipeline(_TINY[entry.architecture], seed=model_seed, workdir=work)
+                save_single_file(pipeline, target)
+        weights: dict[str, Any] = {"type": "single_file", "path": relative}
+        if entry.kind != "lora":
+            weights["config"] = f"configs/{entry.architecture}"
+        lines.append({"name": entry.name, "weights": weights, CATALOG_FIELD: True})
+        if bar is not None:
+            bar.update(1)
+    return lines
+
+
+def _write_metric_weights(folder: Path, metrics: list[Any], seed: int, bar: Any) -> dict[str, Any]:
+    """Let every registered image metric write its random weights into ``folder/<name>``; return
+    the option values that load them, paths (the options marked ``path``) made absolute."""
+    options: dict[str, Any] = {}
+    for metric in metrics:
+        written = dict(metric.write_random_weights(folder / metric.name, seed))
+        for key in metric.path_options():
+            if written.get(key):
+                written[key] = str(Path(written[key]).resolve())
+        options.update(written)
+        if bar is not None:
+            bar.update(1)
+    return options
+
+
 def _demo_predictions(benchmark: str | os.PathLike) -> str:
     """Return the benchmark's reference answers as JSONL predictions at the demo size."""
     from chatgenbench.benchmark.loading import load_benchmark
@@ -180,7 +178,7 @@ def _demo_predictions(benchmark: str | os.PathLike) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _evaluate_command(root: Path, benchmark: str | os.PathLike, options: dict[str, str]) -> str:
+def _evaluate_command(root: Path, benchmark: str | os.PathLike, options: dict[str, Any]) -> str:
     """Return the one command that renders and image-scores the demo predictions on a CPU."""
     import shlex
 
@@ -188,7 +186,7 @@ def _evaluate_command(root: Path, benchmark: str | os.PathLike, options: dict[st
     parts += ["--benchmark", str(benchmark), "--render", "--device", "cpu"]
     parts += ["--catalog", str((root / DEMO_OVERLAY).resolve())]
     for key, value in options.items():
-        parts += ["--" + key.replace("_", "-"), value]
+        parts += ["--" + key.replace("_", "-"), str(value)]
     parts += ["--render-out", str((root / "render").resolve())]
     parts += ["--out", str((root / "results.json").resolve())]
     return shlex.join(parts)
@@ -201,7 +199,7 @@ def _file_stem(name: str) -> str:
     return image_filename(name)[: -len(".png")]
 
 
-def _deployment_text(overlay: Path, options: dict[str, str], root: Path) -> str:
+def _deployment_text(overlay: Path, options: dict[str, Any], root: Path) -> str:
     """Return a deployment file (:mod:`leaderboard.deployment`) that uses the demo weights."""
     lines = [
         "# Scoring-worker deployment using RANDOM DEMO WEIGHTS (written by 'chatgenbench weights",
@@ -215,10 +213,7 @@ def _deployment_text(overlay: Path, options: dict[str, str], root: Path) -> str:
         f"render_cache: {json.dumps(str((root / 'render-cache').resolve()))}",
         "render_threads: 1",
         "metrics:",
-        "  clip_model: " + json.dumps(options["clip_model"]),
-        "  hps_checkpoint: " + json.dumps(options["hps_checkpoint"]),
-        "  hps_architecture: " + json.dumps(options["hps_architecture"]),
-        "  image_reward_model: " + json.dumps(options["image_reward_model"]),
+        *(f"  {key}: {json.dumps(value)}" for key, value in options.items()),
         "  batch_size: 4",
         "  bootstrap_resamples: 200",
     ]

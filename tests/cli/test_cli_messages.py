@@ -13,8 +13,8 @@ from PIL import Image
 
 from chatgenbench.benchmark.loading import load_benchmark
 from chatgenbench.cli import main
+from chatgenbench.metrics.clip_score import write_clip
 from chatgenbench.render.manifest import IMAGES_DIR, RenderRecord, image_filename, write_manifest
-from chatgenbench.testing.metric_models import write_clip
 from tests.conftest import sample_predictions, write_predictions
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,14 @@ import pytest
 import torch
 from PIL import Image
 
-from chatgenbench.metrics.clip_score import CLIPScore, clip_cosines, clip_score, load_clip
+from chatgenbench.metrics.clip_score import (
+    CLIPScore,
+    clip_cosines,
+    clip_score,
+    load_clip,
+    write_clip,
+)
 from chatgenbench.metrics.weights import WeightsMissing
-from chatgenbench.testing.metric_models import write_clip
 
 TEXTS = ["a red square", "a photo of a cat", "a dog", "sunset over the sea"]
 LONG = [TEXTS[0], "a photo of a cat " * 30, *TEXTS[2:]]  # over CLIP's 77 tokens

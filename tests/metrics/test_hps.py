@@ -8,9 +8,15 @@ import pytest
 import torch
 from PIL import Image
 
-from chatgenbench.metrics.hps import HPSv2, hps_preprocess, hps_v2, load_hps
+from chatgenbench.metrics.hps import (
+    TINY_HPS_ARCHITECTURE,
+    HPSv2,
+    hps_preprocess,
+    hps_v2,
+    load_hps,
+    write_hps,
+)
 from chatgenbench.metrics.weights import WeightsMissing
-from chatgenbench.testing.metric_models import TINY_HPS_ARCHITECTURE, write_hps
 
 TEXTS = ["a red square", "a cat", "a dog"]
 

@@ -19,9 +19,9 @@ from chatgenbench.metrics.image_reward import (
     image_reward_preprocess,
     load_image_reward,
     load_tokenizer,
+    write_image_reward,
 )
 from chatgenbench.metrics.weights import WeightsMissing
-from chatgenbench.testing.metric_models import write_image_reward
 
 TEXTS = ["a red square on a white table", "a cat", "a dog in the snow"]
 

@@ -15,8 +15,7 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from chatgenbench.metrics.clip_score import clip_score, load_clip
-from chatgenbench.testing.metric_models import write_clip
+from chatgenbench.metrics.clip_score import clip_score, load_clip, write_clip
 
 SHORT = ["a red square", "a photo of a cat", "a dog", "sunset over the sea"]
 LONG = [SHORT[0], "a photo of a cat on a sofa " * 20, SHORT[2], "sunset, " * 60]

@@ -7,9 +7,12 @@ import shutil
 import pytest
 import torch
 
-from chatgenbench.metrics.hps import load_hps
-from chatgenbench.metrics.image_reward import IGNORED_PREFIXES, load_image_reward
-from chatgenbench.testing.metric_models import TINY_HPS_ARCHITECTURE, write_hps, write_image_reward
+from chatgenbench.metrics.hps import TINY_HPS_ARCHITECTURE, load_hps, write_hps
+from chatgenbench.metrics.image_reward import (
+    IGNORED_PREFIXES,
+    load_image_reward,
+    write_image_reward,
+)
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,11 @@ import json
 import pytest
 
 from chatgenbench.cli import main
+from chatgenbench.metrics.hps import TINY_HPS_ARCHITECTURE
 from chatgenbench.render.manifest import read_manifest
 from chatgenbench.scoring.evaluation import evaluate
 from chatgenbench.scoring.images import ImageMetricSettings
 from chatgenbench.scoring.result_schema import check_results
-from chatgenbench.testing.metric_models import (
-    TINY_HPS_ARCHITECTURE,
-)
 from tests.conftest import RENDERABLE, sample_predictions, write_predictions
 
 

@@ -14,15 +14,13 @@ from PIL import Image
 from chatgenbench.benchmark.loading import load_benchmark
 from chatgenbench.benchmark.synth import write_synthetic
 from chatgenbench.metrics.clip_score import clip_score
+from chatgenbench.metrics.hps import TINY_HPS_ARCHITECTURE
 from chatgenbench.metrics.images import to_rgb
 from chatgenbench.metrics.unified import unified_metric
 from chatgenbench.render.manifest import IMAGES_DIR, RenderRecord, image_filename, write_manifest
 from chatgenbench.scoring.evaluation import evaluate
 from chatgenbench.scoring.images import ImageMetricSettings, ImageMetricSuite, ImageScoringError
 from chatgenbench.scoring.result_schema import IMAGE_METRICS, check_results
-from chatgenbench.testing.metric_models import (
-    TINY_HPS_ARCHITECTURE,
-)
 
 
 @pytest.fixture(scope="module")
