@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from chatgenbench.core.random_weights import COMPARABILITY_LABEL
+from chatgenbench.metrics.bertscore import OFFICIAL_ENCODER
 from chatgenbench.metrics.registry import METRICS
 from chatgenbench.metrics.unified import unified_formula
 from chatgenbench.scoring.result_schema import (
@@ -255,9 +256,9 @@ def describe_group(key: tuple) -> tuple[str, list[str]]:
         notes.append(
             "The paper's setting: rows marked 'reported' are Table 4 of the paper, not re-run here."
         )
-    elif encoder != "roberta-large":
+    elif encoder != OFFICIAL_ENCODER:
         notes.append(
-            f"BERTScore with {encoder} is not comparable with the paper's roberta-large values: "
+            f"BERTScore with {encoder} is not comparable with the paper's {OFFICIAL_ENCODER} values: "
             "these rows are ranked only among themselves."
         )
     if COMPARABILITY_LABEL in tuple(key):

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from chatgenbench.metrics.bertscore import DEFAULT_ENCODER
 from chatgenbench.scoring.oracle import ORACLE_STEPS, STEP_METRICS, STEP_TITLES
 from chatgenbench.scoring.result_schema import metric_block, metric_value
 
@@ -37,7 +38,7 @@ def run_ablations(
     render: bool = True,
     render_root: str | os.PathLike | None = None,
     steps: tuple[str, ...] = ORACLE_STEPS,
-    encoder: str = "minilm",
+    encoder: str = DEFAULT_ENCODER,
     bertscore=None,
     image_settings=None,
     image_suite=None,

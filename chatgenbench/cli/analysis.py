@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from chatgenbench.cli.options import add_benchmark, add_json, add_no_progress
+from chatgenbench.cli.options import add_benchmark, add_encoder, add_json, add_no_progress
 
 
 def register(sub) -> None:
@@ -54,9 +54,7 @@ def register(sub) -> None:
         help="which steps to measure (default all three)",
     )
     p.add_argument("--out-dir", required=True, help="folder for the results JSON of each run")
-    p.add_argument(
-        "--encoder", default="minilm", choices=["minilm", "roberta-large"], help="BERTScore encoder"
-    )
+    add_encoder(p)
     p.add_argument(
         "--no-images",
         action="store_true",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from chatgenbench.cli.options import add_actions, add_store
+from chatgenbench.cli.options import add_actions, add_encoder, add_store
 
 
 def register(sub) -> None:
@@ -29,12 +29,7 @@ def register(sub) -> None:
     work = actions.add_parser("work", help="score queued submissions")
     work.add_argument("--once", action="store_true", help="drain the queue, then exit")
     work.add_argument("--poll", type=float, default=5.0, help="seconds between polls (default 5)")
-    work.add_argument(
-        "--encoder",
-        default="minilm",
-        choices=["minilm", "roberta-large"],
-        help="BERTScore encoder (default minilm, offline; roberta-large is official)",
-    )
+    add_encoder(work)
     work.add_argument("--lease", type=float, default=None, help="heartbeat lease in seconds")
     work.add_argument(
         "--config",
@@ -201,7 +196,9 @@ def _deployment(args: argparse.Namespace):
     from leaderboard.deployment import Deployment, deployment_from_dict, read_deployment
 
     deployment = read_deployment(args.config) if args.config else Deployment()
-    if args.encoder != "minilm" or not args.config:
+    from chatgenbench.metrics.bertscore import DEFAULT_ENCODER
+
+    if args.encoder != DEFAULT_ENCODER or not args.config:
         deployment.encoder = args.encoder
     changes = {
         "render": args.render,

@@ -35,6 +35,20 @@ def add_catalog(parser: argparse.ArgumentParser, what: str = "adds models or wei
     )
 
 
+def add_encoder(parser: argparse.ArgumentParser) -> None:
+    """Add ``--encoder``: the BERTScore encoder, one of
+    :data:`chatgenbench.metrics.bertscore.ENCODER_NAMES`."""
+    from chatgenbench.metrics.bertscore import DEFAULT_ENCODER, ENCODER_NAMES, OFFICIAL_ENCODER
+
+    parser.add_argument(
+        "--encoder",
+        default=DEFAULT_ENCODER,
+        choices=list(ENCODER_NAMES),
+        help=f"BERTScore encoder (default {DEFAULT_ENCODER}, offline; {OFFICIAL_ENCODER} is "
+        "official)",
+    )
+
+
 def add_json(parser: argparse.ArgumentParser, what: str = "the result") -> None:
     """Add ``--json``."""
     parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")

@@ -9,6 +9,7 @@ import json
 from chatgenbench.cli.options import (
     add_benchmark,
     add_catalog,
+    add_encoder,
     add_json,
     add_no_progress,
     add_setting,
@@ -22,12 +23,7 @@ def register(sub) -> None:
     p.add_argument("predictions", help="prediction file (.jsonl, .csv or .parquet)")
     add_benchmark(p)
     add_setting(p)
-    p.add_argument(
-        "--encoder",
-        default="minilm",
-        choices=["minilm", "roberta-large"],
-        help="BERTScore encoder (default minilm, offline; roberta-large is official)",
-    )
+    add_encoder(p)
     p.add_argument("--out", help="write the results JSON here")
     p.add_argument("--per-sample", help="write one JSON line of scores per sample here")
     p.add_argument("--batch-size", type=int, default=64, help="BERTScore batch size (default 64)")

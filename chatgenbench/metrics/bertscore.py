@@ -29,7 +29,9 @@ EMPTY_PROMPT_POLICY = (
 
 EncoderName = Literal["minilm", "roberta-large"]
 ENCODER_NAMES: tuple[str, ...] = ("minilm", "roberta-large")
+#: The offline default, and the paper's setting (the only one ranked beside its values).
 DEFAULT_ENCODER = "minilm"
+OFFICIAL_ENCODER = "roberta-large"
 DEFAULT_BATCH_SIZE = 64
 
 
@@ -60,7 +62,7 @@ class EncoderSetting:
             "idf": self.idf,
             "lang": self.lang,
             "bert_score_version": version("bert-score"),
-            "official": self.name == "roberta-large",
+            "official": self.name == OFFICIAL_ENCODER,
             "empty_prompt": EMPTY_PROMPT_POLICY,
         }
 
