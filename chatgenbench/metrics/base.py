@@ -5,7 +5,9 @@ that score each image against its text.
 :class:`PerImageMetric`, which only needs :meth:`PerImageMetric.score_batch`) registered with
 :func:`register_image_metric`. Nothing else needs editing: a registered metric is loaded, scored
 per slice, written into the results, documented in ``chatgenbench schema``, offered as CLI flags
-(one per field of its :attr:`ImageMetric.Options` dataclass) and shown as a leaderboard column::
+(one per field of its :attr:`ImageMetric.Options` dataclass), shown as a leaderboard column, its
+path options (``metadata["path"]``) resolved by a deployment file and its random weights
+(:meth:`ImageMetric.write_random_weights`) written by ``chatgenbench weights demo``::
 
     @dataclass
     class BrightnessOptions:
