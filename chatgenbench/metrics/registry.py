@@ -4,7 +4,9 @@
 of the harness iterates it instead of listing metrics by hand: the results schema documents and
 checks one key per metric, image scoring runs every image metric, the leaderboard makes one column
 per metric (label, direction, format), the command line makes each image metric's flags from its
-options, and ``chatgenbench weights status`` lists the weights they need.
+options, a worker's deployment file resolves the options they mark as paths, ``chatgenbench
+weights demo`` has each write its random weights, and ``chatgenbench weights status`` lists the
+weights they need.
 
 Metadata of every entry:
 

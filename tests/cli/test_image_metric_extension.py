@@ -65,6 +65,7 @@ def test_a_registered_path_option_is_resolved_against_the_deployment_file(toy_me
         metric_path_options()
     )
     assert "toy_model" in metric_path_options() and "toy_offset" not in metric_path_options()
+    assert Toy.path_options() == ("toy_model",)
     path = tmp_path / "deploy.yaml"
     path.write_text(
         "metrics:\n  toy_model: weights/toy.json\n  toy_offset: 1.5\n  clip_model: clip\n", "utf-8"
@@ -98,3 +99,11 @@ def test_demo_weights_flags_and_columns_pick_the_metric_up(toy_metric, demo_weig
     args = build_parser().parse_args(["evaluate", "p.jsonl", "--toy-model", "w.json"])
     assert args.toy_model == "w.json" and args.toy_offset == 0.0
     assert columns_by_key()["toy"].header == "Toy ↑"
+
+
+def test_a_metric_without_random_weights_writes_none(tmp_path):
+    from chatgenbench.metrics.fid import FID
+
+    assert FID.write_random_weights(tmp_path / "fid", 0) == {}
+    assert not (tmp_path / "fid").exists()
+    assert FID.path_options() == ("fid_inception", "fid_cache_dir")
