@@ -1,7 +1,7 @@
 """The sample gallery and the side-by-side view: what a method produced, sample by sample.
 
 :class:`Gallery` joins, per submission, the benchmark rows (chat input, reference answer), the
-stored prediction file (parsed as data by :mod:`chatgenbench.predictions.validation`), the worker's per-sample
+stored prediction file (parsed as data by :mod:`chatgenbench.predictions.reading`), the worker's per-sample
 scores (``samples.jsonl``: BERTScore, model right or wrong, config score and matches, image
 scores) and the render folder. The joined index is built once per submission and kept while its
 files are unchanged, so filtering and paging a 14,564-sample submission is cheap.

@@ -139,7 +139,9 @@ ADAPTER_MODULES = {"no_finetune", "retrieval", "chatgen_base", "chatgen_evo"}
 
 def test_tests_mirror_the_stage_folders():
     stages = {name.split(".")[-1] for level in STAGES for name in level}
-    folders = {p.parent.name for p in (ROOT / "tests").rglob("test_*.py") if p.parent.name != "tests"}
+    folders = {
+        p.parent.name for p in (ROOT / "tests").rglob("test_*.py") if p.parent.name != "tests"
+    }
     assert folders <= stages, folders - stages
     assert sorted(p.name for p in (ROOT / "tests").glob("test_*.py")) == ["test_layout.py"]
 
