@@ -13,7 +13,7 @@ import re
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = ("chatgenbench", "baselines", "leaderboard", "benchmarks", "tests")
 
 #: Standard-library names added after 3.10, by the version that added them. Not every one (a
