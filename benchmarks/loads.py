@@ -53,7 +53,7 @@ def _evict(path: Path) -> bool:
     return True
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--arch", default="sd15-tiny", choices=["sd15-tiny", "sdxl-tiny", "sd15-full"]
@@ -67,20 +67,14 @@ def main() -> None:
         help="use this single-file checkpoint of --arch (with --config) instead of building one",
     )  # fmt: skip
     parser.add_argument("--config", default=None, help="the config folder of --from-checkpoint")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def _checkpoint(args, workdir: Path, architecture: str, dtype) -> tuple[Path, Path, Path]:
+    """Save (or copy) the single-file checkpoint and a LoRA; return their paths and the config."""
     import diffusers
-    import torch
 
-    from chatgenbench.core.storage import sha256_file
-    from chatgenbench.render.checkpoints import WeightLocator, WeightRef, verify_weights
-    from chatgenbench.render.cost_model import CostModel
-    from chatgenbench.render.pipelines import (
-        PIPELINE_CLASSES,
-        PipelinePool,
-        quiet_libraries,
-        resolve_dtype,
-    )
+    from chatgenbench.render.pipelines import PIPELINE_CLASSES
     from chatgenbench.testing.sd_models import (
         build_pipeline,
         save_config_folder,
@@ -88,12 +82,6 @@ def main() -> None:
         save_single_file,
     )
 
-    quiet_libraries()
-    dtype_name = resolve_dtype(args.dtype, args.device)
-    dtype = getattr(torch, dtype_name)
-    architecture = "sdxl" if "sdxl" in args.arch else "sd15"
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="chatgenbench-loads-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
     if args.from_checkpoint:  # e.g. the one benchmarks/render.py saved: no second build
         import shutil
 
@@ -110,11 +98,14 @@ def main() -> None:
         pipeline.to(dtype=dtype)
         path = save_single_file(pipeline, workdir / "checkpoint.safetensors")
     del pipeline
-    size = path.stat().st_size
-    start = time.perf_counter()
-    digest = sha256_file(path)
-    hash_s = time.perf_counter() - start
-    ref = WeightRef("bench", "single_file", str(path), f"sha256:{digest}", str(config), size)
+    return path, config, lora_path
+
+
+def _time_checkpoint_loads(args, ref, architecture: str, dtype_name: str, dtype) -> dict:
+    """Time the engine's cold and warm loads and the bare ``from_single_file`` load."""
+    import diffusers
+
+    from chatgenbench.render.pipelines import PIPELINE_CLASSES, PipelinePool
 
     def engine_load() -> float:
         pool = PipelinePool(device=args.device, dtype=dtype_name, capacity=1)
@@ -125,7 +116,7 @@ def main() -> None:
         del loaded, pool
         return seconds
 
-    evicted = _evict(path)
+    evicted = _evict(Path(ref.path))
     cold = engine_load()
     warm = min(engine_load() for _ in range(args.repeats))
     cls = getattr(diffusers, PIPELINE_CLASSES[architecture])
@@ -136,7 +127,7 @@ def main() -> None:
     def bare_load() -> float:
         start = time.perf_counter()
         pipe = cls.from_single_file(
-            str(path), config=str(config), local_files_only=True, dtype=dtype, **extra
+            ref.path, config=ref.config, local_files_only=True, dtype=dtype, **extra
         ).to(args.device)
         _sync(args.device)
         seconds = time.perf_counter() - start
@@ -144,16 +135,33 @@ def main() -> None:
         return seconds
 
     bare = min(bare_load() for _ in range(args.repeats))
+    return {"evicted": evicted, "cold": cold, "warm": warm, "bare": bare}
 
-    _evict(path)
+
+def _time_verify(ref, digest: str, workdir: Path) -> tuple[float, float]:
+    """Time the first-load sha256 check from a cold file, then the remembered one."""
+    from chatgenbench.render.checkpoints import WeightLocator, WeightRef, verify_weights
+
+    _evict(Path(ref.path))
     index = workdir / "verify-index"
-    checked = WeightRef(ref.name, ref.form, ref.path, ref.identity, ref.config, size, digest)
+    checked = WeightRef(
+        ref.name, ref.form, ref.path, ref.identity, ref.config, ref.size_bytes, digest
+    )
     start = time.perf_counter()
     verify_weights(checked, WeightLocator(index))
     verify_cold = time.perf_counter() - start
     start = time.perf_counter()
     verify_weights(checked, WeightLocator(index))  # remembered: no read
     verify_again = time.perf_counter() - start
+    return verify_cold, verify_again
+
+
+def _time_lora(
+    args, ref, architecture: str, dtype_name: str, lora_path: Path
+) -> tuple[list[float], list[float]]:
+    """Time loading and unloading a LoRA on a pooled pipeline, ``--repeats`` times each."""
+    from chatgenbench.render.checkpoints import WeightRef
+    from chatgenbench.render.pipelines import PipelinePool
 
     pool = PipelinePool(device=args.device, dtype=dtype_name, capacity=1)
     loaded = pool.get(ref, architecture)
@@ -170,15 +178,52 @@ def main() -> None:
         context.__exit__(None, None, None)
         _sync(args.device)
         lora_unloads.append(time.perf_counter() - start)
+    return lora_loads, lora_unloads
+
+
+def _costs(
+    architecture: str, size: int, loads: dict, lora_loads: list[float], lora_unloads: list[float]
+) -> dict:
+    """Return the :class:`CostModel` fields the measured times give."""
+    from chatgenbench.render.cost_model import CostModel
 
     defaults = CostModel()
-    fixed = max(0.0, warm - size / 1e6 / defaults.warm_read_mb_s)
+    fixed = max(0.0, loads["warm"] - size / 1e6 / defaults.warm_read_mb_s)
     costs = {
         "load_fixed_s": {architecture: round(fixed, 3)},
         "lora_load_s": round(min(lora_loads) + min(lora_unloads), 3),
     }
-    if evicted and cold > fixed:
-        costs["cold_read_mb_s"] = round(size / 1e6 / (cold - fixed), 1)
+    if loads["evicted"] and loads["cold"] > fixed:
+        costs["cold_read_mb_s"] = round(size / 1e6 / (loads["cold"] - fixed), 1)
+    return costs
+
+
+def main() -> None:
+    args = _parse_args()
+
+    import torch
+
+    from chatgenbench.core.storage import sha256_file
+    from chatgenbench.render.checkpoints import WeightRef
+    from chatgenbench.render.pipelines import quiet_libraries, resolve_dtype
+
+    quiet_libraries()
+    dtype_name = resolve_dtype(args.dtype, args.device)
+    dtype = getattr(torch, dtype_name)
+    architecture = "sdxl" if "sdxl" in args.arch else "sd15"
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="chatgenbench-loads-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    path, config, lora_path = _checkpoint(args, workdir, architecture, dtype)
+    size = path.stat().st_size
+    start = time.perf_counter()
+    digest = sha256_file(path)
+    hash_s = time.perf_counter() - start
+    ref = WeightRef("bench", "single_file", str(path), f"sha256:{digest}", str(config), size)
+
+    loads = _time_checkpoint_loads(args, ref, architecture, dtype_name, dtype)
+    cold, warm, bare = loads["cold"], loads["warm"], loads["bare"]
+    verify_cold, verify_again = _time_verify(ref, digest, workdir)
+    lora_loads, lora_unloads = _time_lora(args, ref, architecture, dtype_name, lora_path)
     result = {
         "benchmark": "loads",
         "synthetic": True,
@@ -188,7 +233,7 @@ def main() -> None:
         "dtype": dtype_name,
         "checkpoint_bytes": size,
         "checkpoint_cold_s": round(cold, 3),
-        "cold_evicted": evicted,
+        "cold_evicted": loads["evicted"],
         "checkpoint_warm_s": round(warm, 3),
         "bare_from_single_file_warm_s": round(bare, 3),
         "warm_ratio_bare_over_engine": round(bare / warm, 3),
@@ -198,7 +243,7 @@ def main() -> None:
         "lora_bytes": lora_path.stat().st_size,
         "lora_load_s": round(min(lora_loads), 3),
         "lora_unload_s": round(min(lora_unloads), 3),
-        "costs": costs,
+        "costs": _costs(architecture, size, loads, lora_loads, lora_unloads),
     }
     print(f"{args.arch} on {args.device} ({dtype_name}), {size / 1e9:.2f} GB: cold {cold:.2f} s, "
           f"warm {warm:.2f} s (bare {bare:.2f} s), first-load verify {verify_cold:.2f} s; LoRA "

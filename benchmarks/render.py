@@ -193,39 +193,27 @@ def _engine(requests, benchmark, ids, overlay, paths, args, workdir: Path, tag: 
             "first_use_hashing_seconds": round(hashing, 3)}  # fmt: skip
 
 
-def _simulate(args) -> None:
-    """Plan the full SYNTHETIC benchmark against a sparse-file catalogue; time it; simulate it."""
-    import hashlib
-
-    from chatgenbench.benchmark.loading import load_benchmark, load_benchmark_catalog
-    from chatgenbench.benchmark.synth import write_synthetic
-    from chatgenbench.predictions.validation import validate_predictions
-    from chatgenbench.render.cache import library_versions
-    from chatgenbench.render.checkpoints import DEFAULT_LORA_BASES, WeightLocator
-    from chatgenbench.render.cost_model import (
-        SCHEDULES,
-        CostModel,
-        lower_bound,
-        price_groups,
-        shards_by_cost,
-        simulate,
-    )
-    from chatgenbench.render.planning import RequestSettings, plan_renders
-    from chatgenbench.render.shards import assign_shards
+def _cost_model(args):
+    """Return the :class:`CostModel` to price with: the defaults, or ``--costs`` laid over them."""
+    from chatgenbench.render.cost_model import CostModel
 
     overrides = json.loads(Path(args.costs).read_text("utf-8")) if args.costs else None
     model = CostModel.from_overrides(overrides)
     if args.costs and "source" not in (overrides or {}):
         model.source = f"{args.costs} laid over the defaults"
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="chatgenbench-plan-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    folder = workdir / "synthetic-full"
-    write_synthetic(folder, rows=args.rows, seed=0, train_rows=0, n_models=args.models)
-    rows = load_benchmark("all", str(folder)).to_list()
-    base_catalog = load_benchmark_catalog(str(folder))
+    return model
 
-    # sparse placeholder files (logical size of a real checkpoint, no blocks on disk): planning
-    # must not read them; the catalogue gives each a sha256, trusted until the file is loaded
+
+def _sparse_catalogue(workdir: Path, base_catalog) -> Path:
+    """Write a weights overlay whose files are sparse placeholders; return the overlay's path.
+
+    Each placeholder has the logical size of a real checkpoint and no blocks on disk: planning
+    must not read them; the catalogue gives each a sha256, trusted until the file is loaded.
+    """
+    import hashlib
+
+    from chatgenbench.render.checkpoints import DEFAULT_LORA_BASES
+
     sizes = {("sd15", "checkpoint"): 2_132_856_622, ("sdxl", "checkpoint"): 6_938_078_334,
              ("sd15", "lora"): 151_108_831, ("sdxl", "lora"): 228_458_643}  # fmt: skip
     weights_dir = workdir / "weights"
@@ -251,11 +239,19 @@ def _simulate(args) -> None:
                       "weights": weights})  # fmt: skip
     overlay = workdir / "weights-overlay.jsonl"
     overlay.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
-    predictions = workdir / "predictions.jsonl"
-    predictions.write_text("".join(json.dumps({
-        "id": r["id"], "prompt": r["prompt"], "negative_prompt": r["negative_prompt"] or "",
-        "model": r["model"], "arguments": {k: v for k, v in r["arguments"].items() if v is not None},
-    }) + "\n" for r in rows), "utf-8")  # fmt: skip
+    return overlay
+
+
+def _time_planning(folder: Path, overlay: Path, predictions: Path, rows: list[dict], workdir: Path):
+    """Load the catalogue, validate the prediction file and plan, each timed.
+
+    Returns ``(catalog, plan, timings)``.
+    """
+    from chatgenbench.benchmark.loading import load_benchmark_catalog
+    from chatgenbench.predictions.validation import validate_predictions
+    from chatgenbench.render.cache import library_versions
+    from chatgenbench.render.checkpoints import DEFAULT_LORA_BASES, WeightLocator
+    from chatgenbench.render.planning import RequestSettings, plan_renders
 
     timings = {}
     start = time.perf_counter()
@@ -269,12 +265,19 @@ def _simulate(args) -> None:
                                "float16", "cuda", library_versions())  # fmt: skip
     plan = plan_renders(rows, report, catalog, settings)
     timings["plan_s"] = time.perf_counter() - start
-    planning_s = sum(timings.values())
-    statuses = {"planned": len(plan.request_of)}  # the others have their final status already
-    for sample_id, record in plan.records.items():
-        if sample_id not in plan.request_of:
-            statuses[record.status] = statuses.get(record.status, 0) + 1
-    requests = sum(len(g) for g in plan.groups)
+    return catalog, plan, timings
+
+
+def _simulate_schedules(plan, model, args) -> tuple[dict, dict]:
+    """Simulate the plan's render on each ``--gpus`` count; return ``(simulation, ok_at_8)``."""
+    from chatgenbench.render.cost_model import (
+        SCHEDULES,
+        lower_bound,
+        price_groups,
+        shards_by_cost,
+        simulate,
+    )
+    from chatgenbench.render.shards import assign_shards
 
     priced = price_groups(plan.groups, model, args.batch_size)
     simulation = {}
@@ -294,6 +297,35 @@ def _simulate(args) -> None:
             if per[s]["applicable"] else f"{s} n/a" for s in SCHEDULES
         ) + f"; shard by cost {per['shard_by_cost']['over_bound']}x; bound "
           f"{per['lower_bound']['bound_s'] / 3600:.3f} h")  # fmt: skip
+    return simulation, ok_at_8
+
+
+def _simulate(args) -> None:
+    """Plan the full SYNTHETIC benchmark against a sparse-file catalogue; time it; simulate it."""
+    from chatgenbench.benchmark.loading import load_benchmark, load_benchmark_catalog
+    from chatgenbench.benchmark.synth import write_synthetic
+
+    model = _cost_model(args)
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="chatgenbench-plan-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    folder = workdir / "synthetic-full"
+    write_synthetic(folder, rows=args.rows, seed=0, train_rows=0, n_models=args.models)
+    rows = load_benchmark("all", str(folder)).to_list()
+    overlay = _sparse_catalogue(workdir, load_benchmark_catalog(str(folder)))
+    predictions = workdir / "predictions.jsonl"
+    predictions.write_text("".join(json.dumps({
+        "id": r["id"], "prompt": r["prompt"], "negative_prompt": r["negative_prompt"] or "",
+        "model": r["model"], "arguments": {k: v for k, v in r["arguments"].items() if v is not None},
+    }) + "\n" for r in rows), "utf-8")  # fmt: skip
+
+    catalog, plan, timings = _time_planning(folder, overlay, predictions, rows, workdir)
+    planning_s = sum(timings.values())
+    statuses = {"planned": len(plan.request_of)}  # the others have their final status already
+    for sample_id, record in plan.records.items():
+        if sample_id not in plan.request_of:
+            statuses[record.status] = statuses.get(record.status, 0) + 1
+    requests = sum(len(g) for g in plan.groups)
+    simulation, ok_at_8 = _simulate_schedules(plan, model, args)
     print(f"planned {requests} requests in {len(plan.groups)} groups against "
           f"{len(catalog.names())} catalogue models in {planning_s:.2f} s (target <= 10 s)")  # fmt: skip
     result = {
@@ -319,7 +351,7 @@ def _simulate(args) -> None:
     print(json.dumps(result, sort_keys=True))
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--arch", default="sd15-tiny", choices=["sd15-tiny", "sdxl-tiny", "sd15-full"]
@@ -357,10 +389,11 @@ def main() -> None:
         help="--simulate: GPU counts, comma-separated (default 1,8,64)",
     )  # fmt: skip
     parser.add_argument("--costs", default=None, help="--simulate: JSON file of measured costs")
-    args = parser.parse_args()
-    if args.simulate:
-        _simulate(args)
-        return
+    return parser.parse_args()
+
+
+def _apply_size_defaults(args) -> None:
+    """Fill the options left unset with the defaults of a tiny or a full-size architecture."""
     full = args.arch.endswith("full")
     args.checkpoints = args.checkpoints or (3 if full else 6)
     # enough images that the engine's fixed cost (loading the benchmark, planning: ~0.3 s) does
@@ -368,6 +401,67 @@ def main() -> None:
     args.single_images = args.single_images or (16 if full else 48)
     args.steps = args.steps or (20 if full else 10)
     args.size = args.size or (512 if full else 64)
+
+
+def _write_overlay(workdir: Path, arch: str, names: list[str], paths: list[Path], config) -> Path:
+    """Write the catalogue overlay of the SYNTHETIC checkpoints; return its path."""
+    architecture = "sdxl" if "sdxl" in arch else "sd15"
+    overlay = workdir / "catalog.jsonl"
+    overlay.write_text("".join(json.dumps({
+        "name": name, "architecture": architecture, "kind": "checkpoint",
+        "description": "SYNTHETIC random-weight checkpoint for speed runs", "synthetic": True,
+        "weights": {"type": "single_file", "path": str(path), "config": str(config)},
+    }) + "\n" for name, path in zip(names, paths)), "utf-8")  # fmt: skip
+    return overlay
+
+
+def _compare(name: str, requests, reuse: bool, setup: dict, args, dtype, workdir: Path) -> dict:
+    """Run the bare loop and the engine ``--repeats`` times each, alternating; keep each's best.
+
+    Returns the mix's figures: ``engine``, ``bare``, ``ratio_engine_over_bare``,
+    ``distinct_checkpoints`` and ``batch_size``.
+    """
+    paths_by_name = setup["paths_by_name"]
+    used = sorted({paths_by_name[r["model"]] for r in requests})
+    bare_runs, engine_runs = [], []
+    for _ in range(args.repeats):  # alternate the two, keep each one's best run
+        bare_runs.append(_bare_loop(requests, paths_by_name, setup["config"], args, dtype,
+                                    workdir / f"{name}-bare", reuse=reuse))  # fmt: skip
+        engine_runs.append(
+            _engine(requests, setup["benchmark"], setup["ids"], setup["overlay"], used, args,
+                    workdir, name)
+        )  # fmt: skip
+    bare = max(bare_runs, key=lambda run: run["images_per_s"])
+    engine = max(engine_runs, key=lambda run: run["images_per_s"])
+    bare["all_runs_images_per_s"] = [run["images_per_s"] for run in bare_runs]
+    engine["all_runs_images_per_s"] = [run["images_per_s"] for run in engine_runs]
+    ratio = round(engine["images_per_s"] / bare["images_per_s"], 3)
+    print(f"{name}: engine {engine['images_per_s']} img/s ({engine['loads']} loads), "
+          f"bare {bare['images_per_s']} img/s ({bare['loads']} loads), ratio {ratio}")  # fmt: skip
+    return {"engine": engine, "bare": bare, "ratio_engine_over_bare": ratio,
+            "distinct_checkpoints": len({r["model"] for r in requests}),
+            "batch_size": args.batch_size}  # fmt: skip
+
+
+def _targets(name: str, tag: str, figures: dict) -> dict[str, bool]:
+    """Return the targets a mix's figures meet or miss (see the module's docstring)."""
+    ratio = figures["ratio_engine_over_bare"]
+    if tag == "many_checkpoints":
+        return {
+            f"{name}_engine_beats_bare": ratio > 1.0,
+            f"{name}_loads_equal_distinct_checkpoints": (
+                figures["engine"]["loads"] == figures["distinct_checkpoints"]
+            ),
+        }
+    return {f"{name}_ratio_at_least_0.95": ratio >= 0.95}
+
+
+def main() -> None:
+    args = _parse_args()
+    if args.simulate:
+        _simulate(args)
+        return
+    _apply_size_defaults(args)
 
     import torch
 
@@ -387,17 +481,13 @@ def main() -> None:
 
     paths, config = _checkpoints(args.arch, args.checkpoints, workdir, dtype)
     names = [p.stem for p in paths]
-    architecture = "sdxl" if "sdxl" in args.arch else "sd15"
-    overlay = workdir / "catalog.jsonl"
-    overlay.write_text("".join(json.dumps({
-        "name": name, "architecture": architecture, "kind": "checkpoint",
-        "description": "SYNTHETIC random-weight checkpoint for speed runs", "synthetic": True,
-        "weights": {"type": "single_file", "path": str(path), "config": str(config)},
-    }) + "\n" for name, path in zip(names, paths)), "utf-8")  # fmt: skip
+    overlay = _write_overlay(workdir, args.arch, names, paths, config)
     paths_by_name = dict(zip(names, paths))
     many = _requests(names, args.per_checkpoint, args)
     single = _requests(names[:1], args.single_images, args)
     benchmark, ids = _benchmark_folder(workdir, max(len(many), len(single)))
+    setup = {"paths_by_name": paths_by_name, "config": config, "benchmark": benchmark,
+             "ids": ids, "overlay": overlay}  # fmt: skip
 
     # warm-up: one call of one pipeline, so neither side pays first-call costs
     _bare_loop(single[:1], paths_by_name, config, args, dtype, workdir / "warmup", reuse=True)
@@ -411,31 +501,8 @@ def main() -> None:
             if tag not in args.mixes:
                 continue
             name = tag if not args.batch_sizes else f"{tag}_batch{batch_size}"
-            used = sorted({paths_by_name[r["model"]] for r in requests})
-            bare_runs, engine_runs = [], []
-            for _ in range(args.repeats):  # alternate the two, keep each one's best run
-                bare_runs.append(_bare_loop(requests, paths_by_name, config, args, dtype,
-                                            workdir / f"{name}-bare", reuse=reuse))  # fmt: skip
-                engine_runs.append(
-                    _engine(requests, benchmark, ids, overlay, used, args, workdir, name)
-                )
-            bare = max(bare_runs, key=lambda run: run["images_per_s"])
-            engine = max(engine_runs, key=lambda run: run["images_per_s"])
-            bare["all_runs_images_per_s"] = [run["images_per_s"] for run in bare_runs]
-            engine["all_runs_images_per_s"] = [run["images_per_s"] for run in engine_runs]
-            ratio = round(engine["images_per_s"] / bare["images_per_s"], 3)
-            figures[name] = {"engine": engine, "bare": bare, "ratio_engine_over_bare": ratio,
-                             "distinct_checkpoints": len({r["model"] for r in requests}),
-                             "batch_size": batch_size}  # fmt: skip
-            print(f"{name}: engine {engine['images_per_s']} img/s ({engine['loads']} loads), "
-                  f"bare {bare['images_per_s']} img/s ({bare['loads']} loads), ratio {ratio}")  # fmt: skip
-            if tag == "many_checkpoints":
-                targets[f"{name}_engine_beats_bare"] = ratio > 1.0
-                targets[f"{name}_loads_equal_distinct_checkpoints"] = (
-                    engine["loads"] == figures[name]["distinct_checkpoints"]
-                )
-            else:
-                targets[f"{name}_ratio_at_least_0.95"] = ratio >= 0.95
+            figures[name] = _compare(name, requests, reuse, setup, args, dtype, workdir)
+            targets.update(_targets(name, tag, figures[name]))
 
     result = {
         "benchmark": "render",

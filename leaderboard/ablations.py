@@ -142,16 +142,3 @@ def ablation_frame(rows: list[AblationRow]):
         record["n"] = "-" if row.n_samples is None else str(row.n_samples)
         records.append(record)
     return pd.DataFrame.from_records(records)
-
-
-def render_ablation_table(rows: list[AblationRow]) -> None:
-    """Lay out the ablation table (:func:`ablation_rows`) on the current Streamlit page (nothing
-    when it is empty)."""
-    import streamlit as st
-
-    if not rows:
-        return
-    st.subheader("Step ablations (paper Table 6)", divider="gray")
-    st.caption(ABLATION_NOTE)
-    st.caption(f"Reported rows: {reported_ablation_table()['source']}.")
-    st.dataframe(ablation_frame(rows), hide_index=True, width="stretch", key="ablations")

@@ -22,8 +22,13 @@ import pandas as pd
 import streamlit as st
 
 from chatgenbench.scoring.result_schema import STATUS_COMPUTED, metric_block
-from leaderboard import gallery
-from leaderboard.ablations import render_ablation_table
+from leaderboard import gallery_tab as gallery_page
+from leaderboard.ablations import (
+    ABLATION_NOTE,
+    AblationRow,
+    ablation_frame,
+    reported_ablation_table,
+)
 from leaderboard.ranking import (
     PINNED_COLUMNS,
     REPORTED,
@@ -200,7 +205,18 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
     )
     for note in reported_notes():
         st.caption(note)
-    render_ablation_table(ranking.ablations)
+    _ablation_table(ranking.ablations)
+
+
+def _ablation_table(rows: list[AblationRow]) -> None:
+    """Lay out the ablation table (:func:`leaderboard.ablations.ablation_rows`); nothing when it
+    is empty."""
+    if not rows:
+        return
+    st.subheader("Step ablations (paper Table 6)", divider="gray")
+    st.caption(ABLATION_NOTE)
+    st.caption(f"Reported rows: {reported_ablation_table()['source']}.")
+    st.dataframe(ablation_frame(rows), hide_index=True, width="stretch", key="ablations")
 
 
 def _metric_status_frame(block: dict[str, Any]) -> pd.DataFrame:
@@ -237,7 +253,7 @@ def _details_tab(
     names = [submission.name for submission in submissions]
     chosen = st.selectbox("Submission", names, key="detail_submission")
     submission = next(s for s in submissions if s.name == chosen)
-    gallery.render_details(store, submission.name)
+    gallery_page.render_details(store, submission.name)
     st.subheader("Metadata")
     if submission.meta is not None:
         st.dataframe(
@@ -470,7 +486,7 @@ def main() -> None:
     with details_tab:
         _details_tab(submissions, setting, input_type, store)
     with gallery_tab:
-        gallery.gallery_tab(store, submissions)
+        gallery_page.gallery_tab(store, submissions)
     with submit_tab:
         _submit_tab(store, queue)
     with queue_tab:

@@ -1,10 +1,10 @@
 """The sample gallery and the side-by-side view: what a method produced, sample by sample.
 
 :class:`Gallery` joins, per submission, the benchmark rows (chat input, reference answer), the
-stored prediction file (parsed as data by :mod:`chatgenbench.predictions.validation`), the worker's per-sample
-scores (``samples.jsonl``: BERTScore, model right or wrong, config score and matches, image
-scores) and the render folder. The joined index is built once per submission and kept while its
-files are unchanged, so filtering and paging a 14,564-sample submission is cheap.
+stored prediction file (parsed as data by :mod:`chatgenbench.predictions.reading`), the
+worker's per-sample scores (``samples.jsonl``: BERTScore, model right or wrong, config score and
+matches, image scores) and the render folder. The joined index is built once per submission and
+kept while its files are unchanged, so filtering and paging a 14,564-sample submission is cheap.
 
 Images are served only from the store's render folders, looked up by submission name and sample
 id through :meth:`leaderboard.submissions.SubmissionStore.rendered_images` (never a path that a
@@ -12,8 +12,10 @@ submitter wrote), as PNG. Thumbnails are made once and cached in
 ``<render folder>/thumbnails/<size>/``. The reference image of a sample (the human-validated one,
 when the benchmark has it) comes from the benchmark itself.
 
-:func:`gallery_tab` lays the gallery out in the leaderboard app (``streamlit`` is imported only
-there); every other function here is plain Python, used by tests and ``benchmarks/``.
+This module is the gallery's backend: it decides what a page holds (the join, the filter, the
+paging, the thumbnails, the render summary) and imports no ``streamlit``;
+:mod:`leaderboard.gallery_tab` lays it out in the leaderboard app and only reads. It is plain
+Python, used by tests and ``benchmarks/``.
 """
 
 from __future__ import annotations
@@ -67,8 +69,8 @@ class SampleView:
             {
                 "Answer field": "model",
                 "Reference": str(self.reference.get("model")),
-                "Predicted": _text(predicted.get("model")),
-                "Match": _mark(self.model_correct),
+                "Predicted": as_text(predicted.get("model")),
+                "Match": match_mark(self.model_correct),
             }
         ]
         arguments = predicted.get("arguments") or {}
@@ -79,18 +81,20 @@ class SampleView:
                 {
                     "Answer field": key,
                     "Reference": str(value),
-                    "Predicted": _text(arguments.get(key)),
-                    "Match": _mark(self.config_matches.get(key)),
+                    "Predicted": as_text(arguments.get(key)),
+                    "Match": match_mark(self.config_matches.get(key)),
                 }
             )
         return rows
 
 
-def _mark(value: bool | None) -> str:
+def match_mark(value: bool | None) -> str:
+    """Return the mark of a field's match: ``✓`` right, ``✗`` wrong, ``-`` not scored."""
     return "-" if value is None else ("✓" if value else "✗")
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """Return a predicted value as shown: its text, or nothing when it is missing."""
     return "" if value is None else str(value)
 
 
@@ -104,6 +108,14 @@ class GalleryIndex:
     samples: list[SampleView]
     by_id: dict[str, SampleView]
     weights_missing: dict[str, int]
+
+    def filter_choices(self) -> dict[str, list[str]]:
+        """Return what each :class:`GalleryFilter` field may be set to for these samples."""
+        return {
+            "setting": ["all", *sorted({s.setting for s in self.samples})],
+            "input_type": ["all", *sorted({s.input_type for s in self.samples})],
+            "model": list(MODEL_FILTERS),
+        }
 
 
 @dataclass
@@ -137,6 +149,20 @@ class GalleryFilter:
             return False
         text = self.text.strip().lower()
         return not text or text in sample.search_text
+
+
+def page_count(n_selected: int, page_size: int = PAGE_SIZE) -> int:
+    """Return how many pages ``n_selected`` samples fill, ``page_size`` a page (at least one)."""
+    return max(1, -(-n_selected // page_size))
+
+
+def render_status_counts(render_dir: str | os.PathLike) -> dict[str, int] | None:
+    """Return ``{status: samples}`` of a render folder's manifest (None: no readable manifest)."""
+    try:
+        records = read_manifest(Path(render_dir))
+    except (OSError, ValueError, TypeError):
+        return None
+    return dict(Counter(r.status for r in records))
 
 
 def weights_missing_by_model(render_dir: str | os.PathLike) -> dict[str, int]:
@@ -267,7 +293,7 @@ class Gallery:
             parts = [sample.id, sample.freestyle_input, row["prompt"] or "", row["model"] or ""]
             parts += [turn["content"] for turn in history]
             if prediction:
-                parts += [_text(prediction.get("prompt")), _text(prediction.get("model"))]
+                parts += [as_text(prediction.get("prompt")), as_text(prediction.get("model"))]
             sample.search_text = "\n".join(parts).lower()
             samples.append(sample)
         return GalleryIndex(
@@ -318,7 +344,7 @@ class Gallery:
         This is the whole work of showing a gallery page (the app only lays it out).
         """
         _, selected = self.select(name, where)
-        pages = max(1, -(-len(selected) // page_size))
+        pages = page_count(len(selected), page_size)
         page = min(max(0, page), pages - 1)
         shown = selected[page * page_size : (page + 1) * page_size]
         thumbs = {}
@@ -507,196 +533,3 @@ def _read_samples(path: Path) -> dict[str, dict[str, Any]]:
         if isinstance(record, dict) and isinstance(record.get("id"), str):
             found[record["id"]] = record
     return found
-
-
-# -- the app's tab ---------------------------------------------------------------------------
-
-
-def gallery_tab(store: SubmissionStore, submissions: list) -> None:
-    """Lay out the Gallery tab: pick a submission, filter, page; or compare side by side."""
-    import streamlit as st
-
-    gallery = _cached_gallery(st, store)
-    names = [s.name for s in submissions if s.meta is not None]
-    if not names:
-        st.info("No submissions in the store yet.")
-        return
-    mode = st.radio("Show", ["Gallery", "Side by side"], horizontal=True, key="gallery_mode")
-    if mode == "Side by side":
-        _side_by_side(st, gallery, names)
-        return
-    name = st.selectbox("Submission", names, key="gallery_submission")
-    index = gallery.index(name)
-    if index is None:
-        st.warning("This submission's meta.yaml is not valid.")
-        return
-    columns = st.columns(5)
-    settings = sorted({s.setting for s in index.samples})
-    types = sorted({s.input_type for s in index.samples})
-    where = GalleryFilter(
-        setting=columns[0].selectbox("Setting", ["all", *settings], key="gallery_setting"),
-        input_type=columns[1].selectbox("Input type", ["all", *types], key="gallery_type"),
-        model=columns[2].selectbox("Model", MODEL_FILTERS, key="gallery_model"),
-        text=columns[4].text_input("Text contains", key="gallery_text", max_chars=200),
-    )
-    where.min_config, where.max_config = columns[3].slider(
-        "Config score", 0.0, 1.0, (0.0, 1.0), 0.05, key="gallery_config"
-    )
-    _, selected = gallery.select(name, where)
-    pages = max(1, -(-len(selected) // PAGE_SIZE))
-    page = st.number_input("Page", 1, pages, 1, key="gallery_page") - 1
-    shown = gallery.page(name, where, page)
-    st.caption(
-        f"{shown['n_selected']} of {len(index.samples)} samples match; page {shown['page'] + 1} "
-        f"of {shown['pages']}. Images come from this submission's render folder only."
-    )
-    if index.weights_missing:
-        st.caption(
-            "No image for models without weights: "
-            + ", ".join(f"{model} ({n})" for model, n in index.weights_missing.items())
-        )
-    for sample in shown["samples"]:
-        _sample_card(st, gallery, index, sample, shown["thumbnails"].get(sample.id))
-
-
-def _sample_card(st, gallery: Gallery, index: GalleryIndex, sample: SampleView, thumb) -> None:
-    with st.container(border=True):
-        left, middle, right = st.columns([2, 3, 2])
-        with left:
-            st.text(f"{sample.id} · {sample.setting} · {sample.input_type}")
-            if sample.history:
-                for turn in sample.history:
-                    st.text(f"{turn['role']}: {turn['content']}")
-            else:
-                st.text(f"user: {sample.freestyle_input}")
-            if sample.n_reference_images:
-                images = gallery.input_images(index.benchmark, index.setting, sample.id)
-                for data in images:
-                    st.image(data, caption="input reference image", width=120)
-            st.button(
-                "Side by side",
-                key=f"sbs-{sample.id}",
-                on_click=_open_side_by_side,
-                args=(st, index.name, sample.id),
-            )
-        with middle:
-            predicted = sample.predicted or {}
-            st.text("Reference prompt:\n" + str(sample.reference.get("prompt")))
-            st.text("Predicted prompt:\n" + _text(predicted.get("prompt")))
-            import pandas as pd
-
-            st.dataframe(
-                pd.DataFrame(sample.field_marks()), hide_index=True, key=f"marks-{sample.id}"
-            )
-            scores = [f"BERTScore {_fmt(sample.bertscore)}", f"config {_fmt(sample.config_score)}"]
-            scores += [f"{k} {_fmt(v)}" for k, v in sorted(sample.image_scores.items())]
-            st.text(" · ".join(scores))
-        with right:
-            if thumb is not None:
-                st.image(Path(thumb).read_bytes(), caption="rendered", width=THUMBNAIL_SIZE)
-            else:
-                why = sample.render_status or "not rendered"
-                st.text(
-                    f"no image: {why}"
-                    + (f" ({sample.render_error})" if sample.render_error else "")
-                )
-            reference = gallery.reference_image(index.benchmark, index.setting, sample.id)
-            if reference is not None:
-                st.image(reference, caption="reference (human-validated)", width=THUMBNAIL_SIZE)
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
-def _open_side_by_side(st, name: str, sample_id: str) -> None:
-    st.session_state["gallery_mode"] = "Side by side"
-    st.session_state["sbs_sample"] = sample_id
-    st.session_state["sbs_names"] = [name]
-
-
-def _side_by_side(st, gallery: Gallery, names: list[str]) -> None:
-    chosen = st.multiselect(
-        f"Submissions (2 to {MAX_COMPARED})",
-        names,
-        default=[n for n in st.session_state.get("sbs_names", names[:2]) if n in names][:4]
-        or names[:2],
-        max_selections=MAX_COMPARED,
-        key="sbs_chosen",
-    )
-    if not chosen:
-        st.info("Choose submissions to compare.")
-        return
-    index = gallery.index(chosen[0])
-    ids = [s.id for s in index.samples] if index is not None else []
-    if not ids:
-        st.info("The first submission has no samples.")
-        return
-    wanted = st.session_state.get("sbs_sample")
-    sample_id = st.selectbox(
-        "Input", ids, index=ids.index(wanted) if wanted in ids else 0, key="sbs_input"
-    )
-    sample = index.by_id[sample_id]
-    if sample.history:
-        st.text("\n".join(f"{t['role']}: {t['content']}" for t in sample.history))
-    else:
-        st.text(f"user: {sample.freestyle_input}")
-    panels = gallery.side_by_side(chosen, sample_id)
-    reference = gallery.reference_image(index.benchmark, index.setting, sample_id)
-    columns = st.columns(len(panels) + 1)
-    with columns[0]:
-        st.text("Reference")
-        if reference is not None:
-            st.image(reference, caption="human-validated reference", width=SIDE_BY_SIDE_SIZE)
-        else:
-            st.text("(the benchmark has no reference image here)")
-        st.text(str(sample.reference.get("prompt")))
-        st.text(f"model: {sample.reference.get('model')}")
-    for column, panel in zip(columns[1:], panels):
-        with column:
-            st.text(panel["method"])
-            if panel["image"] is not None:
-                st.image(
-                    Path(panel["image"]).read_bytes(),
-                    caption=panel["name"],
-                    width=SIDE_BY_SIDE_SIZE,
-                )
-            else:
-                st.text(f"no image: {panel['status']}")
-            found = panel["sample"]
-            if found is not None and found.predicted:
-                st.text(_text(found.predicted.get("prompt")))
-                st.text(
-                    f"model: {_text(found.predicted.get('model'))} {_mark(found.model_correct)}"
-                )
-
-
-def _cached_gallery(st, store: SubmissionStore) -> Gallery:
-    @st.cache_resource(show_spinner=False)
-    def build(root: str) -> Gallery:
-        return Gallery(store)
-
-    return build(str(store.root))
-
-
-def render_details(store: SubmissionStore, name: str) -> None:
-    """Lay out, in the Details tab, the render folder's summary: statuses, models without weights."""
-    import pandas as pd
-    import streamlit as st
-
-    render_dir = store.render_dir(name)
-    try:
-        records = read_manifest(render_dir)
-    except (OSError, ValueError, TypeError):
-        return
-    st.subheader("Rendering")
-    counts = Counter(r.status for r in records)
-    st.text(" · ".join(f"{status}: {n}" for status, n in sorted(counts.items())))
-    missing = weights_missing_by_model(render_dir)
-    if missing:
-        st.text("Models without weights (no image, never a stand-in):")
-        st.dataframe(
-            pd.DataFrame(list(missing.items()), columns=["Model", "Samples"]),
-            hide_index=True,
-            key="detail-weights-missing",
-        )

@@ -15,7 +15,7 @@ Layout of a store (``$CHATGENBENCH_SUBMISSIONS``, default ``./submissions``)::
       .incoming/                 uploads being written (renamed into place when complete)
 
 Uploads are untrusted. :meth:`SubmissionStore.check_upload` enforces a size limit, accepts only
-JSONL/CSV/Parquet (parsed as data by :mod:`chatgenbench.predictions.validation`, nothing executed), sanitises
+JSONL/CSV/Parquet (parsed as data by :mod:`chatgenbench.predictions.reading`, nothing executed), sanitises
 the submission name so that no path escapes the store, length-limits every metadata field and
 validates every prediction row against the benchmark before anything is stored or queued.
 """
@@ -33,7 +33,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.core.errors import SubmissionError
+from chatgenbench.core.errors import PredictionFileError, SubmissionError
 from chatgenbench.render.manifest import MANIFEST_NAME, image_path, read_manifest
 from chatgenbench.scoring.result_schema import check_results
 
@@ -332,9 +332,7 @@ class UploadCheck:
     format: str | None = None
     meta: SubmissionMeta | None = None
     problems: list[str] = field(default_factory=list)
-    report: Any = (
-        None  # chatgenbench.predictions.validation.ValidationReport, when the rows were read
-    )
+    report: Any = None  # a predictions.report.ValidationReport, when the rows were read
 
     @property
     def ok(self) -> bool:
@@ -529,7 +527,7 @@ class SubmissionStore:
         and model catalogue of the chosen benchmark and setting; a missing id is an error.
         Returns an :class:`UploadCheck`; ``ok`` tells whether :meth:`add` may store it.
         """
-        from chatgenbench.predictions.validation import PredictionFileError, validate_predictions
+        from chatgenbench.predictions.validation import validate_predictions
 
         meta = dict(meta)
         check = UploadCheck(name=None, filename=str(filename)[:200], n_bytes=len(data))

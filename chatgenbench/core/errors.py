@@ -10,7 +10,7 @@ Each class also derives from the built-in exception it stands for (``ValueError`
 catches the built-in keeps working.
 
 A bad *row* of a prediction file is never an exception: it is a problem in the
-:class:`chatgenbench.predictions.validation.ValidationReport`. These errors are for inputs that cannot be used
+:class:`chatgenbench.predictions.report.ValidationReport`. These errors are for inputs that cannot be used
 at all.
 """
 

@@ -23,7 +23,7 @@ from chatgenbench.render.pipelines import PIPELINE_CLASSES
 
 if TYPE_CHECKING:  # pragma: no cover
     from chatgenbench.benchmark.catalog import CatalogEntry, ModelCatalog
-    from chatgenbench.predictions.validation import Prediction, ValidationReport
+    from chatgenbench.predictions.report import Prediction, ValidationReport
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from typing import Any
 
 from chatgenbench.benchmark.schema import reference_arguments
 from chatgenbench.core.errors import UsageError
-from chatgenbench.predictions.validation import Prediction, ValidationReport
+from chatgenbench.predictions.report import Prediction, ValidationReport
 from chatgenbench.scoring.result_schema import STATUS_ORACLE
 
 ORACLE_STEPS: tuple[str, ...] = ("prompt", "model", "arguments")

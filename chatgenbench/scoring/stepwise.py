@@ -18,7 +18,7 @@ from chatgenbench.core.errors import EncoderUnavailable
 from chatgenbench.core.normalize import ARGUMENT_KEYS
 from chatgenbench.metrics.stepwise import config_matches, sample_config_score, selection_correct
 from chatgenbench.metrics.values import computed, not_computed
-from chatgenbench.predictions.validation import Prediction, ValidationReport
+from chatgenbench.predictions.report import Prediction, ValidationReport
 
 #: How the step-wise scores were computed: recorded in ``metric_settings`` beside the encoder.
 STEPWISE_SETTINGS: dict[str, Any] = {

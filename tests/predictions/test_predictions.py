@@ -8,12 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from chatgenbench.benchmark.catalog import sample_catalog
-from chatgenbench.predictions.validation import (
-    LIMITS,
-    PredictionFileError,
-    read_prediction_rows,
-    validate_predictions,
-)
+from chatgenbench.core.errors import PredictionFileError
+from chatgenbench.predictions.reading import read_prediction_rows
+from chatgenbench.predictions.report import LIMITS
+from chatgenbench.predictions.validation import validate_predictions
 from tests.conftest import perfect_prediction, write_jsonl
 
 

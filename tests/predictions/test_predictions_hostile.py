@@ -17,11 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from chatgenbench.benchmark.catalog import sample_catalog
-from chatgenbench.predictions.validation import (
-    LIMITS,
-    PredictionFileError,
-    validate_predictions,
-)
+from chatgenbench.core.errors import PredictionFileError
+from chatgenbench.predictions.report import LIMITS
+from chatgenbench.predictions.validation import validate_predictions
 from tests.conftest import perfect_prediction
 
 
@@ -317,7 +315,8 @@ def test_parquet_bomb_peak_memory_stays_bounded(tmp_path):
         """
         import resource, sys
         import pyarrow.parquet
-        from chatgenbench.predictions.validation import PredictionFileError, validate_predictions
+        from chatgenbench.core.errors import PredictionFileError
+        from chatgenbench.predictions.validation import validate_predictions
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:
             validate_predictions(sys.argv[1], ["sample-0001"])

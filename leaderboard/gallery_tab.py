@@ -1,0 +1,212 @@
+"""The leaderboard's Gallery tab: what a method produced, sample by sample, and side by side.
+
+It lays out one page of a submission's samples (the chat input, the reference and predicted
+prompt, a ✓/✗ per answer field, the scores, the rendered and the reference image) with the
+filters the backend offers, or the same input's images from 2 to 4 submissions in one row; and,
+in the Details tab, a render folder's summary. What a page holds (the join, the filter, the
+paging, the thumbnails, which images may be served) is decided in :mod:`leaderboard.gallery`;
+this module only lays it out. Submitter and benchmark text is shown as text, never as Markdown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from leaderboard.gallery import (
+    MAX_COMPARED,
+    PAGE_SIZE,
+    SIDE_BY_SIDE_SIZE,
+    THUMBNAIL_SIZE,
+    Gallery,
+    GalleryFilter,
+    GalleryIndex,
+    SampleView,
+    as_text,
+    match_mark,
+    page_count,
+    render_status_counts,
+    weights_missing_by_model,
+)
+from leaderboard.submissions import SubmissionStore
+
+
+def gallery_tab(store: SubmissionStore, submissions: list) -> None:
+    """Lay out the Gallery tab: pick a submission, filter, page; or compare side by side."""
+    gallery = _cached_gallery(store)
+    names = [s.name for s in submissions if s.meta is not None]
+    if not names:
+        st.info("No submissions in the store yet.")
+        return
+    mode = st.radio("Show", ["Gallery", "Side by side"], horizontal=True, key="gallery_mode")
+    if mode == "Side by side":
+        _side_by_side(gallery, names)
+        return
+    name = st.selectbox("Submission", names, key="gallery_submission")
+    index = gallery.index(name)
+    if index is None:
+        st.warning("This submission's meta.yaml is not valid.")
+        return
+    columns = st.columns(5)
+    choices = index.filter_choices()
+    where = GalleryFilter(
+        setting=columns[0].selectbox("Setting", choices["setting"], key="gallery_setting"),
+        input_type=columns[1].selectbox("Input type", choices["input_type"], key="gallery_type"),
+        model=columns[2].selectbox("Model", choices["model"], key="gallery_model"),
+        text=columns[4].text_input("Text contains", key="gallery_text", max_chars=200),
+    )
+    where.min_config, where.max_config = columns[3].slider(
+        "Config score", 0.0, 1.0, (0.0, 1.0), 0.05, key="gallery_config"
+    )
+    _, selected = gallery.select(name, where)
+    pages = page_count(len(selected), PAGE_SIZE)
+    page = st.number_input("Page", 1, pages, 1, key="gallery_page") - 1
+    shown = gallery.page(name, where, page)
+    st.caption(
+        f"{shown['n_selected']} of {len(index.samples)} samples match; page {shown['page'] + 1} "
+        f"of {shown['pages']}. Images come from this submission's render folder only."
+    )
+    if index.weights_missing:
+        st.caption(
+            "No image for models without weights: "
+            + ", ".join(f"{model} ({n})" for model, n in index.weights_missing.items())
+        )
+    for sample in shown["samples"]:
+        _sample_card(gallery, index, sample, shown["thumbnails"].get(sample.id))
+
+
+def _sample_card(gallery: Gallery, index: GalleryIndex, sample: SampleView, thumb) -> None:
+    with st.container(border=True):
+        left, middle, right = st.columns([2, 3, 2])
+        with left:
+            st.text(f"{sample.id} · {sample.setting} · {sample.input_type}")
+            if sample.history:
+                for turn in sample.history:
+                    st.text(f"{turn['role']}: {turn['content']}")
+            else:
+                st.text(f"user: {sample.freestyle_input}")
+            if sample.n_reference_images:
+                images = gallery.input_images(index.benchmark, index.setting, sample.id)
+                for data in images:
+                    st.image(data, caption="input reference image", width=120)
+            st.button(
+                "Side by side",
+                key=f"sbs-{sample.id}",
+                on_click=_open_side_by_side,
+                args=(index.name, sample.id),
+            )
+        with middle:
+            predicted = sample.predicted or {}
+            st.text("Reference prompt:\n" + str(sample.reference.get("prompt")))
+            st.text("Predicted prompt:\n" + as_text(predicted.get("prompt")))
+            st.dataframe(
+                pd.DataFrame(sample.field_marks()), hide_index=True, key=f"marks-{sample.id}"
+            )
+            scores = [f"BERTScore {_fmt(sample.bertscore)}", f"config {_fmt(sample.config_score)}"]
+            scores += [f"{k} {_fmt(v)}" for k, v in sorted(sample.image_scores.items())]
+            st.text(" · ".join(scores))
+        with right:
+            if thumb is not None:
+                st.image(Path(thumb).read_bytes(), caption="rendered", width=THUMBNAIL_SIZE)
+            else:
+                why = sample.render_status or "not rendered"
+                st.text(
+                    f"no image: {why}"
+                    + (f" ({sample.render_error})" if sample.render_error else "")
+                )
+            reference = gallery.reference_image(index.benchmark, index.setting, sample.id)
+            if reference is not None:
+                st.image(reference, caption="reference (human-validated)", width=THUMBNAIL_SIZE)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _open_side_by_side(name: str, sample_id: str) -> None:
+    st.session_state["gallery_mode"] = "Side by side"
+    st.session_state["sbs_sample"] = sample_id
+    st.session_state["sbs_names"] = [name]
+
+
+def _side_by_side(gallery: Gallery, names: list[str]) -> None:
+    chosen = st.multiselect(
+        f"Submissions (2 to {MAX_COMPARED})",
+        names,
+        default=[n for n in st.session_state.get("sbs_names", names[:2]) if n in names][:4]
+        or names[:2],
+        max_selections=MAX_COMPARED,
+        key="sbs_chosen",
+    )
+    if not chosen:
+        st.info("Choose submissions to compare.")
+        return
+    index = gallery.index(chosen[0])
+    ids = [s.id for s in index.samples] if index is not None else []
+    if not ids:
+        st.info("The first submission has no samples.")
+        return
+    wanted = st.session_state.get("sbs_sample")
+    sample_id = st.selectbox(
+        "Input", ids, index=ids.index(wanted) if wanted in ids else 0, key="sbs_input"
+    )
+    sample = index.by_id[sample_id]
+    if sample.history:
+        st.text("\n".join(f"{t['role']}: {t['content']}" for t in sample.history))
+    else:
+        st.text(f"user: {sample.freestyle_input}")
+    panels = gallery.side_by_side(chosen, sample_id)
+    reference = gallery.reference_image(index.benchmark, index.setting, sample_id)
+    columns = st.columns(len(panels) + 1)
+    with columns[0]:
+        st.text("Reference")
+        if reference is not None:
+            st.image(reference, caption="human-validated reference", width=SIDE_BY_SIDE_SIZE)
+        else:
+            st.text("(the benchmark has no reference image here)")
+        st.text(str(sample.reference.get("prompt")))
+        st.text(f"model: {sample.reference.get('model')}")
+    for column, panel in zip(columns[1:], panels):
+        with column:
+            st.text(panel["method"])
+            if panel["image"] is not None:
+                st.image(
+                    Path(panel["image"]).read_bytes(),
+                    caption=panel["name"],
+                    width=SIDE_BY_SIDE_SIZE,
+                )
+            else:
+                st.text(f"no image: {panel['status']}")
+            found = panel["sample"]
+            if found is not None and found.predicted:
+                st.text(as_text(found.predicted.get("prompt")))
+                model = as_text(found.predicted.get("model"))
+                st.text(f"model: {model} {match_mark(found.model_correct)}")
+
+
+def _cached_gallery(store: SubmissionStore) -> Gallery:
+    @st.cache_resource(show_spinner=False)
+    def build(root: str) -> Gallery:
+        return Gallery(store)
+
+    return build(str(store.root))
+
+
+def render_details(store: SubmissionStore, name: str) -> None:
+    """Lay out, in the Details tab, a render folder's summary: statuses, models without weights."""
+    render_dir = store.render_dir(name)
+    counts = render_status_counts(render_dir)
+    if counts is None:
+        return
+    st.subheader("Rendering")
+    st.text(" · ".join(f"{status}: {n}" for status, n in sorted(counts.items())))
+    missing = weights_missing_by_model(render_dir)
+    if missing:
+        st.text("Models without weights (no image, never a stand-in):")
+        st.dataframe(
+            pd.DataFrame(list(missing.items()), columns=["Model", "Samples"]),
+            hide_index=True,
+            key="detail-weights-missing",
+        )
