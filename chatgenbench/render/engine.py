@@ -205,10 +205,10 @@ def _render_job(
     from chatgenbench.render.cache import library_versions
 
     shared = {f.name for f in fields(RenderOptions)}
-    unknown = set(options) - shared - set(backend_options())
+    known = shared | set(backend_options())
+    unknown = set(options) - known
     if unknown:
-        known = sorted(shared | set(backend_options()))
-        raise RenderError(f"unknown render options {sorted(unknown)}; known: {known}")
+        raise RenderError(f"unknown render options {sorted(unknown)}; known: {sorted(known)}")
     settings = RenderOptions(**{k: v for k, v in options.items() if k in shared})
     shard_spec = parse_shard(shard)
     device = str(device or default_device())
