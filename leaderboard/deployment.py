@@ -192,10 +192,17 @@ def _backend_keys() -> dict[str, tuple[type, ...]]:
 
     taken = {f.name for f in fields(Deployment)}
     return {
-        name: (option_value_type(options, option) or str,)
+        name: _accepted(option_value_type(options, option))
         for name, (_, options, option) in backend_options(flags_only=True).items()
         if name not in taken
     }
+
+
+def _accepted(kind: type | None) -> tuple[type, ...]:
+    """Return the YAML value types a key of type ``kind`` accepts (a float key takes an int)."""
+    if kind is float:
+        return (float, int)
+    return (kind or str,)
 
 
 _TYPES: dict[str, tuple[type, ...]] = {

@@ -19,6 +19,8 @@ from chatgenbench.cli.options import (
 
 def register(sub) -> None:
     """Add the ``leaderboard`` command and the ``queue`` family."""
+    from chatgenbench.render.backends import backend_names
+
     p = sub.add_parser("leaderboard", help="start the leaderboard web app (streamlit run)")
     add_store(p)
     p.add_argument("--port", type=int, default=None, help="port to serve on (default 8501)")
@@ -55,8 +57,6 @@ def register(sub) -> None:
     )
     work.add_argument("--catalog", default=None, help="catalogue overlay (over the config's)")
     work.add_argument("--device", default=None, help="render and metric device (over the config's)")
-    from chatgenbench.render.backends import backend_names
-
     work.add_argument(
         "--render-backend",
         default=None,
