@@ -1,6 +1,7 @@
 """Baseline systems for ChatGenBench: adapter modules and the support modules they share.
 
-Adapters, one per module, each registered by name in :mod:`chatgenbench.predictions.adapters`:
+Adapters, one per module, each registered by name in :mod:`baselines.registry` (:data:`BASELINES`,
+which also finds the baselines of other installed packages):
 
 - ``no_finetune``: the paper's Baseline (``no-finetune``);
 - ``retrieval``: MiniLM nearest neighbours in the train split or the catalogue (``retrieval``);

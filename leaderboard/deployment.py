@@ -7,9 +7,9 @@ every key checked). Relative paths are taken relative to the file's folder. Keys
     catalog: weights.jsonl       # catalogue overlay giving models their weights (null: benchmark's)
     device: cuda                 # render and metric device (null: cuda when visible, else cpu)
     dtype: float16               # render dtype (null: fp16 on CUDA, fp32 on CPU)
-    render_backend: local        # a render backend name (local, ray)
-    ray_address: auto            # the Ray cluster of the ray backend (null: start one here)
-    ray_actors: 8                # Ray actors (null: one per GPU)
+    render_backend: local        # a render backend name (local, ray, or one of a plugin)
+    ray_address: auto            # a backend's own options, one key per field of its Options:
+    ray_actors: 8                #   here the ray backend's (Ray cluster; Ray actors)
     render_cache: /data/cache    # the shared content-addressed image cache (null: the default)
     render_workers: null         # local workers (null: one per GPU, else one)
     render_threads: null         # torch CPU threads per worker
@@ -49,8 +49,9 @@ class Deployment:
     device: str | None = None
     dtype: str | None = None
     render_backend: str = "local"
-    ray_address: str | None = None
-    ray_actors: int | None = None
+    #: The render backends' own options given (keys: the fields of their ``Options``, e.g.
+    #: ``ray_address``); each is also read as an attribute (``deployment.ray_address``).
+    backend_options: dict[str, Any] = field(default_factory=dict)
     render_cache: str | None = None
     render_workers: int | None = None
     render_threads: int | None = None
@@ -58,6 +59,11 @@ class Deployment:
     encoder: str = DEFAULT_ENCODER
     metrics: dict[str, Any] = field(default_factory=dict)
     source: str | None = None  # the file it was read from
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "backend_options" and not name.startswith("__") and name in _backend_keys():
+            return self.__dict__.get("backend_options", {}).get(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def render_options(self) -> dict[str, Any]:
         """Return the keyword options of :func:`chatgenbench.render.render_predictions`."""
@@ -68,8 +74,7 @@ class Deployment:
             "cache_dir": self.render_cache,
         }
         extra = {
-            "ray_address": self.ray_address,
-            "ray_actors": self.ray_actors,
+            **self.backend_options,
             "workers": self.render_workers,
             "threads": self.render_threads,
             "batch_size": self.render_batch_size,
@@ -96,8 +101,15 @@ class Deployment:
             ) from None
 
     def describe(self) -> dict[str, Any]:
-        """Return the deployment as a JSON-ready dict (recorded with each rendered job)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Return the deployment as a JSON-ready dict of its keys (recorded with each rendered
+        job); every render backend's options are keys of their own, None when not given."""
+        described: dict[str, Any] = {}
+        for key in (f.name for f in fields(self)):
+            if key == "backend_options":
+                described.update({name: self.backend_options.get(name) for name in _backend_keys()})
+            else:
+                described[key] = getattr(self, key)
+        return described
 
 
 def read_deployment(path: str | os.PathLike) -> Deployment:
@@ -126,7 +138,9 @@ def deployment_from_dict(
     """Return the :class:`Deployment` of a parsed mapping; relative paths against ``base_dir``."""
     if not isinstance(raw, dict):
         raise DeploymentError(f"{source}: expected a mapping of keys, got {type(raw).__name__}")
-    known = {f.name: f for f in fields(Deployment) if f.name != "source"}
+    backend_keys = _backend_keys()
+    known = [f.name for f in fields(Deployment) if f.name not in ("source", "backend_options")]
+    known += list(backend_keys)
     unknown = sorted(set(raw) - set(known))
     if unknown:
         raise DeploymentError(
@@ -151,6 +165,8 @@ def deployment_from_dict(
         if metrics.get(key):
             metrics[key] = resolved(metrics[key])
     values["metrics"] = metrics
+    given = {key: values.pop(key) for key in backend_keys if key in values}
+    values["backend_options"] = {key: value for key, value in given.items() if value is not None}
     deployment = Deployment(**values, source=source)
     from chatgenbench.render.backends import RENDER_BACKENDS
 
@@ -177,9 +193,28 @@ def metric_path_options() -> tuple[str, ...]:
     return tuple(key for metric in METRICS.image_metrics() for key in metric.path_options())
 
 
+def _backend_keys() -> dict[str, tuple[type, ...]]:
+    """Return the keys the render backends' own options add (each field of their ``Options`` that
+    is offered as a flag, and is not a key already) and the types each accepts."""
+    from chatgenbench.render.backends import backend_options, option_value_type
+
+    taken = {f.name for f in fields(Deployment)}
+    return {
+        name: _accepted(option_value_type(options, option))
+        for name, (_, options, option) in backend_options(flags_only=True).items()
+        if name not in taken
+    }
+
+
+def _accepted(kind: type | None) -> tuple[type, ...]:
+    """Return the YAML value types a key of type ``kind`` accepts (a float key takes an int)."""
+    if kind is float:
+        return (float, int)
+    return (kind or str,)
+
+
 _TYPES: dict[str, tuple[type, ...]] = {
     "render": (bool,),
-    "ray_actors": (int,),
     "render_workers": (int,),
     "render_threads": (int,),
     "render_batch_size": (int,),
@@ -188,7 +223,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 
 def _checked(source: str, key: str, value: Any) -> Any:
-    expected = _TYPES.get(key, (str,))
+    expected = _TYPES.get(key) or _backend_keys().get(key, (str,))
     if value is None:
         if key in ("render", "render_backend", "encoder"):
             raise DeploymentError(f"{source}: {key}: must not be empty")

@@ -57,21 +57,18 @@ def register(sub) -> None:
 
 
 def list_command(args: argparse.Namespace) -> int:
-    """Print every registered baseline with its description."""
-    from chatgenbench.predictions.adapters import ADAPTERS
+    """Print every registered baseline (those of other installed packages too) with what it is."""
+    from baselines.registry import BASELINES, baseline_description
 
-    for name in ADAPTERS.names():
-        print(f"{name}\t{ADAPTERS.metadata(name).get('description', '')}")
+    for name in BASELINES.names():
+        print(f"{name}\t{baseline_description(name)}")
     return 0
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the named baseline and write its predictions (resuming a partial run)."""
-    from chatgenbench.predictions.adapters import (
-        build_adapter,
-        parse_option_assignments,
-        run_adapter,
-    )
+    from baselines.registry import build_adapter
+    from chatgenbench.predictions.adapters import parse_option_assignments, run_adapter
 
     options = parse_option_assignments(args.option)
     adapter = build_adapter(args.name, options, options_file=args.options)

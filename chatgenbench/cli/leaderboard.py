@@ -9,11 +9,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from chatgenbench.cli.options import add_actions, add_encoder, add_store
+from chatgenbench.cli.options import (
+    add_actions,
+    add_encoder,
+    add_render_backend_flags,
+    add_store,
+    render_backend_values,
+)
 
 
 def register(sub) -> None:
     """Add the ``leaderboard`` command and the ``queue`` family."""
+    from chatgenbench.render.backends import backend_names
+
     p = sub.add_parser("leaderboard", help="start the leaderboard web app (streamlit run)")
     add_store(p)
     p.add_argument("--port", type=int, default=None, help="port to serve on (default 8501)")
@@ -46,9 +54,13 @@ def register(sub) -> None:
     work.add_argument("--catalog", default=None, help="catalogue overlay (over the config's)")
     work.add_argument("--device", default=None, help="render and metric device (over the config's)")
     work.add_argument(
-        "--render-backend", default=None, help="render backend: local or ray (over the config's)"
+        "--render-backend",
+        default=None,
+        help=f"render backend: {' or '.join(backend_names())} (over the config's)",
     )
-    work.add_argument("--ray-address", default=None, help="Ray cluster address (over the config's)")
+    add_render_backend_flags(
+        work.add_argument_group("render backends' own options (over the config's)")
+    )
     add_store(work)
     work.set_defaults(handler=work_command)
     listing = actions.add_parser("list", help="list the jobs and their states")
@@ -180,7 +192,7 @@ def work_command(args: argparse.Namespace) -> int:
         print(
             f"rendering with backend {deployment.render_backend} on "
             f"{deployment.device or 'the default device'}"
-            + (f" (Ray at {deployment.ray_address})" if deployment.ray_address else ""),
+            + "".join(f", {key} {value}" for key, value in deployment.backend_options.items()),
             flush=True,
         )
     print(f"worker {worker.worker} on {queue.path} (store {store.root})", flush=True)
@@ -191,8 +203,6 @@ def work_command(args: argparse.Namespace) -> int:
 
 def _deployment(args: argparse.Namespace):
     """Return the worker's deployment: the ``--config`` file with the flags laid over it."""
-    import dataclasses
-
     from leaderboard.deployment import Deployment, deployment_from_dict, read_deployment
 
     deployment = read_deployment(args.config) if args.config else Deployment()
@@ -205,12 +215,12 @@ def _deployment(args: argparse.Namespace):
         "catalog": args.catalog,
         "device": args.device,
         "render_backend": args.render_backend,
-        "ray_address": args.ray_address,
+        **render_backend_values(args),
     }
     changes = {key: value for key, value in changes.items() if value is not None}
     if not changes:
         return deployment
-    values = {**dataclasses.asdict(deployment), **changes}
+    values = {**deployment.describe(), **changes}
     source = values.pop("source") or "command line"
     return deployment_from_dict(values, source=source)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
-from typing import NoReturn
+import warnings
+from typing import Any, NoReturn
 
 SETTING_CHOICES = ("supervised", "few_shot", "all")
 
@@ -93,3 +95,56 @@ def parse_error(command: str, message: str) -> NoReturn:
     error = SystemExit(text)
     error.code = 2
     raise error
+
+
+def add_dataclass_flags(
+    parser: Any, options: type, option_fields: list[dataclasses.Field], owner: str = ""
+) -> list[str]:
+    """Add one flag per field of an options dataclass (``ray_actors`` -> ``--ray-actors``), with
+    the field's default, its ``help`` metadata and, for an ``int`` or ``float`` field, that type.
+
+    ``parser`` is a parser or an argument group; ``owner`` (e.g. ``ray backend``) is added to the
+    help text. A field whose flag is already taken is skipped with a warning (a plugin must not
+    take the command line down). Returns the names of the fields added.
+    """
+    from chatgenbench.render.backends import option_value_type
+
+    added = []
+    for option in option_fields:
+        kind = option_value_type(options, option)
+        default = None if option.default is dataclasses.MISSING else option.default
+        text = option.metadata.get("help", option.name.replace("_", " "))
+        how: dict[str, Any] = {"type": kind} if kind in (int, float) else {}
+        if kind is bool:
+            how = {"action": argparse.BooleanOptionalAction}
+        try:
+            parser.add_argument(
+                "--" + option.name.replace("_", "-"),
+                dest=option.name,
+                default=default,
+                help=f"{text} [{owner}]" if owner else text,
+                **how,
+            )
+        except argparse.ArgumentError as error:
+            warnings.warn(
+                f"{owner or 'option'} {option.name!r} is not offered: {error}", stacklevel=2
+            )
+            continue
+        added.append(option.name)
+    return added
+
+
+def add_render_backend_flags(parser: Any) -> None:
+    """Add each registered render backend's own options as flags (``--ray-address``, ...)."""
+    from chatgenbench.render.backends import backend_options
+
+    for backend, options, option in backend_options(flags_only=True).values():
+        add_dataclass_flags(parser, options, [option], f"{backend} backend")
+
+
+def render_backend_values(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the render backends' options given on the command line (those not None)."""
+    from chatgenbench.render.backends import backend_options
+
+    values = {name: getattr(args, name, None) for name in backend_options(flags_only=True)}
+    return {name: value for name, value in values.items() if value is not None}

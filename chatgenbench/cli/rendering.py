@@ -5,12 +5,23 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from chatgenbench.cli.options import add_benchmark, add_catalog, add_no_progress, add_setting
+from chatgenbench.cli.options import (
+    add_benchmark,
+    add_catalog,
+    add_dataclass_flags,
+    add_no_progress,
+    add_render_backend_flags,
+    add_setting,
+    render_backend_values,
+)
 
 
 def register(sub) -> None:
-    """Add the ``render`` command; its ``--backend`` choices are the registered render backends."""
-    from chatgenbench.render.backends import backend_names
+    """Add the ``render`` command; its ``--backend`` choices are the registered render backends,
+    its render flags the fields of :class:`chatgenbench.render.engine.RenderOptions` and of each
+    backend's ``Options``."""
+    from chatgenbench.render.backends import backend_names, option_fields
+    from chatgenbench.render.engine import RenderOptions
 
     p = sub.add_parser("render", help="render predictions into PNG images (a render folder)")
     p.add_argument("predictions", help="prediction file (.jsonl, .csv or .parquet)")
@@ -24,8 +35,6 @@ def register(sub) -> None:
         choices=backend_names(),
         help="where to render: " + ", ".join(backend_names()) + " (default local)",
     )
-    p.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray)")
-    p.add_argument("--ray-actors", type=int, help="Ray actors (default: one per GPU, else 1)")
     p.add_argument("--shard", help="render only shard I of N (0-based I/N, whole groups)")
     p.add_argument(
         "--merge-shards",
@@ -34,14 +43,7 @@ def register(sub) -> None:
     )
     p.add_argument("--device", help="torch device (default: cuda when visible, else cpu)")
     p.add_argument("--dtype", help="fp16, bf16 or fp32 (default: fp16 on CUDA, fp32 on CPU)")
-    p.add_argument("--batch-size", type=int, default=4, help="images per pipeline call (4)")
-    p.add_argument("--pipelines-in-memory", type=int, default=2, help="LRU size per worker (2)")
-    p.add_argument("--workers", type=int, help="local workers (default: one per GPU, or 1)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="torch CPU threads per worker (default 1 on a CPU; the count is in the cache key)",
-    )
+    add_dataclass_flags(p, RenderOptions, option_fields(RenderOptions, flags_only=True))
     p.add_argument(
         "--lora-base",
         action="append",
@@ -50,6 +52,7 @@ def register(sub) -> None:
         help="base checkpoint for LoRAs of an architecture, e.g. sd15=v1-5-pruned-emaonly",
     )
     p.add_argument("--cache-dir", help="image cache (default: $CHATGENBENCH_HOME/render-cache)")
+    add_render_backend_flags(p.add_argument_group("render backends' own options"))
     add_no_progress(p)
     p.set_defaults(handler=render_command)
 
@@ -87,19 +90,12 @@ def render_command(args: argparse.Namespace) -> int:
         )
         return _exit_code_of(report)
     from chatgenbench.render import render_predictions
+    from chatgenbench.render.backends import option_fields
+    from chatgenbench.render.engine import RenderOptions
 
-    options = {
-        "batch_size": args.batch_size,
-        "pipelines_in_memory": args.pipelines_in_memory,
-        "workers": args.workers,
-        "threads": args.threads,
-        "lora_bases": lora_bases,
-        "command": _command_line(args),
-    }
-    if args.ray_address:
-        options["ray_address"] = args.ray_address
-    if args.ray_actors:
-        options["ray_actors"] = args.ray_actors
+    options = {f.name: getattr(args, f.name) for f in option_fields(RenderOptions, flags_only=True)}
+    options.update(lora_bases=lora_bases, command=_command_line(args))
+    options.update(render_backend_values(args))
     report = render_predictions(
         args.predictions,
         args.benchmark,

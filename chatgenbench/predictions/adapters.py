@@ -1,9 +1,10 @@
-"""The adapter contract that every baseline implements, and the registry of baselines.
+"""The adapter contract that every baseline implements, and running an adapter over a benchmark.
 
 An adapter takes a batch of benchmark rows (dicts of :mod:`chatgenbench.benchmark.schema`) and returns one
 prediction dict per row (the prediction-file format of :mod:`chatgenbench.predictions.validation`).
-Implementations live one per module in the top-level ``baselines/`` package and are registered
-here by name, loaded lazily.
+This stage takes an adapter (:func:`run_adapter`) or a factory and its options
+(:func:`instantiate_adapter`), never a name: the table of named baselines, with those that other
+installed packages declare, belongs to the baselines and the command line resolves a name there.
 
 Two optional hooks extend the contract without burdening simple adapters:
 
@@ -21,12 +22,11 @@ import inspect
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from chatgenbench.core.errors import AdapterOptionError
-from chatgenbench.core.registry import Registry
 
 NOTES_KEY = "_notes"
 
@@ -40,32 +40,6 @@ class Adapter(Protocol):
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Return one prediction dict (``id, prompt, negative_prompt, model, arguments``) per row."""
         ...
-
-
-ADAPTERS: Registry = Registry("baseline")
-ADAPTERS.register(
-    "no-finetune",
-    "baselines.no_finetune:NoFinetuneAdapter",
-    description="the paper's Baseline: the chat as prompt, one default model, fixed arguments "
-    "(optionally a local LLM rewrites the prompt)",
-)
-ADAPTERS.register(
-    "retrieval",
-    "baselines.retrieval:RetrievalAdapter",
-    description="MiniLM nearest train rows (or catalogue descriptions): majority model, its "
-    "common arguments; CPU only",
-)
-ADAPTERS.register(
-    "chatgen-base",
-    "baselines.chatgen_base:ChatGenBaseAdapter",
-    description="ChatGen-Base (InternVL2) checkpoint named by the user; free-text answer parsed",
-)
-ADAPTERS.register(
-    "chatgen-evo",
-    "baselines.chatgen_evo:ChatGenEvoAdapter",
-    description="ChatGen-Evo's three stages: MLLM prompt, ModelTokens selection, in-context "
-    "arguments (local weights)",
-)
 
 
 def parse_option_assignments(items: Sequence[str]) -> dict[str, Any]:
@@ -130,18 +104,21 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def build_adapter(
-    name: str,
+def instantiate_adapter(
+    factory: Callable[..., Adapter],
     options: dict[str, Any] | None = None,
     *,
     options_file: str | os.PathLike | None = None,
+    name: str | None = None,
 ) -> Adapter:
-    """Instantiate the baseline registered as ``name`` with keyword options.
+    """Call an adapter factory (an adapter class, or a function returning one) with keyword options.
 
-    Options from ``options_file`` come first; ``options`` override them key by key. Raises
-    :class:`AdapterOptionError` naming the accepted options when one is unknown.
+    Options from ``options_file`` come first; ``options`` override them key by key. ``name`` is
+    what errors call the baseline (default: the factory's ``name`` attribute or its own name).
+    Raises :class:`AdapterOptionError` naming the accepted options when one is unknown, or when the
+    factory rejects a value.
     """
-    factory = ADAPTERS.get(name)
+    name = name or getattr(factory, "name", None) or getattr(factory, "__name__", "adapter")
     merged = _merge(load_options_file(options_file) if options_file else {}, options or {})
     parameters = inspect.signature(factory).parameters
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())

@@ -7,17 +7,36 @@ A backend takes the planned checkpoint groups and gets every request rendered by
 first use). A new backend implements the Protocol and registers its class::
 
     RENDER_BACKENDS.register("mine", "mypackage.render:MyBackend", description="...")
+
+or, from another installed package, declares it in the ``chatgenbench.render_backends``
+entry-point group (:data:`chatgenbench.core.registry.PLUGIN_GROUPS`)::
+
+    [project.entry-points."chatgenbench.render_backends"]
+    mine = "mypackage.render:MyBackend"
+
+A backend with settings of its own declares them as a dataclass, its ``Options`` class attribute:
+one field per setting, with a default and ``metadata={"help": "..."}``. Nothing else needs
+editing: ``render_predictions`` accepts them as keyword options, ``chatgenbench render`` and
+``chatgenbench queue work`` offer one flag each (``ray_actors`` -> ``--ray-actors``), the scoring
+worker's deployment file one key each, and the backend reads them with
+:meth:`BackendOptions.settings`. A field with ``"flag": False`` in its metadata is set from
+Python only (no flag, no deployment key).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from chatgenbench.core.registry import Registry
+from chatgenbench.core.registry import PLUGIN_GROUPS, Registry
 from chatgenbench.render.planning import RenderRequest
 from chatgenbench.render.worker import DEFAULT_BATCH_SIZE, RenderOutcome, RenderWorker, WorkerStats
+
+T = typing.TypeVar("T")
 
 #: Receives each request's :class:`RenderOutcome`, once per request, in the thread that called
 #: :meth:`RenderBackend.run`. An ok outcome with ``png`` set is stored in the cache by the sink.
@@ -35,7 +54,8 @@ class BackendOptions:
     are what the workers render with; ``batch_size`` bounds one pipeline call, ``capacity`` the
     pipelines a worker keeps loaded, ``threads`` torch's CPU threads per worker (None: leave it).
     ``workers`` is the local worker count asked for (None: the backend decides). ``cache_root`` is
-    the image cache folder; ``extra`` holds backend-specific options (``ray_address``, ...).
+    the image cache folder; ``extra`` holds the backend's own options, the fields of its
+    ``Options`` that were given (``ray_address``, ...): read them with :meth:`settings`.
     """
 
     device: str
@@ -46,6 +66,12 @@ class BackendOptions:
     threads: int | None = None
     cache_root: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self, options_class: type[T]) -> T:
+        """Return ``options_class`` (a backend's ``Options`` dataclass) filled from :attr:`extra`;
+        the fields not given keep their defaults, and keys it does not declare are left out."""
+        names = {f.name for f in dataclasses.fields(options_class)}
+        return options_class(**{k: v for k, v in self.extra.items() if k in names})
 
 
 @runtime_checkable
@@ -59,6 +85,10 @@ class RenderBackend(Protocol):
     with ``iter_group``, ``render_group`` or, from another process, ``render_group_counted``.
     A worker built with ``threads`` sets torch's thread count for its whole process: a backend
     that runs one in the caller's process restores the count when it is done.
+
+    A backend with settings of its own declares an ``Options`` dataclass as a class attribute
+    (see the module docstring); it receives the given ones in ``options.extra`` and reads them
+    with ``options.settings(Options)``. A backend without one has no settings of its own.
     """
 
     @property
@@ -92,13 +122,66 @@ class RenderBackend(Protocol):
 
 
 BackendFactory = Callable[[BackendOptions], RenderBackend]
-#: Render backends by name, each registered with a ``description``.
-RENDER_BACKENDS: Registry[BackendFactory] = Registry("render backend")
+#: Render backends by name, each registered with a ``description`` (those of other installed
+#: packages: with ``plugin``, their distribution), loaded on first use.
+RENDER_BACKENDS: Registry[BackendFactory] = Registry(
+    "render backend", plugin_group=PLUGIN_GROUPS["render backend"]
+)
 
 
 def backend_names() -> list[str]:
     """Return the registered render backend names, sorted (for a command line's choices)."""
     return RENDER_BACKENDS.names()
+
+
+def options_class(name: str) -> type | None:
+    """Return the ``Options`` dataclass of the backend registered as ``name``, or None."""
+    declared = getattr(RENDER_BACKENDS.get(name), "Options", None)
+    return declared if dataclasses.is_dataclass(declared) else None
+
+
+def option_fields(options: type, *, flags_only: bool = False) -> list[dataclasses.Field]:
+    """Return the fields of an options dataclass; with ``flags_only``, those that are offered as a
+    flag and a deployment key (not marked ``"flag": False``)."""
+    found = dataclasses.fields(options)
+    return [f for f in found if f.metadata.get("flag", True)] if flags_only else list(found)
+
+
+def option_value_type(options: type, option: dataclasses.Field) -> type | None:
+    """Return the type a field's value has when it is set: ``int`` for ``int | None``; None for a
+    type that is not one plain class (a union of several, a generic)."""
+    hint = typing.get_type_hints(options).get(option.name)
+    kinds = (
+        [a for a in typing.get_args(hint) if a is not type(None)]
+        if typing.get_args(hint)
+        else [hint]
+    )
+    if len(kinds) == 1 and isinstance(kinds[0], type) and not typing.get_args(kinds[0]):
+        return kinds[0]
+    return None
+
+
+def backend_options(*, flags_only: bool = False) -> dict[str, tuple[str, type, dataclasses.Field]]:
+    """Return every registered backend's own options: name -> (backend, its ``Options``, field).
+
+    When two backends declare the same name, the first (by backend name) is listed. A backend that
+    cannot be imported is skipped with a warning that names it and the error (a broken plugin must
+    not take the command line down).
+    """
+    found: dict[str, tuple[str, type, dataclasses.Field]] = {}
+    for name in backend_names():
+        try:
+            options = options_class(name)
+        except Exception as error:  # any import error of a plugin: skip it, say why
+            warnings.warn(
+                f"render backend {name!r} could not be imported and is skipped: "
+                f"{type(error).__name__}: {error}",
+                stacklevel=2,
+            )
+            continue
+        for option in option_fields(options, flags_only=flags_only) if options else []:
+            found.setdefault(option.name, (name, options, option))
+    return found
 
 
 def create_backend(name: str, options: BackendOptions) -> RenderBackend:
@@ -138,10 +221,16 @@ def local_worker_devices(device: str, workers: int | None) -> list[str]:
     return [str(device)] * max(1, workers or 1)
 
 
+@dataclass
+class LocalOptions:
+    """The local backend has no settings of its own (``workers`` is every backend's)."""
+
+
 class LocalBackend:
     """Render on this machine: in this process for one device, else one process per device."""
 
     name = "local"
+    Options = LocalOptions
 
     def __init__(self, options: BackendOptions) -> None:
         self.options = options

@@ -14,14 +14,20 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatgenbench.benchmark.loading import load_benchmark_catalog, resolve_source
 from chatgenbench.core.errors import RenderError
 from chatgenbench.core.storage import atomic_write_json
-from chatgenbench.render.backends import BackendOptions, create_backend
+from chatgenbench.render.backends import (
+    BackendOptions,
+    backend_options,
+    create_backend,
+    option_fields,
+    options_class,
+)
 from chatgenbench.render.cache import ImageCache, default_cache_dir
 from chatgenbench.render.checkpoints import DEFAULT_LORA_BASES, WeightLocator
 from chatgenbench.render.manifest import (
@@ -51,19 +57,48 @@ if TYPE_CHECKING:  # pragma: no cover
 # ``RenderError`` and ``merge_shards`` are imported from here by the command line.
 __all__ = ["RenderProgress", "RenderReport", "render_predictions"]
 
-#: The keyword options of :func:`render_predictions`, documented.
-RENDER_OPTIONS: dict[str, str] = {
-    "batch_size": "requests rendered in one pipeline call (default 4)",
-    "pipelines_in_memory": "pipelines each worker keeps loaded, least recently used out (default 2)",
-    "workers": "the number of local workers (default: one per visible GPU, else one)",
-    "threads": "torch CPU threads per worker (default 1 on a CPU: part of the cache key)",
-    "lora_bases": "architecture -> the base checkpoint a LoRA of it is loaded onto",
-    "ray_address": "the Ray cluster of the ray backend (default: start one here)",
-    "ray_actors": "the number of Ray actors (default: one per GPU, else one)",
-    "command": "the command line recorded in the provenance (default: sys.argv)",
-}
-#: The options handed to every backend in :attr:`BackendOptions.extra`.
-BACKEND_EXTRA_OPTIONS = ("ray_address", "ray_actors")
+
+@dataclass
+class RenderOptions:
+    """The keyword options of :func:`render_predictions` that every backend shares, documented.
+
+    Each field with a ``help`` and no ``"flag": False`` is also a ``chatgenbench render`` flag
+    (``batch_size`` -> ``--batch-size``). A backend's own options (``ray_address``, ...) are the
+    fields of its ``Options`` (:mod:`chatgenbench.render.backends`).
+    """
+
+    batch_size: int = field(
+        default=DEFAULT_BATCH_SIZE,
+        metadata={"help": f"images per pipeline call ({DEFAULT_BATCH_SIZE})"},
+    )
+    pipelines_in_memory: int = field(
+        default=2,
+        metadata={"help": "LRU size per worker: pipelines each keeps loaded (2)"},
+    )
+    workers: int | None = field(
+        default=None, metadata={"help": "local workers (default: one per GPU, or 1)"}
+    )
+    threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "torch CPU threads per worker (default 1 on a CPU; the count is in the "
+            "cache key)"
+        },
+    )
+    lora_bases: dict[str, str] | None = field(
+        default=None,
+        metadata={
+            "help": "architecture -> the base checkpoint a LoRA of it is loaded onto",
+            "flag": False,
+        },
+    )
+    command: Any = field(
+        default=None,
+        metadata={
+            "help": "the command line recorded in the provenance (default: sys.argv)",
+            "flag": False,
+        },
+    )
 
 
 def render_predictions(
@@ -94,8 +129,9 @@ def render_predictions(
     ``cpu``; ``dtype`` to fp16 on CUDA and fp32 on CPU. ``backend`` is a name in
     :data:`chatgenbench.render.backends.RENDER_BACKENDS` (``local``, ``ray``). ``shard`` (``"I/N"``)
     renders only shard I of N (whole checkpoint groups) into ``out_dir/shards/I-of-N``.
-    ``cache_dir`` defaults to ``$CHATGENBENCH_HOME/render-cache``. ``options``: see
-    :data:`RENDER_OPTIONS` (``batch_size``, ``workers``, ``threads``, ...). ``on_progress`` is
+    ``cache_dir`` defaults to ``$CHATGENBENCH_HOME/render-cache``. ``options``: the fields of
+    :class:`RenderOptions` (``batch_size``, ``workers``, ``threads``, ...) and of the backends'
+    own ``Options`` (``ray_address``, ...; a backend receives its own). ``on_progress`` is
     called with a :class:`RenderProgress` when rendering starts and after every image (a scoring
     queue shows it).
 
@@ -124,7 +160,7 @@ def render_predictions(
         wall=time.perf_counter() - started,
         settings=render_settings(backend, run.n_workers, job.options, setting, job.lora_bases),
         cache={"dir": str(job.cache.root), "hits": run.hits, "misses": run.collector.total},
-        provenance=provenance(info, predictions, catalog, options.get("command")),
+        provenance=provenance(info, predictions, catalog, job.command),
         validation=report.summary(),
     )
     atomic_write_json(job.out / SUMMARY_NAME, summary)
@@ -142,6 +178,7 @@ class _RenderJob:
     options: BackendOptions
     lora_bases: dict[str, str]
     versions: dict[str, str | None]
+    command: Any = None
 
     def request_settings(self) -> RequestSettings:
         """Return what every request of this render shares."""
@@ -167,33 +204,39 @@ def _render_job(
     """
     from chatgenbench.render.cache import library_versions
 
-    unknown = set(options) - set(RENDER_OPTIONS)
+    shared = {f.name for f in fields(RenderOptions)}
+    known = shared | set(backend_options())
+    unknown = set(options) - known
     if unknown:
-        raise RenderError(
-            f"unknown render options {sorted(unknown)}; known: {sorted(RENDER_OPTIONS)}"
-        )
+        raise RenderError(f"unknown render options {sorted(unknown)}; known: {sorted(known)}")
+    settings = RenderOptions(**{k: v for k, v in options.items() if k in shared})
     shard_spec = parse_shard(shard)
     device = str(device or default_device())
     dtype = resolve_dtype(dtype, device)
-    batch_size = int(options.get("batch_size") or DEFAULT_BATCH_SIZE)
+    batch_size = int(settings.batch_size or DEFAULT_BATCH_SIZE)
     if batch_size < 1:
         raise RenderError(f"batch_size must be at least 1, got {batch_size}")
     cache = ImageCache(Path(cache_dir) if cache_dir else default_cache_dir())
-    backend_options = BackendOptions(
+    own = options_class(backend)
+    backend_options_given = {
+        f.name: options[f.name] for f in (option_fields(own) if own else []) if f.name in options
+    }
+    backend_settings = BackendOptions(
         device=device,
         dtype=dtype,
         batch_size=batch_size,
-        capacity=int(options.get("pipelines_in_memory") or 2),
-        workers=options.get("workers"),
-        threads=_render_threads(options.get("threads"), device),
+        capacity=int(settings.pipelines_in_memory or 2),
+        workers=settings.workers,
+        threads=_render_threads(settings.threads, device),
         cache_root=str(cache.root),
-        extra={k: options[k] for k in BACKEND_EXTRA_OPTIONS if k in options},
+        extra=backend_options_given,
     )
-    lora_bases = {**DEFAULT_LORA_BASES, **(options.get("lora_bases") or {})}
+    lora_bases = {**DEFAULT_LORA_BASES, **(settings.lora_bases or {})}
     out = shard_dir(Path(out_dir), shard_spec)
     return _RenderJob(
-        out, shard_spec, cache, backend, backend_options, lora_bases, library_versions()
-    )
+        out, shard_spec, cache, backend, backend_settings, lora_bases, library_versions(),
+        settings.command,
+    )  # fmt: skip
 
 
 #: torch threads of a CPU render when none is asked for: one, so that the pixels (and the cache

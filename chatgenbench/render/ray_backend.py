@@ -12,6 +12,7 @@ Ray is an optional extra (``pip install chatgenbench[ray]``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from chatgenbench.core.errors import RenderError
@@ -23,16 +24,37 @@ MAX_RESTARTS = 2
 MAX_TASK_RETRIES = 2
 
 
+@dataclass
+class RayOptions:
+    """The ray backend's own settings (``--ray-address``, ``--ray-actors``; deployment keys of the
+    same names)."""
+
+    ray_address: str | None = field(
+        default=None, metadata={"help": "Ray cluster address (default: start a local Ray)"}
+    )
+    ray_actors: int | None = field(
+        default=None, metadata={"help": "Ray actors (default: one per GPU, else 1)"}
+    )
+    shared_cache: bool | None = field(
+        default=None,
+        metadata={
+            "help": "actors write into the cache folder themselves (default: only for a Ray "
+            "started here); else they return PNG bytes to the driver",
+            "flag": False,
+        },
+    )
+
+
 class RayBackend:
     """Render on a Ray cluster (``ray_address``) or a Ray started here.
 
-    Follows :class:`chatgenbench.render.backends.RenderBackend`.
-
-    ``options.extra`` may hold ``ray_address``, ``ray_actors`` (default: one per GPU, else one) and
-    ``shared_cache``. Raises :class:`RenderError` without Ray, or for CUDA on a cluster with no GPU.
+    Follows :class:`chatgenbench.render.backends.RenderBackend`; its settings are
+    :class:`RayOptions`. Raises :class:`RenderError` without Ray, or for CUDA on a cluster with
+    no GPU.
     """
 
     name = "ray"
+    Options = RayOptions
 
     def __init__(self, options: BackendOptions) -> None:
         try:
@@ -43,15 +65,17 @@ class RayBackend:
             ) from None
         self.ray = ray
         self.options = options
-        address = options.extra.get("ray_address")
+        settings = options.settings(RayOptions)
+        address = settings.ray_address
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, ignore_reinit_error=True)
-        self.shared_cache = options.extra.get("shared_cache", address in (None, "local"))
+        shared = settings.shared_cache
+        self.shared_cache = address in (None, "local") if shared is None else shared
         gpus = int(ray.cluster_resources().get("GPU", 0))
         use_gpu = str(options.device).startswith("cuda")
         if use_gpu and gpus == 0:
             raise RenderError("--device cuda with the ray backend, but the Ray cluster has no GPU")
-        self.n_workers = int(options.extra.get("ray_actors") or (gpus if use_gpu else 1))
+        self.n_workers = int(settings.ray_actors or (gpus if use_gpu else 1))
         actor_class = ray.remote(RenderWorker).options(
             num_gpus=1 if use_gpu else 0,
             num_cpus=max(1, options.threads or 1),

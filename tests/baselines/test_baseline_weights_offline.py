@@ -54,7 +54,7 @@ def test_missing_weights_give_one_error_not_a_traceback(tmp_path, argv, named, n
 def test_the_check_runs_before_any_model_library_is_imported(tmp_path):
     code = (
         "import sys\n"
-        "from chatgenbench.predictions.adapters import build_adapter\n"
+        "from baselines.registry import build_adapter\n"
         "from chatgenbench.core.errors import WeightsMissing\n"
         "try:\n"
         "    build_adapter('chatgen-base', {'checkpoint': 'ChengyouJia/ChatGen-Base-8B'})\n"

@@ -15,10 +15,11 @@ from baselines.internvl import (
     system_prompts,
     tile_grid,
 )
+from baselines.registry import build_adapter
 from baselines.row_chat import row_seed
 from chatgenbench.benchmark.catalog import sample_catalog
 from chatgenbench.benchmark.loading import load_benchmark
-from chatgenbench.predictions.adapters import build_adapter, run_adapter, sidecar_paths
+from chatgenbench.predictions.adapters import run_adapter, sidecar_paths
 from chatgenbench.predictions.validation import validate_predictions
 from tests.tiny_models import (
     ScriptedChat,

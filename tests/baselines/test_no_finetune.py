@@ -14,9 +14,9 @@ from baselines.no_finetune import (
     rewrite_text,
 )
 from baselines.readable_text import chat_as_prompt
+from baselines.registry import build_adapter
 from chatgenbench.predictions.adapters import (
     AdapterOptionError,
-    build_adapter,
     run_adapter,
     sidecar_paths,
 )

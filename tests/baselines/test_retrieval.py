@@ -9,10 +9,11 @@ import pytest
 
 from baselines.architecture_defaults import DEFAULT_ARGUMENTS_BY_ARCHITECTURE
 from baselines.readable_text import readable_model_name
+from baselines.registry import build_adapter
 from baselines.retrieval import RetrievalAdapter
 from chatgenbench.benchmark.catalog import sample_catalog
 from chatgenbench.benchmark.loading import load_benchmark
-from chatgenbench.predictions.adapters import build_adapter, run_adapter
+from chatgenbench.predictions.adapters import run_adapter
 from chatgenbench.predictions.validation import validate_predictions
 
 

@@ -33,7 +33,8 @@ def test_the_record_and_its_versions():
 
 
 def test_evaluate_render_and_adapters_record_the_same_keys(tmp_path, sample_run, minilm_scorer):
-    from chatgenbench.predictions.adapters import build_adapter, run_adapter
+    from baselines.registry import build_adapter
+    from chatgenbench.predictions.adapters import run_adapter
     from chatgenbench.scoring.evaluation import evaluate
 
     _, predictions, report = sample_run

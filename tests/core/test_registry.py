@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from baselines.registry import BASELINES
 from chatgenbench.core.registry import Registry, UnknownNameError
 from chatgenbench.metrics import METRICS
-from chatgenbench.predictions.adapters import ADAPTERS, Adapter
+from chatgenbench.predictions.adapters import Adapter
 
 
 def test_lazy_entries_and_metadata():
@@ -32,7 +33,7 @@ def test_unregister_removes_an_entry_and_frees_its_name():
 
 def test_unknown_name_suggests_close_ones():
     with pytest.raises(UnknownNameError) as caught:
-        ADAPTERS.get("no-finetun")
+        BASELINES.get("no-finetun")
     assert "Did you mean: no-finetune?" in str(caught.value)
 
 
@@ -42,7 +43,7 @@ def test_metric_directions_are_declared():
 
 
 def test_no_finetune_adapter_follows_the_contract(sample_rows):
-    adapter = ADAPTERS.get("no-finetune")()
+    adapter = BASELINES.get("no-finetune")()
     assert isinstance(adapter, Adapter)
     predictions = adapter.predict(sample_rows[:2])
     assert [p["id"] for p in predictions] == ["sample-0001", "sample-0002"]

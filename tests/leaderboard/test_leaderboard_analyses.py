@@ -94,7 +94,8 @@ def test_metadata_refuses_figures_that_are_not_numbers():
 def test_adapter_runs_record_their_efficiency(tmp_path):
     import torch
 
-    from chatgenbench.predictions.adapters import build_adapter, run_adapter
+    from baselines.registry import build_adapter
+    from chatgenbench.predictions.adapters import run_adapter
 
     out = run_adapter(build_adapter("no-finetune"), "sample", tmp_path / "p.jsonl", progress=False)
     record = json.loads(out.with_name("p.run.json").read_text())

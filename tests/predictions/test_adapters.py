@@ -6,11 +6,10 @@ import json
 
 import pytest
 
+from baselines.registry import BASELINES, build_adapter
 from chatgenbench.cli import main
 from chatgenbench.predictions.adapters import (
-    ADAPTERS,
     AdapterOptionError,
-    build_adapter,
     load_options_file,
     parse_option_assignments,
     run_adapter,
@@ -19,9 +18,9 @@ from chatgenbench.predictions.adapters import (
 
 
 def test_every_baseline_is_registered():
-    assert {"no-finetune", "retrieval", "chatgen-base", "chatgen-evo"} <= set(ADAPTERS.names())
-    for name in ADAPTERS.names():
-        assert callable(ADAPTERS.get(name))
+    assert {"no-finetune", "retrieval", "chatgen-base", "chatgen-evo"} <= set(BASELINES.names())
+    for name in BASELINES.names():
+        assert callable(BASELINES.get(name))
 
 
 def test_parse_option_assignments():
