@@ -92,11 +92,13 @@ def build_results(
     overall: dict[str, Any],
     provenance: dict[str, Any],
     image=None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the results dict: ``header`` keys (``synthetic``, ``benchmark``, ``predictions``,
     ``validation``, ``normalisation``, ``metric_settings``), the step-wise ``settings`` and
-    ``overall`` blocks, ``provenance``, and the image blocks of ``image`` (an
-    :class:`~chatgenbench.scoring.images.ImageResults`) or, without it, ``not_computed`` ones."""
+    ``overall`` blocks, ``provenance``, the image blocks of ``image`` (an
+    :class:`~chatgenbench.scoring.images.ImageResults`) or, without it, ``not_computed`` ones,
+    and last the ``extra`` keys (``per_sample``, ``oracle``, ``random_weights``)."""
 
     def nest(block: dict[str, Any]) -> dict[str, Any]:
         inner = {k: _with_placeholders(v) for k, v in block.get("by_input_type", {}).items()}
@@ -111,4 +113,5 @@ def build_results(
     }
     if image is not None:
         attach_image_results(results, image)
+    results.update(extra or {})
     return results
