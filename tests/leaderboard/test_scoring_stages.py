@@ -339,3 +339,41 @@ def test_a_queue_made_before_stages_gains_the_columns(tmp_path):
     queue = ScoringQueue(path)
     (job,) = queue.jobs()
     assert (job.submission, job.stage, job.stage_text()) == ("old", None, "queued")
+
+
+def test_a_rendering_job_reads_its_inputs_once_and_runs_bertscore_once(
+    scored, demo_weights, minilm_scorer, tmp_path, monkeypatch
+):
+    """One rendering job parses the prediction file once, opens the benchmark (rows and
+    catalogue) once and computes BERTScore once, however many stages it has."""
+    import chatgenbench.benchmark.catalog as catalog_module
+    import chatgenbench.benchmark.loading as loading_module
+    import chatgenbench.predictions.validation as validation_module
+    from chatgenbench.metrics.bertscore import PromptBERTScore
+
+    _, _, _, root = scored
+    store = SubmissionStore(tmp_path / "store")
+    upload(store, "counted", Path(demo_weights["predictions"]).read_bytes())
+    worker = worker_for(store, deployment_for(demo_weights, root / "cache"), minilm_scorer)
+    calls = {"read_prediction_rows": 0, "load_benchmark": 0, "load_catalog": 0, "score": 0}
+
+    def counted(owner, name):
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, wrapper)
+
+    counted(validation_module, "read_prediction_rows")
+    counted(loading_module, "load_benchmark")
+    counted(catalog_module, "load_catalog")
+    counted(PromptBERTScore, "score")
+    assert worker.run(once=True) == 1
+    (job,) = worker.queue.jobs()
+    assert job.state == "done", job.error
+    assert calls == {"read_prediction_rows": 1, "load_benchmark": 1, "load_catalog": 1, "score": 1}
+    results = store.load("counted").results
+    assert results["settings"]["supervised"]["image"]["clip_score"]["status"] == "computed"
+    assert results["per_sample"][0]["prompt_bertscore"] == pytest.approx(1.0, abs=1e-4)
