@@ -17,6 +17,7 @@ from typing import Any
 from chatgenbench.core.errors import ImageScoringError
 from chatgenbench.metrics.bertscore import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
 from chatgenbench.scoring.stages import (
+    OpenedRun,
     assemble_results,
     open_run,
     render_run,
@@ -84,13 +85,42 @@ def evaluate(
     """
     if images is not None and render:
         raise ImageScoringError("pass either images=DIR (score renders) or render=True, not both")
-    from chatgenbench.metrics.base import Bootstrap
     from chatgenbench.metrics.bertscore import PromptBERTScore
 
     run = open_run(predictions, benchmark, setting, catalog=catalog, oracle=oracle)
     scorer = bertscore or PromptBERTScore(
         encoder, batch_size=batch_size, device=device, reference_cache=reference_cache
     )
+    return evaluate_run(
+        run, scorer, images=images, render=render, render_out=render_out,
+        image_settings=image_settings, image_suite=image_suite, bootstrap=bootstrap, out=out,
+        per_sample_out=per_sample_out, batch_size=batch_size, device=device, progress=progress,
+    )  # fmt: skip
+
+
+def evaluate_run(
+    run: OpenedRun,
+    scorer,
+    *,
+    images: str | os.PathLike | None = None,
+    render: bool = False,
+    render_out: str | os.PathLike | None = None,
+    image_settings=None,
+    image_suite=None,
+    bootstrap=None,
+    out: str | os.PathLike | None = None,
+    per_sample_out: str | os.PathLike | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score an opened run (:func:`chatgenbench.scoring.stages.open_run`) with the BERTScore
+    ``scorer``: the stages of :func:`evaluate` after the opening, with its options. Returns (and
+    optionally writes) the results dict; raises :class:`ImageScoringError` as :func:`evaluate`."""
+    from chatgenbench.metrics.base import Bootstrap
+
+    if images is not None and render:
+        raise ImageScoringError("pass either images=DIR (score renders) or render=True, not both")
     stepwise = score_stepwise(run, scorer, progress=progress)
     render_dir = render_run(run, render_out, progress=progress).out_dir if render else images
     if image_settings is None and image_suite is not None:

@@ -21,6 +21,7 @@ between them, so that it can publish the step-wise results before it renders.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -56,18 +57,27 @@ ROBERTA_FIX = (
 @dataclass(frozen=True)
 class OpenedRun:
     """What every later stage reads: the prediction file as given, the setting, the benchmark
-    loaded once, the file's validation report with the oracle steps applied, and those steps."""
+    loaded once, the file's validation report as read (``submitted``) and with the oracle steps
+    applied (``report``: what is scored and rendered), and those steps."""
 
     predictions: str | os.PathLike
     setting: str
     bench: LoadedBenchmark
+    submitted: ValidationReport
     report: ValidationReport
     oracle: tuple[str, ...] = ()
+
+    def with_oracle(self, oracle) -> OpenedRun:
+        """Return the same run with the oracle steps ``oracle`` (``"prompt,model"``, a list, or
+        None for none) in place of its own, without reading anything again."""
+        steps = parse_oracle_steps(oracle)
+        report = apply_oracle(self.submitted, self.bench.rows, steps)
+        return dataclasses.replace(self, report=report, oracle=steps)
 
 
 def open_run(
     predictions: str | os.PathLike,
-    benchmark: str | os.PathLike = "sample",
+    benchmark: str | os.PathLike | LoadedBenchmark = "sample",
     setting: str = "all",
     *,
     catalog=None,
@@ -75,6 +85,8 @@ def open_run(
 ) -> OpenedRun:
     """Open the benchmark and read and validate the prediction file against it, once.
 
+    ``benchmark`` is a source, or a :class:`~chatgenbench.benchmark.loading.LoadedBenchmark`
+    already opened for ``setting`` (then it is used as it is and ``catalog`` must be None).
     ``catalog`` is a catalogue file laid over the benchmark's, or a
     :class:`~chatgenbench.benchmark.catalog.ModelCatalog`; missing prediction rows are allowed
     (they score zero). With ``oracle`` steps (``"prompt,model"`` or a list) the predictions carry
@@ -83,12 +95,20 @@ def open_run(
 
     Raises :class:`chatgenbench.core.errors.BenchmarkError` or
     :class:`chatgenbench.core.errors.PredictionFileError` when an input cannot be read at all,
-    :class:`chatgenbench.core.errors.UsageError` for an unknown oracle step.
+    :class:`chatgenbench.core.errors.UsageError` for an unknown oracle step, ValueError for a
+    ``catalog`` given with an opened benchmark.
     """
     steps = parse_oracle_steps(oracle)
-    bench = open_benchmark(benchmark, setting, catalog=catalog)
-    report = validate_predictions(predictions, bench.ids, bench.catalog, allow_missing=True)
-    return OpenedRun(predictions, setting, bench, apply_oracle(report, bench.rows, steps), steps)
+    if isinstance(benchmark, LoadedBenchmark):
+        if catalog is not None:
+            raise ValueError(
+                "an opened benchmark has its catalogue; pass catalog to open_benchmark"
+            )
+        bench = benchmark
+    else:
+        bench = open_benchmark(benchmark, setting, catalog=catalog)
+    read = validate_predictions(predictions, bench.ids, bench.catalog, allow_missing=True)
+    return OpenedRun(predictions, setting, bench, read, read).with_oracle(steps)
 
 
 @dataclass(frozen=True)
