@@ -13,10 +13,11 @@ worker with rendering enabled (a :class:`leaderboard.deployment.Deployment` with
 the submission's render folder through the shared content-addressed cache) and ``image metrics``.
 The step-wise ``results.json`` is written first, so the ranking shows it while the images are
 rendered; the image columns fill in after the last stage. The stages hand on what they read: a job
-parses its prediction file once, opens the benchmark once and computes BERTScore once. A render that fails leaves the step-wise
-results with the image metrics not computed (the reason given) and fails the job with that reason.
-A worker killed mid-render leaves its images in the cache: the next worker resumes the job and
-renders only what the cache lacks (the job's progress counts the cached images).
+parses its prediction file once, opens the benchmark once and computes BERTScore once. A render
+that fails leaves the step-wise results with the image metrics not computed (the reason given) and
+fails the job with that reason. A worker killed mid-render leaves its images in the cache: the next
+worker resumes the job and renders only what the cache lacks (the job's progress counts the cached
+images).
 
 Jobs live in an SQLite file (``$CHATGENBENCH_QUEUE_DB``, default ``<store>/.queue.sqlite3``), so
 they survive restarts of the app and of the worker. A running job carries its worker's id
@@ -418,7 +419,8 @@ class ScoringWorker:
 
     ``encoder`` is the BERTScore encoder (``minilm`` offline default, ``roberta-large`` official);
     its weights load once and serve every job. ``score`` (``evaluate``'s signature) replaces the
-    step-wise stage, for tests; a worker given one scores step-wise only. The worker checks again that a submission's benchmark is one the store allows.
+    step-wise stage, for tests; a worker given one scores step-wise only. The worker checks again
+    that a submission's benchmark is one the store allows.
     ``deployment`` (:class:`leaderboard.deployment.Deployment`) gives the catalogue overlay, and,
     with ``render: true``, the render and image-metric settings: each job is then scored in the
     stages of :data:`STAGES` (see the module docstring). The image metrics load once per worker.

@@ -4,9 +4,9 @@ metrics of every slice.
 The image metrics already carry a seeded percentile bootstrap interval (``ci``, from
 :func:`chatgenbench.metrics.base.bootstrap_ci`); :func:`slice_intervals` gives every computed
 step-wise metric of a slice the same kind of interval, drawn with the same function over the
-slice's per-sample scores (:func:`attach_stepwise_intervals`: of every slice of a results dict). :func:`per_sample_records` is what a results file keeps of each
-sample (``per_sample``), so that two results can be compared sample by sample
-(:mod:`chatgenbench.analysis.comparison`).
+slice's per-sample scores (:func:`attach_stepwise_intervals`: of every slice of a results dict).
+:func:`per_sample_records` is what a results file keeps of each sample (``per_sample``), so that
+two results can be compared sample by sample (:mod:`chatgenbench.analysis.comparison`).
 """
 
 from __future__ import annotations
