@@ -410,6 +410,12 @@ class ScoringQueue:
 ScoreFunction = Callable[..., dict[str, Any]]
 
 
+#: How to fix a job whose rendering failed (its image metrics are not computed with the reason).
+RENDER_FAILED_FIX = (
+    "see the job's reason in 'chatgenbench queue list', then 'chatgenbench queue retry JOB'"
+)
+
+
 class RenderStageFailed(RuntimeError):
     """The rendering stage of a job failed; the step-wise results stay, images not computed."""
 
@@ -482,13 +488,14 @@ class ScoringWorker:
         self._publish(run, stepwise, out)
         return run, stepwise
 
-    def _publish(self, run, stepwise, out: Path, images=None) -> None:
+    def _publish(self, run, stepwise, out: Path, images=None, no_images=None) -> None:
         """Assemble the results of the stages so far and write ``results.json`` and
-        ``samples.jsonl`` (the image metrics' bootstrap draws the intervals once images are in)."""
+        ``samples.jsonl`` (the image metrics' bootstrap draws the intervals once images are in;
+        ``no_images``: why they are not, and how to fix it)."""
         from chatgenbench.scoring.stages import assemble_results, scored_samples, write_results
 
         bootstrap = self._suite().settings.bootstrap if images is not None else None
-        results = assemble_results(run, stepwise, images, bootstrap=bootstrap)
+        results = assemble_results(run, stepwise, images, bootstrap=bootstrap, no_images=no_images)
         samples = scored_samples(stepwise, images)
         write_results(results, out, samples=samples, per_sample_out=out.parent / SAMPLES_FILENAME)
 
@@ -516,7 +523,7 @@ class ScoringWorker:
         render_dir = self.store.render_dir(submission.name)
         started = time.perf_counter()
         self._stage(job, "rendering", record)
-        report = self._render(job, run, render_dir, record, out)
+        report = self._render(job, run, stepwise, render_dir, record, out)
         timings["rendering"] = round(time.perf_counter() - started, 3)
         record["render_status"] = report.summary.get("counts") or {}
         started = time.perf_counter()
@@ -526,7 +533,7 @@ class ScoringWorker:
         timings["image metrics"] = round(time.perf_counter() - started, 3)
         self._stage(job, "image metrics", record)
 
-    def _render(self, job: Job, run, render_dir: Path, record: dict[str, Any], out: Path):
+    def _render(self, job: Job, run, stepwise, render_dir: Path, record: dict[str, Any], out: Path):
         """The rendering stage: render the opened run (an ablation run with the oracle steps'
         reference values in place, as ``evaluate --oracle`` renders) into ``render_dir``, showing
         the progress in ``record``. Returns the render report; a failure keeps the step-wise
@@ -555,7 +562,7 @@ class ScoringWorker:
         except Exception as error:  # any render failure keeps the step-wise results, with why
             reason = f"rendering failed: {type(error).__name__}: {error}"
             log.error("job %s: %s\n%s", job.id, reason, traceback.format_exc())
-            _images_not_computed(out, reason)
+            self._publish(run, stepwise, out, no_images=(reason, RENDER_FAILED_FIX))
             raise RenderStageFailed(reason) from error
 
     def _suite(self):
@@ -636,20 +643,3 @@ class ScoringWorker:
             if on_job is not None:
                 on_job(finished)
         return done
-
-
-def _images_not_computed(results_path: Path, reason: str) -> None:
-    """Rewrite the image blocks of a step-wise ``results.json`` as not computed for ``reason``."""
-    from chatgenbench.core.storage import atomic_write_json
-    from chatgenbench.scoring.result_schema import image_placeholders, not_computed
-    from chatgenbench.scoring.results import slice_blocks
-
-    try:
-        results = json.loads(results_path.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return  # no step-wise results to amend
-    fix = "see the job's reason in 'chatgenbench queue list', then 'chatgenbench queue retry JOB'"
-    for _, block in slice_blocks(results):
-        block["image"] = image_placeholders(reason, fix)
-        block["unified"] = not_computed(reason, fix)
-    atomic_write_json(results_path, results)

@@ -267,13 +267,15 @@ def assemble_results(
     images: ScoredImages | None = None,
     *,
     bootstrap: Bootstrap | None = None,
+    no_images: tuple[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """Build the complete results dict of a run, once, from what the stages returned.
 
     The header (benchmark, predictions, validation, normalisation, metric settings), the
     step-wise blocks of every slice with their intervals (``bootstrap``, default
     :class:`~chatgenbench.metrics.base.Bootstrap`) and oracle marks, the image blocks of
-    ``images`` (or ``not_computed`` ones without), the provenance with the seed, ``per_sample``,
+    ``images`` (or ``not_computed`` ones without: why and how to fix it are ``no_images``,
+    default: not rendered), the provenance with the seed, ``per_sample``,
     ``oracle`` and, with images, ``random_weights``. Returns the dict; nothing changes it later.
     """
     bootstrap = bootstrap or Bootstrap()
@@ -315,6 +317,7 @@ def assemble_results(
         ),
         image=images.image if images is not None else None,
         extra=extra,
+        no_images=no_images,
     )
 
 
