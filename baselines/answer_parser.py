@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from chatgenbench.benchmark.samplers import canonical_sampler
 from chatgenbench.core.normalize import parse_number
-from chatgenbench.predictions.validation import LIMITS, RANGES
+from chatgenbench.predictions.report import LIMITS, RANGES
 
 ParseStatus = Literal["parsed", "partial", "unparsed"]
 

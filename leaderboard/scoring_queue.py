@@ -1,7 +1,8 @@
 """The scoring queue: jobs in SQLite, and the worker that scores them.
 
-A job scores one stored submission (:mod:`leaderboard.submissions`) with
-:func:`chatgenbench.evaluate` (module ``chatgenbench.scoring.evaluation``) and writes its ``results.json``. States::
+A job scores one stored submission (:mod:`leaderboard.submissions`) with the stages of
+:mod:`chatgenbench.scoring.stages` (those :func:`chatgenbench.evaluate` runs) and writes its
+``results.json``. States::
 
     pending -> running -> done
                        -> failed (reason kept; ``retry`` puts it back to pending)
@@ -11,10 +12,12 @@ worker with rendering enabled (a :class:`leaderboard.deployment.Deployment` with
 ``rendering`` (images done / to render, taken from the cache, checkpoint loads; the images go to
 the submission's render folder through the shared content-addressed cache) and ``image metrics``.
 The step-wise ``results.json`` is written first, so the ranking shows it while the images are
-rendered; the image columns fill in after the last stage. A render that fails leaves the step-wise
-results with the image metrics not computed (the reason given) and fails the job with that reason.
-A worker killed mid-render leaves its images in the cache: the next worker resumes the job and
-renders only what the cache lacks (the job's progress counts the cached images).
+rendered; the image columns fill in after the last stage. The stages hand on what they read: a job
+parses its prediction file once, opens the benchmark once and computes BERTScore once. A render
+that fails leaves the step-wise results with the image metrics not computed (the reason given) and
+fails the job with that reason. A worker killed mid-render leaves its images in the cache: the next
+worker resumes the job and renders only what the cache lacks (the job's progress counts the cached
+images).
 
 Jobs live in an SQLite file (``$CHATGENBENCH_QUEUE_DB``, default ``<store>/.queue.sqlite3``), so
 they survive restarts of the app and of the worker. A running job carries its worker's id
@@ -41,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chatgenbench.metrics.bertscore import DEFAULT_ENCODER
 from leaderboard import sqlite_store
 from leaderboard.submissions import RESULTS_FILENAME, SAMPLES_FILENAME, SubmissionStore
 
@@ -407,16 +411,23 @@ class ScoringQueue:
 ScoreFunction = Callable[..., dict[str, Any]]
 
 
+#: How to fix a job whose rendering failed (its image metrics are not computed with the reason).
+RENDER_FAILED_FIX = (
+    "see the job's reason in 'chatgenbench queue list', then 'chatgenbench queue retry JOB'"
+)
+
+
 class RenderStageFailed(RuntimeError):
     """The rendering stage of a job failed; the step-wise results stay, images not computed."""
 
 
 class ScoringWorker:
-    """Scores queued submissions with :func:`chatgenbench.evaluate`.
+    """Scores queued submissions with the stages of :mod:`chatgenbench.scoring.stages`.
 
     ``encoder`` is the BERTScore encoder (``minilm`` offline default, ``roberta-large`` official);
-    its weights load once and serve every job. ``score`` replaces ``evaluate`` (same signature),
-    for tests. The worker checks again that a submission's benchmark is one the store allows.
+    its weights load once and serve every job. ``score`` (``evaluate``'s signature) replaces the
+    step-wise stage, for tests; a worker given one scores step-wise only. The worker checks again
+    that a submission's benchmark is one the store allows.
     ``deployment`` (:class:`leaderboard.deployment.Deployment`) gives the catalogue overlay, and,
     with ``render: true``, the render and image-metric settings: each job is then scored in the
     stages of :data:`STAGES` (see the module docstring). The image metrics load once per worker.
@@ -427,7 +438,7 @@ class ScoringWorker:
         store: SubmissionStore,
         queue: ScoringQueue,
         *,
-        encoder: str = "minilm",
+        encoder: str = DEFAULT_ENCODER,
         worker: str | None = None,
         heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
         score: ScoreFunction | None = None,
@@ -458,32 +469,43 @@ class ScoringWorker:
         except sqlite3.Error as error:  # a busy database must not stop the scoring
             log.warning("stage of job %s not recorded: %s", job.id, error)
 
-    def _evaluate(self, predictions: Path, benchmark: str, setting: str, out: Path, **extra):
+    def _evaluate(self, predictions: Path, benchmark: str, setting: str, out: Path, **given):
+        """The step-wise stage: open the run (benchmark and prediction file, each read once, the
+        ``oracle`` steps of ``given`` applied), score it and publish the step-wise ``results.json``
+        and ``samples.jsonl``. Returns the opened run and its step-wise scores, what the later
+        stages take (None when a ``score`` function replaces this stage)."""
         if self._score is not None:
             self._score(
-                predictions, benchmark, setting=setting, encoder=self.encoder, out=out, **extra
+                predictions, benchmark, setting=setting, encoder=self.encoder, out=out, **given
             )
-            return
+            return None
         from chatgenbench.metrics.bertscore import PromptBERTScore
-        from chatgenbench.scoring.evaluation import evaluate
+        from chatgenbench.scoring.stages import open_run, score_stepwise
 
         if self._bertscore is None:
             self._bertscore = PromptBERTScore(self.encoder)
-        evaluate(
-            predictions,
-            benchmark,
-            setting=setting,
-            encoder=self.encoder,
-            catalog=self.deployment.catalog,
-            out=out,
-            per_sample_out=out.parent / SAMPLES_FILENAME,
-            progress=self.progress,
-            bertscore=self._bertscore,
-            **extra,
-        )
+        run = open_run(predictions, benchmark, setting, catalog=self.deployment.catalog, **given)
+        stepwise = score_stepwise(run, self._bertscore, progress=self.progress)
+        self._publish(run, stepwise, out)
+        return run, stepwise
+
+    def _publish(self, run, stepwise, out: Path, images=None, no_images=None) -> None:
+        """Assemble the results of the stages so far and write ``results.json`` and
+        ``samples.jsonl`` (the image metrics' bootstrap draws the intervals once images are in;
+        ``no_images``: why they are not, and how to fix it)."""
+        from chatgenbench.scoring.stages import assemble_results, scored_samples, write_results
+
+        bootstrap = self._suite().settings.bootstrap if images is not None else None
+        results = assemble_results(run, stepwise, images, bootstrap=bootstrap, no_images=no_images)
+        samples = scored_samples(stepwise, images)
+        write_results(results, out, samples=samples, per_sample_out=out.parent / SAMPLES_FILENAME)
 
     def _score_stages(self, job: Job, submission, meta) -> None:
-        """Step-wise, then (when this worker renders) rendering and image metrics."""
+        """Step-wise, then (when this worker renders) rendering and image metrics, each stage
+        taking what the one before returned: the prediction file is parsed once, the benchmark
+        opened once and BERTScore computed once per job."""
+        from chatgenbench.scoring.stages import score_run_images
+
         out = submission.path / RESULTS_FILENAME
         timings: dict[str, float] = {}
         record: dict[str, Any] = {"stage_seconds": timings}
@@ -491,14 +513,34 @@ class ScoringWorker:
         oracle = getattr(meta, "oracle", "")
         given = {"oracle": oracle} if oracle else {}  # an ablation run (meta.yaml 'oracle')
         self._stage(job, "step-wise", record)
-        self._evaluate(submission.predictions_path, meta.benchmark, meta.setting, out, **given)
+        scored = self._evaluate(
+            submission.predictions_path, meta.benchmark, meta.setting, out, **given
+        )
         timings["step-wise"] = round(time.perf_counter() - started, 3)
-        if not self.renders:
+        if not self.renders or scored is None:
             self._stage(job, "step-wise", record)
             return
+        run, stepwise = scored
         render_dir = self.store.render_dir(submission.name)
         started = time.perf_counter()
         self._stage(job, "rendering", record)
+        report = self._render(job, run, stepwise, render_dir, record, out)
+        timings["rendering"] = round(time.perf_counter() - started, 3)
+        record["render_status"] = report.summary.get("counts") or {}
+        started = time.perf_counter()
+        self._stage(job, "image metrics", record)
+        images = score_run_images(run, render_dir, self._suite(), progress=self.progress)
+        self._publish(run, stepwise, out, images)
+        timings["image metrics"] = round(time.perf_counter() - started, 3)
+        self._stage(job, "image metrics", record)
+
+    def _render(self, job: Job, run, stepwise, render_dir: Path, record: dict[str, Any], out: Path):
+        """The rendering stage: render the opened run (an ablation run with the oracle steps'
+        reference values in place, as ``evaluate --oracle`` renders) into ``render_dir``, showing
+        the progress in ``record``. Returns the render report; a failure keeps the step-wise
+        results with the image metrics not computed and raises :class:`RenderStageFailed`."""
+        from chatgenbench.scoring.stages import render_run
+
         last = [0.0]
 
         def on_progress(state) -> None:
@@ -508,18 +550,12 @@ class ScoringWorker:
                 last[0] = now
                 self._stage(job, "rendering", record)
 
-        from chatgenbench.render import render_predictions
-
         try:
-            predictions, rows = self._render_input(submission.predictions_path, meta, oracle)
-            report = render_predictions(
-                predictions,
-                meta.benchmark,
-                catalog=self.deployment.catalog,
-                rows=rows,
-                out_dir=render_dir,
-                setting=meta.setting,
+            return render_run(
+                run,
+                render_dir,
                 progress=self.progress,
+                catalog=self.deployment.catalog,
                 on_progress=on_progress,
                 command=["chatgenbench", "queue", "work", f"job {job.id}"],
                 **self.deployment.render_options(),
@@ -527,38 +563,8 @@ class ScoringWorker:
         except Exception as error:  # any render failure keeps the step-wise results, with why
             reason = f"rendering failed: {type(error).__name__}: {error}"
             log.error("job %s: %s\n%s", job.id, reason, traceback.format_exc())
-            _images_not_computed(out, reason)
+            self._publish(run, stepwise, out, no_images=(reason, RENDER_FAILED_FIX))
             raise RenderStageFailed(reason) from error
-        timings["rendering"] = round(time.perf_counter() - started, 3)
-        record["render_status"] = report.summary.get("counts") or {}
-        started = time.perf_counter()
-        self._stage(job, "image metrics", record)
-        self._evaluate(
-            submission.predictions_path,
-            meta.benchmark,
-            meta.setting,
-            out,
-            images=render_dir,
-            image_suite=self._suite(),
-            **given,
-        )
-        timings["image metrics"] = round(time.perf_counter() - started, 3)
-        self._stage(job, "image metrics", record)
-
-    def _render_input(self, predictions: Path, meta, oracle: str):
-        """Return what to render and the benchmark rows (None: the engine loads them).
-
-        An ablation run renders the predictions with the oracle steps' reference values in place,
-        as ``evaluate --oracle`` does, so its images are those of the ablation.
-        """
-        if not oracle:
-            return predictions, None
-        from chatgenbench.scoring.evaluation import open_predictions
-
-        bench, report = open_predictions(
-            predictions, meta.benchmark, meta.setting, self.deployment.catalog, oracle
-        )
-        return report, bench.rows
 
     def _suite(self):
         if self._image_suite is None:
@@ -638,20 +644,3 @@ class ScoringWorker:
             if on_job is not None:
                 on_job(finished)
         return done
-
-
-def _images_not_computed(results_path: Path, reason: str) -> None:
-    """Rewrite the image blocks of a step-wise ``results.json`` as not computed for ``reason``."""
-    from chatgenbench.core.storage import atomic_write_json
-    from chatgenbench.scoring.result_schema import image_placeholders, not_computed
-    from chatgenbench.scoring.results import slice_blocks
-
-    try:
-        results = json.loads(results_path.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return  # no step-wise results to amend
-    fix = "see the job's reason in 'chatgenbench queue list', then 'chatgenbench queue retry JOB'"
-    for _, block in slice_blocks(results):
-        block["image"] = image_placeholders(reason, fix)
-        block["unified"] = not_computed(reason, fix)
-    atomic_write_json(results_path, results)

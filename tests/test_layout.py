@@ -148,7 +148,7 @@ def test_tests_mirror_the_stage_folders():
 
 def test_the_checks_see_the_imports():
     graph = _imports()
-    assert "chatgenbench.benchmark.loading" in graph["chatgenbench.scoring.evaluation"]
+    assert "chatgenbench.benchmark.loading" in graph["chatgenbench.scoring.stages"]
     assert "chatgenbench.metrics.base" in graph["chatgenbench.metrics.fid"]
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
     assert _stage("chatgenbench.render.engine") == "chatgenbench.render"

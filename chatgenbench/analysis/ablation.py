@@ -2,10 +2,12 @@
 
 :data:`ABLATIONS` lists the three runs: prompt writing (the reference model and arguments given),
 model selection (the reference prompt and arguments given) and argument setting (the reference
-prompt and model given). :func:`run_ablations` scores each with
-:func:`chatgenbench.scoring.evaluation.evaluate` ``oracle=...`` for one or more prediction files, loading
-the BERTScore encoder and the image metrics once; renders go through the content-addressed render
-cache, so a rerun (or an ablation whose requests another run already rendered) renders nothing new.
+prompt and model given). :func:`run_ablations` scores each for one or more prediction files as
+:func:`chatgenbench.scoring.evaluation.evaluate` ``oracle=...`` does, opening the benchmark, the
+BERTScore encoder and the image metrics once and reading each prediction file once (the oracle
+steps are applied to what was read: :meth:`chatgenbench.scoring.stages.OpenedRun.with_oracle).
+Renders go through the content-addressed render cache, so a rerun (or an ablation whose requests
+another run already rendered) renders nothing new.
 :func:`ablation_table` prints the outcome in Table 6's layout: one line per prediction file, per
 step its own step-wise metric, FID, ImageReward and the Unified Metric.
 """
@@ -43,17 +45,23 @@ def run_ablations(
     image_settings=None,
     image_suite=None,
     progress: bool = True,
+    catalog=None,
     **evaluate_options: Any,
 ) -> dict[str, Any]:
     """Run the ablations of ``steps`` for every prediction file; write and return them.
 
     For each file and measured step, ``out_dir/<file stem>.<step>.json`` is the results of
     ``evaluate(..., oracle=ABLATIONS[step])``; renders go to ``render_root/<file stem>.<step>``
-    (default: ``evaluate``'s own default folder). Returns ``{"runs": [{predictions, step, given,
-    results_path, seconds, renders: {rendered, cached}}], "results": {(file, step): results}}``.
+    (default: ``evaluate``'s own default folder). ``catalog`` is laid over the benchmark's
+    catalogue; ``evaluate_options`` are further options of
+    :func:`chatgenbench.scoring.evaluation.evaluate_run` (``device``, ``bootstrap``, ...).
+    Returns ``{"runs": [{predictions, step, given, results_path, seconds, renders: {rendered,
+    cached}}], "results": {(file, step): results}}``.
     """
+    from chatgenbench.benchmark.loading import open_benchmark
     from chatgenbench.metrics.bertscore import PromptBERTScore
-    from chatgenbench.scoring.evaluation import evaluate
+    from chatgenbench.scoring.evaluation import evaluate_run
+    from chatgenbench.scoring.stages import open_run
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -63,23 +71,21 @@ def run_ablations(
         from chatgenbench.scoring.images import ImageMetricSettings, ImageMetricSuite
 
         suite = ImageMetricSuite(image_settings or ImageMetricSettings())
+    bench = open_benchmark(benchmark, setting, catalog=catalog)
     runs, results = [], {}
     for path in predictions:
         stem = Path(path).name.rsplit(".", 1)[0]
+        read = open_run(path, bench, setting)
         for step in steps:
             started = time.perf_counter()
             target = out / f"{stem}.{step}.json"
-            result = evaluate(
-                path,
-                benchmark,
-                setting=setting,
-                encoder=encoder,
-                bertscore=scorer,
+            result = evaluate_run(
+                read.with_oracle(ABLATIONS[step]),
+                scorer,
                 render=render,
                 render_out=Path(render_root) / f"{stem}.{step}" if render_root else None,
                 image_settings=image_settings,
                 image_suite=suite,
-                oracle=ABLATIONS[step],
                 progress=progress,
                 out=target,
                 **evaluate_options,

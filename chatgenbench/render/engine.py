@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatgenbench.benchmark.loading import load_benchmark_catalog, resolve_source
+from chatgenbench.benchmark.loading import LoadedBenchmark, load_benchmark_catalog, resolve_source
 from chatgenbench.core.errors import RenderError
 from chatgenbench.core.storage import atomic_write_json
 from chatgenbench.render.backends import (
@@ -52,7 +52,7 @@ from chatgenbench.render.worker import (
 if TYPE_CHECKING:  # pragma: no cover
     from chatgenbench.benchmark.catalog import ModelCatalog
     from chatgenbench.benchmark.loading import BenchmarkInfo
-    from chatgenbench.predictions.validation import ValidationReport
+    from chatgenbench.predictions.report import ValidationReport
 
 # ``RenderError`` and ``merge_shards`` are imported from here by the command line.
 __all__ = ["RenderProgress", "RenderReport", "render_predictions"]
@@ -103,7 +103,7 @@ class RenderOptions:
 
 def render_predictions(
     predictions,
-    benchmark: str | os.PathLike = "sample",
+    benchmark: str | os.PathLike | LoadedBenchmark = "sample",
     *,
     catalog=None,
     out_dir: str | os.PathLike,
@@ -121,9 +121,12 @@ def render_predictions(
     """Render every valid prediction of a benchmark into a render folder and return the report.
 
     ``predictions`` is a prediction file or its :class:`chatgenbench.predictions.validation.ValidationReport`
-    (then the file is not parsed again). ``rows``: the benchmark's rows (dicts with at least ``id``,
-    ``setting`` and ``input_type``) when the caller has loaded them; they are used as they are, and
-    the benchmark is neither loaded nor its manifest's row count checked. ``catalog`` is None (the
+    (then the file is not parsed again). ``benchmark`` is a source (``sample``, a folder, a hub
+    id) or a :class:`chatgenbench.benchmark.loading.LoadedBenchmark` (then its rows and catalogue
+    are used, nothing is loaded again, and ``catalog`` is only recorded in the provenance).
+    ``rows``: the benchmark's rows (dicts with at least ``id``, ``setting`` and ``input_type``)
+    when the caller has loaded them; they are used as they are, and the benchmark is neither
+    loaded nor its manifest's row count checked. ``catalog`` is None (the
     benchmark's catalogue), a catalogue file laid over it (typically adding ``weights``), or a
     :class:`chatgenbench.benchmark.catalog.ModelCatalog`. ``device`` defaults to ``cuda`` when visible, else
     ``cpu``; ``dtype`` to fp16 on CUDA and fp32 on CPU. ``backend`` is a name in
@@ -142,10 +145,13 @@ def render_predictions(
     """
     started = time.perf_counter()
     job = _render_job(out_dir, shard, backend, device, dtype, cache_dir, options)
-    info = resolve_source(benchmark)
-    if rows is None:
-        rows = _benchmark_rows(benchmark, setting, info)
-    model_catalog = load_benchmark_catalog(benchmark, catalog)
+    if isinstance(benchmark, LoadedBenchmark):
+        info, model_catalog = benchmark.info, benchmark.catalog
+        rows = benchmark.rows if rows is None else rows
+    else:
+        info = resolve_source(benchmark)
+        rows = _benchmark_rows(benchmark, setting, info) if rows is None else rows
+        model_catalog = load_benchmark_catalog(benchmark, catalog)
     report = _validated(predictions, rows, model_catalog)
     plan = plan_renders(rows, report, model_catalog, job.request_settings())
     if job.shard:
@@ -279,7 +285,8 @@ def _validated(
     predictions: Any, rows: Iterable[dict[str, Any]], catalog: ModelCatalog
 ) -> ValidationReport:
     """Return ``predictions`` if it is a validation report, else the prediction file's report."""
-    from chatgenbench.predictions.validation import ValidationReport, validate_predictions
+    from chatgenbench.predictions.report import ValidationReport
+    from chatgenbench.predictions.validation import validate_predictions
 
     if isinstance(predictions, ValidationReport):
         return predictions

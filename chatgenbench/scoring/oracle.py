@@ -3,7 +3,7 @@
 The paper's Table 6 measures each step alone by giving the method the human-validated answer for
 the other steps. ``chatgenbench evaluate PRED --oracle STEPS`` does that: :func:`apply_oracle`
 replaces the fields of the given steps in every prediction with the benchmark's reference values
-before scoring and rendering, and :func:`mark_oracle_metrics` reports the step-wise metric of an
+before scoring and rendering, and :func:`oracle_stepwise` reports the step-wise metric of an
 oracle step as ``oracle`` (its value is the reference's own, not the method's score). A results
 file records the steps in ``oracle``.
 
@@ -116,26 +116,20 @@ def oracle_metric(step: str) -> dict[str, Any]:
     }
 
 
-def mark_oracle_metrics(
-    results: dict[str, Any], steps: Iterable[str], per_sample: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    """Report the step-wise metric of each oracle step as ``oracle`` in every slice, in place.
+def oracle_stepwise(stepwise: dict[str, Any], steps: Iterable[str]) -> dict[str, Any]:
+    """Return one slice's ``stepwise`` block with the metric of each oracle step reported
+    ``oracle`` (:func:`oracle_metric`)."""
+    steps = parse_oracle_steps(steps)
+    return {**stepwise, **{STEP_METRICS[step]: oracle_metric(step) for step in steps}}
 
-    Also records ``results["oracle"]`` (the steps and what was given) and clears the oracle
-    steps' per-sample scores in ``per_sample``. Returns ``results``.
-    """
-    from chatgenbench.scoring.results import slice_blocks
+
+def oracle_per_sample(records: list[dict[str, Any]], steps: Iterable[str]) -> list[dict[str, Any]]:
+    """Return per-sample records (:func:`chatgenbench.scoring.uncertainty.per_sample_records`)
+    with the scores of the oracle steps' metrics cleared (null)."""
     from chatgenbench.scoring.uncertainty import STEPWISE_SAMPLE_KEYS
 
-    steps = parse_oracle_steps(steps)
-    results["oracle"] = oracle_record(steps)
-    for _, block in slice_blocks(results):
-        for step in steps:
-            block.setdefault("stepwise", {})[STEP_METRICS[step]] = oracle_metric(step)
-    for record in per_sample or ():
-        for step in steps:
-            record[STEPWISE_SAMPLE_KEYS[STEP_METRICS[step]]] = None
-    return results
+    keys = [STEPWISE_SAMPLE_KEYS[STEP_METRICS[step]] for step in parse_oracle_steps(steps)]
+    return [{**record, **dict.fromkeys(keys)} for record in records]
 
 
 def oracle_record(steps: tuple[str, ...]) -> dict[str, Any]:

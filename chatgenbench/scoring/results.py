@@ -75,7 +75,11 @@ def attach_image_results(results: dict[str, Any], image) -> dict[str, Any]:
     return results
 
 
-def _with_placeholders(block: dict[str, Any]) -> dict[str, Any]:
+def _with_placeholders(
+    block: dict[str, Any], why: tuple[str, str | None] | None = None
+) -> dict[str, Any]:
+    if why is not None:
+        return {**block, "image": image_placeholders(*why), "unified": not_computed(*why)}
     return {
         **block,
         "image": image_placeholders(IMAGES_NOT_RENDERED, RENDER_FIX),
@@ -92,15 +96,21 @@ def build_results(
     overall: dict[str, Any],
     provenance: dict[str, Any],
     image=None,
+    extra: dict[str, Any] | None = None,
+    no_images: tuple[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """Return the results dict: ``header`` keys (``synthetic``, ``benchmark``, ``predictions``,
     ``validation``, ``normalisation``, ``metric_settings``), the step-wise ``settings`` and
-    ``overall`` blocks, ``provenance``, and the image blocks of ``image`` (an
-    :class:`~chatgenbench.scoring.images.ImageResults`) or, without it, ``not_computed`` ones."""
+    ``overall`` blocks, ``provenance``, the image blocks of ``image`` (an
+    :class:`~chatgenbench.scoring.images.ImageResults`) or, without it, ``not_computed`` ones
+    (the reason and fix: ``no_images``, default: not rendered), and last the ``extra`` keys
+    (``per_sample``, ``oracle``, ``random_weights``)."""
 
     def nest(block: dict[str, Any]) -> dict[str, Any]:
-        inner = {k: _with_placeholders(v) for k, v in block.get("by_input_type", {}).items()}
-        return {**_with_placeholders(block), "by_input_type": inner}
+        inner = {
+            k: _with_placeholders(v, no_images) for k, v in block.get("by_input_type", {}).items()
+        }
+        return {**_with_placeholders(block, no_images), "by_input_type": inner}
 
     results: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -111,4 +121,5 @@ def build_results(
     }
     if image is not None:
         attach_image_results(results, image)
+    results.update(extra or {})
     return results

@@ -2,11 +2,11 @@
 metrics of every slice.
 
 The image metrics already carry a seeded percentile bootstrap interval (``ci``, from
-:func:`chatgenbench.metrics.bootstrap.bootstrap_ci`); :func:`attach_stepwise_intervals` gives every
-computed step-wise metric of every slice the same kind of interval, drawn with the same function
-over the slice's per-sample scores. :func:`per_sample_records` is what a results file keeps of each
-sample (``per_sample``), so that two results can be compared sample by sample
-(:mod:`chatgenbench.analysis.comparison`).
+:func:`chatgenbench.metrics.bootstrap.bootstrap_ci`); :func:`slice_intervals` gives every computed
+step-wise metric of a slice the same kind of interval, drawn with the same function over the
+slice's per-sample scores (:func:`attach_stepwise_intervals`: of every slice of a results dict).
+:func:`per_sample_records` is what a results file keeps of each sample (``per_sample``), so that
+two results can be compared sample by sample (:mod:`chatgenbench.analysis.comparison`).
 """
 
 from __future__ import annotations
@@ -44,29 +44,43 @@ def stepwise_sample_value(sample: dict[str, Any], metric: str) -> float | None:
     return None if value is None else float(value)
 
 
+def slice_intervals(
+    stepwise: dict[str, Any], members: list[dict[str, Any]], bootstrap: Bootstrap
+) -> dict[str, Any]:
+    """Return one slice's ``stepwise`` block with a ``ci`` on every computed step-wise metric.
+
+    ``members`` are the scored samples of the slice. The interval is
+    :func:`chatgenbench.metrics.bootstrap.bootstrap_ci` of their per-sample scores (null for fewer than
+    two samples); a metric that was not computed, or has no per-sample scores, gets none.
+    """
+    found = dict(stepwise)
+    for name in METRICS.names_of("stepwise"):
+        metric = found.get(name)
+        if not isinstance(metric, dict) or metric.get("status") != STATUS_COMPUTED:
+            continue
+        values = [stepwise_sample_value(s, name) for s in members]
+        if any(v is None for v in values):
+            continue  # a metric registered without per-sample scores: no interval
+        ci = bootstrap_ci(
+            values, resamples=bootstrap.resamples, level=bootstrap.level, seed=bootstrap.seed
+        )
+        found[name] = {**metric, "ci": ci.to_dict() if ci else None}
+    return found
+
+
 def attach_stepwise_intervals(
     results: dict[str, Any], samples: list[dict[str, Any]], bootstrap: Bootstrap
 ) -> dict[str, Any]:
     """Give every computed step-wise metric of every slice of ``results`` a ``ci``, in place.
 
-    ``samples`` are the scored samples the slices were aggregated from. The interval is
-    :func:`chatgenbench.metrics.bootstrap.bootstrap_ci` of the slice's per-sample scores (null for a
-    slice of fewer than two samples); a metric that was not computed gets none. Records the
-    bootstrap in ``metric_settings.stepwise_bootstrap``. Returns ``results``.
+    ``samples`` are the scored samples the slices were aggregated from (see
+    :func:`slice_intervals`). Records the bootstrap in ``metric_settings.stepwise_bootstrap``.
+    Returns ``results``.
     """
     for piece, block in slice_blocks(results):
-        members = [s for s in samples if piece.selects(s)]
-        for name in METRICS.names_of("stepwise"):
-            metric = (block.get("stepwise") or {}).get(name)
-            if not isinstance(metric, dict) or metric.get("status") != STATUS_COMPUTED:
-                continue
-            values = [stepwise_sample_value(s, name) for s in members]
-            if any(v is None for v in values):
-                continue  # a metric registered without per-sample scores: no interval
-            ci = bootstrap_ci(
-                values, resamples=bootstrap.resamples, level=bootstrap.level, seed=bootstrap.seed
-            )
-            metric["ci"] = ci.to_dict() if ci else None
+        if block.get("stepwise"):
+            members = [s for s in samples if piece.selects(s)]
+            block["stepwise"] = slice_intervals(block["stepwise"], members, bootstrap)
     results.setdefault("metric_settings", {})["stepwise_bootstrap"] = bootstrap_settings(bootstrap)
     return results
 

@@ -109,3 +109,33 @@ def test_cli_ablate_prints_the_table_and_the_cache_count(
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
         "method.arguments.json", "method.model.json"
     ]  # fmt: skip
+
+
+def test_the_ablations_of_a_file_open_the_benchmark_and_read_the_file_once(
+    tmp_path, minilm_scorer, monkeypatch
+):
+    import chatgenbench.benchmark.loading as loading_module
+    import chatgenbench.predictions.validation as validation_module
+
+    calls = {"load_benchmark": 0, "read_prediction_rows": 0}
+
+    def counted(owner, name):
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, wrapper)
+
+    counted(loading_module, "load_benchmark")
+    counted(validation_module, "read_prediction_rows")
+    predictions = write_predictions(tmp_path / "method.jsonl", _predictions())
+    outcome = run_ablations(
+        [predictions], "sample", out_dir=tmp_path / "out", render=False,
+        bertscore=minilm_scorer, progress=False,
+    )  # fmt: skip
+    assert [run["step"] for run in outcome["runs"]] == ["prompt", "model", "arguments"]
+    assert calls == {"load_benchmark": 1, "read_prediction_rows": 1}
+    selection = outcome["results"][(str(predictions), "model")]["overall"]["stepwise"]
+    assert selection["selection_accuracy"]["value"] == pytest.approx(11 / 12)

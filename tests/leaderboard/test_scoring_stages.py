@@ -339,3 +339,50 @@ def test_a_queue_made_before_stages_gains_the_columns(tmp_path):
     queue = ScoringQueue(path)
     (job,) = queue.jobs()
     assert (job.submission, job.stage, job.stage_text()) == ("old", None, "queued")
+
+
+@pytest.mark.parametrize("oracle", ["", "model"], ids=["full-run", "ablation"])
+def test_a_rendering_job_reads_its_inputs_once_and_runs_bertscore_once(
+    scored, demo_weights, minilm_scorer, tmp_path, monkeypatch, oracle
+):
+    """One rendering job (a full run, or an ablation with 'oracle' in meta.yaml) parses the
+    prediction file once, opens the benchmark (rows and catalogue) once and computes BERTScore
+    once, however many stages it has."""
+    import chatgenbench.benchmark.catalog as catalog_module
+    import chatgenbench.benchmark.loading as loading_module
+    import chatgenbench.predictions.validation as validation_module
+    from chatgenbench.metrics.bertscore import PromptBERTScore
+
+    _, _, _, root = scored
+    store = SubmissionStore(tmp_path / "store")
+    data = Path(demo_weights["predictions"]).read_bytes()
+    check = store.check_upload(
+        "predictions.jsonl", data, {**META, "name": "counted", "oracle": oracle}
+    )
+    assert check.ok, check.problems
+    store.add(check, data)
+    ScoringQueue(default_queue_path(store.root)).enqueue("counted")
+    worker = worker_for(store, deployment_for(demo_weights, root / "cache"), minilm_scorer)
+    calls = {"read_prediction_rows": 0, "load_benchmark": 0, "load_catalog": 0, "score": 0}
+
+    def counted(owner, name):
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, wrapper)
+
+    counted(validation_module, "read_prediction_rows")
+    counted(loading_module, "load_benchmark")
+    counted(catalog_module, "load_catalog")
+    counted(PromptBERTScore, "score")
+    assert worker.run(once=True) == 1
+    (job,) = worker.queue.jobs()
+    assert job.state == "done", job.error
+    assert calls == {"read_prediction_rows": 1, "load_benchmark": 1, "load_catalog": 1, "score": 1}
+    results = store.load("counted").results
+    assert results["oracle"]["steps"] == ([oracle] if oracle else [])
+    assert results["settings"]["supervised"]["image"]["clip_score"]["status"] == "computed"
+    assert results["per_sample"][0]["prompt_bertscore"] == pytest.approx(1.0, abs=1e-4)
