@@ -12,11 +12,14 @@ and their bytes handed to the caller in memory. A member is *refused* (counted i
 - a zip member claims more than :attr:`ArchiveLimits.max_ratio` times its compressed size, or its
   data cannot be read back as declared (``bomb``, ``corrupt``, ``encrypted``).
 
-Compressed tars are decompressed here in small chunks with a bounded output size, counting the bytes
-in and out: when the whole stream, or the current member alone, passes ``max_ratio`` (after a
-``ratio_slack_bytes`` allowance), or the stream passes ``max_total_bytes``, reading stops with
-``stopped`` set in the report. Memory stays bounded by the member size limit whatever the archive
-holds.
+Bounds hold over the whole archive, not only per member. Compressed tars are decompressed here in
+small chunks with a bounded output size, counting the bytes in and out: when the whole stream, or
+the current member alone, passes ``max_ratio`` (after a ``ratio_slack_bytes`` allowance), or the
+stream passes ``max_total_bytes``, reading stops with ``stopped`` set in the report. A zip whose
+members together declare more than ``max_total_bytes``, or more than ``max_ratio`` times the
+archive's size on disk, is refused whole before any member is read (``stopped``, one ``bomb``).
+Members are yielded one at a time and nothing here keeps them: memory stays bounded by the member
+size limit whatever the archive holds.
 
 >>> archive_suffix("few_test_img/few_test.tar.gz")
 '.tar.gz'
@@ -376,6 +379,8 @@ def _read_zip(path, want, limits, report) -> Iterator[tuple[str, bytes | None]]:
             how_to_fix="check the download (its size and checksum) and try again",
         ) from None
     with archive:
+        if _zip_declares_too_much(path, archive, limits, report):
+            return
         total = 0
         for number, info in enumerate(archive.infolist(), 1):
             name = info.filename
@@ -410,6 +415,32 @@ def _read_zip(path, want, limits, report) -> Iterator[tuple[str, bytes | None]]:
                 report.extensions[member_extension(name)] += 1
                 yield name, data
         report.uncompressed_bytes = total
+
+
+def _zip_declares_too_much(path: Path, archive: zipfile.ZipFile, limits, report) -> bool:
+    """Refuse a whole zip, before reading a member, when its central directory declares more
+    bytes than ``max_total_bytes``, or more than ``max_ratio`` times the archive's size on disk
+    (after ``ratio_slack_bytes``): members each under the per-member bounds may sum to a bomb.
+
+    The archive's size on disk is used, not the members' declared compressed sizes, which a forged
+    central directory can inflate. A member cannot inflate past its declared size (reading stops
+    there, and a member whose data does not match is ``corrupt``), so the declared total bounds
+    what is inflated.
+    """
+    declared = sum(info.file_size for info in archive.infolist() if not info.is_dir())
+    on_disk = max(path.stat().st_size, 1)
+    if declared > limits.max_total_bytes:
+        why = f"more than {limits.max_total_bytes} bytes uncompressed"
+    elif declared > limits.ratio_slack_bytes and declared > limits.max_ratio * on_disk:
+        why = f"the archive expands more than {limits.max_ratio:g} times"
+    else:
+        return False
+    report.stopped = (
+        f"compression bomb: its members declare {declared} bytes in all from {on_disk} bytes on "
+        f"disk ({why}); no member was read"
+    )
+    report.refuse("(whole archive)", "bomb")
+    return True
 
 
 def _read_zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, report) -> bytes | None:
