@@ -20,7 +20,6 @@ with an image, records without, members used and unused, and everything refused.
 from __future__ import annotations
 
 import io
-import json
 import os
 import warnings
 from collections import Counter, defaultdict
@@ -38,6 +37,7 @@ from chatgenbench.benchmark.archives import (
     read_archive,
     webdataset_key,
 )
+from chatgenbench.benchmark.records import parse_json_text, record_problem
 from chatgenbench.core.errors import KeyMapError
 
 #: Images with more pixels than this are refused (a small PNG can decode to gigabytes).
@@ -293,19 +293,37 @@ def _hidden(name: str) -> bool:
 def _parse_records(archive: str, name: str, data: bytes) -> tuple[list[Any], bool]:
     """Return the records of one record member and whether it is a single webdataset sample: a
     JSON object is one record, a JSON list or a JSONL member holds many (an annotation file packed
-    beside the images)."""
+    beside the images). Raises :class:`KeyMapError` naming the archive, the member and the line or
+    record for text that is not UTF-8 or JSON, or a record :func:`record_problem` refuses."""
+    where = f"{archive}: member {name!r}"
+    how_to_fix = (
+        "set the key map's 'webdataset: {records: []}' if the archive's JSON members are not "
+        "benchmark records"
+    )
     try:
         text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise KeyMapError(f"{where}: not UTF-8 text ({error})", how_to_fix=how_to_fix) from None
+    try:
         if name.casefold().endswith(".jsonl"):
-            return [json.loads(line) for line in text.splitlines() if line.strip()], False
-        value = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise KeyMapError(
-            f"{archive}: member {name!r}: not valid JSON ({error})",
-            how_to_fix="set the key map's 'webdataset: {records: []}' if the archive's JSON "
-            "members are not benchmark records",
-        ) from None
-    return (value, False) if isinstance(value, list) else ([value], True)
+            lines = enumerate(text.splitlines(), 1)
+            parsed = [
+                parse_json_text(line, f"{where}: line {number}")
+                for number, line in lines
+                if line.strip()
+            ]
+            single = False
+        else:
+            value = parse_json_text(text, where)
+            parsed, single = (value, False) if isinstance(value, list) else ([value], True)
+    except KeyMapError as error:
+        raise KeyMapError(str(error), how_to_fix=how_to_fix) from None
+    for number, raw in enumerate(parsed, 1):
+        problem = record_problem(raw)
+        if problem is not None:
+            record = "" if single else f": record {number}"
+            raise KeyMapError(f"{where}{record}: {problem}")
+    return parsed, single
 
 
 def image_problem(data: bytes) -> str | None:

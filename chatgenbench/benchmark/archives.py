@@ -6,7 +6,8 @@ archive from outside is untrusted. So nothing here writes to disk: members are s
 and their bytes handed to the caller in memory. A member is *refused* (counted in the
 :class:`ArchiveReport`, with its name, never read) when
 
-- its name is absolute, has a drive letter, a ``..`` part or a NUL (``unsafe_path``);
+- its name is absolute, has a drive letter, a ``..`` part or a NUL (``unsafe_path``), or is not
+  UTF-8 text (``name_not_utf8``: its bytes could not be stored in a benchmark folder);
 - it is a symbolic or hard link (``link``), or a device, FIFO or other special file (``special_file``);
 - it is larger than :attr:`ArchiveLimits.max_member_bytes` (``oversize``);
 - a zip member claims more than :attr:`ArchiveLimits.max_ratio` times its compressed size, or its
@@ -45,6 +46,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from chatgenbench.core.errors import BenchmarkError
+from chatgenbench.core.normalize import has_lone_surrogate, printable_text
 
 MiB = 1024 * 1024
 
@@ -62,6 +64,7 @@ ARCHIVE_SUFFIXES: dict[str, str] = {
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 REFUSAL_REASONS = (
     "unsafe_path",
+    "name_not_utf8",
     "link",
     "special_file",
     "oversize",
@@ -102,7 +105,7 @@ class ArchiveReport:
         """Count one refused member (and keep the first few names as examples)."""
         self.refused[reason] += 1
         if len(self.refused_examples) < _EXAMPLES:
-            self.refused_examples.append({"name": name, "reason": reason})
+            self.refused_examples.append({"name": printable_text(name), "reason": reason})
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dict."""
@@ -315,6 +318,8 @@ def _read_tar(path, compression, want, limits, report) -> Iterator[tuple[str, by
                     continue
                 if unsafe_member_name(name):
                     report.refuse(name, "unsafe_path")
+                elif has_lone_surrogate(name):
+                    report.refuse(name, "name_not_utf8")
                 elif member.issym() or member.islnk():
                     report.refuse(name, "link")
                 elif not member.isfile():
@@ -373,7 +378,7 @@ def _zip_file_type(info: zipfile.ZipInfo) -> str:
 def _read_zip(path, want, limits, report) -> Iterator[tuple[str, bytes | None]]:
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as error:
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as error:  # a name flagged UTF-8
         raise BenchmarkError(
             f"{path}: not a readable zip archive ({error})",
             how_to_fix="check the download (its size and checksum) and try again",
@@ -394,6 +399,8 @@ def _read_zip(path, want, limits, report) -> Iterator[tuple[str, bytes | None]]:
             declared_ratio = info.file_size / max(info.compress_size, 1)
             if unsafe_member_name(name):
                 report.refuse(name, "unsafe_path")
+            elif has_lone_surrogate(name):
+                report.refuse(name, "name_not_utf8")
             elif kind != "file":
                 report.refuse(name, kind)
             elif info.file_size > limits.max_member_bytes:

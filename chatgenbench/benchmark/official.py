@@ -46,9 +46,9 @@ from chatgenbench.benchmark.catalog import CatalogEntry, ModelCatalog
 from chatgenbench.benchmark.folder import MANIFEST_FILENAME, BenchmarkInfo, write_benchmark_folder
 from chatgenbench.benchmark.model_list import alias_value as _value_map
 from chatgenbench.benchmark.model_list import catalog_entry, find_model_list, read_model_list
-from chatgenbench.benchmark.records import RecordError, to_row
+from chatgenbench.benchmark.records import RecordError, parse_json_text, record_problem, to_row
 from chatgenbench.core.errors import BenchmarkError, KeyMapError
-from chatgenbench.core.normalize import normalize_model_name
+from chatgenbench.core.normalize import has_lone_surrogate, normalize_model_name, printable_text
 from chatgenbench.core.storage import chatgenbench_home
 
 #: The official ChatGenBench release on the Hugging Face hub.
@@ -234,19 +234,31 @@ def _image(
                 return ref
             raise RecordError(f"{field}: image file {value!r} not found under {base}")
         return {"bytes": _read_image_file(path, value, field, archives), "path": None}
+    problem = image_type_problem(value)
+    if problem is not None:
+        raise RecordError(f"{field}: {problem}")
+    data, inner = value.get("bytes"), value.get("path")
+    if data is None:
+        return _image(inner, base, root, archives, field) if inner else None
+    _check_image_bytes(bytes(data), f"{field}: the image's bytes", len(data))
+    return {"bytes": bytes(data), "path": None}
+
+
+def image_type_problem(value: Any) -> str | None:
+    """Return why a record's image value has the wrong type, or None for a text path, an object
+    with ``bytes`` (binary) or ``path`` (text), or None (no image)."""
+    if value is None or isinstance(value, str):
+        return None
     if isinstance(value, dict) and ("bytes" in value or "path" in value):
         data, inner = value.get("bytes"), value.get("path")
-        if data is None and isinstance(inner, str) and inner:
-            return _image(inner, base, root, archives, field)
-        if isinstance(data, (bytes, bytearray)):
-            _check_image_bytes(bytes(data), f"{field}: the image's bytes", len(data))
-            return {"bytes": bytes(data), "path": None}
+        if isinstance(data, (bytes, bytearray)) or (data is None and inner in (None, "")):
+            return None
+        if data is None and isinstance(inner, str):
+            return None
         got = f"bytes of type {type(data).__name__}" if data is not None else f"path {inner!r}"
-        raise RecordError(
-            f"{field}: expected an image as {{bytes: <binary>}} or {{path: <text>}}, got {got}"
-        )
-    raise RecordError(
-        f"{field}: expected an image path (text) or an object with 'path' or 'bytes', got "
+        return f"expected an image as {{bytes: <binary>}} or {{path: <text>}}, got {got}"
+    return (
+        "expected an image path (text) or an object with 'path' or 'bytes', got "
         f"{type(value).__name__} {_bounded_repr(value)}"
     )
 
@@ -382,21 +394,45 @@ def _setting_from_path(path: Path, key_map: dict[str, Any]) -> str:
     return "supervised"
 
 
-def _read_raw_file(path: Path) -> list[Any]:
+def _read_raw_file(path: Path, where: str | None = None) -> list[Any]:
+    """Return the records of a raw JSON, JSONL or Parquet file, each checked by
+    :func:`~chatgenbench.benchmark.records.record_problem`.
+
+    Raises :class:`KeyMapError` naming the file (``where``, else its path) and the line or record
+    for text that is not UTF-8 or not JSON, JSON nested too deeply for the parser, a record holding
+    a lone surrogate or nested past the bound, and a Parquet file that cannot be read.
+    """
+    where = where or str(path)
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        return pq.read_table(path).to_pylist()
-    text = path.read_text("utf-8")
-    if path.suffix == ".jsonl":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    data = json.loads(text)
-    if isinstance(data, dict):
-        for value in data.values():
-            if isinstance(value, list):
-                return value
-        return [data]
-    return data
+        try:
+            records = pq.read_table(path).to_pylist()
+        except Exception as error:  # pyarrow raises several types for a damaged file
+            raise KeyMapError(f"{where}: not a readable Parquet file ({error})") from None
+    else:
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise KeyMapError(f"{where}: not UTF-8 text ({error})") from None
+        if path.suffix == ".jsonl":
+            records = [
+                parse_json_text(line, f"{where}: line {number}")
+                for number, line in enumerate(text.splitlines(), 1)
+                if line.strip()
+            ]
+        else:
+            data = parse_json_text(text, where)
+            records = data
+            if isinstance(data, dict):
+                records = next((v for v in data.values() if isinstance(v, list)), [data])
+            elif not isinstance(data, list):
+                records = [data]
+    for index, raw in enumerate(records):
+        problem = record_problem(raw)
+        if problem is not None:
+            raise KeyMapError(f"{where}: record {index + 1}: {problem}")
+    return records
 
 
 def arguments_source(raw: dict[str, Any], arguments: Any) -> dict[str, Any]:
@@ -463,7 +499,15 @@ def convert_raw_folder(
         raise KeyMapError(f"raw benchmark folder not found: {root}")
     key_map = load_key_map(key_map)
     files = raw_data_files(root, key_map)
-    archives = ArchiveImages(root, key_map, limits=archive_limits).scan()
+    archives = ArchiveImages(root, key_map, limits=archive_limits)
+    for path in [*files, *archives.paths]:
+        if has_lone_surrogate(str(path.relative_to(root))):
+            raise KeyMapError(
+                f"{printable_text(str(path.relative_to(root)))}: the file's name is not UTF-8 "
+                "text, so it cannot be recorded in the benchmark folder",
+                how_to_fix="rename the file (e.g. 'convmv -f latin1 -t utf8')",
+            )
+    archives.scan()
     if not files and not archives.records:
         raise KeyMapError(
             f"no raw data files ({', '.join(RAW_SUFFIXES)}) and no webdataset records under {root}"
@@ -474,7 +518,7 @@ def convert_raw_folder(
     for path in files:
         relative = path.relative_to(root)
         default_setting = _setting_from_path(relative, key_map)
-        raw_records = _read_raw_file(path)
+        raw_records = _read_raw_file(path, str(relative))
         for index, raw in enumerate(raw_records):
             where = f"{relative}: record {index + 1}"
             try:
