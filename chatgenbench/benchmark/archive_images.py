@@ -8,16 +8,18 @@
    members of a webdataset archive (``KEY.json`` beside ``KEY.png``).
 2. After the records have been matched to members (:meth:`lookup`, :meth:`group_image`),
    :meth:`load` reads only the members that were matched, stopping as soon as it has them all.
+   Each member is checked as it is read (:func:`image_problem`: an image, readable, under
+   :data:`MAX_IMAGE_PIXELS`) and a refused one is released at once, so a release of large
+   non-images never sits in memory together.
 
 A matched member is a :class:`MemberRef` in the record until :meth:`resolve` turns it into image
-bytes, checked to be a readable image of sane size. :meth:`report` gives the match rate: records
+bytes (or None, with the refusal counted). :meth:`report` gives the match rate: records
 with an image, records without, members used and unused, and everything refused.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
 import warnings
 from collections import Counter, defaultdict
@@ -35,6 +37,7 @@ from chatgenbench.benchmark.archives import (
     read_archive,
     webdataset_key,
 )
+from chatgenbench.benchmark.records import parse_json_text, record_problem
 from chatgenbench.core.errors import KeyMapError
 
 #: Images with more pixels than this are refused (a small PNG can decode to gigabytes).
@@ -94,6 +97,7 @@ class ArchiveImages:
         self._image_members: dict[str, int] = Counter()
         self._wanted: dict[str, set[str]] = defaultdict(set)
         self._data: dict[MemberRef, bytes] = {}
+        self._problems: dict[MemberRef, str] = {}
         self.not_found: Counter = Counter()
         self.ambiguous: Counter = Counter()
         self.refused_images: Counter = Counter()
@@ -117,7 +121,7 @@ class ArchiveImages:
             archive = self._relative(path)
             report = ArchiveReport(archive)
             groups: dict[str, dict[str, MemberRef]] = defaultdict(dict)
-            records: list[tuple[str, str, bytes]] = []
+            records: list[tuple[str, str, list[Any], bool]] = []
             members = read_archive(
                 path,
                 want=lambda name: member_extension(name).lstrip(".") in record_extensions,
@@ -134,10 +138,10 @@ class ArchiveImages:
                     groups[key][extension] = ref
                     for member_key in member_keys(name):
                         self._index[member_key].add(ref)
-                elif data is not None:
-                    records.append((name, key, data))
-            for name, key, data in records:
-                parsed, single = _parse_records(archive, name, data)
+                elif data is not None:  # parsed now, so that its bytes are not kept
+                    records.append((name, key, *_parse_records(archive, name, data)))
+                    del data
+            for name, key, parsed, single in records:
                 for number, raw in enumerate(parsed):
                     if single:  # a webdataset sample: its key's images are its own
                         self.records.append(
@@ -222,19 +226,23 @@ class ArchiveImages:
             missing = set(wanted)
             for name, data in read_archive(path, want=missing.__contains__, limits=self.limits):
                 if data is not None and name in missing:
-                    self._data[MemberRef(archive, name)] = data
+                    # one member at a time: checked as it is read, and a refused one released
+                    # at once rather than held with the others until the records are built
+                    ref = MemberRef(archive, name)
+                    problem = image_problem(data)
+                    if problem is None:
+                        self._data[ref] = data
+                    else:
+                        self._problems[ref] = problem
+                    del data
                     missing.discard(name)
                     if not missing:
                         break
 
     def resolve(self, ref: MemberRef) -> dict[str, Any] | None:
         """Return the member as an image value (``{bytes, path}``), or None when it was refused."""
-        data = self._data.get(ref)
-        reason = None
-        if data is None:
-            reason = "not_read"
-        else:
-            reason = _image_problem(data)
+        data = self._data.pop(ref, None)  # handed over: the record holds it from here
+        reason = self._problems.get(ref) or ("not_read" if data is None else None)
         if reason is not None:
             self.refused_images[reason] += 1
             if len(self.refused_image_examples) < _EXAMPLES:
@@ -285,34 +293,66 @@ def _hidden(name: str) -> bool:
 def _parse_records(archive: str, name: str, data: bytes) -> tuple[list[Any], bool]:
     """Return the records of one record member and whether it is a single webdataset sample: a
     JSON object is one record, a JSON list or a JSONL member holds many (an annotation file packed
-    beside the images)."""
+    beside the images). Raises :class:`KeyMapError` naming the archive, the member and the line or
+    record for text that is not UTF-8 or JSON, or a record :func:`record_problem` refuses."""
+    where = f"{archive}: member {name!r}"
+    how_to_fix = (
+        "set the key map's 'webdataset: {records: []}' if the archive's JSON members are not "
+        "benchmark records"
+    )
     try:
         text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise KeyMapError(f"{where}: not UTF-8 text ({error})", how_to_fix=how_to_fix) from None
+    try:
         if name.casefold().endswith(".jsonl"):
-            return [json.loads(line) for line in text.splitlines() if line.strip()], False
-        value = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise KeyMapError(
-            f"{archive}: member {name!r}: not valid JSON ({error})",
-            how_to_fix="set the key map's 'webdataset: {records: []}' if the archive's JSON "
-            "members are not benchmark records",
-        ) from None
-    return (value, False) if isinstance(value, list) else ([value], True)
+            lines = enumerate(text.splitlines(), 1)
+            parsed = [
+                parse_json_text(line, f"{where}: line {number}")
+                for number, line in lines
+                if line.strip()
+            ]
+            single = False
+        else:
+            value = parse_json_text(text, where)
+            parsed, single = (value, False) if isinstance(value, list) else ([value], True)
+    except KeyMapError as error:
+        raise KeyMapError(str(error), how_to_fix=how_to_fix) from None
+    for number, raw in enumerate(parsed, 1):
+        problem = record_problem(raw)
+        if problem is not None:
+            record = "" if single else f": record {number}"
+            raise KeyMapError(f"{where}{record}: {problem}")
+    return parsed, single
 
 
-def _image_problem(data: bytes) -> str | None:
-    """Return why ``data`` is not a usable image (``not_an_image``, ``too_many_pixels``), or None."""
+def image_problem(data: bytes) -> str | None:
+    """Return why ``data`` is not a usable image, or None: the one check for every image a release
+    brings, archive member or file on disk.
+
+    ``not_an_image`` (no image format recognises it: text, an empty file), ``too_many_pixels``
+    (more than :data:`MAX_IMAGE_PIXELS` declared, checked before any pixel is decoded) or
+    ``damaged_image`` (the header opens but the data does not read back: a truncated file). A PNG's
+    chunks are verified without decoding; other formats are decoded (a JPEG at 1/8 scale).
+    """
     from PIL import Image
 
+    stage = "not_an_image"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
+                if width * height > MAX_IMAGE_PIXELS or width <= 0 or height <= 0:
+                    return "too_many_pixels" if width * height else "not_an_image"
+                stage = "damaged_image"
+                if image.format == "PNG":
+                    image.verify()
+                else:
+                    image.draft(image.mode, (max(width // 8, 1), max(height // 8, 1)))
+                    image.load()
     except Image.DecompressionBombError:
         return "too_many_pixels"
-    except Exception:  # PIL raises many types for bytes that are not an image; all mean the same
-        return "not_an_image"
-    if width * height > MAX_IMAGE_PIXELS:
-        return "too_many_pixels"
+    except Exception:  # PIL raises many types for bytes it cannot read; the stage says which
+        return stage
     return None

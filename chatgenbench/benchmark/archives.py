@@ -6,17 +6,21 @@ archive from outside is untrusted. So nothing here writes to disk: members are s
 and their bytes handed to the caller in memory. A member is *refused* (counted in the
 :class:`ArchiveReport`, with its name, never read) when
 
-- its name is absolute, has a drive letter, a ``..`` part or a NUL (``unsafe_path``);
+- its name is absolute, has a drive letter, a ``..`` part or a NUL (``unsafe_path``), or is not
+  UTF-8 text (``name_not_utf8``: its bytes could not be stored in a benchmark folder);
 - it is a symbolic or hard link (``link``), or a device, FIFO or other special file (``special_file``);
 - it is larger than :attr:`ArchiveLimits.max_member_bytes` (``oversize``);
 - a zip member claims more than :attr:`ArchiveLimits.max_ratio` times its compressed size, or its
   data cannot be read back as declared (``bomb``, ``corrupt``, ``encrypted``).
 
-Compressed tars are decompressed here in small chunks with a bounded output size, counting the bytes
-in and out: when the whole stream, or the current member alone, passes ``max_ratio`` (after a
-``ratio_slack_bytes`` allowance), or the stream passes ``max_total_bytes``, reading stops with
-``stopped`` set in the report. Memory stays bounded by the member size limit whatever the archive
-holds.
+Bounds hold over the whole archive, not only per member. Compressed tars are decompressed here in
+small chunks with a bounded output size, counting the bytes in and out: when the whole stream, or
+the current member alone, passes ``max_ratio`` (after a ``ratio_slack_bytes`` allowance), or the
+stream passes ``max_total_bytes``, reading stops with ``stopped`` set in the report. A zip whose
+members together declare more than ``max_total_bytes``, or more than ``max_ratio`` times the
+archive's size on disk, is refused whole before any member is read (``stopped``, one ``bomb``).
+Members are yielded one at a time and nothing here keeps them: memory stays bounded by the member
+size limit whatever the archive holds.
 
 >>> archive_suffix("few_test_img/few_test.tar.gz")
 '.tar.gz'
@@ -42,6 +46,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from chatgenbench.core.errors import BenchmarkError
+from chatgenbench.core.normalize import has_lone_surrogate, printable_text
 
 MiB = 1024 * 1024
 
@@ -59,6 +64,7 @@ ARCHIVE_SUFFIXES: dict[str, str] = {
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 REFUSAL_REASONS = (
     "unsafe_path",
+    "name_not_utf8",
     "link",
     "special_file",
     "oversize",
@@ -99,7 +105,7 @@ class ArchiveReport:
         """Count one refused member (and keep the first few names as examples)."""
         self.refused[reason] += 1
         if len(self.refused_examples) < _EXAMPLES:
-            self.refused_examples.append({"name": name, "reason": reason})
+            self.refused_examples.append({"name": printable_text(name), "reason": reason})
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dict."""
@@ -312,6 +318,8 @@ def _read_tar(path, compression, want, limits, report) -> Iterator[tuple[str, by
                     continue
                 if unsafe_member_name(name):
                     report.refuse(name, "unsafe_path")
+                elif has_lone_surrogate(name):
+                    report.refuse(name, "name_not_utf8")
                 elif member.issym() or member.islnk():
                     report.refuse(name, "link")
                 elif not member.isfile():
@@ -370,12 +378,14 @@ def _zip_file_type(info: zipfile.ZipInfo) -> str:
 def _read_zip(path, want, limits, report) -> Iterator[tuple[str, bytes | None]]:
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as error:
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as error:  # a name flagged UTF-8
         raise BenchmarkError(
             f"{path}: not a readable zip archive ({error})",
             how_to_fix="check the download (its size and checksum) and try again",
         ) from None
     with archive:
+        if _zip_declares_too_much(path, archive, limits, report):
+            return
         total = 0
         for number, info in enumerate(archive.infolist(), 1):
             name = info.filename
@@ -389,6 +399,8 @@ def _read_zip(path, want, limits, report) -> Iterator[tuple[str, bytes | None]]:
             declared_ratio = info.file_size / max(info.compress_size, 1)
             if unsafe_member_name(name):
                 report.refuse(name, "unsafe_path")
+            elif has_lone_surrogate(name):
+                report.refuse(name, "name_not_utf8")
             elif kind != "file":
                 report.refuse(name, kind)
             elif info.file_size > limits.max_member_bytes:
@@ -410,6 +422,32 @@ def _read_zip(path, want, limits, report) -> Iterator[tuple[str, bytes | None]]:
                 report.extensions[member_extension(name)] += 1
                 yield name, data
         report.uncompressed_bytes = total
+
+
+def _zip_declares_too_much(path: Path, archive: zipfile.ZipFile, limits, report) -> bool:
+    """Refuse a whole zip, before reading a member, when its central directory declares more
+    bytes than ``max_total_bytes``, or more than ``max_ratio`` times the archive's size on disk
+    (after ``ratio_slack_bytes``): members each under the per-member bounds may sum to a bomb.
+
+    The archive's size on disk is used, not the members' declared compressed sizes, which a forged
+    central directory can inflate. A member cannot inflate past its declared size (reading stops
+    there, and a member whose data does not match is ``corrupt``), so the declared total bounds
+    what is inflated.
+    """
+    declared = sum(info.file_size for info in archive.infolist() if not info.is_dir())
+    on_disk = max(path.stat().st_size, 1)
+    if declared > limits.max_total_bytes:
+        why = f"more than {limits.max_total_bytes} bytes uncompressed"
+    elif declared > limits.ratio_slack_bytes and declared > limits.max_ratio * on_disk:
+        why = f"the archive expands more than {limits.max_ratio:g} times"
+    else:
+        return False
+    report.stopped = (
+        f"compression bomb: its members declare {declared} bytes in all from {on_disk} bytes on "
+        f"disk ({why}); no member was read"
+    )
+    report.refuse("(whole archive)", "bomb")
+    return True
 
 
 def _read_zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, report) -> bytes | None:

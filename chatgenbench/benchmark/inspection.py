@@ -3,7 +3,9 @@
 :func:`inspect_raw_folder` lists the raw files with their record counts, the raw field names with an
 example value each, the archives' member counts and extensions (and what they refuse), which raw
 field each key-map entry matched (and in how many records), the model list's column mapping, and
-the command that converts the folder. :func:`format_inspection` prints it;
+the command that converts the folder. A file whose records cannot be data (not JSON, nested too
+deeply, a lone surrogate) is listed with the reason; image fields of the wrong type are counted
+per file (``image_field_problems``), with examples naming the record and the field. :func:`format_inspection` prints it;
 :func:`conversion_summary` prints the match rates of a folder already converted.
 """
 
@@ -26,6 +28,7 @@ from chatgenbench.benchmark.official import (
     _read_raw_file,
     _setting_from_path,
     arguments_source,
+    image_type_problem,
     is_hub_id,
     load_key_map,
     raw_data_files,
@@ -34,6 +37,7 @@ from chatgenbench.core.errors import ChatGenBenchError, KeyMapError
 
 #: Records per file whose fields are sampled (counting reads every record).
 SAMPLED_RECORDS = 200
+_EXAMPLES = 10
 
 
 def _short(value: Any, width: int = 60) -> str:
@@ -136,13 +140,14 @@ def inspect_raw_folder(
             "setting": _setting_from_path(Path(relative), key_map_dict),
         }
         try:
-            records = _read_raw_file(path)
+            records = _read_raw_file(path, relative)
         except (ValueError, OSError, ImportError) as error:  # bad JSON, unreadable Parquet, ...
             entry["error"] = f"{type(error).__name__}: {error}"
             report["files"].append(entry)
             continue
         entry["records"] = len(records)
         entry["fields"] = _fields(records[:SAMPLED_RECORDS])
+        _note_image_problems(entry, records, key_map_dict)
         sampled += records[:SAMPLED_RECORDS]
         report["files"].append(entry)
     try:
@@ -158,6 +163,7 @@ def inspect_raw_folder(
             entry["setting"] = _setting_from_path(Path(name), key_map_dict)
             if members:
                 entry["fields"] = _fields(members[:SAMPLED_RECORDS])
+                _note_image_problems(entry, members, key_map_dict)
                 sampled += members[:SAMPLED_RECORDS]
             report["archives"][name] = entry
         report["image_members"] = archives.image_members
@@ -174,6 +180,31 @@ def inspect_raw_folder(
         command += ["--models", str(models)]
     report["command"] = shlex.join(command)
     return report
+
+
+def _note_image_problems(entry: dict[str, Any], records: list[Any], key_map: dict) -> None:
+    """Add ``image_field_problems`` to a file's entry: records whose image or reference image
+    value has a type the converter refuses (a number, a boolean, an object without ``path`` or
+    ``bytes``), as ``record N: field: problem`` (the first few, and how many in all)."""
+    problems: list[str] = []
+    count = 0
+    for number, record in enumerate(records, 1):
+        if not isinstance(record, dict):
+            continue
+        image = _first_value(record, key_map["fields"]["image"])
+        references = _first_value(record, key_map["fields"]["reference_images"])
+        values = [("image", image)]
+        if references is not None:
+            references = references if isinstance(references, list) else [references]
+            values += [(f"reference_images[{i}]", value) for i, value in enumerate(references)]
+        for field, value in values:
+            problem = image_type_problem(value)
+            if problem is not None:
+                count += 1
+                if len(problems) < _EXAMPLES:
+                    problems.append(f"record {number}: {field}: {problem}")
+    if count:
+        entry["image_field_problems"] = {"count": count, "examples": problems}
 
 
 def _image_matches(records: list[Any], archives: ArchiveImages, key_map: dict) -> dict[str, int]:
@@ -214,6 +245,7 @@ def format_inspection(report: dict[str, Any]) -> str:
             continue
         lines.append(f"{entry['path']}: {entry['records']} records (setting {entry['setting']})")
         lines += [f"    {name} = {example}" for name, example in entry["fields"].items()]
+        lines += _image_problem_lines(entry)
     for name, entry in report["archives"].items():
         extensions = ", ".join(f"{ext or '(none)'} {n}" for ext, n in entry["extensions"].items())
         lines.append(f"{name}: archive, {entry['members']} members ({extensions or 'none'})")
@@ -225,6 +257,7 @@ def format_inspection(report: dict[str, Any]) -> str:
         if entry["records"]:
             lines.append(f"    webdataset records: {entry['records']} (setting {entry['setting']})")
             lines += [f"    {field} = {example}" for field, example in entry["fields"].items()]
+            lines += _image_problem_lines(entry)
     if report.get("archives_error"):
         lines.append(f"archives: {report['archives_error']}")
     if report.get("image_matches"):
@@ -265,6 +298,14 @@ def format_inspection(report: dict[str, Any]) -> str:
             lines.append(f"    not mapped: {model_list['unmapped_columns']}")
     lines += ["", "to convert:", f"    {report['command']}"]
     return "\n".join(lines)
+
+
+def _image_problem_lines(entry: dict[str, Any]) -> list[str]:
+    problems = entry.get("image_field_problems")
+    if not problems:
+        return []
+    lines = [f"    image fields of the wrong type: {problems['count']} (conversion would stop)"]
+    return lines + [f"        {example}" for example in problems["examples"]]
 
 
 def conversion_summary(folder: str | os.PathLike) -> list[str]:

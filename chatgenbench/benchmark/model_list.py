@@ -7,17 +7,18 @@ ignoring case, spaces, ``_`` and ``-``): ``name``, ``description``, ``architectu
 from: a Civitai version id, or a URL holding one) and ``hash``. Columns that no field takes are named
 in the report, never silently used.
 
-Community lists are messy, and a messy row never stops the import: a byte-order mark, text that is
-not UTF-8 (read as cp1252, and reported), NUL bytes, names with surrounding spaces or in decomposed
+Community lists are messy, and a messy row never stops the import: a byte-order mark (removed on
+every decoding path; a UTF-16 or UTF-32 mark chooses that encoding), text that is not UTF-8 (read
+as cp1252, and reported), NUL bytes, names with surrounding spaces or in decomposed
 unicode (normalised to NFC), rows without a name (skipped), rows with more cells than the header,
 and duplicate names (the first row is kept) are all counted in the report.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-import json
 import os
 import re
 import unicodedata
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from chatgenbench.benchmark.catalog import CatalogEntry
+from chatgenbench.benchmark.records import parse_json_text, record_problem
 from chatgenbench.core.errors import KeyMapError
 from chatgenbench.core.normalize import normalize_model_name
 
@@ -128,13 +130,37 @@ def _extra_fields(mapped: dict[str, Any]) -> dict[str, Any]:
     return extra
 
 
+#: Byte-order marks, longest first (UTF-32's little-endian mark begins with UTF-16's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "utf-32"),
+    (codecs.BOM_UTF8, "utf-8", "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "utf-16"),
+)
+
+
 def _decode(data: bytes, report: dict[str, Any]) -> str:
+    """Return the list's text. A byte-order mark is removed on every path (it would otherwise
+    glue itself to the first column's name): it chooses UTF-32 or UTF-16 when it says so; UTF-8
+    text (with a mark or without) that does not decode is read as cp1252, and that is reported."""
+    codec = "utf-8"
+    for bom, name, label in _BOMS:
+        if data.startswith(bom):
+            data, codec = data[len(bom) :], name
+            report["byte_order_mark"] = label
+            break
     try:
-        text = data.decode("utf-8-sig")
-        report["encoding"] = "utf-8"
+        text = data.decode(codec)
+        report["encoding"] = codec.removesuffix("-le").removesuffix("-be")
     except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-        report["encoding"] = "cp1252 (the file is not valid UTF-8)"
+        if codec == "utf-8":
+            text = data.decode("cp1252", errors="replace")
+            report["encoding"] = "cp1252 (the file is not valid UTF-8)"
+        else:
+            text = data.decode(codec, errors="replace")
+            report["encoding"] = f"{codec} (undecodable bytes replaced by U+FFFD)"
+    text = text.lstrip("\ufeff")  # a mark written twice, or one a cp1252 reading left as text
     if "\x00" in text:
         report["nul_bytes_removed"] = text.count("\x00")
         text = text.replace("\x00", "")
@@ -165,20 +191,16 @@ def _read_rows(path: Path, report: dict[str, Any]) -> tuple[list[dict[str, Any]]
         rows = []
         for number, line in enumerate(text.splitlines(), 1):
             if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise KeyMapError(
-                        f"{path}: line {number}: not valid JSON ({error.msg})"
-                    ) from None
+                rows.append(parse_json_text(line, f"{path}: line {number}"))
     else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise KeyMapError(f"{path}: not valid JSON ({error})") from None
+        data = parse_json_text(text, str(path))
         if isinstance(data, dict):
             data = next((v for v in data.values() if isinstance(v, list)), [data])
         rows = data if isinstance(data, list) else [data]
+    for number, row in enumerate(rows, 1):
+        problem = record_problem(row)
+        if problem is not None:
+            raise KeyMapError(f"{path}: row {number}: {problem}")
     flat_rows, columns = [], []
     for row in rows:
         flat = _flatten(row) if isinstance(row, dict) else {}

@@ -14,6 +14,11 @@ files differ passes a YAML or JSON file with only the entries to change, e.g.::
 When a required field cannot be mapped, conversion stops with :class:`KeyMapError`, which names the
 fields it found in the raw record and the candidates it tried.
 
+An image file on disk that a record names gets the archive members' checks
+(:func:`~chatgenbench.benchmark.archive_images.image_problem`: a regular file inside the raw folder,
+under the member size bound, a readable image under the pixel limit); one that fails stops the
+conversion with the file, the record and the field named.
+
 Images may lie in archives under the raw folder (the release ships ``few_test.tar.gz``), and a
 webdataset archive may carry the records too: see :mod:`chatgenbench.benchmark.archive_images` (matching) and
 :mod:`chatgenbench.benchmark.archives` (safe reading). The model list goes through
@@ -29,15 +34,21 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.benchmark.archive_images import ArchiveImages, ArchiveRecord, MemberRef
+from chatgenbench.benchmark.archive_images import (
+    MAX_IMAGE_PIXELS,
+    ArchiveImages,
+    ArchiveRecord,
+    MemberRef,
+    image_problem,
+)
 from chatgenbench.benchmark.archives import ArchiveLimits
 from chatgenbench.benchmark.catalog import CatalogEntry, ModelCatalog
 from chatgenbench.benchmark.folder import MANIFEST_FILENAME, BenchmarkInfo, write_benchmark_folder
 from chatgenbench.benchmark.model_list import alias_value as _value_map
 from chatgenbench.benchmark.model_list import catalog_entry, find_model_list, read_model_list
-from chatgenbench.benchmark.records import RecordError, to_row
+from chatgenbench.benchmark.records import RecordError, parse_json_text, record_problem, to_row
 from chatgenbench.core.errors import BenchmarkError, KeyMapError
-from chatgenbench.core.normalize import normalize_model_name
+from chatgenbench.core.normalize import has_lone_surrogate, normalize_model_name, printable_text
 from chatgenbench.core.storage import chatgenbench_home
 
 #: The official ChatGenBench release on the Hugging Face hub.
@@ -193,24 +204,95 @@ def _describe_fields(record: dict) -> list[str]:
     return found
 
 
-def _image(value: Any, base: Path, root: Path, archives: ArchiveImages | None = None) -> Any:
+def _image(
+    value: Any,
+    base: Path,
+    root: Path,
+    archives: ArchiveImages | None = None,
+    field: str = "image",
+) -> Any:
+    """Return a record's image value as ``{bytes, path}`` (read and checked), a
+    :class:`MemberRef` (an archive member, read later) or None (an archive image not found).
+
+    Raises :class:`RecordError` naming the field and the problem: a value of the wrong type, a path
+    that escapes the raw folder, is missing or is not a regular file, or a file that is not a
+    readable image under the pixel limit (the same :func:`image_problem` as archive members).
+    """
+    if isinstance(value, str) and not value.strip():
+        return None  # an empty reference: no image
     if isinstance(value, str):
         path = (base / value).resolve()
         if not path.is_relative_to(root.resolve()):
-            raise RecordError(f"image path {value!r} escapes the raw folder")
+            raise RecordError(f"{field}: image path {value!r} escapes the raw folder")
+        if path.exists() and not path.is_file():
+            raise RecordError(f"{field}: image path {value!r} is not a regular file ({path})")
         if not path.is_file():
             if archives is not None and archives.image_members:
                 ref = archives.lookup(value)
                 if ref is None:
                     archives.note_not_found(value)
                 return ref
-            raise RecordError(f"image file {value!r} not found under {base}")
-        return {"bytes": path.read_bytes(), "path": None}
+            raise RecordError(f"{field}: image file {value!r} not found under {base}")
+        return {"bytes": _read_image_file(path, value, field, archives), "path": None}
+    problem = image_type_problem(value)
+    if problem is not None:
+        raise RecordError(f"{field}: {problem}")
+    data, inner = value.get("bytes"), value.get("path")
+    if data is None:
+        return _image(inner, base, root, archives, field) if inner else None
+    _check_image_bytes(bytes(data), f"{field}: the image's bytes", len(data))
+    return {"bytes": bytes(data), "path": None}
+
+
+def image_type_problem(value: Any) -> str | None:
+    """Return why a record's image value has the wrong type, or None for a text path, an object
+    with ``bytes`` (binary) or ``path`` (text), or None (no image)."""
+    if value is None or isinstance(value, str):
+        return None
     if isinstance(value, dict) and ("bytes" in value or "path" in value):
-        if value.get("bytes") is None and value.get("path"):
-            return _image(value["path"], base, root, archives)
-        return {"bytes": value.get("bytes"), "path": None}
-    return value
+        data, inner = value.get("bytes"), value.get("path")
+        if isinstance(data, (bytes, bytearray)) or (data is None and inner in (None, "")):
+            return None
+        if data is None and isinstance(inner, str):
+            return None
+        got = f"bytes of type {type(data).__name__}" if data is not None else f"path {inner!r}"
+        return f"expected an image as {{bytes: <binary>}} or {{path: <text>}}, got {got}"
+    return (
+        "expected an image path (text) or an object with 'path' or 'bytes', got "
+        f"{type(value).__name__} {_bounded_repr(value)}"
+    )
+
+
+def _read_image_file(path: Path, value: str, field: str, archives: ArchiveImages | None) -> bytes:
+    """Read an image file of the raw folder, bounded by the archive member bound, and check it."""
+    limit = (archives.limits if archives is not None else ArchiveLimits()).max_member_bytes
+    size = path.stat().st_size
+    if size > limit:
+        raise RecordError(f"{field}: image file {value!r} is {size} bytes, over {limit}")
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    _check_image_bytes(data, f"{field}: image file {value!r}", size)
+    return data
+
+
+_IMAGE_PROBLEMS = {
+    "not_an_image": "is not an image any reader recognises",
+    "too_many_pixels": f"declares more than {MAX_IMAGE_PIXELS} pixels",
+    "damaged_image": "has an image header but its data does not read back (truncated or damaged)",
+}
+
+
+def _check_image_bytes(data: bytes, what: str, size: int) -> None:
+    problem = image_problem(data)
+    if problem is not None:
+        raise RecordError(
+            f"{what} ({size} bytes) {_IMAGE_PROBLEMS.get(problem, problem)} ({problem})"
+        )
+
+
+def _bounded_repr(value: Any, width: int = 60) -> str:
+    text = repr(value) if not isinstance(value, (dict, list)) else f"with {len(value)} items"
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _match_archive_images(
@@ -292,7 +374,10 @@ def map_record(
     images = record.get("reference_images")
     if images is not None:
         images = images if isinstance(images, list) else [images]
-        images = [_image(image, base, root, archives) for image in images]
+        images = [
+            _image(image, base, root, archives, f"reference_images[{number}]")
+            for number, image in enumerate(images)
+        ]
         record["reference_images"] = [image for image in images if image is not None]
     if record.get("image") is not None:
         record["image"] = _image(record["image"], base, root, archives)
@@ -309,21 +394,45 @@ def _setting_from_path(path: Path, key_map: dict[str, Any]) -> str:
     return "supervised"
 
 
-def _read_raw_file(path: Path) -> list[Any]:
+def _read_raw_file(path: Path, where: str | None = None) -> list[Any]:
+    """Return the records of a raw JSON, JSONL or Parquet file, each checked by
+    :func:`~chatgenbench.benchmark.records.record_problem`.
+
+    Raises :class:`KeyMapError` naming the file (``where``, else its path) and the line or record
+    for text that is not UTF-8 or not JSON, JSON nested too deeply for the parser, a record holding
+    a lone surrogate or nested past the bound, and a Parquet file that cannot be read.
+    """
+    where = where or str(path)
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        return pq.read_table(path).to_pylist()
-    text = path.read_text("utf-8")
-    if path.suffix == ".jsonl":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    data = json.loads(text)
-    if isinstance(data, dict):
-        for value in data.values():
-            if isinstance(value, list):
-                return value
-        return [data]
-    return data
+        try:
+            records = pq.read_table(path).to_pylist()
+        except Exception as error:  # pyarrow raises several types for a damaged file
+            raise KeyMapError(f"{where}: not a readable Parquet file ({error})") from None
+    else:
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise KeyMapError(f"{where}: not UTF-8 text ({error})") from None
+        if path.suffix == ".jsonl":
+            records = [
+                parse_json_text(line, f"{where}: line {number}")
+                for number, line in enumerate(text.splitlines(), 1)
+                if line.strip()
+            ]
+        else:
+            data = parse_json_text(text, where)
+            records = data
+            if isinstance(data, dict):
+                records = next((v for v in data.values() if isinstance(v, list)), [data])
+            elif not isinstance(data, list):
+                records = [data]
+    for index, raw in enumerate(records):
+        problem = record_problem(raw)
+        if problem is not None:
+            raise KeyMapError(f"{where}: record {index + 1}: {problem}")
+    return records
 
 
 def arguments_source(raw: dict[str, Any], arguments: Any) -> dict[str, Any]:
@@ -390,7 +499,15 @@ def convert_raw_folder(
         raise KeyMapError(f"raw benchmark folder not found: {root}")
     key_map = load_key_map(key_map)
     files = raw_data_files(root, key_map)
-    archives = ArchiveImages(root, key_map, limits=archive_limits).scan()
+    archives = ArchiveImages(root, key_map, limits=archive_limits)
+    for path in [*files, *archives.paths]:
+        if has_lone_surrogate(str(path.relative_to(root))):
+            raise KeyMapError(
+                f"{printable_text(str(path.relative_to(root)))}: the file's name is not UTF-8 "
+                "text, so it cannot be recorded in the benchmark folder",
+                how_to_fix="rename the file (e.g. 'convmv -f latin1 -t utf8')",
+            )
+    archives.scan()
     if not files and not archives.records:
         raise KeyMapError(
             f"no raw data files ({', '.join(RAW_SUFFIXES)}) and no webdataset records under {root}"
@@ -401,7 +518,7 @@ def convert_raw_folder(
     for path in files:
         relative = path.relative_to(root)
         default_setting = _setting_from_path(relative, key_map)
-        raw_records = _read_raw_file(path)
+        raw_records = _read_raw_file(path, str(relative))
         for index, raw in enumerate(raw_records):
             where = f"{relative}: record {index + 1}"
             try:

@@ -6,12 +6,45 @@ every source goes through the same normalisation (``'512'`` -> 512, turns -> his
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
 from chatgenbench.benchmark.schema import INPUT_TYPES, SETTINGS, TRAIN_CONFIG
-from chatgenbench.core.errors import RecordError
-from chatgenbench.core.normalize import ARGUMENT_KEYS, normalize_argument
+from chatgenbench.core.errors import KeyMapError, RecordError
+from chatgenbench.core.normalize import ARGUMENT_KEYS, has_lone_surrogate, normalize_argument
+
+#: How deep a source record's objects and arrays may nest (real records nest a few levels).
+MAX_RECORD_DEPTH = 64
+
+
+def record_problem(record: Any, max_depth: int = MAX_RECORD_DEPTH) -> str | None:
+    """Return why a parsed source record cannot be used as data, or None.
+
+    Two things JSON can carry that the rest of the pipeline cannot: nesting deeper than
+    ``max_depth`` (walked here without recursion, so any depth is answered) and text, key or
+    value, holding a lone surrogate (``"\\ud800"``), which no UTF-8 file can store. The answer names
+    the field (a dotted path) where the problem is.
+    """
+    stack: list[tuple[Any, str, int]] = [(record, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth >= max_depth:
+                at = where if len(where) <= 60 else where[:57] + "..."
+                return f"objects or arrays nested more than {max_depth} levels deep (at {at})"
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, inner in items:
+                if isinstance(key, str) and has_lone_surrogate(key):
+                    return f"a field name holds a lone surrogate: {key!r} (in {where or 'the top'})"
+                stack.append((inner, f"{where}.{key}" if where else str(key), depth + 1))
+        elif isinstance(value, str) and has_lone_surrogate(value):
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            return (
+                f"field {where or '(the record)'} holds a lone surrogate, which UTF-8 text cannot "
+                f"carry: {shown!r}"
+            )
+    return None
 
 
 def _text(value: Any) -> str:
@@ -101,3 +134,16 @@ def to_row(
         "image": record.get("image"),
         "source": _text(record.get("source")),
     }
+
+
+def parse_json_text(text: str, where: str) -> Any:
+    """Return the value of a JSON text from a release, or raise :class:`KeyMapError` naming
+    ``where`` for text that is not JSON or that nests too deeply for the parser."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise KeyMapError(
+            f"{where}: not readable JSON: arrays or objects nested too deeply"
+        ) from None
+    except ValueError as error:  # JSONDecodeError, and an integer of too many digits
+        raise KeyMapError(f"{where}: not valid JSON ({error})") from None

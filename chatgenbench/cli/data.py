@@ -92,13 +92,17 @@ def _print_conversion_summary(out: str) -> None:
 def _inspect(args: argparse.Namespace) -> int:
     """Print what the raw folder holds, and the command that converts it."""
     from chatgenbench.benchmark.inspection import format_inspection, inspect_raw_folder
+    from chatgenbench.core.normalize import printable_text
 
     report = inspect_raw_folder(
         args.inspect, key_map=args.key_map, models=args.models, revision=args.revision
     )
-    print(
+    text = (
         json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_inspection(report)
     )
+    # a release's text (a file name not in UTF-8, a value) may hold a lone surrogate, which stdout
+    # cannot encode: written as its \udXXX escape (valid JSON inside a string)
+    print(printable_text(text))
     return 0
 
 

@@ -210,3 +210,31 @@ def test_an_annotation_file_packed_beside_the_images_is_read_from_the_archive(tm
     assert by_id["r1"]["image"]["bytes"] == RED and by_id["r2"]["image"]["bytes"] == GREEN
     assert by_id["r1"]["source"] == "release.tar.gz:release/annotations/test.json"
     assert report["images"]["match_rate"] == 1.0
+
+
+def test_matched_members_are_checked_and_released_one_at_a_time(tmp_path):
+    """A plain tar (no ratio to catch) of 12 members of 4 MiB of zeros named .png, each matched by
+    a record: each is read, refused as not an image and released before the next is read."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    with tarfile.open(raw / "images.tar", "w") as archive:
+        for number in range(12):
+            info = tarfile.TarInfo(f"r{number}.png")
+            info.size = 4 * MiB
+            archive.addfile(info, Zeros(info.size))
+        add_member(archive, "ok.png", RED)
+    records = [record(f"r{number}", image=f"r{number}.png") for number in range(12)]
+    records.append(record("ok", image="ok.png"))
+    (raw / "test.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        rows, _, report = convert_raw_folder(raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * 4 * MiB  # about one member (and the tar reader's buffer), not twelve
+    assert report["images"]["refused_images"] == {"not_an_image": 12}
+    by_id = {row["id"]: row for row in rows["supervised"]}
+    assert by_id["ok"]["image"]["bytes"] == RED and by_id["r0"]["image"] is None

@@ -194,3 +194,84 @@ def test_a_file_that_is_not_an_archive_is_a_clear_error(tmp_path):
     path.write_bytes(b"PK nope")
     with pytest.raises(BenchmarkError, match="not a readable zip archive"):
         list(read_archive(path))
+
+
+# --- bounds over the whole archive, not only per member -------------------------------------
+
+
+def zip_of_zeros(path, members: int, size: int) -> None:
+    """A zip of ``members`` members of ``size`` zero bytes each, small on disk (deflate)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for number in range(members):
+            with archive.open(f"img/{number:03d}.png", "w", force_zip64=False) as handle:
+                left = size
+                while left:
+                    handle.write(bytes(min(left, MiB)))
+                    left -= min(left, MiB)
+
+
+def test_a_zip_of_many_members_each_under_the_bounds_is_refused_whole(tmp_path):
+    """100 members of 15 MiB of zeros: each under the 64 MiB bound and the 16 MiB ratio
+    allowance, together 1.5 GB from a 1.5 MiB file. Refused before any member is read."""
+    path = tmp_path / "zeros.zip"
+    zip_of_zeros(path, 100, 15 * MiB)
+    assert path.stat().st_size < 2 * MiB
+    tracemalloc.start()
+    try:
+        members, report = read_all(path, ArchiveLimits())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert members == {}
+    assert report.refused == {"bomb": 1}
+    assert "compression bomb" in report.stopped and "no member was read" in report.stopped
+    assert peak < 4 * MiB
+
+
+def test_a_zip_of_many_small_members_summing_over_the_total_is_refused(tmp_path):
+    path = tmp_path / "many.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for number in range(40):
+            archive.writestr(f"{number}.png", os.urandom(64 * 1024))  # incompressible: ratio 1
+    limits = ArchiveLimits(max_total_bytes=1 * MiB)
+    members, report = read_all(path, limits)
+    assert members == {}  # not the first 15 members and a stop: nothing from a refused archive
+    assert report.refused == {"bomb": 1}
+    assert f"more than {1 * MiB} bytes uncompressed" in report.stopped
+
+
+def test_a_tar_gz_whose_members_are_small_but_expand_a_lot_together_stops(tmp_path):
+    """Each member (1 MiB of zeros) is under the ratio allowance alone; the stream is not."""
+    path = tmp_path / "zeros.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for number in range(64):
+            add_bomb(archive, f"{number:02d}.png", 1 * MiB)
+    limits = ArchiveLimits(ratio_slack_bytes=4 * MiB, max_ratio=100)
+    members, report = read_all(path, limits)
+    assert report.refused["bomb"] == 1 and "compression bomb" in report.stopped
+    assert len(members) < 8  # stopped soon after the allowance, not after all 64 MiB
+    assert report.uncompressed_bytes < 8 * MiB
+
+
+def test_a_zip_whose_central_directory_understates_sizes_inflates_no_more_than_it_declares(
+    tmp_path,
+):
+    """Every member claims 1 KiB (so the totals look small) but holds 4 MiB of zeros: reading
+    stops at the declared size, each member is refused as corrupt, memory stays small."""
+    path = tmp_path / "liar.zip"
+    zip_of_zeros(path, 20, 4 * MiB)
+    data = bytearray(path.read_bytes())
+    start = 0
+    while (central := data.find(b"PK\x01\x02", start)) >= 0:
+        data[central + 24 : central + 28] = (1024).to_bytes(4, "little")
+        start = central + 4
+    path.write_bytes(bytes(data))
+    tracemalloc.start()
+    try:
+        members, report = read_all(path, ArchiveLimits())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert members == {}
+    assert report.refused == {"corrupt": 20}
+    assert peak < 2 * MiB

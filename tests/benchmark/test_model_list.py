@@ -151,3 +151,65 @@ def test_a_kind_naming_two_aliases_takes_the_first_word():
     assert alias_value(kinds, "Checkpoint Merge") == "checkpoint"
     assert alias_value(kinds, "model checkpoint, LoRA baked in") == "checkpoint"
     assert alias_value(kinds, "Textual inversion") is None
+
+
+HEADER_AND_ROW = "model_name,description\nCaféModel,“quoted” café\n"
+BOM_VARIANTS = {
+    "utf-8 mark and a latin-1 byte": (
+        b"\xef\xbb\xbf" + HEADER_AND_ROW.replace("“", '"').replace("”", '"').encode("latin-1"),
+        "cp1252",
+    ),
+    "utf-8 mark and a cp1252 byte": (b"\xef\xbb\xbf" + HEADER_AND_ROW.encode("cp1252"), "cp1252"),
+    "utf-8 mark only": (b"\xef\xbb\xbf" + HEADER_AND_ROW.encode("utf-8"), "utf-8"),
+    "utf-8 mark written twice": (b"\xef\xbb\xbf" * 2 + HEADER_AND_ROW.encode("utf-8"), "utf-8"),
+    "utf-16 little-endian mark": (HEADER_AND_ROW.encode("utf-16-le"), "utf-16"),
+    "utf-16 big-endian mark": (HEADER_AND_ROW.encode("utf-16-be"), "utf-16"),
+    "utf-32 mark": (HEADER_AND_ROW.encode("utf-32"), "utf-32"),
+    "no mark, a cp1252 byte": (HEADER_AND_ROW.encode("cp1252"), "cp1252"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BOM_VARIANTS))
+def test_a_byte_order_mark_never_sticks_to_the_first_column(tmp_path, case):
+    data, encoding = BOM_VARIANTS[case]
+    if "utf-16" in case:
+        data = (b"\xff\xfe" if "little" in case else b"\xfe\xff") + data
+    path = tmp_path / "models_info.csv"
+    path.write_bytes(data)
+    entries, report = read_model_list(path, load_key_map())
+    assert report["columns"]["name"] == "model_name"
+    assert [entry.name for entry in entries] == ["CaféModel"]
+    assert report["encoding"].startswith(encoding)
+    mark = None if case.startswith("no mark") else case.split(" ")[0]
+    assert report.get("byte_order_mark") == mark
+
+
+def test_a_json_model_list_with_a_mark_and_a_latin1_byte_is_read(tmp_path):
+    path = tmp_path / "models.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + '{"name": "CaféModel"}\n'.encode("latin-1"))
+    entries, report = read_model_list(path, load_key_map())
+    assert [entry.name for entry in entries] == ["CaféModel"]
+
+
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ('{"name": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ('{"name": "a\\ud800"}', "lone surrogate"),
+    ],
+)
+def test_a_json_model_list_that_cannot_be_data_is_named(tmp_path, capsys, line, problem):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "test.jsonl").write_text(
+        json.dumps(
+            {"id": "a", "input": "x", "prompt": "p", "model": "m", "parameters": {"steps": 3}}
+        )
+    )
+    (raw / "models.jsonl").write_text(line + "\n")
+    with pytest.raises(KeyMapError, match=problem):
+        read_model_list(raw / "models.jsonl", load_key_map())
+    assert main(["prepare", "--inspect", str(raw), "--json"]) == 0
+    assert problem in json.loads(capsys.readouterr().out)["model_list"]["error"]
+    assert main(["prepare", "--source", str(raw), "--out", str(tmp_path / "b")]) == 2
+    assert problem in capsys.readouterr().err
