@@ -15,6 +15,7 @@ MODES = (
     "P+transparency",
     "PA",
     "RGB",
+    "RGB+transparency",
     "RGBA",
     "RGBX",
     "CMYK",
@@ -40,6 +41,10 @@ def image_in_mode(mode: str, size: tuple[int, int] = (90, 60), seed: int = 0) ->
     if mode == "P+transparency":
         image = rgba.convert("RGB").quantize(64)
         image.info["transparency"] = 3
+        return image
+    if mode == "RGB+transparency":  # a PNG tRNS chunk: one colour is transparent
+        image = rgba.convert("RGB")
+        image.info["transparency"] = image.getpixel((0, 0))
         return image
     if mode == "P":
         return rgba.convert("RGB").quantize(64)

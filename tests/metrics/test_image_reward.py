@@ -177,3 +177,19 @@ def test_scores_equal_the_reference_transform_in_every_mode(sensitive_bundle):
     for mode in ("LA", "P", "PA", "RGBA"):
         index = list(images).index(mode)
         assert abs(rgb_first[index] - expected[index]) > 1e-3, mode
+
+
+#: (width, height): odd shapes, and extremes whose resized longer side is 10000 times the shorter
+ODD_SIZES = [(1, 1), (10000, 1), (1, 10000), (224, 100), (100, 224), (500, 300)]
+
+
+def test_no_odd_image_fails_a_batch(bundle):
+    images = [
+        image_in_mode(mode, size, seed=i)
+        for i, (mode, size) in enumerate(zip(["RGB", "RGBA", "L", "P", "1", "I;16"], ODD_SIZES))
+    ]
+    texts = [f"picture {i}" for i in range(len(images))]
+    alone = [ImageReward(bundle).update([image], [text])[0] for image, text in zip(images, texts)]
+    mixed = ImageReward(bundle).update(images, texts)
+    assert mixed == pytest.approx(alone, abs=1e-5)
+    assert all(np.isfinite(mixed))
