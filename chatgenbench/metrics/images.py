@@ -3,7 +3,8 @@
 :func:`open_image` returns the image in its own mode (``RGBA``, ``P``, ``I;16``, ...), for metrics
 whose reference resizes before converting to RGB (ImageReward, HPS v2: Pillow premultiplies alpha
 when it resizes ``RGBA``/``LA`` and resizes palette images nearest-neighbour, so the order changes
-the pixels). :func:`to_rgb` converts first, as CLIP's reference (``transformers``' processor) does.
+the pixels). :func:`to_rgb` converts first, for metrics whose reference takes RGB tensors (CLIP
+score and FID, as torchmetrics does).
 """
 
 from __future__ import annotations
