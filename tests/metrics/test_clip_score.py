@@ -15,6 +15,7 @@ from chatgenbench.metrics.clip_score import (
     write_clip,
 )
 from chatgenbench.metrics.weights import WeightsMissing
+from tests.metrics.pil_modes import image_in_mode, images_in_every_mode
 
 TEXTS = ["a red square", "a photo of a cat", "a dog", "sunset over the sea"]
 LONG = [TEXTS[0], "a photo of a cat " * 30, *TEXTS[2:]]  # over CLIP's 77 tokens
@@ -102,3 +103,48 @@ def test_single_pass_tokenisation_equals_transformers_truncation(bundle):
     assert truncated == 1
     assert torch.equal(mine["input_ids"], reference["input_ids"])
     assert torch.equal(mine["attention_mask"], reference["attention_mask"])
+
+
+def _torchmetrics_reference(bundle):
+    from torchmetrics.multimodal.clip_score import CLIPScore as TorchmetricsCLIPScore
+    from transformers import CLIPModel
+
+    class PooledCLIP(CLIPModel):  # transformers 5 returns outputs where torchmetrics wants tensors
+        def get_image_features(self, *args, **kwargs):
+            return super().get_image_features(*args, **kwargs).pooler_output
+
+        def get_text_features(self, *args, **kwargs):
+            return super().get_text_features(*args, **kwargs).pooler_output
+
+    model = PooledCLIP.from_pretrained(bundle.source, local_files_only=True).eval()
+    return TorchmetricsCLIPScore(model_name_or_path=lambda: (model, bundle.processor))
+
+
+def test_every_mode_scores_as_torchmetrics_scores_its_rgb_pixels(bundle):
+    """CLIP's reference takes RGB tensors: an image of any mode is scored on the pixels of PIL's
+    ``convert("RGB")``. Given a PIL image, transformers 5's processor composites alpha, and a
+    transparency key (which PIL's convert keeps), onto white, and reads LAB's ``A`` as alpha."""
+    images = images_in_every_mode()
+    texts = [f"a picture in mode {mode}" for mode in images]
+    ours = CLIPScore(bundle, variant="torchmetrics").update(list(images.values()), texts)
+    reference = _torchmetrics_reference(bundle)
+    for (mode, image), text, score in zip(images.items(), texts, ours):
+        pixels = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)
+        expected = float(reference([pixels], [text]).detach()) / 100
+        assert max(score, 0.0) == pytest.approx(expected, abs=1e-4), mode
+
+
+#: (width, height): odd shapes, and extremes whose resized longer side is 10000 times the shorter
+ODD_SIZES = [(1, 1), (10000, 1), (1, 10000), (224, 100), (100, 224), (500, 300)]
+
+
+def test_no_odd_image_fails_a_batch(bundle):
+    images = [
+        image_in_mode(mode, size, seed=i)
+        for i, (mode, size) in enumerate(zip(["RGB", "RGBA", "L", "P", "1", "I;16"], ODD_SIZES))
+    ]
+    texts = [f"picture {i}" for i in range(len(images))]
+    alone = [clip_cosines(bundle, [image], [text])[0] for image, text in zip(images, texts)]
+    mixed = CLIPScore(bundle, variant="torchmetrics").update(images, texts)
+    assert mixed == pytest.approx(alone, abs=1e-5)
+    assert all(np.isfinite(mixed))
