@@ -9,7 +9,10 @@ Configuration (environment; the ``chatgenbench leaderboard`` flags set these):
 
 All logic lives in :mod:`leaderboard.submissions`, :mod:`leaderboard.scoring_queue` and
 :mod:`leaderboard.ranking`; this file only lays it out. Submitter text is shown as text (dataframes,
-``st.text``, ``st.json``), never as Markdown or HTML.
+``st.text``, ``st.json``), never as Markdown or HTML. A queue or votes database that cannot be used
+(:class:`chatgenbench.core.errors.DatabaseFileError`: not SQLite, truncated, a folder, another
+schema) is shown as its message on the tabs that need it (Submit and Queue; Vote); the rest of the
+page works.
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ they survive restarts of the app and of the worker. A running job carries its wo
 job is taken up again: at once by the next worker on the same host (the pid is gone), or by any
 worker once the heartbeat is older than the lease. A job whose workers died
 :data:`MAX_ATTEMPTS` times is failed with that reason, so one poisonous submission cannot crash
-workers forever.
+workers forever. A queue file that cannot be used (not SQLite, truncated, a folder, another
+schema) raises :class:`chatgenbench.core.errors.DatabaseFileError` naming it
+(:mod:`leaderboard.sqlite_store`); every ``chatgenbench queue`` command then exits 2 with it.
 """
 
 from __future__ import annotations
