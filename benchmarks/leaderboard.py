@@ -178,8 +178,7 @@ def bench_gallery(work: Path, rows: int) -> dict:
 
 
 def bench_job_stages(work: Path) -> dict:
-    import yaml
-
+    from chatgenbench.core.yaml_files import read_yaml_file
     from chatgenbench.testing.demo_weights import write_demo_weights
     from leaderboard.deployment import deployment_from_dict
     from leaderboard.scoring_queue import ScoringWorker
@@ -187,7 +186,7 @@ def bench_job_stages(work: Path) -> dict:
     start = time.perf_counter()
     demo = write_demo_weights(work / "demo-weights", "sample", progress=False)
     demo_s = time.perf_counter() - start
-    raw = yaml.safe_load(Path(demo["deployment"]).read_text("utf-8"))
+    raw = read_yaml_file(demo["deployment"])
     raw["render_cache"] = str(work / "stage-cache")
     store = SubmissionStore(work / "stage-store")
     data = Path(demo["predictions"]).read_bytes()

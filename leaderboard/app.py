@@ -9,7 +9,10 @@ Configuration (environment; the ``chatgenbench leaderboard`` flags set these):
 
 All logic lives in :mod:`leaderboard.submissions`, :mod:`leaderboard.scoring_queue` and
 :mod:`leaderboard.ranking`; this file only lays it out. Submitter text is shown as text (dataframes,
-``st.text``, ``st.json``), never as Markdown or HTML.
+``st.text``, ``st.json``), never as Markdown or HTML. A queue or votes database that cannot be used
+(:class:`chatgenbench.core.errors.DatabaseFileError`: not SQLite, truncated, a folder, another
+schema) is shown as its message on the tabs that need it (Submit and Queue; Vote); the rest of the
+page works.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from chatgenbench.core.errors import ChatGenBenchError
 from chatgenbench.scoring.result_schema import STATUS_COMPUTED, metric_block
 from leaderboard import gallery_tab as gallery_page
 from leaderboard.ablations import (
@@ -408,7 +412,11 @@ def _submit_tab(store: SubmissionStore, queue: ScoringQueue) -> None:
 
 
 def _queue_panel(queue: ScoringQueue) -> None:
-    counts = queue.counts()
+    try:
+        counts = queue.counts()
+    except ChatGenBenchError as error:  # the file broke while the panel refreshes on its own
+        st.error(error_text(error))
+        return
     st.text(" · ".join(f"{state}: {count}" for state, count in counts.items()))
     jobs = queue.jobs(limit=200)
     if not jobs:
@@ -451,7 +459,10 @@ def main() -> None:
     except SubmissionError as error:
         st.error(str(error))
         return
-    queue = ScoringQueue(default_queue_path(store.root))
+    try:
+        queue: ScoringQueue | ChatGenBenchError = ScoringQueue(default_queue_path(store.root))
+    except ChatGenBenchError as error:  # a broken queue file: said on the tabs that use it
+        queue = error
     with st.sidebar:
         st.header("View")
         setting = st.radio(
@@ -488,11 +499,31 @@ def main() -> None:
     with gallery_tab:
         gallery_page.gallery_tab(store, submissions)
     with submit_tab:
-        _submit_tab(store, queue)
+        _unless_broken(queue, _submit_tab, store)
     with queue_tab:
-        _queue_tab(queue)
+        _unless_broken(queue, _queue_tab)
     with votes_tab:
-        vote_tab(store, VoteStore(default_votes_path(store.root)))
+        try:
+            votes: VoteStore | ChatGenBenchError = VoteStore(default_votes_path(store.root))
+        except ChatGenBenchError as error:  # a broken votes file or vote settings: said on the tab
+            votes = error
+        _unless_broken(votes, lambda v: vote_tab(store, v))
+
+
+def _unless_broken(database: Any, tab, *args: Any) -> None:
+    """Lay out ``tab(*args, database)``, or, when ``database`` is the error that opening it
+    raised (or the tab meets one, a page found corrupt), that error and how to fix it."""
+    try:
+        if isinstance(database, ChatGenBenchError):
+            raise database
+        tab(*args, database)
+    except ChatGenBenchError as error:  # a database that cannot be used: the message, not a crash
+        st.error(error_text(error))
+
+
+def error_text(error: ChatGenBenchError) -> str:
+    """Return ``error``'s message and, where known, how to fix it, as one line."""
+    return f"{error} (how to fix: {error.how_to_fix})" if error.how_to_fix else str(error)
 
 
 if __name__ == "__main__":  # streamlit runs the page as __main__; an import lays out nothing

@@ -1,7 +1,9 @@
 """The scoring worker's deployment file: one YAML file for everything a rendering worker needs.
 
-``chatgenbench queue work --config deployment.yaml`` reads it (``yaml.safe_load``, size-limited,
-every key checked). Relative paths are taken relative to the file's folder. Keys (all optional)::
+``chatgenbench queue work --config deployment.yaml`` reads it (through
+:func:`chatgenbench.core.yaml_files.read_yaml_file`: at most 64 KiB, no nested-alias "billion
+laughs", no deep nesting or huge values; every key checked; a message shows at most 80 characters
+of a value). Relative paths are taken relative to the file's folder. Keys (all optional)::
 
     render: true                 # render and image-score each job (default false: step-wise only)
     catalog: weights.jsonl       # catalogue overlay giving models their weights (null: benchmark's)
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from chatgenbench.core.errors import DeploymentError
+from chatgenbench.core.yaml_files import bounded_repr, bounded_text, read_yaml_file
 from chatgenbench.metrics.bertscore import DEFAULT_ENCODER, ENCODER_NAMES
 
 DEPLOYMENT_MAX_BYTES = 64 * 1024
@@ -96,7 +99,7 @@ class Deployment:
             )
         except (TypeError, ValueError, KeyError) as error:
             raise DeploymentError(
-                f"{self.source or 'deployment'}: metrics: {error}",
+                f"{self.source or 'deployment'}: metrics: {bounded_text(str(error), 200)}",
                 how_to_fix="use the keyword options of ImageMetricSettings (see the README)",
             ) from None
 
@@ -114,21 +117,13 @@ class Deployment:
 
 def read_deployment(path: str | os.PathLike) -> Deployment:
     """Read and check a deployment file; raise :class:`DeploymentError` naming the key at fault."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise DeploymentError(
             f"deployment file not found: {path}",
             how_to_fix="pass an existing YAML file (chatgenbench weights demo OUT writes one)",
         )
-    size = path.stat().st_size
-    if size > DEPLOYMENT_MAX_BYTES:
-        raise DeploymentError(f"{path}: {size} bytes, over the {DEPLOYMENT_MAX_BYTES}-byte limit")
-    try:
-        raw = yaml.safe_load(path.read_text("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise DeploymentError(f"{path}: not readable YAML ({error})") from None
+    raw = read_yaml_file(path, max_bytes=DEPLOYMENT_MAX_BYTES, error=DeploymentError)
     return deployment_from_dict(raw or {}, source=str(path), base_dir=path.parent)
 
 
@@ -141,10 +136,11 @@ def deployment_from_dict(
     backend_keys = _backend_keys()
     known = [f.name for f in fields(Deployment) if f.name not in ("source", "backend_options")]
     known += list(backend_keys)
-    unknown = sorted(set(raw) - set(known))
+    unknown = sorted(map(str, set(raw) - set(known)))
     if unknown:
         raise DeploymentError(
-            f"{source}: unknown key(s) {', '.join(map(str, unknown))}",
+            f"{source}: unknown key(s) {', '.join(bounded_text(key) for key in unknown[:5])}"
+            + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""),
             how_to_fix=f"use only: {', '.join(known)}",
         )
     base = Path(base_dir) if base_dir is not None else None
@@ -172,17 +168,28 @@ def deployment_from_dict(
 
     if deployment.render_backend not in RENDER_BACKENDS.names():
         raise DeploymentError(
-            f"{source}: render_backend: {deployment.render_backend!r} is not a render backend",
+            f"{source}: render_backend: {bounded_repr(deployment.render_backend)} is not a "
+            "render backend",
             how_to_fix=f"use one of: {', '.join(RENDER_BACKENDS.names())}",
         )
     if deployment.encoder not in ENCODER_NAMES:
         raise DeploymentError(
-            f"{source}: encoder: {deployment.encoder!r}; expected {' or '.join(ENCODER_NAMES)}"
+            f"{source}: encoder: {bounded_repr(deployment.encoder)}; "
+            f"expected {' or '.join(ENCODER_NAMES)}"
         )
-    if deployment.catalog and not Path(deployment.catalog).is_file():
-        raise DeploymentError(f"{source}: catalog: no such file {deployment.catalog}")
+    if deployment.catalog and not _is_file(deployment.catalog):
+        raise DeploymentError(
+            f"{source}: catalog: no such file {bounded_repr(deployment.catalog, 300)}"
+        )
     deployment.image_settings()  # an unknown metric option is an error now, not at the first job
     return deployment
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or holding a NUL byte
+        return False
 
 
 def metric_path_options() -> tuple[str, ...]:
@@ -232,10 +239,12 @@ def _checked(source: str, key: str, value: Any) -> Any:
     if not ok:
         names = " or ".join(t.__name__ for t in expected)
         raise DeploymentError(
-            f"{source}: {key}: {value!r} is a {type(value).__name__}; expected {names}"
+            f"{source}: {key}: {bounded_repr(value)} is a {type(value).__name__}; expected {names}"
         )
     if key == "metrics":
         unknown_common = [k for k in value if not isinstance(k, str)]
         if unknown_common:
-            raise DeploymentError(f"{source}: metrics: keys must be names, got {unknown_common}")
+            raise DeploymentError(
+                f"{source}: metrics: keys must be names, got {bounded_repr(unknown_common)}"
+            )
     return value

@@ -25,7 +25,9 @@ they survive restarts of the app and of the worker. A running job carries its wo
 job is taken up again: at once by the next worker on the same host (the pid is gone), or by any
 worker once the heartbeat is older than the lease. A job whose workers died
 :data:`MAX_ATTEMPTS` times is failed with that reason, so one poisonous submission cannot crash
-workers forever.
+workers forever. A queue file that cannot be used (not SQLite, truncated, a folder, another
+schema) raises :class:`chatgenbench.core.errors.DatabaseFileError` naming it
+(:mod:`leaderboard.sqlite_store`); every ``chatgenbench queue`` command then exits 2 with it.
 """
 
 from __future__ import annotations
@@ -44,12 +46,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chatgenbench.core.errors import DatabaseFileError
 from chatgenbench.metrics.bertscore import DEFAULT_ENCODER
 from leaderboard import sqlite_store
 from leaderboard.submissions import RESULTS_FILENAME, SAMPLES_FILENAME, SubmissionStore
 
 QUEUE_ENV = "CHATGENBENCH_QUEUE_DB"
 QUEUE_FILENAME = ".queue.sqlite3"
+QUEUE_WHAT = "scoring queue database"  # how errors name the file
 STATES: tuple[str, ...] = ("pending", "running", "done", "failed")
 #: The stages of a running job, in order (a step-wise-only worker has only the first).
 STAGES: tuple[str, ...] = ("step-wise", "rendering", "image metrics")
@@ -80,6 +84,14 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
 CREATE INDEX IF NOT EXISTS jobs_submission ON jobs (submission, id);
 """
+
+
+def _add_stage_columns(db: sqlite3.Connection) -> None:
+    """Add the ``stage`` and ``progress`` columns to a queue made before stages existed."""
+    columns = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+    for column in ("stage", "progress"):
+        if column not in columns:
+            db.execute(f"ALTER TABLE jobs ADD COLUMN {column} TEXT")
 
 
 def default_queue_path(store_root: str | os.PathLike) -> Path:
@@ -195,19 +207,11 @@ class ScoringQueue:
         self.path = Path(path)
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            # WAL: the app reads while a worker writes. (On a file system without shared memory
-            # SQLite keeps its rollback journal, which is slower but as safe.)
-            db.execute("PRAGMA journal_mode = WAL")
-            db.executescript(_SCHEMA)
-            columns = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
-            for column in ("stage", "progress"):  # a queue made before stages existed
-                if column not in columns:
-                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} TEXT")
+        # a broken file (not SQLite, truncated, a folder, a wrong schema) is a DatabaseFileError
+        sqlite_store.initialise(self.path, _SCHEMA, what=QUEUE_WHAT, migrate=_add_stage_columns)
 
     def _connect(self, *, write: bool = False):
-        return sqlite_store.connect(self.path, write=write)
+        return sqlite_store.connect(self.path, write=write, what=QUEUE_WHAT)
 
     @staticmethod
     def _job(row: sqlite3.Row | None) -> Job | None:
@@ -466,7 +470,8 @@ class ScoringWorker:
     def _stage(self, job: Job, stage: str, progress: dict[str, Any]) -> None:
         try:
             self.queue.set_stage(job.id, stage, progress, self.worker)
-        except sqlite3.Error as error:  # a busy database must not stop the scoring
+        except (sqlite3.Error, DatabaseFileError) as error:  # a busy database must not stop the
+            # scoring; a broken one stops the worker at its next write, with its message
             log.warning("stage of job %s not recorded: %s", job.id, error)
 
     def _evaluate(self, predictions: Path, benchmark: str, setting: str, out: Path, **given):
@@ -581,6 +586,9 @@ class ScoringWorker:
                     return
             except sqlite3.Error as error:  # a busy database must not kill the scoring
                 log.warning("heartbeat of job %s failed: %s", job.id, error)
+            except DatabaseFileError as error:  # broken: the worker stops at its next write
+                log.warning("heartbeat of job %s failed: %s", job.id, error)
+                return
 
     def score_job(self, job: Job) -> Job:
         """Score one claimed job; record done or failed (with the reason); return the job."""

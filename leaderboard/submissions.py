@@ -278,20 +278,14 @@ def _efficiency_problems(values: dict[str, str]) -> list[str]:
 
 
 def read_meta(path: str | os.PathLike) -> Any:
-    """Parse a ``meta.yaml`` with ``yaml.safe_load`` (no object construction); size-limited.
+    """Parse a ``meta.yaml`` with :func:`chatgenbench.core.yaml_files.read_yaml_file` (the safe
+    subset, no object construction; size, alias expansion, nesting and value lengths bounded).
 
-    Raises :class:`SubmissionError` for a file that is too large or not YAML.
+    Raises :class:`SubmissionError` for a file that is too large, not YAML or past a limit.
     """
-    import yaml
+    from chatgenbench.core.yaml_files import read_yaml_file
 
-    path = Path(path)
-    size = path.stat().st_size
-    if size > META_MAX_BYTES:
-        raise SubmissionError(f"{path}: {size} bytes, over the {META_MAX_BYTES}-byte limit")
-    try:
-        return yaml.safe_load(path.read_text("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise SubmissionError(f"{path}: not readable YAML ({error})") from None
+    return read_yaml_file(path, max_bytes=META_MAX_BYTES, error=SubmissionError)
 
 
 @dataclass

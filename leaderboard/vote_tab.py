@@ -18,7 +18,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from chatgenbench.core.errors import ChatGenBenchError
+from chatgenbench.core.errors import ChatGenBenchError, DatabaseFileError
 from leaderboard.submissions import SubmissionStore
 from leaderboard.votes import (
     DEMO_WEIGHTS,
@@ -93,7 +93,7 @@ def _cast(store: SubmissionStore, votes: VoteStore, question: str, side: str) ->
             shown_at=shown_at,
             methods=_labels(store, shown),
         )
-    except VoteError as error:
+    except (VoteError, DatabaseFileError) as error:  # refused, or the file is broken: said
         state["message"] = (
             "error",
             f"{error} ({error.how_to_fix})" if error.how_to_fix else str(error),
@@ -112,7 +112,11 @@ def _cast(store: SubmissionStore, votes: VoteStore, question: str, side: str) ->
 
 def _undo(votes: VoteStore) -> None:
     state = _state()
-    vote = votes.undo_last(state["voter"])
+    try:
+        vote = votes.undo_last(state["voter"])
+    except DatabaseFileError as error:  # the file is broken: said on the tab, not a traceback
+        state["message"] = ("error", f"{error} ({error.how_to_fix})")
+        return
     if vote is None:
         state["message"] = ("info", "You have no vote to undo.")
         return
@@ -334,5 +338,8 @@ def vote_tab(store: SubmissionStore, votes: VoteStore) -> None:
 
 
 def _vote_tab_body(store: SubmissionStore, votes: VoteStore) -> None:
-    _vote_panel(store, votes)
-    _results_panel(store, votes)
+    try:
+        _vote_panel(store, votes)
+        _results_panel(store, votes)
+    except DatabaseFileError as error:  # the votes file is broken: the message, not a traceback
+        st.error(f"{error} ({error.how_to_fix})")

@@ -60,6 +60,7 @@ from leaderboard.submissions import SubmissionStore
 
 VOTES_ENV = "CHATGENBENCH_VOTES_DB"
 VOTES_FILENAME = ".votes.sqlite3"
+VOTES_WHAT = "votes database"  # how errors name the file
 SEED_ENV = "CHATGENBENCH_VOTE_SEED"
 MIN_SECONDS_ENV = "CHATGENBENCH_VOTE_MIN_SECONDS"
 RATE_ENV = "CHATGENBENCH_VOTE_RATE"
@@ -374,13 +375,11 @@ class VoteStore:
         )
         self.rate_limit = limit if rate_limit is None else rate_limit
         self.rate_window = window if rate_window is None else rate_window
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode = WAL")  # the page reads while voters write
-            db.executescript(_SCHEMA)
+        # a broken file (not SQLite, truncated, a folder, a wrong schema) is a DatabaseFileError
+        sqlite_store.initialise(self.path, _SCHEMA, what=VOTES_WHAT)
 
     def _connect(self, *, write: bool = False):
-        return sqlite_store.connect(self.path, write=write)
+        return sqlite_store.connect(self.path, write=write, what=VOTES_WHAT)
 
     def cast(
         self,

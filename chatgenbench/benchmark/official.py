@@ -50,6 +50,7 @@ from chatgenbench.benchmark.records import RecordError, parse_json_text, record_
 from chatgenbench.core.errors import BenchmarkError, KeyMapError
 from chatgenbench.core.normalize import has_lone_surrogate, normalize_model_name, printable_text
 from chatgenbench.core.storage import chatgenbench_home
+from chatgenbench.core.yaml_files import bounded_repr, read_yaml_file
 
 #: The official ChatGenBench release on the Hugging Face hub.
 OFFICIAL_HUB_ID = "ChengyouJia/ChatGenBench"
@@ -144,6 +145,8 @@ DEFAULT_KEY_MAP: dict[str, Any] = {
 }
 
 RAW_SUFFIXES = (".jsonl", ".json", ".parquet")
+#: The largest key-map file read (a key map is a few dozen lines).
+KEY_MAP_MAX_BYTES = 256 * 1024
 
 
 def load_key_map(override: str | os.PathLike | dict | None = None) -> dict[str, Any]:
@@ -155,15 +158,17 @@ def load_key_map(override: str | os.PathLike | dict | None = None) -> dict[str, 
     if override is None:
         return key_map
     if not isinstance(override, dict):
-        import yaml
-
-        text = Path(override).read_text("utf-8")
-        override = yaml.safe_load(text) or {}
+        path = Path(override)
+        override = read_yaml_file(path, max_bytes=KEY_MAP_MAX_BYTES, error=KeyMapError) or {}
         if not isinstance(override, dict):
-            raise KeyMapError(f"key map file {override!r} must hold a mapping")
+            raise KeyMapError(
+                f"key map file {path} must hold a mapping, not a {type(override).__name__}"
+            )
     for section, value in override.items():
         if section not in key_map:
-            raise KeyMapError(f"unknown key-map section {section!r}; known: {sorted(key_map)}")
+            raise KeyMapError(
+                f"unknown key-map section {bounded_repr(section)}; known: {sorted(key_map)}"
+            )
         if isinstance(key_map[section], dict) and isinstance(value, dict):
             for key, candidates in value.items():
                 key_map[section][key] = [candidates] if isinstance(candidates, str) else candidates
@@ -360,15 +365,17 @@ def map_record(
         tried = {name.split(" ")[0]: fields.get(name.split(" ")[0], []) for name in missing}
         raise KeyMapError(
             f"{where}: cannot map required field(s) {missing}. Raw fields found: "
-            f"{_describe_fields(raw)}. Candidates tried: {tried}. Pass a key map (--key-map FILE) "
+            f"{bounded_repr(_describe_fields(raw), 300)}. Candidates tried: "
+            f"{bounded_repr(tried, 300)}. Pass a key map (--key-map FILE) "
             "naming the raw key for each, e.g. 'fields: {prompt: [your_key]}'."
         )
     if "input_type" in record:
         mapped = _value_map(key_map["input_types"], record["input_type"])
         if mapped is None:
             raise KeyMapError(
-                f"{where}: input type {record['input_type']!r} matches none of "
-                f"{key_map['input_types']}; extend the key map's 'input_types' section"
+                f"{where}: input type {bounded_repr(record['input_type'])} matches none of "
+                f"{bounded_repr(key_map['input_types'], 300)}; extend the key map's "
+                "'input_types' section"
             )
         record["input_type"] = mapped
     images = record.get("reference_images")

@@ -1,7 +1,9 @@
 """``chatgenbench leaderboard`` and ``chatgenbench queue``: the web app and its scoring queue.
 
 The leaderboard is its own package (``leaderboard/``, the ``leaderboard`` extra); these commands
-import it only when they run.
+import it only when they run. ``chatgenbench leaderboard`` opens the queue and votes databases
+before it starts the server: a broken one (not SQLite, truncated, a folder, another schema) is
+exit 2 with its message, as for every ``queue`` command.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         env[STORE_ENV] = str(Path(args.store).resolve())
     if args.queue_db:
         env[QUEUE_ENV] = str(Path(args.queue_db).resolve())
+    _check_databases(args)
     limit_mb = max(1, -(-default_upload_limit() // 2**20))
     command = [sys.executable, "-m", "streamlit", "run", str(app_path())]
     command += [f"--server.maxUploadSize={limit_mb}", "--browser.gatherUsageStats=false"]
@@ -110,6 +113,18 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         command.append("--server.headless=true")
     command += [arg for arg in args.streamlit_args if arg != "--"]
     return run_child(command, env)
+
+
+def _check_databases(args: argparse.Namespace) -> None:
+    """Open the queue and votes databases the app will use (creating them when absent), so that a
+    broken one stops the command here with its message (exit 2), before the server starts."""
+    from leaderboard.scoring_queue import ScoringQueue, default_queue_path
+    from leaderboard.submissions import default_store_root
+    from leaderboard.votes import VoteStore, default_votes_path
+
+    root = args.store or default_store_root()
+    ScoringQueue(args.queue_db or default_queue_path(root))
+    VoteStore(default_votes_path(root))
 
 
 #: The signals the wrapper passes on to its server (a service manager's stop, Ctrl-C, hang-up).

@@ -57,7 +57,7 @@ def _votes(args: argparse.Namespace):
     from leaderboard.votes import VoteStore, default_votes_path
 
     path = Path(args.votes_db or default_votes_path(args.store or default_store_root()))
-    if not path.is_file():
+    if not path.exists():  # a folder or a broken file in its place: VoteStore says so
         raise UsageError(
             f"no votes database at {path}",
             how_to_fix="pass the leaderboard's store with --store DIR (its votes are in "

@@ -102,3 +102,12 @@ class ComparisonError(ChatGenBenchError, ValueError):
 
 class DeploymentError(ChatGenBenchError, ValueError):
     """A scoring-worker deployment file that cannot be used (file, key, value, what is expected)."""
+
+
+class DatabaseFileError(ChatGenBenchError, ValueError):
+    """A database file that cannot be used (not SQLite, truncated, a folder, a wrong schema): the
+    message names the file and what is wrong, ``how_to_fix`` how to recover."""
+
+
+class YamlFileError(ChatGenBenchError, ValueError):
+    """A YAML file that cannot be read within the limits of :mod:`chatgenbench.core.yaml_files`."""

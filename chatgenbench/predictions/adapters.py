@@ -29,6 +29,8 @@ from typing import Any, Protocol, runtime_checkable
 from chatgenbench.core.errors import AdapterOptionError
 
 NOTES_KEY = "_notes"
+#: The largest adapter options file read (YAML or JSON; nested aliases and depth bounded too).
+OPTIONS_MAX_BYTES = 1024 * 1024
 
 
 @runtime_checkable
@@ -51,24 +53,30 @@ def parse_option_assignments(items: Sequence[str]) -> dict[str, Any]:
     >>> parse_option_assignments(["k=5", "arguments.sampler=Euler a"])
     {'k': 5, 'arguments': {'sampler': 'Euler a'}}
     """
-    import yaml
+    from chatgenbench.core.yaml_files import bounded_repr, parse_yaml
 
     options: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise AdapterOptionError(f"option {item!r} is not of the form key=value")
+            raise AdapterOptionError(f"option {bounded_repr(item)} is not of the form key=value")
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
+            value = (
+                parse_yaml(text, source=f"option {key}", error=AdapterOptionError)
+                if text.strip()
+                else ""
+            )
+        except AdapterOptionError:
+            value = text  # not YAML (or past its limits): the text itself
         target = options
         *parents, leaf = key.split(".")
         for parent in parents:
             node = target.setdefault(parent, {})
             if not isinstance(node, dict):
-                raise AdapterOptionError(f"option {key!r} conflicts with {parent}={node!r}")
+                raise AdapterOptionError(
+                    f"option {key!r} conflicts with {parent}={bounded_repr(node)}"
+                )
             target = node
         target[leaf] = value
     return options
@@ -76,15 +84,12 @@ def parse_option_assignments(items: Sequence[str]) -> dict[str, Any]:
 
 def load_options_file(path: str | os.PathLike) -> dict[str, Any]:
     """Read adapter options from a YAML or JSON file holding one mapping."""
-    import yaml
+    from chatgenbench.core.yaml_files import read_yaml_file
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"options file not found: {path}")
-    try:
-        options = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise AdapterOptionError(f"{path}: not valid YAML/JSON ({error})") from None
+    options = read_yaml_file(path, max_bytes=OPTIONS_MAX_BYTES, error=AdapterOptionError)
     if options is None:
         return {}
     if not isinstance(options, dict):
