@@ -492,7 +492,7 @@ def main() -> None:
     with queue_tab:
         _queue_tab(queue)
     with votes_tab:
-        vote_tab(store, VoteStore(default_votes_path(store.root)))
+        vote_tab(store, VoteStore(default_votes_path(store.root), submissions=store))
 
 
 if __name__ == "__main__":  # streamlit runs the page as __main__; an import lays out nothing
