@@ -65,12 +65,16 @@ def run_ablations(
     cached}}], "results": {(file, step): results}}``.
     """
     from chatgenbench.benchmark.loading import open_benchmark
-    from chatgenbench.core.output_names import distinct_names
+    from chatgenbench.core.output_names import check_outputs_apart, distinct_names
     from chatgenbench.metrics.bertscore import PromptBERTScore
     from chatgenbench.scoring.evaluation import evaluate_run
     from chatgenbench.scoring.stages import open_run
 
     names = distinct_names(predictions)  # before any work: refuses a file given twice
+    check_outputs_apart(
+        {f"prediction file {path}": path for path in predictions},
+        {f"results of {n}.{s}": Path(out_dir) / f"{n}.{s}.json" for n in names for s in steps},
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     scorer = bertscore or PromptBERTScore(encoder)

@@ -69,3 +69,28 @@ def distinct_names(paths: list[str | os.PathLike]) -> list[str]:
     if _collide(names):  # 8 hex digits of two different paths agree: say so, never overwrite
         raise UsageError(f"no distinct output names for {', '.join(map(str, paths))}")
     return names
+
+
+def check_outputs_apart(
+    inputs: dict[str, str | os.PathLike | None], outputs: dict[str, str | os.PathLike | None]
+) -> None:
+    """Refuse, before any work, an output path that is an input or another output.
+
+    ``inputs`` and ``outputs`` map what a path is (``--out``, ``the prediction file``) to it;
+    None entries are skipped. Raises :class:`chatgenbench.core.errors.UsageError` naming both.
+    """
+    from chatgenbench.core.errors import UsageError
+
+    seen: dict[Path, str] = {
+        Path(path).resolve(): what for what, path in inputs.items() if path is not None
+    }
+    for what, path in outputs.items():
+        if path is None:
+            continue
+        full = Path(path).resolve()
+        if full in seen:
+            raise UsageError(
+                f"{what} {path} is also {seen[full]}: one would overwrite the other",
+                how_to_fix=f"give {what} a path of its own",
+            )
+        seen[full] = what

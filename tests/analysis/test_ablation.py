@@ -198,3 +198,14 @@ def test_the_table_labels_files_that_share_a_name_apart():
         setting="all",
     )
     assert "a--predictions" in table and "b--predictions" in table
+
+
+def test_a_results_file_that_would_overwrite_a_prediction_file_is_refused(tmp_path, capsys):
+    """m.jsonl's model run writes m.model.json: here, that is the other prediction file."""
+    first = write_predictions(tmp_path / "m.jsonl", sample_predictions())
+    predictions = write_predictions(tmp_path / "m.model.json", sample_predictions())
+    before = predictions.read_bytes()
+    args = ["ablate", str(first), str(predictions), "--no-images", "--steps", "model"]
+    assert main([*args, "--out-dir", str(tmp_path / "."), "--no-progress"]) == 2
+    assert "would overwrite" in capsys.readouterr().err
+    assert predictions.read_bytes() == before

@@ -44,3 +44,13 @@ def test_the_same_file_twice_is_refused(tmp_path):
 def test_names_are_safe_file_names(tmp_path):
     (name,) = distinct_names([tmp_path / "../../etc/pass wd;rm.jsonl"])
     assert "/" not in name and " " not in name and ";" not in name
+
+
+def test_an_output_that_is_an_input_or_another_output_is_refused(tmp_path):
+    from chatgenbench.core.output_names import check_outputs_apart
+
+    check_outputs_apart({"in": tmp_path / "a"}, {"--out": tmp_path / "b", "--x": None})
+    with pytest.raises(UsageError, match="--out .* is also in"):
+        check_outputs_apart({"in": tmp_path / "a"}, {"--out": tmp_path / "sub" / ".." / "a"})
+    with pytest.raises(UsageError, match="--per-sample .* is also --out"):
+        check_outputs_apart({}, {"--out": tmp_path / "b", "--per-sample": tmp_path / "b"})
