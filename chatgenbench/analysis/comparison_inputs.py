@@ -167,6 +167,7 @@ def _aggregate_problems(results: dict[str, Any], records: list[dict[str, Any]]) 
     """Check every slice's reported metric value: a finite number, the mean of its samples."""
     problems = []
     settings = results.get("settings") or {}
+    totals = _score_totals(records)
     for piece in slices_of([name for name in settings if isinstance(name, str)]):
         block = _slice_block(results, piece)
         label = piece.setting or "overall"
@@ -191,19 +192,39 @@ def _aggregate_problems(results: dict[str, Any], records: list[dict[str, Any]]) 
                 continue
             if entry.metadata["stage"] == "final":
                 continue
-            scores = [_sample_score(r, entry.name) for r in records if piece.selects(r)]
-            scores = [score for score in scores if score is not None]
-            if not scores:
+            groups = [
+                found
+                for (setting, input_type), found in totals[entry.name].items()
+                if piece.selects({"setting": setting, "input_type": input_type})
+            ]
+            count = sum(n for _, n in groups)
+            if not count:
                 continue
-            mean = sum(scores) / len(scores)
+            mean = math.fsum(total for total, _ in groups) / count
             if not math.isclose(
                 mean, value, rel_tol=AGGREGATE_TOLERANCE, abs_tol=AGGREGATE_TOLERANCE
             ):
                 problems.append(
                     f"slice {label}.{entry.name}: reported {value!r} but the mean of its "
-                    f"{len(scores)} per-sample scores is {mean!r}"
+                    f"{count} per-sample scores is {mean!r}"
                 )
     return problems
+
+
+def _score_totals(records: list[dict[str, Any]]) -> dict[str, dict[tuple, tuple[float, int]]]:
+    """Return ``metric -> (setting, input_type) -> (sum, count)`` of the per-sample scores."""
+    totals: dict[str, dict[tuple, list]] = {}
+    for entry in METRICS.entries():
+        if entry.metadata["stage"] == "final":
+            continue
+        groups: dict[tuple, list] = {}
+        for record in records:
+            score = _sample_score(record, entry.name)
+            if score is not None:
+                group = groups.setdefault((record.get("setting"), record.get("input_type")), [])
+                group.append(score)
+        totals[entry.name] = {key: (math.fsum(found), len(found)) for key, found in groups.items()}
+    return totals
 
 
 def results_problems(results: Any) -> list[str]:
