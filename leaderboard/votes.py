@@ -523,6 +523,14 @@ class VoteStore:
         answer or voter id, a pair that cannot be voted on (:func:`pair_problem` against
         ``submissions``), or when the voter is over the rate limit (nothing is stored then).
         """
+        if not isinstance(question, str) or not isinstance(answer, str):
+            raise VoteError(
+                f"question and answer must be text, got {shown_text((question, answer))}"
+            )
+        if not isinstance(voter, str):
+            raise VoteError(f"voter id must be text, got {shown_text(voter)}")
+        if type(shown_at) not in (int, float) or not math.isfinite(shown_at):
+            raise VoteError(f"shown_at {shown_text(shown_at)}: expected a finite time in seconds")
         if question not in QUESTIONS:
             raise VoteError(f"question {question!r}: expected one of {', '.join(QUESTIONS)}")
         if answer not in OUTCOMES:

@@ -486,3 +486,20 @@ def test_rows_stored_in_both_orders_count_once_with_their_meaning(store, tmp_pat
     (summary,) = summarize(stored.votes, resamples=20)
     assert summary.n_votes == 2  # "raw"'s later answer replaced the earlier one
     assert summary.tallies[0]["counts"] == {"a": 1, "tie": 0, "b": 1}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((7, "quality", "a", 0.0), "voter id must be text"),
+        (("v1", ["quality"], "a", 0.0), "must be text"),
+        (("v1", "quality", {"a": 1}, 0.0), "must be text"),
+        (("v1", "quality", "a", float("nan")), "shown_at nan"),
+        (("v1", "quality", "a", "now"), "shown_at 'now'"),
+    ],
+)
+def test_a_vote_of_the_wrong_types_is_refused_and_not_stored(votes, args, expected):
+    voter, question, answer, shown_at = args
+    with pytest.raises(VoteError, match=expected):
+        votes.cast(voter, _shown(), question, answer, shown_at=shown_at, now=10.0)
+    assert votes.read().votes == [] and votes.read().skipped == []
