@@ -504,7 +504,9 @@ def main() -> None:
         _unless_broken(queue, _queue_tab)
     with votes_tab:
         try:
-            votes: VoteStore | ChatGenBenchError = VoteStore(default_votes_path(store.root))
+            votes: VoteStore | ChatGenBenchError = VoteStore(
+                default_votes_path(store.root), submissions=store
+            )
         except ChatGenBenchError as error:  # a broken votes file or vote settings: said on the tab
             votes = error
         _unless_broken(votes, lambda v: vote_tab(store, v))

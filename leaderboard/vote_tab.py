@@ -53,11 +53,12 @@ def _sample_inputs() -> SampleInputs:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _summaries(path: str, version: tuple, weights: tuple) -> list[dict[str, Any]]:
+def _summaries(path: str, version: tuple, weights: tuple) -> tuple[list[dict[str, Any]], list[str]]:
     # recomputed only when a vote was stored, replaced or undone (``version`` changed), or when
-    # what made a submission's images changed (``weights``)
-    votes = VoteStore(path).votes()
-    return [summary.to_dict() for summary in summarize(votes, weights=dict(weights))]
+    # what made a submission's images changed (``weights``); malformed rows are skipped, counted
+    stored = VoteStore(path).read()
+    summaries = summarize(stored.votes, weights=dict(weights))
+    return [summary.to_dict() for summary in summaries], stored.skipped
 
 
 def _state() -> dict[str, Any]:
@@ -173,9 +174,11 @@ def _results_panel(store: SubmissionStore, votes: VoteStore) -> None:
         f"(cast under {votes.min_seconds:g} s after the images appeared) and not counted."
     )
     weights = tuple(sorted(submission_weights(store).items()))
-    summaries = [
-        QuestionSummary(**data) for data in _summaries(str(votes.path), votes.version(), weights)
-    ]
+    found, skipped = _summaries(str(votes.path), votes.version(), weights)
+    if skipped:
+        st.warning(f"{len(skipped)} malformed vote row(s) skipped (not counted).")
+        st.text(skipped[0])  # the reason quotes stored values: shown as text, never markdown
+    summaries = [QuestionSummary(**data) for data in found]
     if not summaries:
         st.info("No votes yet.")
         return
@@ -332,8 +335,11 @@ def _vote_panel(store: SubmissionStore, votes: VoteStore) -> None:
 def vote_tab(store: SubmissionStore, votes: VoteStore) -> None:
     """Lay out the Vote tab: the current blind pair and its questions, then the results.
 
-    Runs as a fragment, so a vote redraws this tab only.
+    Runs as a fragment, so a vote redraws this tab only. Every vote cast here is checked against
+    ``store`` (:func:`leaderboard.votes.pair_problem`).
     """
+    if votes.submissions is None:
+        votes.submissions = store
     st.fragment(_vote_tab_body)(store, votes)
 
 

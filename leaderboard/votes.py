@@ -30,11 +30,19 @@ reload is a new voter). The time a pair was shown is taken on the server, never 
 per pair of methods win / tie / loss with bootstrap intervals, and Bradley-Terry strengths
 across all methods (:mod:`chatgenbench.analysis.pairwise`). :func:`export_parquet` writes every vote
 (flagged ones too, with their flag) as a Parquet file that ``datasets.load_dataset("parquet")``
-reads.
+reads. A stored row that is not a vote (wrong types, an unknown answer, NULLs: a database edited
+or written by another tool) never stops either: it is skipped and counted (:meth:`VoteStore.read`,
+``skipped_rows`` in ``chatgenbench votes summary --json``).
+
+**Pairs are checked where votes are recorded.** :meth:`VoteStore.cast` refuses a pair that does
+not name two distinct existing submissions of the same benchmark and setting, both with an image
+of the sample (:func:`pair_problem`), and stores every pair in sorted order, flipping the answer
+and side of one given as (B, A), so a voter's second answer replaces the first either way round.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -76,6 +84,14 @@ DEFAULT_RATE_LIMIT = 30
 DEFAULT_RATE_WINDOW = 60.0
 FLAG_TOO_FAST = "too_fast"
 VOTER_MAX_CHARS = 64
+_FLIP = {"a": "b", "b": "a", "tie": "tie"}
+
+
+def shown_text(value: Any) -> str:
+    """Return a short repr of a stored or submitted value for a message."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS votes (
@@ -168,6 +184,19 @@ class Pair:
         """The pair as a tuple, for sets and dict keys."""
         return (self.benchmark, self.setting, self.sample_id, self.submission_a, self.submission_b)
 
+    @property
+    def reversed(self) -> bool:
+        """Whether the two submissions are out of order (``submission_b`` sorts first)."""
+        return self.submission_b < self.submission_a
+
+    def normalised(self) -> Pair:
+        """Return the same unordered pair with its submissions in sorted order."""
+        if not self.reversed:
+            return self
+        return Pair(
+            self.benchmark, self.setting, self.sample_id, self.submission_b, self.submission_a
+        )
+
 
 @dataclass(frozen=True)
 class Shown:
@@ -242,6 +271,38 @@ def candidate_pairs(store: SubmissionStore) -> list[Pair]:
                 for sample_id in sorted(ids_a & ids_b):
                     pairs.append(Pair(benchmark, setting, sample_id, name_a, name_b))
     return pairs
+
+
+def pair_problem(store: SubmissionStore, pair: Pair) -> str | None:
+    """Return why ``pair`` cannot be voted on (None: it can).
+
+    A pair names two distinct submissions that exist in ``store`` with valid metadata naming the
+    pair's benchmark and setting, that both have a rendered image of the pair's sample, and whose
+    images were made with the same kind of weights: what :func:`candidate_pairs` draws from,
+    checked again where a vote is recorded.
+    """
+    if pair.submission_a == pair.submission_b:
+        return f"a pair names two distinct submissions, got {pair.submission_a[:80]!r} twice"
+    names = set(store.names())
+    kinds = set()
+    for name in (pair.submission_a, pair.submission_b):
+        if name not in names:
+            return f"no submission {name[:80]!r} in the store"
+        submission = store.load(name)
+        meta = submission.meta
+        if meta is None:
+            return f"submission {name!r} has no valid metadata"
+        if (meta.benchmark, meta.setting) != (pair.benchmark, pair.setting):
+            return (
+                f"submission {name!r} is of benchmark {meta.benchmark!r}, setting "
+                f"{meta.setting!r}, not {pair.benchmark[:80]!r}, {pair.setting[:80]!r}"
+            )
+        if pair.sample_id not in store.rendered_images(name):
+            return f"submission {name!r} has no image of sample {pair.sample_id[:80]!r}"
+        kinds.add(images_made_with(submission))
+    if len(kinds) > 1:
+        return "one submission's images come from random demo weights and the other's do not"
+    return None
 
 
 def draw_pair(
@@ -340,6 +401,61 @@ class Vote:
         return data
 
 
+_TEXT_FIELDS = (
+    "voter", "benchmark", "setting", "sample_id", "submission_a", "submission_b", "method_a",
+    "method_b",
+)  # fmt: skip
+_TIME_FIELDS = ("shown_at", "cast_at", "seconds")
+
+
+class VoteRowError(ValueError):
+    """A stored row that is not a vote (wrong types, unknown answers, NULLs): skipped, counted."""
+
+
+def vote_from_row(row: dict[str, Any]) -> Vote:
+    """Return the :class:`Vote` of a stored row, with its pair in sorted order (a row stored as
+    (B, A) has its answer, left side and methods flipped to keep their meaning).
+
+    Raises :class:`VoteRowError` naming the row and field when a value has the wrong type, is
+    NULL, or is not one of the allowed answers, questions or sides.
+    """
+    where = f"row {shown_text(row.get('id'))}"
+    if type(row.get("id")) is not int or type(row.get("seq")) is not int:
+        raise VoteRowError(
+            f"{where}: id and seq must be integers, got {shown_text(row.get('seq'))}"
+        )
+    for name in _TEXT_FIELDS:
+        if not isinstance(row.get(name), str) or not row[name]:
+            raise VoteRowError(f"{where}: {name} {shown_text(row.get(name))}, expected text")
+    for name in _TIME_FIELDS:
+        value = row.get(name)
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise VoteRowError(f"{where}: {name} {shown_text(value)}, expected a number")
+    for name, allowed in (("question", QUESTIONS), ("answer", OUTCOMES), ("left_side", "ab")):
+        if not isinstance(row.get(name), str) or row[name] not in allowed:
+            raise VoteRowError(
+                f"{where}: {name} {shown_text(row.get(name))}, expected one of {', '.join(allowed)}"
+            )
+    if row.get("flag") is not None and not isinstance(row["flag"], str):
+        raise VoteRowError(f"{where}: flag {shown_text(row['flag'])}, expected text or NULL")
+    if row["submission_a"] == row["submission_b"]:
+        raise VoteRowError(f"{where}: both sides are submission {shown_text(row['submission_a'])}")
+    vote = Vote(**{name: row[name] for name in Vote.__dataclass_fields__})
+    if vote.pair.reversed:
+        vote.submission_a, vote.submission_b = vote.submission_b, vote.submission_a
+        vote.method_a, vote.method_b = vote.method_b, vote.method_a
+        vote.answer, vote.left_side = _FLIP[vote.answer], _FLIP[vote.left_side]
+    return vote
+
+
+@dataclass
+class StoredVotes:
+    """The rows of the votes table: those that are votes, and why each other one was skipped."""
+
+    votes: list[Vote]
+    skipped: list[str] = field(default_factory=list)
+
+
 @dataclass
 class CastResult:
     """What :meth:`VoteStore.cast` did: the stored vote, and whether it replaced an earlier one."""
@@ -357,7 +473,8 @@ class VoteStore:
     """The votes database. Every method opens its own connection, so it is thread-safe.
 
     ``min_seconds``, ``rate_limit`` and ``rate_window`` default to the environment (see the module
-    docstring).
+    docstring). ``submissions``: the store every cast vote is checked against
+    (:func:`pair_problem`); a VoteStore without one reads votes but refuses to record any.
     """
 
     def __init__(
@@ -367,8 +484,10 @@ class VoteStore:
         min_seconds: float | None = None,
         rate_limit: int | None = None,
         rate_window: float | None = None,
+        submissions: SubmissionStore | None = None,
     ) -> None:
         self.path = Path(path)
+        self.submissions = submissions
         limit, window = default_rate()
         self.min_seconds = (
             _env_float(MIN_SECONDS_ENV, DEFAULT_MIN_SECONDS) if min_seconds is None else min_seconds
@@ -396,10 +515,21 @@ class VoteStore:
 
         ``shown_at``: when the pair was shown (server time); a vote sooner than ``min_seconds``
         after it is stored flagged ``too_fast``. ``methods``: the display names of submission
-        ``a`` and ``b`` (default: their names). A second vote of the voter on the same pair and
-        question replaces the first. Raises :class:`VoteError` for a bad question, answer or
-        voter id, or when the voter is over the rate limit (nothing is stored then).
+        ``a`` and ``b`` (default: their names). The pair is unordered: one given as (B, A) is
+        stored as (A, B) with the answer, the side shown on the left and the methods flipped to
+        keep their meaning, so a second vote of the voter on the same pair and question replaces
+        the first whichever way round it was shown. Raises :class:`VoteError` for a bad question,
+        answer or voter id, a pair that cannot be voted on (:func:`pair_problem` against
+        ``submissions``), or when the voter is over the rate limit (nothing is stored then).
         """
+        if not isinstance(question, str) or not isinstance(answer, str):
+            raise VoteError(
+                f"question and answer must be text, got {shown_text((question, answer))}"
+            )
+        if not isinstance(voter, str):
+            raise VoteError(f"voter id must be text, got {shown_text(voter)}")
+        if type(shown_at) not in (int, float) or not math.isfinite(shown_at):
+            raise VoteError(f"shown_at {shown_text(shown_at)}: expected a finite time in seconds")
         if question not in QUESTIONS:
             raise VoteError(f"question {question!r}: expected one of {', '.join(QUESTIONS)}")
         if answer not in OUTCOMES:
@@ -408,11 +538,15 @@ class VoteStore:
             raise VoteError(f"voter id must be 1 to {VOTER_MAX_CHARS} characters")
         if shown.left_side not in ("a", "b"):
             raise VoteError(f"left side {shown.left_side!r}: expected a or b")
+        self._check_pair(shown.pair)
         now = time.time() if now is None else now
         seconds = max(0.0, now - shown_at)
         flag = FLAG_TOO_FAST if seconds < self.min_seconds else None
+        method_a, method_b = methods or (shown.pair.submission_a, shown.pair.submission_b)
+        if shown.pair.reversed:  # store (A, B): "a" about (B, A) is "b" about (A, B)
+            answer, method_a, method_b = _FLIP[answer], method_b, method_a
+            shown = Shown(shown.pair.normalised(), _FLIP[shown.left_side])
         pair = shown.pair
-        method_a, method_b = methods or (pair.submission_a, pair.submission_b)
         with self._connect(write=True) as db:
             recent = db.execute(
                 "SELECT COUNT(*) FROM casts WHERE voter = ? AND cast_at > ?",
@@ -462,6 +596,22 @@ class VoteStore:
             row = db.execute("SELECT * FROM votes WHERE id = ?", (vote_id,)).fetchone()
         return CastResult(Vote(**dict(row)), replaced=existing is not None)
 
+    def _check_pair(self, pair: Pair) -> None:
+        if self.submissions is None:
+            raise VoteError(
+                "this vote store was opened without the submissions store to check votes against",
+                how_to_fix="open it as VoteStore(path, submissions=SubmissionStore(root))",
+            )
+        for name, value in zip(("benchmark", "setting", "sample_id"), pair.key):
+            if not isinstance(value, str) or not value:
+                raise VoteError(f"{name} {shown_text(value)}: expected a non-empty string")
+        for value in (pair.submission_a, pair.submission_b):
+            if not isinstance(value, str) or not value:
+                raise VoteError(f"submission {shown_text(value)}: expected a submission name")
+        problem = pair_problem(self.submissions, pair)
+        if problem:
+            raise VoteError(f"this pair cannot be voted on: {problem}")
+
     def undo_last(self, voter: str) -> Vote | None:
         """Delete ``voter``'s most recent vote and return it (None when they have none)."""
         with self._connect(write=True) as db:
@@ -475,7 +625,12 @@ class VoteStore:
 
     def votes(self, *, voter: str | None = None, counted_only: bool = False) -> list[Vote]:
         """Return the stored votes in the order they were stored (optionally one voter's, or only
-        the counted ones)."""
+        the counted ones); rows that are not votes are left out (:meth:`read` says which)."""
+        return self.read(voter=voter, counted_only=counted_only).votes
+
+    def read(self, *, voter: str | None = None, counted_only: bool = False) -> StoredVotes:
+        """Return the stored votes (as :meth:`votes`) and why each malformed row was skipped
+        (:func:`vote_from_row`): one bad row never stops a summary or an export."""
         query, params, where = "SELECT * FROM votes", [], []
         if voter is not None:
             where.append("voter = ?")
@@ -484,18 +639,31 @@ class VoteStore:
             where.append("flag IS NULL")
         if where:
             query += " WHERE " + " AND ".join(where)
+        found = StoredVotes([])
         with self._connect() as db:
-            return [Vote(**dict(row)) for row in db.execute(query + " ORDER BY id", params)]
+            for row in db.execute(query + " ORDER BY id", params):
+                try:
+                    found.votes.append(vote_from_row(dict(row)))
+                except VoteRowError as error:
+                    found.skipped.append(str(error))
+        return found
 
     def answers(self, voter: str, pair: Pair) -> dict[str, Vote]:
-        """Return ``{question: vote}`` of ``voter`` on ``pair``."""
+        """Return ``{question: vote}`` of ``voter`` on ``pair`` (either order)."""
+        pair = pair.normalised()
         with self._connect() as db:
             rows = db.execute(
                 "SELECT * FROM votes WHERE voter = ? AND benchmark = ? AND setting = ? AND "
                 "sample_id = ? AND submission_a = ? AND submission_b = ?",
                 (voter, *pair.key),
             ).fetchall()
-        return {row["question"]: Vote(**dict(row)) for row in rows}
+        found = {}
+        for row in rows:
+            try:
+                found[row["question"]] = vote_from_row(dict(row))
+            except VoteRowError:  # a malformed row answers nothing: the voter may vote again
+                continue
+        return found
 
     def answered_pairs(self, voter: str) -> set[tuple[str, str, str, str, str]]:
         """Return the keys of the pairs ``voter`` has answered every question of."""
@@ -566,6 +734,17 @@ def _labels(votes: list[Vote]) -> dict[str, str]:
     }
 
 
+def _latest_answers(votes: list[Vote]) -> list[Vote]:
+    """Keep one vote per voter, unordered pair and question: the last cast (rows stored before
+    pairs were normalised may hold both (A, B) and (B, A))."""
+    latest: dict[tuple, Vote] = {}
+    for vote in votes:
+        key = (vote.voter, vote.pair.normalised().key, vote.question)
+        if key not in latest or (vote.cast_at, vote.id) >= (latest[key].cast_at, latest[key].id):
+            latest[key] = vote
+    return sorted(latest.values(), key=lambda vote: vote.id)
+
+
 def summarize(
     votes: list[Vote],
     *,
@@ -583,6 +762,7 @@ def summarize(
     intervals (``method_a``'s wins are outcome ``a``), and Bradley-Terry strengths across all
     methods, or the reason they were not computed.
     """
+    votes = _latest_answers(votes)
     labels = _labels(votes)
     made_with = weights or {}
     groups: dict[tuple[str, str, str, str], list[Vote]] = {}
@@ -615,11 +795,21 @@ def summarize(
     return summaries
 
 
-def format_summary(summaries: list[QuestionSummary]) -> str:
-    """Return the summaries as plain text tables (what ``chatgenbench votes summary`` prints)."""
+def skipped_line(skipped: list[str]) -> str:
+    """Return the line that says how many stored rows were skipped as malformed, and the first."""
+    return (
+        f"{len(skipped)} malformed vote row(s) skipped (not counted), e.g. {skipped[0]}"
+        if skipped
+        else ""
+    )
+
+
+def format_summary(summaries: list[QuestionSummary], skipped: list[str] | None = None) -> str:
+    """Return the summaries as plain text tables (what ``chatgenbench votes summary`` prints),
+    after a line on the ``skipped`` malformed rows, if any."""
+    lines: list[str] = [skipped_line(skipped)] if skipped else []
     if not summaries:
-        return "no votes yet"
-    lines: list[str] = []
+        return "\n".join([*lines, "no votes yet"])
     for summary in summaries:
         demo = (
             f" · {DEMO_WEIGHTS} (not comparable with real weights)"

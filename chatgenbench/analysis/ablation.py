@@ -9,7 +9,9 @@ steps are applied to what was read: :meth:`chatgenbench.scoring.stages.OpenedRun
 Renders go through the content-addressed render cache, so a rerun (or an ablation whose requests
 another run already rendered) renders nothing new.
 :func:`ablation_table` prints the outcome in Table 6's layout: one line per prediction file, per
-step its own step-wise metric, FID, ImageReward and the Unified Metric.
+step its own step-wise metric, FID, ImageReward and the Unified Metric. Files that share a name
+(every submission is ``predictions.jsonl``) get distinct output names and table labels, from their
+paths (:func:`chatgenbench.core.output_names.distinct_names`); the same file twice is refused.
 """
 
 from __future__ import annotations
@@ -50,19 +52,29 @@ def run_ablations(
 ) -> dict[str, Any]:
     """Run the ablations of ``steps`` for every prediction file; write and return them.
 
-    For each file and measured step, ``out_dir/<file stem>.<step>.json`` is the results of
-    ``evaluate(..., oracle=ABLATIONS[step])``; renders go to ``render_root/<file stem>.<step>``
-    (default: ``evaluate``'s own default folder). ``catalog`` is laid over the benchmark's
+    For each file and measured step, ``out_dir/<name>.<step>.json`` is the results of
+    ``evaluate(..., oracle=ABLATIONS[step])``; renders go to ``render_root/<name>.<step>``
+    (default: ``evaluate``'s own default folder). ``<name>`` is the file's stem, or, when two
+    files share one (every submission is ``predictions.jsonl``), its path from the files' common
+    folder (:func:`chatgenbench.core.output_names.distinct_names`): no run overwrites another.
+    The same file given twice is refused before any work
+    (:class:`chatgenbench.core.errors.UsageError`). ``catalog`` is laid over the benchmark's
     catalogue; ``evaluate_options`` are further options of
     :func:`chatgenbench.scoring.evaluation.evaluate_run` (``device``, ``bootstrap``, ...).
     Returns ``{"runs": [{predictions, step, given, results_path, seconds, renders: {rendered,
     cached}}], "results": {(file, step): results}}``.
     """
     from chatgenbench.benchmark.loading import open_benchmark
+    from chatgenbench.core.output_names import check_outputs_apart, distinct_names
     from chatgenbench.metrics.bertscore import PromptBERTScore
     from chatgenbench.scoring.evaluation import evaluate_run
     from chatgenbench.scoring.stages import open_run
 
+    names = distinct_names(predictions)  # before any work: refuses a file given twice
+    check_outputs_apart(
+        {f"prediction file {path}": path for path in predictions},
+        {f"results of {n}.{s}": Path(out_dir) / f"{n}.{s}.json" for n in names for s in steps},
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     scorer = bertscore or PromptBERTScore(encoder)
@@ -73,8 +85,7 @@ def run_ablations(
         suite = ImageMetricSuite(image_settings or ImageMetricSettings())
     bench = open_benchmark(benchmark, setting, catalog=catalog)
     runs, results = [], {}
-    for path in predictions:
-        stem = Path(path).name.rsplit(".", 1)[0]
+    for path, stem in zip(predictions, names):
         read = open_run(path, bench, setting)
         for step in steps:
             started = time.perf_counter()
@@ -137,8 +148,11 @@ def ablation_table(
     rows = []
     for step in steps:
         header += [label[STEP_METRICS[step]], *(label[n] for n in TABLE6_METRICS)]
-    for path in files:
-        row = [Path(path).name]
+    from chatgenbench.core.output_names import distinct_names
+
+    for path, name in zip(files, distinct_names(files)):
+        # the file's name when its stem sets it apart, else the distinct name from its path
+        row = [Path(path).name if Path(path).name.startswith(f"{name}.") else name]
         for step in steps:
             found = results.get((path, step))
             names = (STEP_METRICS[step], *TABLE6_METRICS)

@@ -12,13 +12,18 @@ and difference are shown, marked not tested.
 
 Results that were scored on different benchmarks, with other metric settings (BERTScore encoder,
 image-metric settings, schema version), over other settings (supervised / few-shot) or with other
-oracle steps are refused with the reason (:class:`chatgenbench.core.errors.ComparisonError`).
+oracle steps are refused with the reason (:class:`chatgenbench.core.errors.ComparisonError`), and so
+are results that cannot be trusted (:mod:`chatgenbench.analysis.comparison_inputs`): a score that is
+NaN, infinite or not a number, a sample id repeated or present on one side only, a reported mean
+that is not the mean of its per-sample scores, a block of the wrong type. No verdict is built on them.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from chatgenbench.analysis.comparison_inputs import check_inputs, check_same_samples
 from chatgenbench.core.errors import ComparisonError
 from chatgenbench.metrics.bootstrap import bootstrap_ci
 from chatgenbench.metrics.registry import METRICS
@@ -154,6 +159,8 @@ def paired_difference(
     """
     if len(values_a) != len(values_b):
         raise ValueError(f"{len(values_a)} scores in A but {len(values_b)} in B")
+    if not all(math.isfinite(value) for value in (*values_a, *values_b)):
+        raise ValueError("a score is NaN or infinite: no difference can be computed from it")
     n = len(values_a)
     differences = [x - y for x, y in zip(values_a, values_b)]
     difference = sum(differences) / n if n else 0.0
@@ -254,6 +261,7 @@ def compare_results(
     level: float = 0.95,
     seed: int = 0,
     alpha: float = DEFAULT_ALPHA,
+    names: tuple[str, str] = ("A", "B"),
 ) -> dict[str, Any]:
     """Return the per-slice, per-metric paired comparison of results ``a`` and ``b``.
 
@@ -261,13 +269,17 @@ def compare_results(
     {slice name: {metric: comparison}}}``, each comparison as :func:`paired_difference` returns
     (with ``value_a`` and ``value_b``, the metrics as the results report them) or ``not_compared``
     with the reason. Raises :class:`chatgenbench.core.errors.ComparisonError` when the two cannot be
-    compared (:func:`comparability_problems`).
+    compared (:func:`comparability_problems`) or either cannot be trusted
+    (:mod:`chatgenbench.analysis.comparison_inputs`; ``names`` name the two files in its
+    message), or their sample ids differ.
     """
+    check_inputs(a, b, names)
     problems = comparability_problems(a, b)
     if problems:
         raise ComparisonError(
             "these results cannot be compared: " + "; ".join(problems), how_to_fix=RESCORE_FIX
         )
+    check_same_samples(a, b, names)
     options = {"resamples": resamples, "level": level, "seed": seed, "alpha": alpha}
     names = [e.name for e in METRICS.entries()]
     values = {name: (_per_sample_values(a, name), _per_sample_values(b, name)) for name in names}

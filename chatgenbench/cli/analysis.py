@@ -18,7 +18,9 @@ def register(sub) -> None:
         description="Pair two results of the same benchmark and settings sample by sample; per "
         "metric and slice, print the difference A - B with its bootstrap interval and the "
         "p-value of a paired sign-flip permutation test. Results of different benchmarks or "
-        "settings are refused with the reason (exit 2).",
+        "settings, and results that cannot be trusted (a NaN or non-numeric score, a sample id "
+        "repeated or on one side only, a reported mean that is not the mean of its per-sample "
+        "scores, malformed JSON), are refused with the file, field and id (exit 2).",
     )
     p.add_argument("a", metavar="A.json", help="results JSON of 'chatgenbench evaluate --out'")
     p.add_argument("b", metavar="B.json", help="the other results JSON")
@@ -67,36 +69,19 @@ def register(sub) -> None:
     p.set_defaults(handler=ablate_command)
 
 
-def _read_results(path: str) -> dict:
-    from chatgenbench.core.errors import ComparisonError
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            results = json.load(handle)
-    except json.JSONDecodeError as error:
-        raise ComparisonError(
-            f"{path}: not a results JSON ({error})",
-            how_to_fix="pass the file 'chatgenbench evaluate --out' wrote",
-        ) from error
-    if not isinstance(results, dict) or "overall" not in results:
-        raise ComparisonError(
-            f"{path}: not a results JSON (no 'overall' block)",
-            how_to_fix="pass the file 'chatgenbench evaluate --out' wrote",
-        )
-    return results
-
-
 def compare_command(args: argparse.Namespace) -> int:
     """Print the paired comparison of two results; exit 0 (2 when they cannot be compared)."""
     from chatgenbench.analysis.comparison import compare_results, comparison_table
+    from chatgenbench.analysis.comparison_inputs import read_results
 
     comparison = compare_results(
-        _read_results(args.a),
-        _read_results(args.b),
+        read_results(args.a),
+        read_results(args.b),
         resamples=args.resamples,
         seed=args.seed,
         level=args.level,
         alpha=args.alpha,
+        names=(args.a, args.b),
     )
     comparison["a"]["path"], comparison["b"]["path"] = args.a, args.b
     if args.json:

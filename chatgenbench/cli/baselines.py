@@ -1,4 +1,8 @@
-"""``chatgenbench baseline list|run|train-modeltokens``: the registered baseline adapters."""
+"""``chatgenbench baseline list|run|train-modeltokens``: the registered baseline adapters.
+
+``run`` refuses (exit 2, before any work) an ``--out`` whose file or sidecars (``PRED.notes.jsonl``,
+``PRED.run.json``) would overwrite its ``--options`` file.
+"""
 
 from __future__ import annotations
 
@@ -68,8 +72,18 @@ def list_command(args: argparse.Namespace) -> int:
 def run_command(args: argparse.Namespace) -> int:
     """Run the named baseline and write its predictions (resuming a partial run)."""
     from baselines.registry import build_adapter
-    from chatgenbench.predictions.adapters import parse_option_assignments, run_adapter
+    from chatgenbench.core.output_names import check_outputs_apart
+    from chatgenbench.predictions.adapters import (
+        parse_option_assignments,
+        run_adapter,
+        sidecar_paths,
+    )
 
+    sidecars = sidecar_paths(args.out)
+    check_outputs_apart(
+        {"--options": args.options},
+        {"--out": args.out, "its notes": sidecars["notes"], "its run record": sidecars["run"]},
+    )
     options = parse_option_assignments(args.option)
     adapter = build_adapter(args.name, options, options_file=args.options)
     path = run_adapter(

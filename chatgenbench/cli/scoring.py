@@ -1,4 +1,8 @@
-"""``chatgenbench evaluate``, ``validate`` and ``schema``: scoring a prediction file."""
+"""``chatgenbench evaluate``, ``validate`` and ``schema``: scoring a prediction file.
+
+``evaluate`` refuses (exit 2, before any work) an ``--out`` or ``--per-sample`` that is the
+prediction file, the catalogue or the other output (:mod:`chatgenbench.core.output_names`).
+"""
 
 from __future__ import annotations
 
@@ -173,9 +177,14 @@ def image_settings(args: argparse.Namespace):
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """Score the prediction file; print a table (or the JSON); exit 0."""
+    from chatgenbench.core.output_names import check_outputs_apart
     from chatgenbench.scoring.evaluation import evaluate
     from chatgenbench.scoring.report import results_table
 
+    check_outputs_apart(
+        {"the prediction file": args.predictions, "--catalog": args.catalog},
+        {"--out": args.out, "--per-sample": args.per_sample},
+    )
     results = evaluate(
         args.predictions,
         args.benchmark,

@@ -1,7 +1,9 @@
 """``chatgenbench votes summary|export``: the leaderboard's pairwise user study.
 
 The votes live in the leaderboard's database (:mod:`leaderboard.votes`); these commands import it
-only when they run, as the ``leaderboard`` and ``queue`` commands do.
+only when they run, as the ``leaderboard`` and ``queue`` commands do. A stored row that is not a
+vote (wrong types, an unknown answer, NULLs) is skipped and counted, never fatal: ``skipped_rows``
+in ``summary --json``, a line in the text.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import argparse
 
 from chatgenbench.cli.options import add_actions, add_json
+
+MAX_REASONS = 20  # skipped rows listed by reason in --json (all are counted)
 
 
 def _add_votes_db(parser: argparse.ArgumentParser) -> None:
@@ -79,16 +83,18 @@ def summary_command(args: argparse.Namespace) -> int:
     if not 0.0 < args.level < 1.0:
         raise UsageError(f"--level must be between 0 and 1, got {args.level}")
     store = _votes(args)
-    votes = store.votes()
+    stored = store.read()
     weights = submission_weights(SubmissionStore(args.store or default_store_root()))
     summaries = summarize(
-        votes, resamples=args.resamples, level=args.level, seed=args.seed, weights=weights
+        stored.votes, resamples=args.resamples, level=args.level, seed=args.seed, weights=weights
     )
     if args.json:
         payload = {
             "database": str(store.path),
             "counts": store.counts(),
             "flag_threshold_seconds": store.min_seconds,
+            "skipped_rows": len(stored.skipped),
+            "skipped_reasons": stored.skipped[:MAX_REASONS],
             "summaries": [summary.to_dict() for summary in summaries],
         }
         print(json.dumps(payload, indent=2))
@@ -98,17 +104,19 @@ def summary_command(args: argparse.Namespace) -> int:
         f"{store.path}: {counts['votes']} votes from {counts['voters']} voters, "
         f"{counts['flagged']} flagged (cast under {store.min_seconds:g} s, not counted)"
     )
-    print(format_summary(summaries))
+    print(format_summary(summaries, stored.skipped))
     return 0
 
 
 def export_command(args: argparse.Namespace) -> int:
     """Write every vote to ``--out`` as Parquet (``datasets.load_dataset("parquet")`` reads it)."""
-    from leaderboard.votes import export_parquet
+    from leaderboard.votes import export_parquet, skipped_line
 
     store = _votes(args)
-    votes = store.votes()
-    path = export_parquet(votes, args.out)
-    flagged = sum(1 for vote in votes if not vote.counted)
-    print(f"wrote {len(votes)} votes ({flagged} flagged) to {path}")
+    stored = store.read()
+    path = export_parquet(stored.votes, args.out)
+    flagged = sum(1 for vote in stored.votes if not vote.counted)
+    print(f"wrote {len(stored.votes)} votes ({flagged} flagged) to {path}")
+    if stored.skipped:
+        print(skipped_line(stored.skipped))
     return 0

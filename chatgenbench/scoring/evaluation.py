@@ -61,7 +61,8 @@ def evaluate(
 
     Image metrics: ``images=DIR`` scores an existing render folder
     (:mod:`chatgenbench.render.manifest`); ``render=True`` first renders the predictions into
-    ``render_out`` (default ``$CHATGENBENCH_HOME/renders/<predictions sha256>-<setting>``) with
+    ``render_out`` (default :func:`chatgenbench.scoring.stages.default_render_dir`, under
+    ``$CHATGENBENCH_HOME/renders``, named by the predictions, setting, benchmark, catalogue) with
     :func:`chatgenbench.render.render_predictions`, then scores that folder. ``image_settings``
     (:class:`chatgenbench.scoring.images.ImageMetricSettings`) or a loaded ``image_suite``
     (:class:`chatgenbench.scoring.images.ImageMetricSuite`, reused across calls) choose the metric

@@ -147,13 +147,48 @@ def score_stepwise(run: OpenedRun, scorer, *, progress: bool = True) -> Stepwise
     return StepwiseScores(samples, failure, fix, scorer.setting.name, bertscore)
 
 
-def default_render_dir(run: OpenedRun) -> Path:
+#: Render options that do not change the images: left out of the default folder's name.
+_NOT_IMAGE_OPTIONS = frozenset({"on_progress", "progress", "command", "cache_dir"})
+
+
+def render_identity(run: OpenedRun, catalog=None, options: dict[str, Any] | None = None) -> str:
+    """Return 8 hex digits of what, beside the predictions, decides a run's images: the
+    benchmark (source, kind, revision, path), its model catalogue with any overlay, the catalogue
+    file given to the render and the render options (backend, device, dtype, ...)."""
+    import hashlib
+
+    info = run.bench.info
+    described = {
+        "benchmark": [info.source, info.kind, info.revision, info.path],
+        "catalog": [
+            dataclasses.asdict(entry) if dataclasses.is_dataclass(entry) else repr(entry)
+            for entry in run.bench.catalog
+        ],
+        "catalog_file": None if catalog is None else str(catalog),
+        "options": {
+            key: repr(value)
+            for key, value in sorted((options or {}).items())
+            if key not in _NOT_IMAGE_OPTIONS
+        },
+    }
+    text = json.dumps(described, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def default_render_dir(run: OpenedRun, catalog=None, options: dict[str, Any] | None = None) -> Path:
     """Return where a run renders by default:
-    ``$CHATGENBENCH_HOME/renders/<predictions sha256>-<setting>[-oracle-<step>...]``."""
+    ``$CHATGENBENCH_HOME/renders/<predictions sha256>-<setting>[-oracle-<step>...]-<identity>``.
+
+    ``<identity>`` is :func:`render_identity`: the same prediction file rendered for another
+    benchmark, with another catalogue or other render options gets a folder of its own instead
+    of overwriting the first one's manifest.
+    """
     from chatgenbench.core.storage import chatgenbench_home
 
     suffix = "".join(f"-oracle-{step}" for step in run.oracle)
-    return chatgenbench_home() / "renders" / f"{run.report.sha256[:16]}-{run.setting}{suffix}"
+    identity = render_identity(run, catalog, options)
+    name = f"{run.report.sha256[:16]}-{run.setting}{suffix}-{identity}"
+    return chatgenbench_home() / "renders" / name
 
 
 def render_run(
@@ -187,7 +222,7 @@ def render_run(
         run.report,
         run.bench,
         catalog=catalog,
-        out_dir=default_render_dir(run) if out_dir is None else out_dir,
+        out_dir=default_render_dir(run, catalog, options) if out_dir is None else out_dir,
         setting=run.setting,
         progress=progress,
         **options,

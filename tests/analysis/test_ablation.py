@@ -139,3 +139,73 @@ def test_the_ablations_of_a_file_open_the_benchmark_and_read_the_file_once(
     assert calls == {"load_benchmark": 1, "read_prediction_rows": 1}
     selection = outcome["results"][(str(predictions), "model")]["overall"]["stepwise"]
     assert selection["selection_accuracy"]["value"] == pytest.approx(11 / 12)
+
+
+def _wrong_models() -> list[dict]:
+    rows = sample_predictions()
+    models = [row["model"] for row in rows]
+    for index, row in enumerate(rows):
+        row["model"] = models[(index + 1) % len(models)]
+    return rows
+
+
+def test_two_submissions_named_predictions_jsonl_keep_their_own_results(tmp_path, capsys):
+    """Every submission in the store is predictions.jsonl: the outputs and table labels of two
+    must stay apart (they used to share out/predictions.model.json and the label)."""
+    a = write_predictions(_folder(tmp_path / "store" / "alpha"), sample_predictions())
+    b = write_predictions(_folder(tmp_path / "store" / "beta"), _wrong_models())
+    out = tmp_path / "out"
+    args = ["ablate", str(a), str(b), "--no-images", "--steps", "model", "--encoder", "minilm"]
+    assert main([*args, "--out-dir", str(out), "--no-progress", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    paths = [run["results_path"] for run in runs]
+    assert len(set(paths)) == 2 and sorted(p.name for p in out.iterdir()) == sorted(
+        [path.split("/")[-1] for path in paths]
+    )
+    accuracy = [
+        json.loads(open(path).read())["overall"]["stepwise"]["selection_accuracy"]["value"]
+        for path in paths
+    ]
+    assert accuracy == [pytest.approx(1.0), pytest.approx(0.0)]
+    assert main([*args, "--out-dir", str(tmp_path / "table"), "--no-progress"]) == 0
+    table = capsys.readouterr().out
+    assert "alpha--predictions" in table and "beta--predictions" in table
+
+
+def _folder(path):
+    path.mkdir(parents=True)
+    return path / "predictions.jsonl"
+
+
+@pytest.mark.parametrize("same", ["twice", "dot-slash", "symlink"])
+def test_the_same_file_twice_is_refused_before_any_work(tmp_path, capsys, same):
+    a = write_predictions(_folder(tmp_path / "alpha"), sample_predictions())
+    other = {"twice": a, "dot-slash": a.parent / "." / a.name}.get(same)
+    if other is None:
+        other = tmp_path / "link.jsonl"
+        other.symlink_to(a)
+    out = tmp_path / "out"
+    args = ["ablate", str(a), str(other), "--no-images", "--out-dir", str(out)]
+    assert main(args) == 2
+    assert "same file" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_table_labels_files_that_share_a_name_apart():
+    results = {"overall": {"stepwise": {}}, "settings": {}}
+    table = ablation_table(
+        {("x/a/predictions.jsonl", "model"): results, ("x/b/predictions.jsonl", "model"): results},
+        setting="all",
+    )
+    assert "a--predictions" in table and "b--predictions" in table
+
+
+def test_a_results_file_that_would_overwrite_a_prediction_file_is_refused(tmp_path, capsys):
+    """m.jsonl's model run writes m.model.json: here, that is the other prediction file."""
+    first = write_predictions(tmp_path / "m.jsonl", sample_predictions())
+    predictions = write_predictions(tmp_path / "m.model.json", sample_predictions())
+    before = predictions.read_bytes()
+    args = ["ablate", str(first), str(predictions), "--no-images", "--steps", "model"]
+    assert main([*args, "--out-dir", str(tmp_path / "."), "--no-progress"]) == 2
+    assert "would overwrite" in capsys.readouterr().err
+    assert predictions.read_bytes() == before

@@ -182,3 +182,157 @@ def test_compare_on_a_synthetic_benchmark_of_both_settings(tmp_path, minilm_scor
     )  # fmt: skip
     with pytest.raises(ComparisonError, match="different settings"):
         compare_results(results["better"], one_setting)
+
+
+# --- untrusted results: refused, never a verdict --------------------------------------------
+
+
+def _record(results: dict, sample_id: str = "sample-0003") -> dict:
+    return next(r for r in results["per_sample"] if r["id"] == sample_id)
+
+
+def _set_score(results: dict, value, key: str = "prompt_bertscore") -> dict:
+    _record(results)[key] = value
+    return results
+
+
+@pytest.mark.parametrize(
+    ("side", "key", "value", "expected"),
+    [
+        ("b", "prompt_bertscore", float("nan"), "finite"),
+        ("both", "prompt_bertscore", float("inf"), "finite"),
+        ("a", "config_score", float("-inf"), "finite"),
+        ("b", "config_score", "0.5", "expected a number"),
+        ("a", "prompt_bertscore", True, "expected a number"),
+        ("b", "selection_correct", "yes", "expected a number"),
+        ("a", "config_score", [0.5], "expected a number"),
+        ("b", "prompt_bertscore", {"value": 0.5}, "expected a number"),
+    ],
+)
+def test_a_score_that_is_not_a_finite_number_is_refused(pair, side, key, value, expected):
+    a, b = copy.deepcopy(pair["right"]), copy.deepcopy(pair["right"])
+    for label, results in (("a", a), ("b", b)):
+        if side in (label, "both"):
+            _set_score(results, value, key)
+    with pytest.raises(ComparisonError) as caught:
+        compare_results(a, b, resamples=200, names=("left.json", "right.json"))
+    message = str(caught.value)
+    named = "left.json" if side in ("a", "both") else "right.json"
+    assert named in message and key in message and "sample-0003" in message
+    assert expected in message
+
+
+def test_cli_refuses_a_nan_score_instead_of_a_verdict(pair, tmp_path, capsys):
+    """The reported case: one NaN score made "B better, p 0.001" of identical results."""
+    a = tmp_path / "a.json"
+    a.write_text(json.dumps(pair["right"]))
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps(_set_score(copy.deepcopy(pair["right"]), float("nan"))))
+    assert main(["compare", str(a), str(b), "--resamples", "200"]) == 2
+    captured = capsys.readouterr()
+    assert "better" not in captured.out
+    assert str(b) in captured.err and "prompt_bertscore" in captured.err
+    assert "sample-0003" in captured.err
+
+
+@pytest.mark.parametrize("same_value", [True, False])
+def test_a_repeated_sample_id_is_refused(pair, same_value):
+    b = copy.deepcopy(pair["wrong"])
+    copied = copy.deepcopy(_record(b))
+    if not same_value:
+        copied["selection_correct"] = not copied["selection_correct"]
+    b["per_sample"].append(copied)
+    with pytest.raises(ComparisonError, match=r"B: .*sample-0003.*more than once"):
+        compare_results(pair["right"], b, resamples=200)
+
+
+@pytest.mark.parametrize("change", ["missing", "extra", "renamed"])
+def test_ids_on_one_side_only_are_refused(pair, change):
+    b = copy.deepcopy(pair["right"])
+    if change == "missing":
+        b["per_sample"] = [r for r in b["per_sample"] if r["id"] != "sample-0003"]
+        expected = r"only in A: 'sample-0003'"
+    elif change == "extra":
+        b["per_sample"].append(dict(_record(b), id="sample-9999"))
+        expected = r"only in B: 'sample-9999'"
+    else:
+        _record(b)["id"] = "sample-9999"
+        expected = r"only in A: 'sample-0003'.*only in B: 'sample-9999'"
+    # the per-sample change alone moves no reported mean here (every score is the same)
+    with pytest.raises(ComparisonError, match=expected):
+        compare_results(pair["right"], b, resamples=200)
+
+
+def test_per_sample_scores_that_disagree_with_the_reported_mean_are_refused(pair):
+    b = copy.deepcopy(pair["wrong"])
+    for record in b["per_sample"]:
+        record["selection_correct"] = True  # the per-sample records say 1.0, the slices say 0.0
+    with pytest.raises(ComparisonError) as caught:
+        compare_results(pair["right"], b, resamples=200)
+    assert "selection_accuracy" in str(caught.value) and "mean of its 12" in str(caught.value)
+    b = copy.deepcopy(pair["right"])
+    b["settings"]["supervised"]["by_input_type"]["single"]["stepwise"]["config_accuracy"][
+        "value"
+    ] = 0.41
+    with pytest.raises(ComparisonError, match=r"slice supervised/single\.config_accuracy"):
+        compare_results(pair["right"], b, resamples=200)
+    b = copy.deepcopy(pair["right"])
+    b["overall"]["stepwise"]["selection_accuracy"]["value"] = "1.0"
+    with pytest.raises(ComparisonError, match=r"overall\.selection_accuracy\.value"):
+        compare_results(pair["right"], b, resamples=200)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("per_sample", {"sample-0001": {}}, "per_sample: .*expected a list"),
+        ("per_sample", ["sample-0001"], r"per_sample\[0\]: .*expected an object"),
+        ("per_sample", [{"id": 7}], r"per_sample\[0\]\.id: 7, expected a non-empty string"),
+        ("settings", ["supervised"], "settings: .*expected an object"),
+        ("metric_settings", {"bertscore": "minilm"}, "metric_settings.bertscore"),
+        ("oracle", {"steps": "model"}, "oracle.steps"),
+    ],
+)
+def test_blocks_of_the_wrong_type_are_refused(pair, field, value, expected):
+    b = copy.deepcopy(pair["right"])
+    b[field] = value
+    with pytest.raises(ComparisonError, match=expected):
+        compare_results(pair["right"], b, resamples=200)
+
+
+def test_image_scores_that_are_not_numbers_are_refused(pair):
+    b = copy.deepcopy(pair["right"])
+    _record(b)["image_scores"] = {"hps_v2": float("nan")}
+    with pytest.raises(ComparisonError, match=r"sample-0003.*image_scores.*hps_v2.*finite"):
+        compare_results(pair["right"], b, resamples=200)
+    _record(b)["image_scores"] = [0.2]
+    with pytest.raises(ComparisonError, match=r"sample-0003.*image_scores.*expected an object"):
+        compare_results(pair["right"], b, resamples=200)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[" * 10_000 + "]" * 10_000, "nested too deep"),
+        ('{"overall": ' * 10_000 + "{}" + "}" * 10_000, "nested too deep"),
+        ("this is not json", "not a results JSON"),
+        ('[{"overall": {}}]', "got list"),
+        ('"overall"', "got str"),
+        ('{"per_sample": []}', "no 'overall' block"),
+        ("", "not a results JSON"),
+    ],
+)
+def test_cli_refuses_files_that_are_not_results(pair, tmp_path, capsys, text, expected):
+    a = pair["folder"] / "right.json"
+    bad = tmp_path / "bad.json"
+    bad.write_text(text)
+    assert main(["compare", str(a), str(bad), "--resamples", "200"]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and expected in err
+    bad.write_bytes(b"\xff\xfe{")
+    assert main(["compare", str(bad), str(a), "--resamples", "200"]) == 2
+
+
+def test_paired_difference_refuses_non_finite_scores():
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        paired_difference([0.5, float("nan")], [0.5, 0.5])

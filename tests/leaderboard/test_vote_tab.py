@@ -158,3 +158,29 @@ def test_a_history_input_is_shown_turn_by_turn_on_a_synthetic_benchmark(tmp_path
     text = _texts(_run())
     for number, (role, content) in enumerate(turns, 1):
         assert f"{role} ({number}): {content}" in text
+
+
+def test_a_malformed_vote_row_is_skipped_and_counted_on_the_page(store):
+    """A row with an unknown answer (a database edited or written by another tool) never stops
+    the Results panel: the other votes are summarised and the skipped row is counted."""
+    import sqlite3
+
+    path = default_votes_path(store)
+    VoteStore(path)  # creates the table
+    row = (
+        "raw", "sample", "supervised", IDS[1], "no-finetune-sample", "retrieval-sample",
+        "no-finetune", "retrieval", "quality", "a", "a", 0.0, 5.0, 5.0, None, 1,
+    )  # fmt: skip
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA ignore_check_constraints = 1")
+        columns = (
+            "voter, benchmark, setting, sample_id, submission_a, submission_b, method_a, "
+            "method_b, question, answer, left_side, shown_at, cast_at, seconds, flag, seq"
+        )
+        db.execute(f"INSERT INTO votes ({columns}) VALUES ({', '.join('?' * 16)})", row)
+        bad = ("raw2", *row[1:9], "left", *row[10:])
+        db.execute(f"INSERT INTO votes ({columns}) VALUES ({', '.join('?' * 16)})", bad)
+    at = _run()
+    text = _texts(at)
+    assert "1 malformed vote row(s) skipped" in text and "answer 'left'" in text
+    assert "quality: 1 counted votes, 0 flagged" in text

@@ -39,8 +39,14 @@ def store(tmp_path) -> SubmissionStore:
 
 
 @pytest.fixture()
-def votes(tmp_path) -> VoteStore:
-    return VoteStore(tmp_path / "votes.sqlite3", min_seconds=1.5, rate_limit=100, rate_window=60)
+def votes(tmp_path, store) -> VoteStore:
+    return VoteStore(
+        tmp_path / "votes.sqlite3",
+        min_seconds=1.5,
+        rate_limit=100,
+        rate_window=60,
+        submissions=store,
+    )
 
 
 def _shown(sample: str = "sample-0002", left_side: str = "a") -> Shown:
@@ -113,8 +119,10 @@ def test_a_vote_faster_than_the_threshold_is_stored_flagged_and_not_counted(vote
     assert summary.tallies[0]["counts"] == {"a": 0, "tie": 0, "b": 1}
 
 
-def test_the_rate_limit_refuses_votes_over_it_and_stores_nothing(tmp_path):
-    votes = VoteStore(tmp_path / "v.sqlite3", min_seconds=0, rate_limit=3, rate_window=10)
+def test_the_rate_limit_refuses_votes_over_it_and_stores_nothing(tmp_path, store):
+    votes = VoteStore(
+        tmp_path / "v.sqlite3", min_seconds=0, rate_limit=3, rate_window=10, submissions=store
+    )
     for number, sample in enumerate(IDS[1:4]):
         votes.cast("v1", _shown(sample), "quality", "a", shown_at=0.0, now=100.0 + number)
     with pytest.raises(VoteError, match="at most 3 every 10 s") as caught:
@@ -209,7 +217,7 @@ def test_the_cli_prints_the_summary_and_exports(store, tmp_path, capsys):
     from chatgenbench.cli import main
 
     db = tmp_path / "store" / ".votes.sqlite3"
-    votes = VoteStore(db, min_seconds=0)
+    votes = VoteStore(db, min_seconds=0, submissions=store)
     _cast_counts(votes, (3, 1, 4), "quality")
     assert main(["votes", "summary", "--store", str(store.root), "--resamples", "100"]) == 0
     out = capsys.readouterr().out
@@ -323,3 +331,175 @@ def test_demo_weight_images_are_never_paired_or_summarised_with_real_ones(store,
         names = {row["method"] for row in summary.bradley_terry["rows"]}
         assert len(names) == 2
     assert DEMO_WEIGHTS in format_summary(summaries)
+
+
+# --- votes mean what they say ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pair", "expected"),
+    [
+        (Pair("sample", "supervised", "sample-0002", NOFT, NOFT), "two distinct submissions"),
+        (Pair("sample", "supervised", "sample-0002", NOFT, "ghost"), "no submission 'ghost'"),
+        (Pair("sample", "supervised", "sample-0002", "../x", RETR), "no submission"),
+        (Pair("sample", "few_shot", "sample-0002", NOFT, RETR), "setting"),
+        (Pair("other-bench", "supervised", "sample-0002", NOFT, RETR), "benchmark"),
+        (Pair("sample", "supervised", "sample-0001", NOFT, RETR), "no image of sample"),
+        (Pair("sample", "supervised", "sample-0099", RETR, NOFT), "no image of sample"),
+        (Pair("sample", "supervised", None, NOFT, RETR), "sample_id None"),
+    ],
+)
+def test_a_vote_on_a_pair_that_cannot_be_voted_on_is_refused_and_not_stored(votes, pair, expected):
+    with pytest.raises(VoteError, match=expected):
+        votes.cast("v1", Shown(pair, "a"), "quality", "a", shown_at=0.0, now=10.0)
+    assert votes.votes() == [] and votes.counts()["votes"] == 0
+
+
+def test_a_vote_store_without_submissions_records_nothing(tmp_path):
+    bare = VoteStore(tmp_path / "bare.sqlite3")
+    with pytest.raises(VoteError, match="without the submissions store"):
+        bare.cast("v1", _shown(), "quality", "a", shown_at=0.0, now=10.0)
+    assert bare.votes() == []
+
+
+def _reversed(sample: str = "sample-0002", left_side: str = "a") -> Shown:
+    return Shown(Pair("sample", "supervised", sample, RETR, NOFT), left_side)
+
+
+@pytest.mark.parametrize(
+    ("answer", "left_side", "stored_answer", "stored_left"),
+    [("a", "a", "b", "b"), ("b", "a", "a", "b"), ("tie", "b", "tie", "a"), ("a", "b", "b", "a")],
+)
+def test_a_pair_given_as_b_a_is_stored_as_a_b_with_the_same_meaning(
+    votes, answer, left_side, stored_answer, stored_left
+):
+    shown = _reversed(left_side=left_side)
+    result = votes.cast(
+        "v1", shown, "quality", answer, shown_at=0.0, now=10.0, methods=("retrieval", "no-ft")
+    )
+    vote = result.vote
+    assert (vote.submission_a, vote.submission_b) == (NOFT, RETR)
+    assert (vote.method_a, vote.method_b) == ("no-ft", "retrieval")
+    assert (vote.answer, vote.left_side) == (stored_answer, stored_left)
+    # the submission the voter preferred, and the one shown on the left, are unchanged
+    winner = {"a": shown.pair.submission_a, "b": shown.pair.submission_b}.get(answer)
+    assert {"a": vote.submission_a, "b": vote.submission_b}.get(vote.answer) == winner
+    assert Shown(vote.pair, vote.left_side).left == shown.left
+
+
+@pytest.mark.parametrize("second_reversed", [False, True])
+@pytest.mark.parametrize("first_reversed", [False, True])
+def test_a_second_answer_replaces_the_first_whichever_way_round(
+    votes, first_reversed, second_reversed
+):
+    first = _reversed() if first_reversed else _shown()
+    second = _reversed() if second_reversed else _shown()
+    # first: NOFT better; second: RETR better
+    votes.cast("v1", first, "quality", "b" if first_reversed else "a", shown_at=0.0, now=10.0)
+    again = votes.cast(
+        "v1", second, "quality", "a" if second_reversed else "b", shown_at=0.0, now=20.0
+    )
+    assert again.replaced
+    (stored,) = votes.votes()
+    assert stored.answer == "b"  # RETR (submission_b) better
+    (summary,) = summarize(votes.votes(), resamples=20)
+    assert summary.n_votes == 1 and summary.tallies[0]["counts"]["b"] == 1
+    assert set(votes.answers("v1", second.pair)) == {"quality"}
+
+
+def _raw_insert(path, **row) -> None:
+    base = {
+        "voter": "raw", "benchmark": "sample", "setting": "supervised", "sample_id": IDS[1],
+        "submission_a": NOFT, "submission_b": RETR, "method_a": "no-ft", "method_b": "retr",
+        "question": "quality", "answer": "a", "left_side": "a", "shown_at": 0.0, "cast_at": 5.0,
+        "seconds": 5.0, "flag": None, "seq": 1,
+    }  # fmt: skip
+    base.update(row)
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA ignore_check_constraints = 1")
+        db.execute(
+            f"INSERT INTO votes ({', '.join(base)}) VALUES ({', '.join('?' * len(base))})",
+            list(base.values()),
+        )
+
+
+_LOOSE_SCHEMA = """CREATE TABLE votes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, voter, benchmark, setting, sample_id, submission_a,
+    submission_b, method_a, method_b, question, answer, left_side, shown_at, cast_at, seconds,
+    flag, seq)"""
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ({"answer": "left"}, "answer 'left'"),
+        ({"question": "beauty"}, "question 'beauty'"),
+        ({"left_side": "middle"}, "left_side"),
+        ({"cast_at": "yesterday"}, "cast_at 'yesterday'"),
+        ({"seconds": None}, "seconds None"),
+        ({"voter": None}, "voter None"),
+        ({"submission_b": 7}, "submission_b 7"),
+        ({"seq": "one"}, "seq"),
+        ({"flag": 3}, "flag 3"),
+        ({"submission_b": NOFT}, "both sides"),
+        ({"answer": None}, "answer None"),
+        ({"shown_at": b"\x00\x01"}, "shown_at"),
+    ],
+)
+def test_a_malformed_row_is_skipped_and_counted_never_fatal(store, tmp_path, capsys, row, expected):
+    from chatgenbench.cli import main
+
+    db = tmp_path / "store" / ".votes.sqlite3"
+    with sqlite3.connect(db) as connection:
+        connection.execute(_LOOSE_SCHEMA)  # a database written by an older or another tool
+    votes = VoteStore(db, min_seconds=0, submissions=store)
+    votes.cast("good", _shown(), "quality", "b", shown_at=0.0, now=10.0)
+    _raw_insert(db, **row)
+    stored = votes.read()
+    assert [vote.voter for vote in stored.votes] == ["good"]
+    assert len(stored.skipped) == 1 and expected in stored.skipped[0]
+    assert main(["votes", "summary", "--store", str(store.root), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["skipped_rows"] == 1 and expected in payload["skipped_reasons"][0]
+    assert payload["summaries"][0]["n_votes"] == 1
+    assert main(["votes", "summary", "--store", str(store.root), "--resamples", "20"]) == 0
+    assert "1 malformed vote row(s) skipped" in capsys.readouterr().out
+    out_file = tmp_path / "votes.parquet"
+    assert main(["votes", "export", "--store", str(store.root), "--out", str(out_file)]) == 0
+    assert "wrote 1 votes" in capsys.readouterr().out
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(out_file).column("voter").to_pylist() == ["good"]
+
+
+def test_rows_stored_in_both_orders_count_once_with_their_meaning(store, tmp_path):
+    db = tmp_path / "legacy.sqlite3"
+    votes = VoteStore(db, min_seconds=0, submissions=store)
+    # an older version stored (RETR, NOFT) as given: "a" there means RETR better
+    _raw_insert(db, submission_a=RETR, submission_b=NOFT, answer="a", cast_at=5.0, seq=1)
+    _raw_insert(db, answer="a", cast_at=9.0, seq=2)  # then NOFT better, as (NOFT, RETR)
+    _raw_insert(db, voter="other", submission_a=RETR, submission_b=NOFT, answer="a", seq=1)
+    stored = votes.read()
+    assert stored.skipped == []
+    assert all((v.submission_a, v.submission_b) == (NOFT, RETR) for v in stored.votes)
+    assert [v.answer for v in stored.votes] == ["b", "a", "b"]
+    (summary,) = summarize(stored.votes, resamples=20)
+    assert summary.n_votes == 2  # "raw"'s later answer replaced the earlier one
+    assert summary.tallies[0]["counts"] == {"a": 1, "tie": 0, "b": 1}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((7, "quality", "a", 0.0), "voter id must be text"),
+        (("v1", ["quality"], "a", 0.0), "must be text"),
+        (("v1", "quality", {"a": 1}, 0.0), "must be text"),
+        (("v1", "quality", "a", float("nan")), "shown_at nan"),
+        (("v1", "quality", "a", "now"), "shown_at 'now'"),
+    ],
+)
+def test_a_vote_of_the_wrong_types_is_refused_and_not_stored(votes, args, expected):
+    voter, question, answer, shown_at = args
+    with pytest.raises(VoteError, match=expected):
+        votes.cast(voter, _shown(), question, answer, shown_at=shown_at, now=10.0)
+    assert votes.read().votes == [] and votes.read().skipped == []
