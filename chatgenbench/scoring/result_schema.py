@@ -154,11 +154,15 @@ def _check_slice(block: Any, where: str, problems: list[str], nested: bool) -> N
     for key in ("n_samples", "n_missing", "stepwise", "image", "unified"):
         if key not in block:
             problems.append(f"{where}.{key}: missing")
+    for key in ("stepwise", "image"):
+        if not isinstance(block.get(key, {}), dict):
+            problems.append(f"{where}.{key}: expected an object")
+    stepwise = block.get("stepwise") if isinstance(block.get("stepwise"), dict) else {}
     for name in METRICS.names_of("stepwise"):
-        metric = (block.get("stepwise") or {}).get(name)
+        metric = stepwise.get(name)
         if not isinstance(metric, dict) or "status" not in metric:
             problems.append(f"{where}.stepwise.{name}: missing or without status")
-    image = block.get("image") or {}
+    image = block.get("image") if isinstance(block.get("image"), dict) else {}
     # The built-in image metrics are part of this schema version; one registered later is
     # checked only where a result has it (older results do not).
     required = [name for name in METRICS.names_of("image") if METRICS.is_builtin(name)]
@@ -176,7 +180,13 @@ def _check_slice(block: Any, where: str, problems: list[str], nested: bool) -> N
 
 
 def check_results(results: dict[str, Any]) -> list[str]:
-    """Return the problems of a results dict against this schema (empty when it conforms)."""
+    """Return the problems of a results dict against this schema (empty when it conforms).
+
+    Never raises for a value of the wrong type: it is a problem (``benchmark: expected an
+    object, got str``), so one bad results file is reported, not a crash of its reader.
+    """
+    if not isinstance(results, dict):
+        return [f"results: expected an object, got {type(results).__name__}"]
     problems: list[str] = []
     if results.get("schema_version") != SCHEMA_VERSION:
         problems.append(
@@ -194,6 +204,11 @@ def check_results(results: dict[str, Any]) -> list[str]:
     ):
         if key not in results:
             problems.append(f"{key}: missing")
+        elif not isinstance(results[key], bool if key == "synthetic" else dict):
+            expected = "true or false" if key == "synthetic" else "an object"
+            problems.append(f"{key}: expected {expected}, got {type(results[key]).__name__}")
+    if not all(isinstance(results.get(key, {}), dict) for key in ("settings", "overall")):
+        return problems
     for setting, block in (results.get("settings") or {}).items():
         _check_slice(block, f"settings.{setting}", problems, nested=True)
     if "overall" in results:
