@@ -440,11 +440,15 @@ class SubmissionStore:
         )
 
     def predictions_path(self, name: str) -> Path | None:
-        """Return the stored prediction file of ``name`` (JSONL, CSV or Parquet), or None."""
+        """Return the stored prediction file of ``name`` (JSONL, CSV or Parquet), or None.
+
+        Only a regular file that is no link is returned (a link could lead out of the store).
+        """
         folder = self.path_for(name)
         for filename in PREDICTION_FILENAMES.values():
-            if (folder / filename).is_file():
-                return folder / filename
+            path = folder / filename
+            if path.is_file() and not path.is_symlink():
+                return path
         return None
 
     def render_dir(self, name: str) -> Path:
@@ -455,8 +459,9 @@ class SubmissionStore:
         """Return ``{sample id: PNG path}`` for every sample of ``name`` that has an image.
 
         Read from the render manifest (cached while it is unchanged); a path is kept only when it
-        is a regular file inside the render folder, so a manifest cannot point anywhere else.
-        A submission without a render folder, or with an unreadable manifest, has no images.
+        is a regular file that is, links resolved, inside the submission's folder, so neither a
+        manifest nor a link (an image, the render folder) can lead anywhere else. A submission
+        without a render folder, or with an unreadable manifest, has no images.
         """
         folder = self.render_dir(name)
         manifest = folder / MANIFEST_NAME
@@ -473,7 +478,7 @@ class SubmissionStore:
         except (OSError, ValueError):
             images: dict[str, Path] = {}
         else:
-            root = folder.resolve()
+            root = self.path_for(name)  # resolved; a link to a submission folder is no name
             images = {}
             for record in records:
                 path = image_path(folder, record)

@@ -71,7 +71,10 @@ _RESULT_KEYS = {
     "image_reward: checkpoint, tokenizer), each with loaded_from; not_loaded names each metric "
     "that could not load and why",
     "images": "the scored render folder (when scored): render_dir, render_summary (the folder's "
-    "render_summary.json), manifest records outside the benchmark, and each image metric's run "
+    "render_summary.json), manifest records outside the benchmark, manifest lines that are not "
+    "records (n_manifest_lines_skipped, manifest_lines_skipped: 'line N: why', the first 20), "
+    "images that could not be read (n_unreadable_images; each sample's render_status says "
+    "unreadable, with the reason in per_sample), and each image metric's run "
     "notes (texts cut at CLIP's 77 tokens: clip_score_truncated_texts; the FID reference cache "
     "dir, hits and misses: fid_reference_cache)",
     "random_weights": "(when images were scored) used: whether random demo weights made the "
@@ -88,7 +91,8 @@ _RESULT_KEYS = {
     "per_sample": "one record per benchmark sample: id, setting, input_type, has_prediction, "
     "prompt_bertscore (null when not computed or an oracle step), selection_correct, "
     "config_score, and when images were scored render_status and image_scores (raw per-image "
-    "score by metric); 'chatgenbench compare' pairs two results by these",
+    "score by metric), and render_error when the sample has no image and a reason is known "
+    "(an unreadable image: why); 'chatgenbench compare' pairs two results by these",
     "oracle": "the oracle steps of the run (evaluate --oracle): steps (prompt, model, arguments), "
     "metrics (the step-wise metrics reported as oracle), given; steps is empty for a full run",
 }
