@@ -172,3 +172,23 @@ def test_manifest_lines_that_are_not_records_are_counted_for_the_caption(store, 
     index = Gallery(store).index("first")
     assert len(index.manifest_skipped) == 1 and index.manifest_skipped[0].startswith("line 13:")
     assert len(store.rendered_images("first")) == 12
+
+
+def test_the_gallery_page_shows_the_placeholder_and_the_skipped_lines(store, monkeypatch):
+    from tests.leaderboard_fixtures import ROOT
+
+    AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+    _truncated(store.render_dir("first") / "images" / f"{IDS[1]}.png")
+    manifest = store.render_dir("first") / MANIFEST_NAME
+    manifest.write_text(manifest.read_text() + "[1, 2]\n")
+    monkeypatch.setenv("CHATGENBENCH_SUBMISSIONS", str(store.root))
+    monkeypatch.delenv("CHATGENBENCH_QUEUE_DB", raising=False)
+    monkeypatch.setenv("CHATGENBENCH_LEADERBOARD_BENCHMARKS", "sample")
+    at = AppTest.from_file(str(ROOT / "leaderboard" / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    (tab,) = [tab for tab in at.tabs if tab.label == "Gallery"]
+    captions = " ".join(c.value for c in tab.caption)
+    assert "1 render manifest line could not be read and was skipped: line 13" in captions
+    texts = " ".join(t.value for t in tab.text)
+    assert "no image shown: image unreadable: not a readable image" in texts
