@@ -248,6 +248,19 @@ def _slice_for(results: dict[str, Any], setting: str, input_type: str) -> dict[s
     return block
 
 
+def _broken_submissions(submissions: list[Submission]) -> None:
+    """Say which submissions cannot be used, and why (as text); the others are served."""
+    broken = [s for s in submissions if s.broken]
+    if not broken:
+        return
+    st.caption(
+        f"{len(broken)} submission{'s' if len(broken) != 1 else ''} could not be read or "
+        "used; the others are shown. Reasons:"
+    )
+    rows = [{"Submission": s.name[:80], "Problem": "; ".join(s.problems[:3])[:500]} for s in broken]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="broken-submissions")
+
+
 def _details_tab(
     submissions: list[Submission], setting: str, input_type: str, store: SubmissionStore
 ) -> None:
@@ -257,6 +270,10 @@ def _details_tab(
     names = [submission.name for submission in submissions]
     chosen = st.selectbox("Submission", names, key="detail_submission")
     submission = next(s for s in submissions if s.name == chosen)
+    if submission.read_error:
+        st.error("This submission could not be read:")
+        st.text(submission.read_error)
+        return
     gallery_page.render_details(store, submission.name)
     st.subheader("Metadata")
     if submission.meta is not None:
@@ -493,6 +510,7 @@ def main() -> None:
         ["Ranking", "Details", "Gallery", "Vote", "Submit", "Queue"]
     )
     with ranking_tab:
+        _broken_submissions(submissions)
         _ranking_tab(ranking, sort_key)
     with details_tab:
         _details_tab(submissions, setting, input_type, store)

@@ -9,7 +9,11 @@ kept while its files are unchanged, so filtering and paging a 14,564-sample subm
 Images are served only from the store's render folders, looked up by submission name and sample
 id through :meth:`leaderboard.submissions.SubmissionStore.rendered_images` (never a path that a
 submitter wrote), as PNG. Thumbnails are made once and cached in
-``<render folder>/thumbnails/<size>/``. The reference image of a sample (the human-validated one,
+``<render folder>/thumbnails/<size>/``; a thumbnail, its folder or the render folder that is a
+symbolic link is neither served nor written through (a placeholder says why), and an image that
+is truncated, not an image or a decompression bomb gets a placeholder with the reason
+(:func:`chatgenbench.metrics.images.read_image_file`). Manifest lines that are not records are
+skipped and counted (``GalleryIndex.manifest_skipped``). The reference image of a sample (the human-validated one,
 when the benchmark has it) comes from the benchmark itself.
 
 This module is the gallery's backend: it decides what a page holds (the join, the filter, the
@@ -23,12 +27,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatgenbench.render.manifest import MANIFEST_NAME, image_filename, read_manifest
+from chatgenbench.core.storage import UnsafeFileError, check_no_links
+from chatgenbench.metrics.images import UnreadableImage, decode_image, read_image_file
+from chatgenbench.render.manifest import MANIFEST_NAME, image_filename, load_manifest, read_manifest
 from leaderboard.submissions import SAMPLES_FILENAME, SubmissionStore
 
 THUMBNAILS_DIR = "thumbnails"
@@ -108,6 +115,7 @@ class GalleryIndex:
     samples: list[SampleView]
     by_id: dict[str, SampleView]
     weights_missing: dict[str, int]
+    manifest_skipped: list[str] = field(default_factory=list)  # "line N: why", not records
 
     def filter_choices(self) -> dict[str, list[str]]:
         """Return what each :class:`GalleryFilter` field may be set to for these samples."""
@@ -252,11 +260,12 @@ class Gallery:
                 record["prompt_bertscore"] = None
             scores = {record["id"]: record for record in computed}
         render_dir = self.store.render_dir(name)
-        records = {}
         try:
-            records = {r.id: r for r in read_manifest(render_dir)}
-        except (OSError, ValueError, TypeError):
-            records = {}
+            manifest = load_manifest(render_dir)
+        except (OSError, ValueError):
+            records, skipped = {}, []
+        else:
+            records, skipped = {r.id: r for r in manifest.records}, manifest.skipped
         images = self.store.rendered_images(name)
         samples = []
         for position, row in enumerate(rows):
@@ -303,6 +312,7 @@ class Gallery:
             samples=samples,
             by_id={s.id: s for s in samples},
             weights_missing=weights_missing_by_model(render_dir),
+            manifest_skipped=skipped,
         )
 
     def _report(self, submission, meta, ids: list[str]):
@@ -339,7 +349,8 @@ class Gallery:
         *,
         thumbnails: bool = True,
     ) -> dict[str, Any]:
-        """Return one page: ``samples``, their ``thumbnails`` (id -> PNG path), the counts.
+        """Return one page: ``samples``, their ``thumbnails`` (id -> PNG path), why an image
+        cannot be shown (``image_problems``: id -> reason), the counts.
 
         This is the whole work of showing a gallery page (the app only lays it out).
         """
@@ -347,15 +358,18 @@ class Gallery:
         pages = page_count(len(selected), page_size)
         page = min(max(0, page), pages - 1)
         shown = selected[page * page_size : (page + 1) * page_size]
-        thumbs = {}
+        thumbs, problems = {}, {}
         if thumbnails:
             for sample in shown:
-                path = self.thumbnail(name, sample.id)
+                path, problem = self.thumbnail_or_reason(name, sample.id)
                 if path is not None:
                     thumbs[sample.id] = path
+                elif problem is not None:
+                    problems[sample.id] = problem
         return {
             "samples": shown,
             "thumbnails": thumbs,
+            "image_problems": problems,
             "n_selected": len(selected),
             "page": page,
             "pages": pages,
@@ -365,30 +379,50 @@ class Gallery:
 
     def thumbnail(self, name: str, sample_id: str, size: int = THUMBNAIL_SIZE) -> Path | None:
         """Return the PNG thumbnail (at most ``size`` px) of a sample's image, made once; None
-        when the sample has no image in the store's render folder."""
+        when the sample has no image in the store's render folder or it cannot be shown
+        (:meth:`thumbnail_or_reason` says why)."""
+        return self.thumbnail_or_reason(name, sample_id, size)[0]
+
+    def thumbnail_or_reason(
+        self, name: str, sample_id: str, size: int = THUMBNAIL_SIZE
+    ) -> tuple[Path | None, str | None]:
+        """Return ``(thumbnail path, None)``, ``(None, why it cannot be shown)``, or
+        ``(None, None)`` when the sample has no image.
+
+        A thumbnail is served only when it is a regular file reached through no link, and
+        written only through no link, all inside the submission's folder; the image is read with
+        :func:`chatgenbench.metrics.images.read_image_file`.
+        """
         source = self.store.rendered_images(name).get(sample_id)
         if source is None:
-            return None
+            return None, None
+        submission = self.store.path_for(name)
         folder = self.store.render_dir(name) / THUMBNAILS_DIR / str(int(size))
         target = folder / image_filename(sample_id)
         try:
-            if target.stat().st_mtime_ns >= source.stat().st_mtime_ns:
-                return target
+            check_no_links(target, submission)
+        except UnsafeFileError as error:
+            return None, f"thumbnail not served: {_relative(error, submission)}"
+        try:
+            cached = os.lstat(target)
+            if stat.S_ISREG(cached.st_mode) and cached.st_mtime_ns >= source.stat().st_mtime_ns:
+                return target, None
         except FileNotFoundError:
             pass
-        from PIL import Image
-
         from chatgenbench.core.storage import atomic_write_bytes
 
-        with Image.open(source) as image:
-            image.load()
-            small = image.convert("RGB")
+        try:
+            small = read_image_file(source, within=submission)
+        except UnreadableImage as error:
+            return None, f"image unreadable: {_relative(error, submission)}"
         small.thumbnail((size, size))
         buffer = io.BytesIO()
         small.save(buffer, format="PNG")
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(target, buffer.getvalue())
-        return target
+        try:
+            atomic_write_bytes(target, buffer.getvalue(), within=submission)
+        except UnsafeFileError as error:
+            return None, f"thumbnail not written: {_relative(error, submission)}"
+        return target, None
 
     def reference_image(
         self, benchmark: str, setting: str, sample_id: str, size: int = SIDE_BY_SIDE_SIZE
@@ -439,21 +473,30 @@ class Gallery:
         for name in names[:MAX_COMPARED]:
             index = self.index(name)
             sample = index.by_id.get(sample_id) if index is not None else None
+            image, problem = (
+                self.thumbnail_or_reason(name, sample_id, SIDE_BY_SIDE_SIZE)
+                if sample is not None
+                else (None, None)
+            )
             meta = self.store.load(name).meta
             panels.append(
                 {
                     "name": name,
                     "method": meta.method if meta is not None else name,
                     "sample": sample,
-                    "image": self.thumbnail(name, sample_id, SIDE_BY_SIDE_SIZE)
-                    if sample is not None
-                    else None,
+                    "image": image,
+                    "image_problem": problem,
                     "status": (sample.render_status or "not rendered")
                     if sample is not None
                     else "not in this submission",
                 }
             )
         return panels
+
+
+def _relative(error: Exception, folder: Path) -> str:
+    """Return an error's text with the server's path of a submission folder left out."""
+    return str(error).replace(f"{folder}/", "").replace(str(folder), ".")
 
 
 def _prediction_fields(report) -> dict[str, dict[str, Any]]:
@@ -498,19 +541,18 @@ def _png(raw: Any, size: int) -> bytes | None:
         return None
     data = raw.get("bytes")
     if data is None and raw.get("path"):
+        from chatgenbench.core.storage import read_regular_bytes
+        from chatgenbench.metrics.images import MAX_IMAGE_BYTES
+
         try:
-            data = Path(raw["path"]).read_bytes()
+            data = read_regular_bytes(raw["path"], max_bytes=MAX_IMAGE_BYTES)
         except OSError:
             return None
     if not data:
         return None
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            small = image.convert("RGB")
-    except (UnidentifiedImageError, OSError):
+        small = decode_image(data)
+    except UnreadableImage:
         return None
     small.thumbnail((size, size))
     buffer = io.BytesIO()
@@ -520,16 +562,44 @@ def _png(raw: Any, size: int) -> bytes | None:
 
 def _read_samples(path: Path) -> dict[str, dict[str, Any]]:
     """Return the worker's per-sample scores by id (empty when the file is absent)."""
+    from chatgenbench.core.storage import read_regular_bytes
+
     found: dict[str, dict[str, Any]] = {}
     try:
-        text = path.read_text("utf-8")
+        text = read_regular_bytes(path, within=path.parent, max_bytes=1 << 30).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return found
     for line in text.splitlines():
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
         if isinstance(record, dict) and isinstance(record.get("id"), str):
-            found[record["id"]] = record
+            found[record["id"]] = _typed_scores(record)
     return found
+
+
+def _typed_scores(record: dict[str, Any]) -> dict[str, Any]:
+    """Return a per-sample score record with every value the gallery uses of the right type
+    (a value of another type is dropped: shown as not scored, never a crash of the page)."""
+
+    def number(value: Any) -> float | None:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return float(value) if ok else None
+
+    def mapping(value: Any, check) -> dict[str, Any]:
+        items = value.items() if isinstance(value, dict) else ()
+        return {str(k): v for k, v in items if check(v)}
+
+    correct = record.get("selection_correct")
+    return {
+        **record,
+        "selection_correct": correct if isinstance(correct, bool) else None,
+        "config_score": number(record.get("config_score")),
+        "prompt_bertscore": number(record.get("prompt_bertscore")),
+        "config_matches": mapping(record.get("config_matches"), lambda v: isinstance(v, bool)),
+        "image_scores": {
+            k: float(v)
+            for k, v in mapping(record.get("image_scores"), lambda v: number(v) is not None).items()
+        },
+    }

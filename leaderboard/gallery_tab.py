@@ -10,8 +10,6 @@ this module only lays it out. Submitter and benchmark text is shown as text, nev
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -73,11 +71,31 @@ def gallery_tab(store: SubmissionStore, submissions: list) -> None:
             "No image for models without weights: "
             + ", ".join(f"{model} ({n})" for model, n in index.weights_missing.items())
         )
+    if index.manifest_skipped:
+        n = len(index.manifest_skipped)
+        st.caption(
+            f"{n} render manifest line{'s' if n != 1 else ''} could not be read and "
+            f"{'were' if n != 1 else 'was'} skipped: " + "; ".join(index.manifest_skipped[:3])[:400]
+        )
     for sample in shown["samples"]:
-        _sample_card(gallery, index, sample, shown["thumbnails"].get(sample.id))
+        thumb = shown["thumbnails"].get(sample.id)
+        problem = shown["image_problems"].get(sample.id)
+        _sample_card(gallery, index, sample, thumb, problem)
 
 
-def _sample_card(gallery: Gallery, index: GalleryIndex, sample: SampleView, thumb) -> None:
+def _image_bytes(path) -> bytes | None:
+    """Return a thumbnail's bytes (a regular file only), or None when it cannot be read now."""
+    from chatgenbench.core.storage import read_regular_bytes
+
+    try:
+        return read_regular_bytes(path)
+    except OSError:
+        return None
+
+
+def _sample_card(
+    gallery: Gallery, index: GalleryIndex, sample: SampleView, thumb, problem: str | None = None
+) -> None:
     with st.container(border=True):
         left, middle, right = st.columns([2, 3, 2])
         with left:
@@ -108,8 +126,11 @@ def _sample_card(gallery: Gallery, index: GalleryIndex, sample: SampleView, thum
             scores += [f"{k} {_fmt(v)}" for k, v in sorted(sample.image_scores.items())]
             st.text(" · ".join(scores))
         with right:
-            if thumb is not None:
-                st.image(Path(thumb).read_bytes(), caption="rendered", width=THUMBNAIL_SIZE)
+            data = _image_bytes(thumb) if thumb is not None else None
+            if data is not None:
+                st.image(data, caption="rendered", width=THUMBNAIL_SIZE)
+            elif problem is not None:
+                st.text(f"no image shown: {problem}")
             else:
                 why = sample.render_status or "not rendered"
                 st.text(
@@ -171,12 +192,11 @@ def _side_by_side(gallery: Gallery, names: list[str]) -> None:
     for column, panel in zip(columns[1:], panels):
         with column:
             st.text(panel["method"])
-            if panel["image"] is not None:
-                st.image(
-                    Path(panel["image"]).read_bytes(),
-                    caption=panel["name"],
-                    width=SIDE_BY_SIDE_SIZE,
-                )
+            data = _image_bytes(panel["image"]) if panel["image"] is not None else None
+            if data is not None:
+                st.image(data, caption=panel["name"], width=SIDE_BY_SIDE_SIZE)
+            elif panel.get("image_problem"):
+                st.text(f"no image shown: {panel['image_problem']}")
             else:
                 st.text(f"no image: {panel['status']}")
             found = panel["sample"]

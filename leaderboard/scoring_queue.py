@@ -556,6 +556,12 @@ class ScoringWorker:
                 self._stage(job, "rendering", record)
 
         try:
+            from chatgenbench.core.storage import check_no_links
+            from chatgenbench.render.manifest import IMAGES_DIR
+
+            # the render folder is written only inside the submission's folder, never through
+            # a link (render/ or render/images/ linked elsewhere): UnsafeFileError fails the stage
+            check_no_links(render_dir / IMAGES_DIR, render_dir.parent)
             return render_run(
                 run,
                 render_dir,

@@ -18,6 +18,14 @@ Uploads are untrusted. :meth:`SubmissionStore.check_upload` enforces a size limi
 JSONL/CSV/Parquet (parsed as data by :mod:`chatgenbench.predictions.reading`, nothing executed), sanitises
 the submission name so that no path escapes the store, length-limits every metadata field and
 validates every prediction row against the benchmark before anything is stored or queued.
+
+Reading never fails for one bad folder: :meth:`SubmissionStore.submissions` lists a folder it
+cannot read (a name that is not a submission name, a ``meta.yaml`` with an impossible date or not
+a mapping, a ``results.json`` nested too deep, not JSON or of the wrong types, a file that is a
+FIFO or a link out of the store) as a :class:`Submission` whose ``problems`` say why; the others
+are served. The pages and ``chatgenbench votes summary`` show such submissions with their reasons.
+Files are read only when they are regular files inside the submission folder
+(:func:`chatgenbench.core.storage.open_regular_file`).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from chatgenbench.core.errors import PredictionFileError, SubmissionError
+from chatgenbench.core.storage import read_regular_bytes
 from chatgenbench.render.manifest import MANIFEST_NAME, image_path, read_manifest
 from chatgenbench.scoring.result_schema import check_results
 
@@ -277,15 +286,43 @@ def _efficiency_problems(values: dict[str, str]) -> list[str]:
     return problems
 
 
-def read_meta(path: str | os.PathLike) -> Any:
-    """Parse a ``meta.yaml`` with :func:`chatgenbench.core.yaml_files.read_yaml_file` (the safe
+def read_meta(path: str | os.PathLike, *, within: str | os.PathLike | None = None) -> Any:
+    """Parse a ``meta.yaml`` with :func:`chatgenbench.core.yaml_files.parse_yaml` (the safe
     subset, no object construction; size, alias expansion, nesting and value lengths bounded).
 
-    Raises :class:`SubmissionError` for a file that is too large, not YAML or past a limit.
+    Only a regular file is read (with ``within``: only one inside that folder). Raises
+    :class:`SubmissionError` for a file that is too large, not a regular file, not UTF-8, not
+    YAML, past a limit, or holding a value YAML cannot build (an impossible date).
     """
-    from chatgenbench.core.yaml_files import read_yaml_file
+    from chatgenbench.core.yaml_files import parse_yaml
 
-    return read_yaml_file(path, max_bytes=META_MAX_BYTES, error=SubmissionError)
+    path = Path(path)
+    try:
+        data = read_regular_bytes(path, within=within, max_bytes=META_MAX_BYTES)
+    except OSError as error:
+        raise SubmissionError(f"{path}: not read ({error})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SubmissionError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    return parse_yaml(text, source=str(path), error=SubmissionError)
+
+
+def _read_results(path: Path, folder: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """Return a ``results.json`` parsed, or None and why it cannot be used."""
+    try:
+        data = read_regular_bytes(path, within=folder, max_bytes=RESULTS_MAX_BYTES)
+    except OSError as error:
+        return None, [f"{RESULTS_FILENAME}: not read ({type(error).__name__}: {error})"]
+    try:
+        results = json.loads(data.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return None, [f"{RESULTS_FILENAME}: not JSON ({error})"]
+    except RecursionError:
+        return None, [f"{RESULTS_FILENAME}: nested too deep to be a results file"]
+    if not isinstance(results, dict):
+        return None, [f"{RESULTS_FILENAME}: expected an object, got {type(results).__name__}"]
+    return results, []
 
 
 @dataclass
@@ -299,6 +336,19 @@ class Submission:
     results: dict[str, Any] | None = None
     results_problems: list[str] = field(default_factory=list)
     predictions_path: Path | None = None
+    read_error: str | None = None  # the folder could not be read at all (then meta is None)
+
+    @property
+    def problems(self) -> list[str]:
+        """Everything wrong with the submission: why it could not be read, its metadata's and
+        its results' problems (empty for a sound submission, scored or not)."""
+        found = [self.read_error] if self.read_error else []
+        return found + self.meta_problems + self.results_problems
+
+    @property
+    def broken(self) -> bool:
+        """Whether something about the folder cannot be used (see :attr:`problems`)."""
+        return bool(self.problems)
 
     @property
     def scored(self) -> bool:
@@ -386,11 +436,15 @@ class SubmissionStore:
         )
 
     def predictions_path(self, name: str) -> Path | None:
-        """Return the stored prediction file of ``name`` (JSONL, CSV or Parquet), or None."""
+        """Return the stored prediction file of ``name`` (JSONL, CSV or Parquet), or None.
+
+        Only a regular file that is no link is returned (a link could lead out of the store).
+        """
         folder = self.path_for(name)
         for filename in PREDICTION_FILENAMES.values():
-            if (folder / filename).is_file():
-                return folder / filename
+            path = folder / filename
+            if path.is_file() and not path.is_symlink():
+                return path
         return None
 
     def render_dir(self, name: str) -> Path:
@@ -401,8 +455,9 @@ class SubmissionStore:
         """Return ``{sample id: PNG path}`` for every sample of ``name`` that has an image.
 
         Read from the render manifest (cached while it is unchanged); a path is kept only when it
-        is a regular file inside the render folder, so a manifest cannot point anywhere else.
-        A submission without a render folder, or with an unreadable manifest, has no images.
+        is a regular file that is, links resolved, inside the submission's folder, so neither a
+        manifest nor a link (an image, the render folder) can lead anywhere else. A submission
+        without a render folder, or with an unreadable manifest, has no images.
         """
         folder = self.render_dir(name)
         manifest = folder / MANIFEST_NAME
@@ -419,7 +474,7 @@ class SubmissionStore:
         except (OSError, ValueError):
             images: dict[str, Path] = {}
         else:
-            root = folder.resolve()
+            root = self.path_for(name)  # resolved; a link to a submission folder is no name
             images = {}
             for record in records:
                 path = image_path(folder, record)
@@ -459,40 +514,44 @@ class SubmissionStore:
         submission = Submission(name=name, path=folder, meta=None)
         submission.predictions_path = self.predictions_path(name)
         meta_path = folder / META_FILENAME
-        if not meta_path.is_file():
+        if not os.path.lexists(meta_path):
             submission.meta_problems.append(f"{META_FILENAME} is missing")
         else:
             try:
-                raw = read_meta(meta_path)
+                raw = read_meta(meta_path, within=folder)
             except SubmissionError as error:
                 submission.meta_problems.append(str(error))
             else:
                 submission.meta, submission.meta_problems = validate_meta(raw)
         results_path = folder / RESULTS_FILENAME
-        if results_path.is_file():
-            size = results_path.stat().st_size
-            if size > RESULTS_MAX_BYTES:
-                submission.results_problems.append(
-                    f"{RESULTS_FILENAME}: {size} bytes, over the {RESULTS_MAX_BYTES}-byte limit"
-                )
+        if os.path.lexists(results_path):
+            results, problems = _read_results(results_path, folder)
+            if problems:
+                submission.results_problems = problems
             else:
-                try:
-                    results = json.loads(results_path.read_text("utf-8"))
-                except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                    submission.results_problems.append(f"{RESULTS_FILENAME}: not JSON ({error})")
-                else:
-                    if isinstance(results, dict):
-                        submission.results = results
-                        submission.results_problems = check_results(results)
-                    else:
-                        submission.results_problems.append(
-                            f"{RESULTS_FILENAME}: expected an object"
-                        )
+                submission.results = results
+                submission.results_problems = check_results(results)
         return submission
 
     def submissions(self) -> list[Submission]:
-        """Return every submission in the store (scored or not), sorted by name."""
-        return [self.load(name) for name in self.names()]
+        """Return every submission in the store (scored or not), sorted by name.
+
+        A folder that cannot be read is listed too, with ``read_error`` saying why and no
+        metadata (so no page ranks, pairs or shows it as a method); it never stops the others.
+        """
+        found = []
+        for name in self.names():
+            try:
+                found.append(self.load(name))
+            except SubmissionError as error:
+                found.append(self._unreadable(name, str(error)))
+            except Exception as error:  # broad: one bad folder must not take every page down
+                reason = f"could not be read ({type(error).__name__}: {str(error)[:300]})"
+                found.append(self._unreadable(name, reason))
+        return found
+
+    def _unreadable(self, name: str, reason: str) -> Submission:
+        return Submission(name=name, path=self.root / name, meta=None, read_error=reason)
 
     # -- uploads ---------------------------------------------------------------------------------
 

@@ -311,9 +311,16 @@ def _vote_panel(store: SubmissionStore, votes: VoteStore) -> None:
             st.subheader(f"Image {label}")
             if images[name] is None:
                 st.warning("This image is no longer available.")
+                continue
+            from chatgenbench.metrics.images import UnreadableImage, read_image_file
+
+            try:
+                image = read_image_file(images[name], within=store.path_for(name))
+            except UnreadableImage as error:
+                st.warning(f"This image cannot be shown: {str(error)[:300]}")
             else:
                 # PNG as rendered: a JPEG re-encoding would change what is judged
-                st.image(str(images[name]), width="stretch", output_format="PNG")
+                st.image(image, width="stretch", output_format="PNG")
     mine = votes.answers(state["voter"], shown.pair)
     for question, text in QUESTIONS.items():
         st.markdown(f"**{text}**")

@@ -84,7 +84,9 @@ def summary_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--level must be between 0 and 1, got {args.level}")
     store = _votes(args)
     stored = store.read()
-    weights = submission_weights(SubmissionStore(args.store or default_store_root()))
+    submissions = SubmissionStore(args.store or default_store_root())
+    weights = submission_weights(submissions)
+    broken = {s.name: s.problems for s in submissions.submissions() if s.broken}
     summaries = summarize(
         stored.votes, resamples=args.resamples, level=args.level, seed=args.seed, weights=weights
     )
@@ -96,9 +98,11 @@ def summary_command(args: argparse.Namespace) -> int:
             "skipped_rows": len(stored.skipped),
             "skipped_reasons": stored.skipped[:MAX_REASONS],
             "summaries": [summary.to_dict() for summary in summaries],
+            "broken_submissions": broken,
         }
         print(json.dumps(payload, indent=2))
         return 0
+    _print_unreadable(broken)
     counts = store.counts()
     print(
         f"{store.path}: {counts['votes']} votes from {counts['voters']} voters, "
@@ -106,6 +110,16 @@ def summary_command(args: argparse.Namespace) -> int:
     )
     print(format_summary(summaries, stored.skipped))
     return 0
+
+
+def _print_unreadable(broken: dict[str, list[str]]) -> None:
+    """Say on stderr which submissions could not be read or used, and why."""
+    import sys
+
+    if broken:
+        print(f"{len(broken)} submission(s) could not be read or used:", file=sys.stderr)
+        for name, problems in broken.items():
+            print(f"  {name[:80]!r}: {'; '.join(problems)[:300]}", file=sys.stderr)
 
 
 def export_command(args: argparse.Namespace) -> int:

@@ -113,7 +113,9 @@ def read_prediction_rows(
             f"{path}: {size} bytes is over the limit of {LIMITS['file_bytes']} bytes"
         )
     if fmt == "jsonl":
-        with open(path, "rb") as handle:
+        from chatgenbench.core.storage import open_regular_file
+
+        with open_regular_file(path) as handle:  # never a FIFO swapped in after is_file()
             for number, raw in enumerate(handle, 1):
                 location = f"line {number}"
                 if len(raw) > LIMITS["line_bytes"]:

@@ -92,6 +92,12 @@ class CheckpointWeights:
         if unknown:
             raise CatalogError(f"{where}: unknown keys {sorted(unknown)}")
         values = {k: (str(v) if v is not None else None) for k, v in raw.items() if k != "type"}
+        version = values.get("version_id") or ""
+        if kind == "civitai" and not (version.isascii() and version.isdigit()):
+            raise CatalogError(
+                f"{where}: 'version_id' must be a Civitai model version number, got "
+                f"{version[:40]!r} (it names the downloaded file)"
+            )
         if values.get("sha256"):
             values["sha256"] = values["sha256"].lower()
         return cls(type=kind, **values)
@@ -410,7 +416,15 @@ def _fetch_civitai(spec: CheckpointWeights, target: Path) -> Path:
     token = os.environ.get(CIVITAI_TOKEN_ENV)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    from chatgenbench.core.storage import UnsafeFileError, check_no_links
+
+    weights = target.parent.parent
+    try:  # the download is written in the weights folder, never through a link out of it
+        check_no_links(target, weights)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        check_no_links(target, weights)
+    except UnsafeFileError as error:
+        raise WeightsError(f"Civitai version {spec.version_id} not downloaded: {error}") from None
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     digest = hashlib.sha256()
     try:

@@ -10,6 +10,12 @@ type, overall) with ``compute(ids)`` and returns the slices' blocks (``image.<me
 ``unified``, ``n_images``, ``image_coverage``, ``render_status``) for
 :func:`chatgenbench.scoring.results.attach_image_results`. Samples without an image are counted, never
 filled in; a metric that fails while scoring is reported not computed, never partial.
+
+Nothing in a render folder stops the scoring of the rest: a manifest line that is not a record is
+skipped and counted (``images.n_manifest_lines_skipped`` with the reasons); an image that is not
+a regular file inside the folder, not an image, truncated or a decompression bomb
+(:func:`chatgenbench.metrics.images.read_image_file`) is counted ``unreadable`` with the reason,
+never scored.
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ from chatgenbench.core.errors import ImageScoringError, MetricNotComputed, Weigh
 from chatgenbench.core.registry import unknown_name
 from chatgenbench.metrics.base import ImageMetric
 from chatgenbench.metrics.bootstrap import Bootstrap
+from chatgenbench.metrics.images import read_image_file
 from chatgenbench.metrics.registry import METRICS
 from chatgenbench.metrics.unified import unified_block
 from chatgenbench.metrics.values import computed, not_computed
-from chatgenbench.render.manifest import image_path, read_manifest
+from chatgenbench.render.manifest import image_path, load_manifest
 from chatgenbench.scoring.results import Slice, slices_of
 
 #: What a metric that stops while scoring may raise (an out-of-memory error is a RuntimeError).
@@ -219,24 +226,31 @@ class RenderScores:
     failures: dict[str, LoadFailure]
     manifest_extra_ids: int = 0
     summary: dict[str, Any] | None = None
+    manifest_skipped: list[str] = field(default_factory=list)
 
 
-def _open_image(path: Path):
-    from PIL import Image
+def _read_summary(root: Path) -> dict[str, Any] | None:
+    """Return the folder's ``render_summary.json`` (None when absent or not a JSON object)."""
+    from chatgenbench.core.storage import read_regular_bytes
 
-    with Image.open(path) as image:
-        image.load()
-        return image.convert("RGB")
+    path = root / "render_summary.json"
+    if not os.path.lexists(path):
+        return None
+    try:
+        summary = json.loads(read_regular_bytes(path, within=root, max_bytes=64 * 1024 * 1024))
+    except (OSError, ValueError, RecursionError) as error:
+        return {"unreadable": f"render_summary.json: {type(error).__name__}: {error}"[:500]}
+    return summary if isinstance(summary, dict) else {"unreadable": "not a JSON object"}
 
 
 def _read_samples(root: Path, rows: list[dict[str, Any]]):
     if not root.is_dir():
         raise ImageScoringError(f"render folder {root} does not exist")
     try:
-        manifest = read_manifest(root)
-    except (FileNotFoundError, ValueError, TypeError) as error:
+        manifest = load_manifest(root)
+    except (OSError, ValueError) as error:
         raise ImageScoringError(f"cannot read the render folder {root}: {error}") from error
-    records = {r.id: r for r in manifest}
+    records = {r.id: r for r in manifest.records}
     samples = []
     for row in rows:
         record = records.get(row["id"])
@@ -248,7 +262,7 @@ def _read_samples(root: Path, rows: list[dict[str, Any]]):
                 record.error,
             )
         samples.append(sample)
-    return records, samples
+    return records, samples, manifest.skipped
 
 
 def score_render_folder(
@@ -270,9 +284,8 @@ def score_render_folder(
 
     suite.load()
     root = Path(render_dir)
-    records, samples = _read_samples(root, rows)
-    summary_path = root / "render_summary.json"
-    summary = json.loads(summary_path.read_text("utf-8")) if summary_path.is_file() else None
+    records, samples, skipped = _read_samples(root, rows)
+    summary = _read_summary(root)
     metrics = {name: metric.empty() for name, metric in suite.metrics.items()}
     failures = dict(suite.failures)
     updating = {n: m for n, m in metrics.items() if fid_features or not m.uses_references}
@@ -284,7 +297,7 @@ def score_render_folder(
         for sample, row in todo[start : start + batch]:
             path = image_path(root, records[sample.id])
             try:
-                chunk.append((sample, row["prompt"], _open_image(path)))
+                chunk.append((sample, row["prompt"], read_image_file(path, within=root, mode=None)))
             except (OSError, ValueError) as error:
                 sample.has_image, sample.status = False, "unreadable"
                 sample.error = f"cannot read {path}: {error}"
@@ -299,6 +312,7 @@ def score_render_folder(
         failures,
         manifest_extra_ids=len(set(records) - {row["id"] for row in rows}),
         summary=summary,
+        manifest_skipped=skipped,
     )
 
 
@@ -395,6 +409,9 @@ def image_results(
     images = {
         "render_dir": scores.render_dir,
         "n_manifest_records_outside_benchmark": scores.manifest_extra_ids,
+        "n_manifest_lines_skipped": len(scores.manifest_skipped),
+        "manifest_lines_skipped": scores.manifest_skipped[:20],
+        "n_unreadable_images": sum(s.status == "unreadable" for s in scores.samples),
         **notes,
         "render_summary": scores.summary,
     }

@@ -71,7 +71,10 @@ _RESULT_KEYS = {
     "image_reward: checkpoint, tokenizer), each with loaded_from; not_loaded names each metric "
     "that could not load and why",
     "images": "the scored render folder (when scored): render_dir, render_summary (the folder's "
-    "render_summary.json), manifest records outside the benchmark, and each image metric's run "
+    "render_summary.json), manifest records outside the benchmark, manifest lines that are not "
+    "records (n_manifest_lines_skipped, manifest_lines_skipped: 'line N: why', the first 20), "
+    "images that could not be read (n_unreadable_images; each sample's render_status says "
+    "unreadable, with the reason in per_sample), and each image metric's run "
     "notes (texts cut at CLIP's 77 tokens: clip_score_truncated_texts; the FID reference cache "
     "dir, hits and misses: fid_reference_cache)",
     "random_weights": "(when images were scored) used: whether random demo weights made the "
@@ -88,7 +91,8 @@ _RESULT_KEYS = {
     "per_sample": "one record per benchmark sample: id, setting, input_type, has_prediction, "
     "prompt_bertscore (null when not computed or an oracle step), selection_correct, "
     "config_score, and when images were scored render_status and image_scores (raw per-image "
-    "score by metric); 'chatgenbench compare' pairs two results by these",
+    "score by metric), and render_error when the sample has no image and a reason is known "
+    "(an unreadable image: why); 'chatgenbench compare' pairs two results by these",
     "oracle": "the oracle steps of the run (evaluate --oracle): steps (prompt, model, arguments), "
     "metrics (the step-wise metrics reported as oracle), given; steps is empty for a full run",
 }
@@ -154,11 +158,15 @@ def _check_slice(block: Any, where: str, problems: list[str], nested: bool) -> N
     for key in ("n_samples", "n_missing", "stepwise", "image", "unified"):
         if key not in block:
             problems.append(f"{where}.{key}: missing")
+    for key in ("stepwise", "image"):
+        if not isinstance(block.get(key, {}), dict):
+            problems.append(f"{where}.{key}: expected an object")
+    stepwise = block.get("stepwise") if isinstance(block.get("stepwise"), dict) else {}
     for name in METRICS.names_of("stepwise"):
-        metric = (block.get("stepwise") or {}).get(name)
+        metric = stepwise.get(name)
         if not isinstance(metric, dict) or "status" not in metric:
             problems.append(f"{where}.stepwise.{name}: missing or without status")
-    image = block.get("image") or {}
+    image = block.get("image") if isinstance(block.get("image"), dict) else {}
     # The built-in image metrics are part of this schema version; one registered later is
     # checked only where a result has it (older results do not).
     required = [name for name in METRICS.names_of("image") if METRICS.is_builtin(name)]
@@ -176,7 +184,13 @@ def _check_slice(block: Any, where: str, problems: list[str], nested: bool) -> N
 
 
 def check_results(results: dict[str, Any]) -> list[str]:
-    """Return the problems of a results dict against this schema (empty when it conforms)."""
+    """Return the problems of a results dict against this schema (empty when it conforms).
+
+    Never raises for a value of the wrong type: it is a problem (``benchmark: expected an
+    object, got str``), so one bad results file is reported, not a crash of its reader.
+    """
+    if not isinstance(results, dict):
+        return [f"results: expected an object, got {type(results).__name__}"]
     problems: list[str] = []
     if results.get("schema_version") != SCHEMA_VERSION:
         problems.append(
@@ -194,6 +208,11 @@ def check_results(results: dict[str, Any]) -> list[str]:
     ):
         if key not in results:
             problems.append(f"{key}: missing")
+        elif not isinstance(results[key], bool if key == "synthetic" else dict):
+            expected = "true or false" if key == "synthetic" else "an object"
+            problems.append(f"{key}: expected {expected}, got {type(results[key]).__name__}")
+    if not all(isinstance(results.get(key, {}), dict) for key in ("settings", "overall")):
+        return problems
     for setting, block in (results.get("settings") or {}).items():
         _check_slice(block, f"settings.{setting}", problems, nested=True)
     if "overall" in results:

@@ -267,6 +267,8 @@ def scored_samples(
     for sample in stepwise.samples:
         image = by_id.get(sample["id"])
         extra = {"render_status": image.status, "image_scores": image.scores} if image else {}
+        if image is not None and image.error and not image.has_image:
+            extra["render_error"] = image.error[:500]
         found.append({**sample, **extra})
     return found
 

@@ -386,3 +386,22 @@ def test_a_rendering_job_reads_its_inputs_once_and_runs_bertscore_once(
     assert results["oracle"]["steps"] == ([oracle] if oracle else [])
     assert results["settings"]["supervised"]["image"]["clip_score"]["status"] == "computed"
     assert results["per_sample"][0]["prompt_bertscore"] == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("linked", ["render", "render/images"])
+def test_a_render_folder_linked_out_of_the_store_is_never_written_into(
+    demo_weights, minilm_scorer, tmp_path, linked
+):
+    store = SubmissionStore(tmp_path / "store")
+    upload(store, "linked", Path(demo_weights["predictions"]).read_bytes())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    link = store.path_for("linked") / linked
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(outside, target_is_directory=True)
+    worker = worker_for(store, deployment_for(demo_weights, tmp_path / "cache"), minilm_scorer)
+    worker.run(once=True)
+    (job,) = worker.queue.jobs()
+    assert job.state == "failed" and "symbolic link" in job.error
+    assert list(outside.rglob("*")) == []
+    assert store.load("linked").scored  # the step-wise results stay

@@ -199,3 +199,22 @@ def test_hub_weights_are_found_in_the_local_hub_cache_by_commit(tmp_path, monkey
         "type": "hub", "repo_id": "someone/tiny-sd", "filename": "lora.safetensors"}))  # fmt: skip
     assert single.present and single.ref.form == "single_file"
     assert single.ref.identity == f"hub:someone/tiny-sd@{commit}/lora.safetensors"
+
+
+@pytest.mark.parametrize("version", ["../../etc/x", "12/34", "1e3", "١٢٣"])
+def test_a_civitai_version_that_is_not_a_number_is_refused(version):
+    with pytest.raises(CatalogError, match="version"):
+        CheckpointWeights.from_entry(entry(weights={"type": "civitai", "version_id": version}))
+
+
+def test_a_civitai_download_is_never_written_through_a_link(tmp_path, monkeypatch):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "civitai").symlink_to(outside, target_is_directory=True)
+    monkeypatch.setenv("CHATGENBENCH_CIVITAI_URL", "http://127.0.0.1:9/{version_id}")
+    good = entry("c", weights={"type": "civitai", "version_id": 5, "sha256": "0" * 64})
+    with pytest.raises(WeightsError, match="symbolic link"):
+        fetch_weights(good, WeightLocator(tmp_path / "cache", fetch_dir=weights))
+    assert list(outside.iterdir()) == []
