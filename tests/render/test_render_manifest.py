@@ -123,7 +123,7 @@ def test_colliding_ids_each_get_their_own_image_through_the_render_path(tiny_mod
     ids = HOSTILE
     predictions, rows = [], []
     for index, sample_id in enumerate(ids):
-        predictions.append(dict(template, id=sample_id, prompt=f"{template['prompt']} {index}"))
+        predictions.append(dict(template, id=sample_id, prompt=f"{index}: {template['prompt']}"))
         rows.append({"id": sample_id, "setting": "supervised", "input_type": "text"})
     path = write_predictions(tmp_path / "pred.jsonl", predictions)
     cache_dir = tmp_path / "cache"
