@@ -11,12 +11,20 @@ An entry lives in ``$CHATGENBENCH_HOME/bertscore-references`` as two files named
 - ``<key>.safetensors``: ``embeddings`` (all reference tokens, ``[tokens, dim]``, float32, as the
   encoder gave them), ``idf`` (``[tokens]``) and ``offsets`` (``[references + 1]``, int64);
 - ``<key>.json``: the key, what it was made of (:func:`key_fields`), the references in tensor order,
-  the sha256 and size of the tensor file, and where the references came from.
+  the sha256 and size of the tensor file, where the references came from, and ``manifest_sha256``,
+  the digest of all of that (:func:`manifest_digest`).
+
+The rows are bound to the texts three ways, so an entry whose manifest lists the right texts in
+another order than its rows is never used: the tensor file's own metadata carries the digest of the
+ordered texts (:func:`ordered_texts_sha256`), the manifest carries the tensor file's sha256 and its
+own digest, and the order must be the one :func:`embed_texts` gives (most tokens first, ties in
+text order) with each text's row count equal to its token count under this run's tokenizer.
 
 The key is the sha256 of the key fields (encoder model and its files, layer, idf, baseline
 rescaling, tokenizer maximum length, device type, dtype, bert-score / transformers / torch versions)
 and of the sorted distinct reference texts, so a changed benchmark or setting never finds an old
-entry. On load every part is checked again (fields, texts, file size and sha256, tensor shapes); an
+entry. On load every part is checked again (the manifest's digest, fields, texts, their order, file
+size and sha256, the tensor file's key and ordered-text digest, tensor shapes, token counts); an
 entry that fails any check is not used: the references are encoded again, the entry rewritten, and
 the reason is reported in :attr:`CacheOutcome.reason`. Files are written through a temporary file
 and a rename; the manifest is written last, so a crash leaves no entry that looks complete.
@@ -37,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 #: The on-disk format; part of every key.
-CACHE_FORMAT = "chatgenbench-bertscore-references/1"
+CACHE_FORMAT = "chatgenbench-bertscore-references/2"
 CACHE_ENV = "CHATGENBENCH_BERTSCORE_CACHE"
 CACHE_DIR_NAME = "bertscore-references"
 
@@ -146,6 +154,32 @@ def texts_sha256(texts: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+def ordered_texts_sha256(texts: Sequence[str]) -> str:
+    """Return the sha256 of texts in their order (each UTF-8, NUL-separated): what binds the rows of
+    a tensor file to its texts."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """Return the sha256 of a manifest's canonical JSON without its ``manifest_sha256`` field."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def encoding_order(tokenizer, texts: Sequence[str]) -> tuple[list[str], dict[str, list[int]]]:
+    """Return distinct ``texts`` in the order :func:`embed_texts` packs them (most tokens first,
+    ties in text order) and each text's token ids (bert-score's ``sent_encode``)."""
+    from bert_score.utils import sent_encode
+
+    encoded = {text: sent_encode(tokenizer, text) for text in sorted(set(texts))}
+    ordered = sorted(encoded, key=lambda text: len(encoded[text]), reverse=True)
+    return ordered, encoded
+
+
 def cache_key(fields: dict[str, Any], references: Sequence[str]) -> str:
     """Return the entry key: sha256 of the key fields and of the distinct reference texts."""
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode("utf-8"))
@@ -182,46 +216,43 @@ class ReferenceEmbeddingCache:
         return self.root / f"{key}.safetensors", self.root / f"{key}.json"
 
     def load(
-        self, key: str, fields: dict[str, Any], texts: Sequence[str]
+        self,
+        key: str,
+        fields: dict[str, Any],
+        texts: Sequence[str],
+        tokenizer=None,
     ) -> tuple[ReferenceEmbeddings | None, str | None]:
         """Return the checked entry of ``key`` and None, or None and why it cannot be used.
 
-        The reason is None when there is simply no entry.
+        The reason is None when there is simply no entry. ``tokenizer`` (the scorer's) checks
+        that the entry's texts are in :func:`encoding_order` and that each text has as many rows
+        as tokens; without it only the digests bind the order.
         """
-        from chatgenbench.core.storage import sha256_file
-
         tensors_path, manifest_path = self.paths(key)
         if not manifest_path.is_file():
             return None, None
-        try:
-            manifest = json.loads(manifest_path.read_text("utf-8"))
-        except (OSError, ValueError) as error:
-            return None, f"manifest {manifest_path.name} is unreadable ({error})"
-        if manifest.get("key") != key or manifest.get("fields") != fields:
-            return None, "the entry's key or encoder setting differs from this run's (stale)"
-        stored = manifest.get("texts")
-        if not isinstance(stored, list) or texts_sha256(stored) != texts_sha256(texts):
-            return None, "the entry holds other reference texts (stale)"
-        if len(stored) != len(set(stored)):
-            return None, "the entry lists a reference twice (corrupted)"
-        if not tensors_path.is_file():
-            return None, f"tensor file {tensors_path.name} is missing"
-        if tensors_path.stat().st_size != manifest.get("bytes"):
-            return None, f"tensor file {tensors_path.name} has the wrong size (corrupted)"
-        if sha256_file(tensors_path) != manifest.get("sha256"):
-            return None, f"tensor file {tensors_path.name} fails its sha256 (corrupted)"
-        try:
-            from safetensors.torch import load_file
-
-            tensors = load_file(str(tensors_path))
-            entry = ReferenceEmbeddings(
-                stored, tensors["embeddings"], tensors["idf"], tensors["offsets"]
-            )
-        except Exception as error:  # safetensors raises several types for a bad file
-            return None, f"tensor file {tensors_path.name} cannot be read ({error})"
-        problem = _shape_problem(entry)
-        if problem:
-            return None, f"tensor file {tensors_path.name}: {problem} (corrupted)"
+        manifest, reason = _checked_manifest(manifest_path, key, fields, texts)
+        if reason:
+            return None, reason
+        stored = manifest["texts"]
+        encoded = None
+        if tokenizer is not None:
+            ordered, encoded = encoding_order(tokenizer, texts)
+            if stored != ordered:
+                return None, (
+                    "the entry lists its texts in another order than its rows are packed "
+                    "(corrupted)"
+                )
+        entry, reason = _checked_tensors(tensors_path, manifest, key)
+        if reason:
+            return None, reason
+        if encoded is not None:
+            counts = (entry.offsets[1:] - entry.offsets[:-1]).tolist()
+            if counts != [len(encoded[text]) for text in stored]:
+                return None, (
+                    f"tensor file {tensors_path.name}: the rows of its texts do not match their "
+                    "token counts (corrupted)"
+                )
         return entry, None
 
     def save(self, key: str, fields: dict[str, Any], entry: ReferenceEmbeddings, **about) -> Path:
@@ -246,25 +277,90 @@ class ReferenceEmbeddingCache:
                     "offsets": entry.offsets.contiguous(),
                 },
                 tmp,
-                metadata={"format": CACHE_FORMAT, "key": key},
+                metadata={
+                    "format": CACHE_FORMAT,
+                    "key": key,
+                    "texts_sha256": ordered_texts_sha256(entry.texts),
+                },
             )
             os.replace(tmp, tensors_path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        atomic_write_json(
-            manifest_path,
-            {
-                "key": key,
-                "fields": fields,
-                "texts": entry.texts,
-                "bytes": tensors_path.stat().st_size,
-                "sha256": sha256_file(tensors_path),
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "about": about,
-            },
-        )
+        manifest = {
+            "key": key,
+            "fields": fields,
+            "texts": entry.texts,
+            "texts_sha256": ordered_texts_sha256(entry.texts),
+            "bytes": tensors_path.stat().st_size,
+            "sha256": sha256_file(tensors_path),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "about": about,
+        }
+        manifest["manifest_sha256"] = manifest_digest(manifest)
+        atomic_write_json(manifest_path, manifest)
         return tensors_path
+
+
+def _checked_manifest(
+    path: Path, key: str, fields: dict[str, Any], texts: Sequence[str]
+) -> tuple[dict[str, Any], str | None]:
+    """Return an entry's manifest and None, or ``{}`` and why it cannot be used."""
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as error:
+        return {}, f"manifest {path.name} is unreadable ({error})"
+    if not isinstance(manifest, dict):
+        return {}, f"manifest {path.name} is not a JSON object (corrupted)"
+    if manifest.get("manifest_sha256") != manifest_digest(manifest):
+        return {}, f"manifest {path.name} fails its own sha256 (edited or corrupted)"
+    if manifest.get("key") != key or manifest.get("fields") != fields:
+        return {}, "the entry's key or encoder setting differs from this run's (stale)"
+    stored = manifest.get("texts")
+    if not isinstance(stored, list) or not all(isinstance(t, str) for t in stored):
+        return {}, f"manifest {path.name} has no list of texts (corrupted)"
+    if texts_sha256(stored) != texts_sha256(texts):
+        return {}, "the entry holds other reference texts (stale)"
+    if len(stored) != len(set(stored)):
+        return {}, "the entry lists a reference twice (corrupted)"
+    if manifest.get("texts_sha256") != ordered_texts_sha256(stored):
+        return {}, f"manifest {path.name}: its texts do not match their ordered digest (corrupted)"
+    return manifest, None
+
+
+def _checked_tensors(
+    path: Path, manifest: dict[str, Any], key: str
+) -> tuple[ReferenceEmbeddings | None, str | None]:
+    """Return an entry's tensors, checked against its manifest, and None; or None and why not."""
+    from chatgenbench.core.storage import sha256_file
+
+    if not path.is_file():
+        return None, f"tensor file {path.name} is missing"
+    if path.stat().st_size != manifest.get("bytes"):
+        return None, f"tensor file {path.name} has the wrong size (corrupted)"
+    if sha256_file(path) != manifest.get("sha256"):
+        return None, f"tensor file {path.name} fails its sha256 (corrupted)"
+    try:
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        tensors = load_file(str(path))
+        entry = ReferenceEmbeddings(
+            manifest["texts"], tensors["embeddings"], tensors["idf"], tensors["offsets"]
+        )
+    except Exception as error:  # safetensors raises several types for a bad file
+        return None, f"tensor file {path.name} cannot be read ({error})"
+    if metadata.get("key") != key or metadata.get("texts_sha256") != manifest["texts_sha256"]:
+        return None, (
+            f"tensor file {path.name} holds the rows of another key or another order of the "
+            "texts than its manifest lists (corrupted)"
+        )
+    problem = _shape_problem(entry)
+    if problem:
+        return None, f"tensor file {path.name}: {problem} (corrupted)"
+    return entry, None
 
 
 def _shape_problem(entry: ReferenceEmbeddings) -> str | None:
@@ -307,13 +403,12 @@ def embed_texts(
     each batch is padding. Padding changes an embedding only in its last bits (below 1e-6 in F1).
     """
     import torch
-    from bert_score.utils import bert_encode, padding, sent_encode
+    from bert_score.utils import bert_encode, padding
 
     idf_dict = _idf_dict(scorer)
     tokenizer = scorer._tokenizer
-    encoded = {text: sent_encode(tokenizer, text) for text in sorted(set(texts))}
     # longest first (ties in text order, so that the batches are the same in every process)
-    ordered = sorted(encoded, key=lambda text: len(encoded[text]), reverse=True)
+    ordered, encoded = encoding_order(tokenizer, texts)
     starts = range(0, len(ordered), batch_size)
     if progress:
         from tqdm.auto import tqdm
@@ -386,7 +481,7 @@ def score_with_reference_cache(
         key = cache_key(fields, references)
         tensors_path, _ = cache.paths(key)
         outcome.key, outcome.path = key, str(tensors_path)
-        entry, reason = cache.load(key, fields, references)
+        entry, reason = cache.load(key, fields, references, scorer._tokenizer)
         outcome.state = "warm" if entry is not None else ("recomputed" if reason else "cold")
         outcome.reason = reason
     timings["reference_lookup"] = time.perf_counter() - start

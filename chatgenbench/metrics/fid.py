@@ -325,12 +325,44 @@ def image_set_hash(items: Iterable[tuple[str, bytes]]) -> str:
     return digest.hexdigest()
 
 
+def extractor_identity(extractor: InceptionFeatures) -> dict[str, Any]:
+    """Return what besides :class:`FIDSetting` decides reference features: the sha256 of the
+    Inception file actually loaded, the device type and the torch version."""
+    torch = _import_torch()
+    source = Path(extractor.source) if extractor.source else None
+    weights = None
+    if source is not None and source.is_file():
+        from chatgenbench.core.storage import sha256_file
+
+        weights = sha256_file(source)
+    return {
+        "weights_sha256": weights,
+        "device_type": str(extractor.device).split(":")[0],
+        "torch_version": torch.__version__,
+    }
+
+
+def _stats_digest(total, outer, n: int, header: dict[str, Any]) -> str:
+    """Return the sha256 that binds cached statistics to the key they were stored under."""
+    import numpy as np
+
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode("utf-8"))
+    digest.update(np.ascontiguousarray(total, dtype=np.float64).tobytes())
+    digest.update(np.ascontiguousarray(outer, dtype=np.float64).tobytes())
+    digest.update(str(int(n)).encode("ascii"))
+    return digest.hexdigest()
+
+
 class ReferenceStatsCache:
     """Reference feature statistics cached under ``$CHATGENBENCH_HOME/fid_stats``.
 
-    The key is the image set's hash (:func:`image_set_hash`) and the :class:`FIDSetting` hash, so
-    a changed image or a changed extractor never reuses stale statistics. Files are ``.npz``
-    (no pickle), written atomically.
+    The key is the image set's hash (:func:`image_set_hash`), the :class:`FIDSetting` hash and the
+    extractor's identity (:func:`extractor_identity`: the Inception file's sha256, device type,
+    torch version), so a changed image, setting or Inception file never reuses stale statistics.
+    Files are ``.npz`` (no pickle), written atomically; each carries its full key and a sha256 of
+    key and arrays. On load the key, the digest, the number of images (when the caller knows it),
+    the shapes and finiteness are checked; statistics that fail are not used (None) and
+    :attr:`last_problem` says why.
     """
 
     def __init__(self, root: str | Path | None = None) -> None:
@@ -339,35 +371,83 @@ class ReferenceStatsCache:
 
             root = chatgenbench_home() / "fid_stats"
         self.root = Path(root)
+        self.last_problem: str | None = None
 
-    def path(self, set_hash: str, setting: FIDSetting) -> Path:
-        """Return the cache file for an image set and setting."""
-        return self.root / f"{set_hash[:32]}-{setting.key()}.npz"
+    @staticmethod
+    def _header(set_hash: str, setting: FIDSetting, extractor: dict[str, Any] | None) -> dict:
+        return {"set_hash": set_hash, "setting": setting.describe(), "extractor": extractor}
 
-    def load(self, set_hash: str, setting: FIDSetting) -> FeatureStats | None:
-        """Return the cached statistics, or None when absent or unreadable."""
+    def path(
+        self, set_hash: str, setting: FIDSetting, extractor: dict[str, Any] | None = None
+    ) -> Path:
+        """Return the cache file for an image set, setting and extractor identity."""
+        header = json.dumps(self._header(set_hash, setting, extractor), sort_keys=True)
+        return self.root / f"{hashlib.sha256(header.encode('utf-8')).hexdigest()[:40]}.npz"
+
+    def load(
+        self,
+        set_hash: str,
+        setting: FIDSetting,
+        extractor: dict[str, Any] | None = None,
+        *,
+        n_images: int | None = None,
+    ) -> FeatureStats | None:
+        """Return the cached statistics when they verify, else None (:attr:`last_problem` says
+        why; None there when there was simply no file)."""
         import numpy as np
 
-        path = self.path(set_hash, setting)
+        self.last_problem = None
+        path = self.path(set_hash, setting, extractor)
         if not path.is_file():
             return None
+        header = self._header(set_hash, setting, extractor)
         try:
             with np.load(path, allow_pickle=False) as data:
-                return FeatureStats(data["total"].copy(), data["outer"].copy(), int(data["n"]))
-        except (OSError, ValueError, KeyError):
+                total, outer = data["total"].copy(), data["outer"].copy()
+                n, stored_header = int(data["n"]), json.loads(str(data["header"]))
+                digest = str(data["digest"])
+        except Exception as error:  # numpy and zipfile raise many types for a damaged file
+            self.last_problem = f"{path.name} cannot be read ({type(error).__name__})"
             return None
+        if stored_header != json.loads(json.dumps(header)):
+            self.last_problem = f"{path.name} holds the statistics of another key (stale)"
+        elif digest != _stats_digest(total, outer, n, header):
+            self.last_problem = f"{path.name} fails its sha256 (corrupted)"
+        elif n_images is not None and n != n_images:
+            self.last_problem = f"{path.name} counts {n} images, the reference set has {n_images}"
+        elif total.ndim != 1 or outer.shape != (len(total), len(total)) or n < 0:
+            self.last_problem = f"{path.name} has statistics of the wrong shape (corrupted)"
+        elif not (np.isfinite(total).all() and np.isfinite(outer).all()):
+            self.last_problem = f"{path.name} has non-finite statistics (corrupted)"
+        if self.last_problem:
+            return None
+        return FeatureStats(total, outer, n)
 
-    def save(self, set_hash: str, setting: FIDSetting, stats: FeatureStats) -> Path:
-        """Write statistics atomically and return the file."""
+    def save(
+        self,
+        set_hash: str,
+        setting: FIDSetting,
+        stats: FeatureStats,
+        extractor: dict[str, Any] | None = None,
+    ) -> Path:
+        """Write statistics (with their full key and digest) atomically and return the file."""
         import io
 
         import numpy as np
 
         from chatgenbench.core.storage import atomic_write_bytes
 
+        header = self._header(set_hash, setting, extractor)
         buffer = io.BytesIO()
-        np.savez(buffer, total=stats.total, outer=stats.outer, n=np.asarray(stats.n))
-        return atomic_write_bytes(self.path(set_hash, setting), buffer.getvalue())
+        np.savez(
+            buffer,
+            total=stats.total,
+            outer=stats.outer,
+            n=np.asarray(stats.n),
+            header=np.asarray(json.dumps(header, sort_keys=True)),
+            digest=np.asarray(_stats_digest(stats.total, stats.outer, stats.n, header)),
+        )
+        return atomic_write_bytes(self.path(set_hash, setting, extractor), buffer.getvalue())
 
 
 @dataclass(frozen=True)
@@ -454,6 +534,8 @@ class FID(ImageMetric):
         self._reference_features: dict[str, Any] = {}
         self.cache_hits = 0
         self.cache_misses = 0
+        self.cache_rejected: dict[str, int] = {}
+        self._identity: dict[str, Any] | None = None
 
     def update(
         self, images: Sequence[Any], texts: Sequence[str], ids: Sequence[str] | None = None
@@ -525,14 +607,19 @@ class FID(ImageMetric):
 
     def _reference_stats(self, items: list[tuple[str, bytes]]) -> tuple[FeatureStats, str]:
         key = image_set_hash(items)
-        stats = self.cache.load(key, self.setting)
+        if self._identity is None:
+            self._identity = extractor_identity(self.extractor)
+        stats = self.cache.load(key, self.setting, self._identity, n_images=len(items))
         if stats is not None:
             self.cache_hits += 1
             return stats, key
         self.cache_misses += 1
+        if self.cache.last_problem:
+            problem = self.cache.last_problem
+            self.cache_rejected[problem] = self.cache_rejected.get(problem, 0) + 1
         stats = FeatureStats.empty()
         stats.add(self._features_of_references(items))
-        self.cache.save(key, self.setting, stats)
+        self.cache.save(key, self.setting, stats, self._identity)
         return stats, key
 
     def _features_of_references(self, items: list[tuple[str, bytes]]):
@@ -563,5 +650,6 @@ class FID(ImageMetric):
                 "dir": str(self.cache.root),
                 "hits": self.cache_hits,
                 "misses": self.cache_misses,
+                "rejected": dict(self.cache_rejected),
             }
         }

@@ -10,6 +10,12 @@ ask for the same render share it, and a rerun after a crash renders only what is
 Layout: ``ROOT/ab/<key>.png`` plus ``ROOT/ab/<key>.json`` (the sidecar: the key's inputs, timings,
 versions). Both are written atomically (temporary file and rename), PNG first: an entry counts only
 when its sidecar exists, so a killed run never leaves a half-written image that looks finished.
+
+An entry is used only when it verifies (:meth:`ImageCache.check`): its sidecar is a JSON object that
+names this key, records the sha256 and size of exactly the PNG beside it, the PNG names this key
+in its own text chunk (:func:`encode_png`), and, where the caller says what it asked for (the request's model, weights, prompts and arguments), agrees with that. An
+entry that fails is rendered again and overwritten; the render summary counts the reasons
+(``cache.rejected``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from typing import Any
 from chatgenbench.core.storage import atomic_write_bytes, atomic_write_json
 
 CACHE_FORMAT = 1
+#: The PNG text chunk that names the cache key an image was rendered for.
+PNG_KEY_CHUNK = "chatgenbench-render-key"
 RENDER_LIBRARIES = ("diffusers", "torch", "transformers", "peft", "safetensors")
 
 
@@ -66,14 +74,45 @@ class ImageCache:
         """Return where the JSON sidecar of ``key`` lives."""
         return self.root / key[:2] / f"{key}.json"
 
-    def has(self, key: str) -> bool:
-        """Whether ``key`` is complete (its PNG and its sidecar both exist)."""
-        return self.sidecar_path(key).is_file() and self.png_path(key).is_file()
+    def has(self, key: str, expected: dict[str, Any] | None = None) -> bool:
+        """Whether ``key`` is complete and verifies (see :meth:`check`)."""
+        return self.check(key, expected) is None
+
+    def check(self, key: str, expected: dict[str, Any] | None = None) -> str | None:
+        """Return None when the entry of ``key`` can be used, else why not (``missing`` when
+        there is no complete entry).
+
+        It must have a sidecar that is a JSON object naming ``key``, whose ``png_sha256`` and
+        ``png_bytes`` are those of the PNG, and whose values agree with every item of
+        ``expected`` (compared as JSON, as the sidecar stores them).
+        """
+        sidecar_path, png_path = self.sidecar_path(key), self.png_path(key)
+        if not (sidecar_path.is_file() and png_path.is_file()):
+            return "missing"
+        try:
+            sidecar = json.loads(sidecar_path.read_text("utf-8"))
+            png = png_path.read_bytes()
+        except (OSError, ValueError) as error:
+            return f"unreadable entry ({type(error).__name__})"
+        if not isinstance(sidecar, dict) or sidecar.get("key") != key:
+            return "sidecar names another key"
+        if sidecar.get("png_bytes") != len(png) or sidecar.get("png_sha256") != _sha256(png):
+            return "image does not match the sha256 in its sidecar"
+        if png_key(png) != key:
+            return "image was rendered for another key (its PNG key chunk)"
+        if expected:
+            wanted = json.loads(json.dumps(expected, sort_keys=True))
+            differing = sorted(k for k, v in wanted.items() if sidecar.get(k) != v)
+            if differing:
+                return "sidecar describes another request (" + ", ".join(differing) + ")"
+        return None
 
     def put(self, key: str, png: bytes, sidecar: dict[str, Any]) -> Path:
-        """Store one image and its sidecar atomically; return the PNG path."""
+        """Store one image and its sidecar (with the PNG's sha256 and size) atomically; return
+        the PNG path."""
         path = atomic_write_bytes(self.png_path(key), png)
-        atomic_write_json(self.sidecar_path(key), {"key": key, **sidecar})
+        record = {**sidecar, "key": key, "png_sha256": _sha256(png), "png_bytes": len(png)}
+        atomic_write_json(self.sidecar_path(key), record)
         return path
 
     def sidecar(self, key: str) -> dict[str, Any]:
@@ -83,6 +122,10 @@ class ImageCache:
     def export(self, key: str, target: str | os.PathLike) -> Path:
         """Place the image of ``key`` at ``target`` atomically (a hard link when possible)."""
         return place_file(self.png_path(key), target)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def place_file(source: str | os.PathLike, target: str | os.PathLike) -> Path:
@@ -106,10 +149,35 @@ def place_file(source: str | os.PathLike, target: str | os.PathLike) -> Path:
     return target
 
 
-def encode_png(image) -> bytes:
-    """Return a PIL image as PNG bytes (lossless: JPEG would shift FID)."""
+def encode_png(image, key: str | None = None) -> bytes:
+    """Return a PIL image as PNG bytes (lossless: JPEG would shift FID).
+
+    ``key``: the cache key the image was rendered for, written into the PNG as a text chunk
+    (:data:`PNG_KEY_CHUNK`; the pixels are unchanged), so that the image itself says which request
+    it answers and :meth:`ImageCache.check` can tell an image moved from another entry.
+    """
     import io
 
+    from PIL.PngImagePlugin import PngInfo
+
+    info = None
+    if key is not None:
+        info = PngInfo()
+        info.add_text(PNG_KEY_CHUNK, key)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
+
+
+def png_key(png: bytes) -> str | None:
+    """Return the cache key written into a PNG by :func:`encode_png`, or None."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(png)) as image:
+            key = getattr(image, "text", {}).get(PNG_KEY_CHUNK)
+    except (OSError, ValueError, SyntaxError):  # PIL's errors for a truncated or foreign file
+        return None
+    return key if isinstance(key, str) else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -46,6 +47,7 @@ from chatgenbench.render.worker import (
     DEFAULT_BATCH_SIZE,
     RenderOutcome,
     WorkerStats,
+    request_identity,
     truncation_changes,
 )
 
@@ -165,7 +167,12 @@ def render_predictions(
         render_wall=run.seconds,
         wall=time.perf_counter() - started,
         settings=render_settings(backend, run.n_workers, job.options, setting, job.lora_bases),
-        cache={"dir": str(job.cache.root), "hits": run.hits, "misses": run.collector.total},
+        cache={
+            "dir": str(job.cache.root),
+            "hits": run.hits,
+            "misses": run.collector.total,
+            "rejected": run.rejected,
+        },  # fmt: skip
         provenance=provenance(info, predictions, catalog, job.command),
         validation=report.summary(),
     )
@@ -374,6 +381,7 @@ class _BackendRun:
     n_workers: int
     hits: int
     collector: _OutcomeCollector
+    rejected: dict[str, int]  # cache entries that failed their check: reason -> requests
 
 
 def _run_backend(
@@ -383,7 +391,9 @@ def _run_backend(
     on_progress: Callable[[RenderProgress], None] | None = None,
 ) -> _BackendRun:
     """Render the requests of ``plan`` that the cache lacks, group by group, with the backend."""
-    hits = {r.key for g in plan.groups for r in g if job.cache.has(r.key)}
+    checks = {r.key: job.cache.check(r.key, request_identity(r)) for g in plan.groups for r in g}
+    hits = {key for key, problem in checks.items() if problem is None}
+    rejected = Counter(problem for problem in checks.values() if problem not in (None, "missing"))
     to_render = [[r for r in g if r.key not in hits] for g in plan.groups]
     to_render = [g for g in to_render if g]
     job.out.mkdir(parents=True, exist_ok=True)
@@ -399,7 +409,7 @@ def _run_backend(
     collector.show(stats)
     collector.report()
     collector.close()
-    return _BackendRun(stats, seconds, runner.n_workers, len(hits), collector)
+    return _BackendRun(stats, seconds, runner.n_workers, len(hits), collector, dict(rejected))
 
 
 def _collect_records(
@@ -411,9 +421,13 @@ def _collect_records(
         if request.key in collector.errors and request.key not in collector.rendered:
             record.status, record.error = "failed", collector.errors[request.key]
             continue
-        if not cache.has(request.key):
+        problem = cache.check(request.key, request_identity(request))
+        if problem == "missing":
             record.status = "failed"
             record.error = "no image was produced (the worker stopped); rerun to resume"
+            continue
+        if problem is not None:
+            record.status, record.error = "failed", f"the cached image fails its check: {problem}"
             continue
         record.status = "rendered" if request.key in collector.rendered else "cached"
         record.normalised.update(truncation_changes(cache.sidecar(request.key)))

@@ -4,7 +4,7 @@
 
     DIR/render_manifest.jsonl   one RenderRecord per benchmark sample (JSON lines)
     DIR/render_summary.json     counts by status, normalisation totals, settings, versions
-    DIR/images/<id>.png         one PNG per rendered sample (PNG: JPEG would shift FID)
+    DIR/images/<name>.png       one PNG per rendered sample (PNG: JPEG would shift FID)
 
 Image metrics read only this folder, so they work on any renders that follow it.
 
@@ -13,12 +13,22 @@ missing or unknown keys, a value of the wrong type, an unknown status, an image 
 outside the folder, through ``..`` or a link) is skipped and counted with its reason
 (:func:`load_manifest`); it never stops the reading of the others. The manifest is read only when
 it is a regular file inside the folder.
+
+One sample, one image: :func:`image_filename` is injective on sample ids, also on a file system
+that ignores case. An id that is already a plain lower-case name (``sample-0001``) keeps it
+(``sample-0001.png``); any other id (upper case, a path separator, ``:``, NUL, a leading dot, a
+Windows device name, over 96 characters) gets a readable stem plus ``+`` and 16 hex digits of the
+sha256 of the exact id (``A+3f2a....png``). A plain name never contains ``+``, so the two forms
+never meet. :func:`read_manifest` and :func:`write_manifest` refuse a manifest in which two records
+share an id, or share an image file (compared case-insensitively), naming both ids.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import posixpath
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,12 +49,56 @@ RENDER_STATUSES: tuple[str, ...] = (
 )
 IMAGE_STATUSES = frozenset({"rendered", "cached"})
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+#: An id that is its own file stem: lower case, no leading dot, nothing a file system reinterprets.
+_PLAIN = re.compile(r"[a-z0-9_-][a-z0-9._-]{0,95}")
+#: Stems Windows reserves whatever their extension (``con.png`` cannot be created there).
+_DEVICE_NAMES = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{p}{n}" for p in ("com", "lpt") for n in range(1, 10)]
+)
+_STEM_CHARS = 64
+_HASH_CHARS = 16
 
 
 def image_filename(sample_id: str) -> str:
-    """Return a safe PNG file name for a sample id (no path can escape the images folder)."""
-    safe = _UNSAFE.sub("_", sample_id).lstrip(".") or "_"
-    return f"{safe}.png"
+    """Return the PNG file name of a sample id: safe (no path can escape the images folder) and
+    injective (two different ids never share a file, even where file names ignore case).
+
+    A plain lower-case id is its own stem; any other id gets a sanitised stem plus ``+`` and 16
+    hex digits of the sha256 of the exact id (see the module docstring).
+    """
+    if _PLAIN.fullmatch(sample_id) and sample_id.split(".")[0] not in _DEVICE_NAMES:
+        return f"{sample_id}.png"
+    digest = hashlib.sha256(sample_id.encode("utf-8", "surrogatepass")).hexdigest()
+    stem = _UNSAFE.sub("_", sample_id).lstrip(".")[:_STEM_CHARS] or "_"
+    return f"{stem}+{digest[:_HASH_CHARS]}.png"
+
+
+def _image_identity(image: str) -> str:
+    """Return what makes two manifest image paths one file on any file system: the normalised
+    path, case folded."""
+    return posixpath.normpath(image.replace("\\", "/")).casefold()
+
+
+def check_one_image_per_sample(records: list[RenderRecord], where: str) -> None:
+    """Raise ValueError when two records share an id or an image file (case-insensitively).
+
+    ``where`` (the manifest's path) starts the message, which names both ids and the file.
+    """
+    ids: set[str] = set()
+    owners: dict[str, str] = {}
+    for record in records:
+        if record.id in ids:
+            raise ValueError(f"{where}: sample {record.id[:200]!r} has two records")
+        ids.add(record.id)
+        if record.image is None:
+            continue
+        identity = _image_identity(record.image)
+        other = owners.setdefault(identity, record.id)
+        if other != record.id:
+            raise ValueError(
+                f"{where}: samples {other[:200]!r} and {record.id[:200]!r} both point at the image "
+                f"{record.image[:200]!r}; every sample must have its own image file"
+            )
 
 
 @dataclass
@@ -73,8 +127,13 @@ class RenderRecord:
 
 
 def write_manifest(out_dir: str | os.PathLike, records: list[RenderRecord]) -> Path:
-    """Write ``render_manifest.jsonl`` atomically and return its path."""
+    """Write ``render_manifest.jsonl`` atomically and return its path.
+
+    Raises ValueError (nothing is written) when two records share an id or an image file.
+    """
     from chatgenbench.core.storage import atomic_write_text
+
+    check_one_image_per_sample(records, str(Path(out_dir) / MANIFEST_NAME))
 
     lines = [json.dumps(record.to_dict(), sort_keys=True) for record in records]
     return atomic_write_text(Path(out_dir) / MANIFEST_NAME, "\n".join(lines) + "\n")
@@ -144,8 +203,10 @@ def parse_record(line: bytes | str, root: str | os.PathLike) -> RenderRecord:
 def load_manifest(out_dir: str | os.PathLike) -> Manifest:
     """Read a render folder's manifest; a line that is not a record is skipped and counted.
 
-    Raises FileNotFoundError when there is no manifest and OSError when it is not a regular file
-    inside the folder (a FIFO, a device, a link out of it) or over :data:`MANIFEST_MAX_BYTES`.
+    Raises FileNotFoundError when there is no manifest, OSError when it is not a regular file
+    inside the folder (a FIFO, a device, a link out of it) or over :data:`MANIFEST_MAX_BYTES`, and
+    ValueError when two of its records share an id or an image file (one sample, one image: the
+    whole manifest is refused, never one of them scored on the other's image).
     """
     from chatgenbench.core.storage import read_regular_bytes
 
@@ -162,12 +223,14 @@ def load_manifest(out_dir: str | os.PathLike) -> Manifest:
             manifest.records.append(parse_record(line.rstrip(b"\r"), root))
         except ValueError as error:
             manifest.skipped.append(f"line {number}: {error}")
+    check_one_image_per_sample(manifest.records, str(path))
     return manifest
 
 
 def read_manifest(out_dir: str | os.PathLike) -> list[RenderRecord]:
     """Return a render folder's records (lines that are not records are skipped: see
-    :func:`load_manifest`, which counts them). Raises FileNotFoundError or OSError."""
+    :func:`load_manifest`, which counts them). Raises FileNotFoundError, OSError, or ValueError
+    for two records with one id or one image file."""
     return load_manifest(out_dir).records
 
 

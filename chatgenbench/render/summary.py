@@ -32,7 +32,8 @@ SUMMARY_KEYS: dict[str, str] = {
     "LoRA loads, load seconds, groups, distinct checkpoints; files_verified and verify_seconds: "
     "the first-load check of files against the catalogue's sha256 (once per file and machine), "
     "verify_seconds_per_file",
-    "cache": "cache folder, hits (taken from it) and misses (rendered or failed)",
+    "cache": "cache folder, hits (taken from it), misses (rendered or failed) and rejected "
+    "(entries that failed their check and were rendered again: reason -> requests)",
     "shard": "null, or index/count/groups/requests of this shard",
     "complete": "false for a shard's folder: only its samples are listed",
     "validation": "the prediction file's validation summary",
@@ -162,6 +163,9 @@ def merge_summaries(
             "hits": sum(s["cache"]["hits"] for s in summaries),
             "misses": sum(s["cache"]["misses"] for s in summaries),
             "dir": sorted({s["cache"]["dir"] for s in summaries}),
+            "rejected": dict(
+                sum((Counter(s["cache"].get("rejected") or {}) for s in summaries), Counter())
+            ),
         },  # fmt: skip
         "shard": {"merged": count, "folders": folders},
         "complete": True,

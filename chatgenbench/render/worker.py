@@ -36,6 +36,22 @@ class RenderOutcome:
     sidecar: dict[str, Any] | None = None
 
 
+def request_identity(request: RenderRequest) -> dict[str, Any]:
+    """Return what an image's sidecar says it was rendered from; a cached image is used only when
+    its sidecar agrees (see :meth:`chatgenbench.render.cache.ImageCache.check`)."""
+    return {
+        "model": request.model,
+        "checkpoint": request.checkpoint.identity,
+        "checkpoint_name": request.checkpoint.name,
+        "lora": request.lora.identity if request.lora else None,
+        "lora_scale": request.lora_scale if request.lora else None,
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt,
+        "arguments": request.arguments.to_dict(),
+        "dtype": request.dtype,
+    }
+
+
 @dataclass
 class WorkerStats:
     """Counters one worker reports (summed over workers in the summary)."""
@@ -171,22 +187,14 @@ class RenderWorker:
         self.stats.render_seconds += seconds
         for request, image, counted in zip(batch, images, tokens):
             sidecar = {
-                "model": request.model,
-                "checkpoint": request.checkpoint.identity,
-                "checkpoint_name": request.checkpoint.name,
-                "lora": request.lora.identity if request.lora else None,
-                "lora_scale": request.lora_scale if request.lora else None,
-                "prompt": request.prompt,
-                "negative_prompt": request.negative_prompt,
-                "arguments": request.arguments.to_dict(),
-                "dtype": request.dtype,
+                **request_identity(request),
                 "device": self.device,
                 "batch_size": len(batch),
                 "tokens": counted,
                 "seconds": seconds / len(batch),
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
             }
-            png = encode_png(image)
+            png = encode_png(image, request.key)
             if cache is not None:
                 cache.put(request.key, png, sidecar)
                 yield RenderOutcome(request.key, True, seconds=seconds / len(batch))

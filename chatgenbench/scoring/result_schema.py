@@ -76,7 +76,8 @@ _RESULT_KEYS = {
     "images that could not be read (n_unreadable_images; each sample's render_status says "
     "unreadable, with the reason in per_sample), and each image metric's run "
     "notes (texts cut at CLIP's 77 tokens: clip_score_truncated_texts; the FID reference cache "
-    "dir, hits and misses: fid_reference_cache)",
+    "dir, hits, misses and rejected (statistics that failed their check, by reason): "
+    "fid_reference_cache)",
     "random_weights": "(when images were scored) used: whether random demo weights made the "
     "images or scored them (render_models, metric_models, note); such results are never ranked "
     "beside results made with real weights",

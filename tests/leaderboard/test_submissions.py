@@ -250,3 +250,27 @@ def test_rendered_images_come_from_the_manifest_and_stay_inside_the_render_folde
     write_manifest(render, records)
     assert store.rendered_images("method-a") == {"s1": render / "images" / "s1.png"}
     assert folder == render.parent
+
+
+def test_rendered_images_of_colliding_ids_are_each_their_own(tmp_path):
+    from chatgenbench.render.manifest import RenderRecord, image_filename, write_manifest
+    from leaderboard.submissions import SubmissionStore
+
+    store = SubmissionStore(tmp_path / "store")
+    render = store.render_dir("method-a")
+    (render / "images").mkdir(parents=True)
+    ids = ["a/b", "a_b", "A", "a", "x:y", "x_y", ".."]
+    records = []
+    for sample_id in ids:
+        name = f"images/{image_filename(sample_id)}"
+        (render / name).write_bytes(sample_id.encode())
+        records.append(RenderRecord(sample_id, "supervised", "text", "rendered", image=name))
+    write_manifest(render, records)
+    images = store.rendered_images("method-a")
+    assert {i: p.read_bytes().decode() for i, p in images.items()} == {i: i for i in ids}
+    # Two samples on one file (here differing only in case): the manifest gives no images at all.
+    records[1].image = records[0].image.upper().replace("IMAGES/", "images/")
+    (render / "render_manifest.jsonl").write_text(
+        "\n".join(json.dumps(r.to_dict()) for r in records) + "\n"
+    )
+    assert store.rendered_images("method-a") == {}

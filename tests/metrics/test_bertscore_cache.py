@@ -13,6 +13,8 @@ from chatgenbench.metrics.bertscore_cache import (
     ReferenceEmbeddingCache,
     cache_key,
     key_fields,
+    manifest_digest,
+    ordered_texts_sha256,
 )
 
 CANDIDATES = [
@@ -38,6 +40,11 @@ def cached_scorer(minilm_scorer, tmp_path, monkeypatch):
     """The session's MiniLM scorer with its reference cache in a folder of this test."""
     monkeypatch.setattr(minilm_scorer, "reference_cache", tmp_path / "refs")
     return minilm_scorer
+
+
+def signed(record: dict) -> dict:
+    """A hand-edited manifest with a digest that matches it (as a consistent but wrong entry)."""
+    return {**record, "manifest_sha256": manifest_digest(record)}
 
 
 def entry_files(scorer):
@@ -105,14 +112,14 @@ def test_a_truncated_file_or_stale_manifest_is_never_used(cached_scorer):
 
     record = json.loads(manifest.read_text("utf-8"))
     record["fields"]["transformers_version"] = "0.0.1"  # made by another library version
-    manifest.write_text(json.dumps(record), "utf-8")
+    manifest.write_text(json.dumps(signed(record)), "utf-8")
     cached_scorer.score(CANDIDATES, REFERENCES)
     assert cached_scorer.last_reference_cache.state == "recomputed"
     assert "stale" in cached_scorer.last_reference_cache.reason
 
     record = json.loads(manifest.read_text("utf-8"))
     record["texts"][0] = "another reference"
-    manifest.write_text(json.dumps(record), "utf-8")
+    manifest.write_text(json.dumps(signed(record)), "utf-8")
     cached_scorer.score(CANDIDATES, REFERENCES)
     assert "other reference texts" in cached_scorer.last_reference_cache.reason
 
@@ -173,3 +180,123 @@ def test_empty_candidates_do_not_change_the_reference_entry(cached_scorer):
         batch_size=2,
     )
     assert [f1[i] for i in kept] == pytest.approx(reference.tolist(), abs=1e-6)
+
+
+def _fresh(minilm_scorer, tmp_path, references=REFERENCES):
+    """Scores computed from an empty cache: what every recomputation must equal."""
+    import copy
+
+    fresh = copy.copy(minilm_scorer)
+    fresh.reference_cache = tmp_path / f"fresh-{len(references)}"
+    return fresh.score(CANDIDATES, references)
+
+
+def _recomputed(scorer, expected, *words):
+    again = scorer.score(CANDIDATES, REFERENCES)
+    outcome = scorer.last_reference_cache
+    assert outcome.state == "recomputed" and not outcome.used, outcome
+    for word in words:
+        assert word in outcome.reason, outcome.reason
+    assert outcome.describe()["reason"] == outcome.reason
+    assert again == pytest.approx(expected, abs=1e-6)
+    scorer.score(CANDIDATES, REFERENCES)  # the entry was rewritten and is whole again
+    assert scorer.last_reference_cache.state == "warm"
+    return again
+
+
+def _reorder(texts):
+    """The same texts in another order: the first two swapped (rows of different lengths)."""
+    return [texts[1], texts[0], *texts[2:]]
+
+
+@pytest.mark.parametrize("resign", [False, True], ids=["as-edited", "digest-recomputed"])
+def test_a_manifest_listing_the_same_texts_in_another_order_is_never_used(
+    cached_scorer, tmp_path, resign
+):
+    expected = _fresh(cached_scorer, tmp_path)
+    cached_scorer.score(CANDIDATES, REFERENCES)
+    _, manifest = entry_files(cached_scorer)
+    record = json.loads(manifest.read_text("utf-8"))
+    record["texts"] = _reorder(record["texts"])
+    if resign:  # the ordered digest too: only the rows themselves can tell
+        record["texts_sha256"] = ordered_texts_sha256(record["texts"])
+        record = signed(record)
+    manifest.write_text(json.dumps(record), "utf-8")
+    _recomputed(cached_scorer, expected, "sha256" if not resign else "order")
+
+
+def test_texts_of_equal_token_counts_swapped_in_a_consistent_manifest_are_caught(
+    cached_scorer, tmp_path
+):
+    """Swapping two texts whose rows have the same length keeps every count right: the order the
+    encoder packs them in still tells, and so does the tensor file's ordered digest."""
+    refs = ["a red car", "a blue car", *REFERENCES[2:]]  # two texts of one token count
+    expected = _fresh(cached_scorer, tmp_path, refs)
+    cached_scorer.score(CANDIDATES, refs)
+    _, manifest = entry_files(cached_scorer)
+    record = json.loads(manifest.read_text("utf-8"))
+    texts = record["texts"]
+    i, j = texts.index("a blue car"), texts.index("a red car")
+    texts[i], texts[j] = texts[j], texts[i]
+    record["texts_sha256"] = ordered_texts_sha256(texts)
+    manifest.write_text(json.dumps(signed(record)), "utf-8")
+    again = cached_scorer.score(CANDIDATES, refs)
+    outcome = cached_scorer.last_reference_cache
+    assert outcome.state == "recomputed" and "order" in outcome.reason, outcome
+    assert again == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_swapped_tensor_file_is_never_used(cached_scorer, tmp_path):
+    """The tensor file of another entry (other texts, same sizes or not) put in place with a
+    manifest that records its sha256: its own metadata names another key and order."""
+    expected = _fresh(cached_scorer, tmp_path)
+    cached_scorer.score(CANDIDATES, REFERENCES)
+    tensors, manifest = entry_files(cached_scorer)
+    other_refs = [text.upper() for text in REFERENCES]
+    cached_scorer.score(CANDIDATES, other_refs)
+    other_tensors, _ = entry_files(cached_scorer)
+    tensors.write_bytes(other_tensors.read_bytes())
+    _recomputed(cached_scorer, expected, "sha256")
+    # the same swap with the manifest's size and sha256 made to fit the swapped file
+    from chatgenbench.core.storage import sha256_file
+
+    tensors.write_bytes(other_tensors.read_bytes())
+    record = json.loads(manifest.read_text("utf-8"))
+    record["bytes"], record["sha256"] = tensors.stat().st_size, sha256_file(tensors)
+    manifest.write_text(json.dumps(signed(record)), "utf-8")
+    _recomputed(cached_scorer, expected, "another key or another order")
+
+
+def test_a_manifest_whose_digest_does_not_match_is_never_used(cached_scorer, tmp_path):
+    expected = _fresh(cached_scorer, tmp_path)
+    cached_scorer.score(CANDIDATES, REFERENCES)
+    _, manifest = entry_files(cached_scorer)
+    record = json.loads(manifest.read_text("utf-8"))
+    record["about"] = {"benchmark": "edited"}
+    manifest.write_text(json.dumps(record), "utf-8")
+    _recomputed(cached_scorer, expected, "fails its own sha256")
+    record = json.loads(manifest.read_text("utf-8"))
+    del record["manifest_sha256"]
+    manifest.write_text(json.dumps(record), "utf-8")
+    _recomputed(cached_scorer, expected, "fails its own sha256")
+    manifest.write_text(json.dumps([record]), "utf-8")
+    _recomputed(cached_scorer, expected, "not a JSON object")
+
+
+@pytest.mark.parametrize("keep", [0, 100, -8])
+def test_a_truncated_tensor_file_is_never_used_even_with_a_fitting_manifest(
+    cached_scorer, tmp_path, keep
+):
+    from chatgenbench.core.storage import sha256_file
+
+    expected = _fresh(cached_scorer, tmp_path)
+    cached_scorer.score(CANDIDATES, REFERENCES)
+    tensors, manifest = entry_files(cached_scorer)
+    data = tensors.read_bytes()
+    tensors.write_bytes(data[:keep] if keep >= 0 else data[:keep])
+    _recomputed(cached_scorer, expected, "size")
+    tensors.write_bytes(data[:keep] if keep >= 0 else data[:keep])
+    record = json.loads(manifest.read_text("utf-8"))
+    record["bytes"], record["sha256"] = tensors.stat().st_size, sha256_file(tensors)
+    manifest.write_text(json.dumps(signed(record)), "utf-8")
+    _recomputed(cached_scorer, expected, "cannot be read")

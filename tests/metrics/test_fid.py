@@ -180,3 +180,94 @@ def test_reference_cache_roundtrip_and_key(tmp_path, features):
 def test_extractor_rejects_float_input(extractor):
     with pytest.raises(TypeError, match="uint8"):
         extractor(torch.zeros(1, 3, 299, 299))
+
+
+def _cached_fid(extractor, tmp_path, features):
+    """An FID metric with references set, whose reference statistics are cached in tmp_path."""
+    import io
+
+    from chatgenbench.benchmark.schema import ReferenceImage
+    from chatgenbench.metrics.fid import FID, FIDOptions
+
+    clean, distorted, _, _ = features
+
+    def png(image) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    metric = FID(extractor, options=FIDOptions(fid_cache_dir=str(tmp_path)))
+    ids = [f"s{i}" for i in range(len(distorted))]
+    metric.update(distorted, [""] * len(ids), ids=ids)
+    metric.set_references([ReferenceImage(i, png(image)) for i, image in zip(ids, clean)])
+    return metric
+
+
+def _tamper_npz(path, **changes):
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k].copy() for k in data.files}
+    arrays.update(changes)
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+@pytest.mark.parametrize(
+    "tamper, reason",
+    [
+        ("other_set", "another key"),
+        ("edited_stats", "sha256"),
+        ("fewer_images", "sha256"),
+        ("truncated", "cannot be read"),
+        ("old_format", "cannot be read"),
+    ],
+)
+def test_cached_reference_statistics_that_do_not_verify_are_recomputed(
+    tmp_path, features, extractor, tamper, reason
+):
+    """Statistics of another reference set put under this key, edited arrays, a truncated file
+    or a file without the key and digest: each is recomputed, the reason counted, and the FID
+    equals the fresh one."""
+    metric = _cached_fid(extractor, tmp_path, features)
+    fresh = float(metric.compute())
+    assert metric.cache_misses == 1 and metric.notes()["fid_reference_cache"]["rejected"] == {}
+    (path,) = tmp_path.glob("*.npz")
+    other = FeatureStats.of(features[3])  # the distorted images' statistics
+    if tamper == "other_set":  # another set's file, copied under this key: whole and signed
+        cache = ReferenceStatsCache(tmp_path / "other")
+        identity = metric._identity
+        cache.save("0" * 64, FIDSetting(), other, identity)
+        (other_path,) = (tmp_path / "other").glob("*.npz")
+        path.write_bytes(other_path.read_bytes())
+    elif tamper == "edited_stats":
+        _tamper_npz(path, total=other.total, outer=other.outer)
+    elif tamper == "fewer_images":
+        _tamper_npz(path, n=np.asarray(3))
+    elif tamper == "truncated":
+        path.write_bytes(path.read_bytes()[:200])
+    elif tamper == "old_format":  # as written before the key and digest were stored
+        with open(path, "wb") as handle:
+            np.savez(handle, total=other.total, outer=other.outer, n=np.asarray(other.n))
+    again = _cached_fid(extractor, tmp_path, features)
+    assert float(again.compute()) == pytest.approx(fresh, rel=1e-9)
+    assert again.cache_hits == 0 and again.cache_misses == 1
+    (problem,) = again.notes()["fid_reference_cache"]["rejected"]
+    assert reason in problem, problem
+    third = _cached_fid(extractor, tmp_path, features)  # rewritten: used again
+    assert float(third.compute()) == pytest.approx(fresh, rel=1e-9) and third.cache_hits == 1
+
+
+def test_reference_statistics_are_keyed_by_the_inception_file(tmp_path, features, extractor):
+    """Another Inception file (or device) never finds the statistics of this one."""
+    from chatgenbench.metrics.fid import extractor_identity
+
+    _, _, f_clean, _ = features
+    cache = ReferenceStatsCache(tmp_path)
+    identity = extractor_identity(extractor)
+    assert identity["weights_sha256"] and identity["device_type"] == "cpu"
+    key = image_set_hash([("a", b"1"), ("b", b"2")])
+    cache.save(key, FIDSetting(), FeatureStats.of(f_clean), identity)
+    assert cache.load(key, FIDSetting(), identity, n_images=4).n == 4
+    assert cache.load(key, FIDSetting(), {**identity, "weights_sha256": "0" * 64}) is None
+    assert cache.load(key, FIDSetting(), {**identity, "device_type": "cuda"}) is None
+    assert cache.load(key, FIDSetting(), identity, n_images=5) is None
+    assert "reference set has 5" in cache.last_problem

@@ -291,3 +291,20 @@ def test_settings_route_each_option_to_its_metric_and_refuse_unknown_ones():
         ImageMetricSettings(metrics=("clipscore",))
     with pytest.raises(TypeError, match="clip_modle"):
         ImageMetricSettings(clip_modle="/models/clip")
+
+
+def test_a_hand_written_manifest_with_two_samples_on_one_file_is_refused(tmp_path, suite):
+    from chatgenbench.scoring.images import score_render_folder
+
+    rows = load_benchmark("supervised", "sample").to_list()[:3]
+    render = _render_folder(
+        tmp_path / "render", rows, image_of=lambda r: Image.new("RGB", (32, 32), (9, 9, 9))
+    )
+    lines = (render / "render_manifest.jsonl").read_text().splitlines()
+    second = json.loads(lines[1])
+    second["image"] = json.loads(lines[0])["image"].upper().replace("IMAGES/", "images/")
+    lines[1] = json.dumps(second)
+    (render / "render_manifest.jsonl").write_text("\n".join(lines) + "\n")
+    first_id, second_id = rows[0]["id"], rows[1]["id"]
+    with pytest.raises(ImageScoringError, match=f"'{first_id}' and '{second_id}' both point at"):
+        score_render_folder(render, rows, suite, progress=False)
