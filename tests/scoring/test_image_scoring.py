@@ -308,3 +308,41 @@ def test_a_hand_written_manifest_with_two_samples_on_one_file_is_refused(tmp_pat
     first_id, second_id = rows[0]["id"], rows[1]["id"]
     with pytest.raises(ImageScoringError, match=f"'{first_id}' and '{second_id}' both point at"):
         score_render_folder(render, rows, suite, progress=False)
+
+
+def test_scoring_hands_each_metric_the_image_in_its_own_mode(tmp_path, synthetic, tiny, bertscore):
+    """A render folder's RGBA or palette PNG reaches the metrics unconverted: each metric converts
+    in its reference's order (ImageReward and HPS v2 resize before converting to RGB)."""
+    from chatgenbench.metrics.base import PerImageMetric
+    from chatgenbench.metrics.registry import METRICS, register_image_metric
+
+    modes: list[str] = []
+
+    class Modes(PerImageMetric):
+        name, label, higher_is_better = "modes_seen", "Modes", True
+        description = "records the mode of every image it is given"
+
+        @classmethod
+        def load(cls, options, device="cpu", dtype="float32"):
+            return cls()
+
+        def score_batch(self, images, texts):
+            modes.extend(image.mode for image in images)
+            return [1.0 for _ in images]
+
+    def translucent(row):
+        image = Image.new("RGBA", (40, 24), (200, 30, 30, 60))
+        return image if row["id"].endswith(("0", "2", "4", "6", "8")) else image.convert("P")
+
+    register_image_metric(Modes)
+    try:
+        bench, pred, rows = synthetic
+        settings = ImageMetricSettings(metrics=("modes_seen",), device="cpu")
+        evaluate(
+            pred, bench, images=_render_folder(tmp_path / "render", rows, image_of=translucent),
+            image_suite=ImageMetricSuite(settings).load(), bertscore=bertscore, progress=False,
+        )  # fmt: skip
+    finally:
+        METRICS.unregister("modes_seen")
+    assert len(modes) == len(rows)
+    assert set(modes) <= {"RGBA", "P"} and "RGB" not in modes
