@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from chatgenbench.analysis.comparison_inputs import check_inputs, check_same_samples
+from chatgenbench.analysis.comparison_inputs import check_inputs, check_same_samples, slice_block
 from chatgenbench.core.errors import ComparisonError
 from chatgenbench.metrics.bootstrap import bootstrap_ci
 from chatgenbench.metrics.registry import METRICS
@@ -193,12 +193,7 @@ def _not_compared(reason: str, a: float | None = None, b: float | None = None) -
 
 
 def _slice_block(results: dict[str, Any], piece: Slice) -> dict[str, Any] | None:
-    if piece.setting is None:
-        block = results.get("overall")
-    else:
-        block = (results.get("settings") or {}).get(piece.setting)
-    if isinstance(block, dict) and piece.input_type is not None:
-        block = (block.get("by_input_type") or {}).get(piece.input_type)
+    block = slice_block(results, piece)
     return block if isinstance(block, dict) else None
 
 

@@ -142,7 +142,9 @@ def _structure_problems(results: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _slice_block(results: dict[str, Any], piece: Slice) -> Any:
+def slice_block(results: dict[str, Any], piece: Slice) -> Any:
+    """Return the block of one slice (``overall``, a setting, an input type), as stored: not
+    necessarily an object; None when absent."""
     if piece.setting is None:
         block = results.get("overall")
     else:
@@ -169,7 +171,7 @@ def _aggregate_problems(results: dict[str, Any], records: list[dict[str, Any]]) 
     settings = results.get("settings") or {}
     totals = _score_totals(records)
     for piece in slices_of([name for name in settings if isinstance(name, str)]):
-        block = _slice_block(results, piece)
+        block = slice_block(results, piece)
         label = piece.setting or "overall"
         label = label if piece.input_type is None else f"{label}/{piece.input_type}"
         if block is None:

@@ -109,7 +109,13 @@ class ImageCache:
 
     def put(self, key: str, png: bytes, sidecar: dict[str, Any]) -> Path:
         """Store one image and its sidecar (with the PNG's sha256 and size) atomically; return
-        the PNG path."""
+        the PNG path.
+
+        A PNG that does not name its key yet (a backend that encoded it itself) gets the key
+        chunk added (:func:`with_png_key`, pixels untouched); one that names another key raises
+        ValueError: it answers another request.
+        """
+        png = with_png_key(png, key)
         path = atomic_write_bytes(self.png_path(key), png)
         record = {**sidecar, "key": key, "png_sha256": _sha256(png), "png_bytes": len(png)}
         atomic_write_json(self.sidecar_path(key), record)
@@ -167,6 +173,31 @@ def encode_png(image, key: str | None = None) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
+
+
+def with_png_key(png: bytes, key: str) -> bytes:
+    """Return ``png`` naming ``key`` in its :data:`PNG_KEY_CHUNK` text chunk.
+
+    A PNG that already names ``key`` is returned as it is; one without the chunk gets a ``tEXt``
+    chunk inserted before ``IEND`` (the image data is not re-encoded, so the pixels are the same
+    bytes). Raises ValueError for bytes that are not a PNG ending in ``IEND``, or a PNG that names
+    another key.
+    """
+    import struct
+    import zlib
+
+    found = png_key(png)
+    if found == key:
+        return png
+    if found is not None:
+        raise ValueError(f"the image names another cache key ({found[:16]}...), not {key[:16]}...")
+    iend = len(png) - 12
+    if not png.startswith(b"\x89PNG\r\n\x1a\n") or png[iend + 4 : iend + 8] != b"IEND":
+        raise ValueError("not a PNG that ends with its IEND chunk")
+    data = PNG_KEY_CHUNK.encode("latin-1") + b"\0" + key.encode("latin-1")
+    chunk = struct.pack(">I", len(data)) + b"tEXt" + data
+    chunk += struct.pack(">I", zlib.crc32(b"tEXt" + data) & 0xFFFFFFFF)
+    return png[:iend] + chunk + png[iend:]
 
 
 def png_key(png: bytes) -> str | None:

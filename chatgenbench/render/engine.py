@@ -319,7 +319,12 @@ class RenderProgress:
 
 class _OutcomeCollector:
     """The backend's sink: stores returned PNGs in the cache, notes what was rendered and what
-    failed, and moves the progress bar (``total`` images) when there is one."""
+    failed, and moves the progress bar (``total`` images) when there is one.
+
+    A returned PNG is stored with a sidecar that says which request it answers
+    (:func:`~chatgenbench.render.worker.request_identity` of ``requests[key]``, whatever the
+    backend adds on top), so that the cache can verify it the next time it is asked for.
+    """
 
     def __init__(
         self,
@@ -328,8 +333,10 @@ class _OutcomeCollector:
         progress: bool,
         on_progress: Callable[[RenderProgress], None] | None = None,
         cached: int = 0,
+        requests: dict[str, Any] | None = None,
     ) -> None:
         self.cache = cache
+        self.requests = requests or {}
         self.total = total
         self.rendered: set[str] = set()
         self.errors: dict[str, str] = {}
@@ -344,7 +351,9 @@ class _OutcomeCollector:
     def __call__(self, outcome: RenderOutcome) -> None:
         if outcome.ok:
             if outcome.png is not None:
-                self.cache.put(outcome.key, outcome.png, outcome.sidecar or {})
+                request = self.requests.get(outcome.key)
+                identity = request_identity(request) if request is not None else {}
+                self.cache.put(outcome.key, outcome.png, {**identity, **(outcome.sidecar or {})})
             self.rendered.add(outcome.key)
         else:
             self.errors[outcome.key] = outcome.error or "unknown error"
@@ -399,7 +408,12 @@ def _run_backend(
     job.out.mkdir(parents=True, exist_ok=True)
     (job.out / IMAGES_DIR).mkdir(exist_ok=True)
     collector = _OutcomeCollector(
-        job.cache, sum(len(g) for g in to_render), progress, on_progress, len(hits)
+        job.cache,
+        sum(len(g) for g in to_render),
+        progress,
+        on_progress,
+        len(hits),
+        requests={request.key: request for group in to_render for request in group},
     )
     collector.report()
     runner = create_backend(job.backend, job.options)

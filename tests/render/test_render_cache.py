@@ -174,3 +174,28 @@ def test_a_tampered_render_cache_is_rendered_again_through_the_render_path(tiny_
         assert ("sha256" if not resign else "another key") in reason
         statuses = {r.id: r.status for r in report.records}
         assert statuses == {"s-red": "rendered", "s-blue": "cached"}
+
+
+def test_a_backend_png_without_the_key_chunk_is_stored_naming_its_key(tmp_path):
+    """A render backend from another package may encode its PNG itself: the cache adds the key
+    chunk (the pixels stay the same bytes), and refuses a PNG that names another key."""
+    import io
+
+    from PIL import Image
+
+    from chatgenbench.render.cache import png_key
+
+    image = Image.new("RGB", (9, 7), (12, 200, 34))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    cache = ImageCache(tmp_path)
+    key, other = "ab" * 32, "cd" * 32
+    cache.put(key, buffer.getvalue(), {"model": "m"})
+    assert cache.check(key, {"model": "m"}) is None
+    stored = cache.png_path(key).read_bytes()
+    assert png_key(stored) == key
+    with Image.open(io.BytesIO(stored)) as back:
+        assert back.tobytes() == image.tobytes()
+    with pytest.raises(ValueError, match="another cache key"):
+        cache.put(other, stored, {})
+    assert cache.check(other) == "missing"
