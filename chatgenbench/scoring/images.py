@@ -217,7 +217,8 @@ class RenderScores:
     """One pass over a render folder: each sample's status, and the metrics holding their state.
 
     ``metrics`` are this run's metric objects (updated with every image); ``failures`` holds every
-    metric that is not computed in this run, with the reason.
+    metric that is not computed in this run, with the reason. ``rendered_models`` are the models
+    of the manifest's records that have an image (what says whether random demo weights made them).
     """
 
     render_dir: str
@@ -227,6 +228,7 @@ class RenderScores:
     manifest_extra_ids: int = 0
     summary: dict[str, Any] | None = None
     manifest_skipped: list[str] = field(default_factory=list)
+    rendered_models: list[str] = field(default_factory=list)
 
 
 def _read_summary(root: Path) -> dict[str, Any] | None:
@@ -313,6 +315,7 @@ def score_render_folder(
         manifest_extra_ids=len(set(records) - {row["id"] for row in rows}),
         summary=summary,
         manifest_skipped=skipped,
+        rendered_models=[r.model for r in records.values() if r.has_image and r.model],
     )
 
 
@@ -339,7 +342,8 @@ class ImageResults:
 
     ``blocks`` maps each :class:`chatgenbench.scoring.results.Slice` to ``{n_images, image_coverage,
     render_status, image, unified}``; ``metric_settings`` is ``metric_settings.image``; ``images``
-    the results' ``images`` section; ``provenance`` the keys added to the results' provenance.
+    the results' ``images`` section; ``provenance`` the keys added to the results' provenance;
+    ``rendered_models`` those of :class:`RenderScores`.
     """
 
     blocks: dict[Slice, dict[str, Any]]
@@ -347,6 +351,7 @@ class ImageResults:
     images: dict[str, Any]
     provenance: dict[str, Any]
     samples: list[SampleImageScores]
+    rendered_models: list[str] = field(default_factory=list)
 
 
 def _metric_block(
@@ -426,6 +431,7 @@ def image_results(
             "intervals use a seeded bootstrap (seed above)",
         },
         samples=scores.samples,
+        rendered_models=scores.rendered_models,
     )
 
 

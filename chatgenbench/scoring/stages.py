@@ -246,12 +246,10 @@ def score_run_images(
     ``suite`` (:func:`chatgenbench.scoring.images.score_images`). Returns a :class:`ScoredImages`.
     Raises :class:`chatgenbench.core.errors.ImageScoringError` for an unusable render folder."""
     from chatgenbench.core.random_weights import random_weights_block
-    from chatgenbench.render.manifest import read_manifest
     from chatgenbench.scoring.images import score_images
 
     image = score_images(render_dir, run.bench, suite, progress=progress)
-    models = [r.model for r in read_manifest(render_dir) if r.has_image and r.model]
-    weights = random_weights_block(run.bench.catalog, models, image.metric_settings)
+    weights = random_weights_block(run.bench.catalog, image.rendered_models, image.metric_settings)
     return ScoredImages(image, Path(render_dir), weights)
 
 
