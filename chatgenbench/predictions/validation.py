@@ -70,20 +70,17 @@ def _field_problem(
     )
 
 
-def _check_text(
-    prediction: Prediction, report: ValidationReport, name: str, value: Any, *, required: bool
-) -> None:
-    limit = LIMITS[f"{name}_chars"]
-    if value is None:
-        if required:
-            _field_problem(report, prediction, "error", "missing_field", name, None, "a string")
-    elif not isinstance(value, str):
-        _field_problem(report, prediction, "error", "wrong_type", name, _show(value), "a string")
-    elif has_lone_surrogate(value):
+def _unusable_text(
+    prediction: Prediction, report: ValidationReport, name: str, value: str, limit: int
+) -> bool:
+    """Report a text field holding a lone surrogate or longer than ``limit`` characters (an
+    error); return whether it did, so that the caller checks nothing more of it."""
+    if has_lone_surrogate(value):
         _field_problem(
             report, prediction, "error", "invalid_text", name, _show(value), TEXT_EXPECTED
         )
-    elif len(value) > limit:
+        return True
+    if len(value) > limit:
         _field_problem(
             report,
             prediction,
@@ -93,6 +90,21 @@ def _check_text(
             f"{len(value)} characters",
             f"at most {limit} characters",
         )
+        return True
+    return False
+
+
+def _check_text(
+    prediction: Prediction, report: ValidationReport, name: str, value: Any, *, required: bool
+) -> None:
+    limit = LIMITS[f"{name}_chars"]
+    if value is None:
+        if required:
+            _field_problem(report, prediction, "error", "missing_field", name, None, "a string")
+    elif not isinstance(value, str):
+        _field_problem(report, prediction, "error", "wrong_type", name, _show(value), "a string")
+    elif _unusable_text(prediction, report, name, value, limit):
+        pass
     elif required and not value.strip():
         _field_problem(
             report,
@@ -160,20 +172,8 @@ def _check_sampler(prediction: Prediction, report: ValidationReport, value: Any)
         _field_problem(
             report, prediction, "error", "wrong_type", name, _show(value), "a sampler name"
         )
-    elif has_lone_surrogate(value):
-        _field_problem(
-            report, prediction, "error", "invalid_text", name, _show(value), TEXT_EXPECTED
-        )
-    elif len(value) > LIMITS["sampler_chars"]:
-        _field_problem(
-            report,
-            prediction,
-            "error",
-            "oversized",
-            name,
-            f"{len(value)} characters",
-            f"at most {LIMITS['sampler_chars']} characters",
-        )
+    elif _unusable_text(prediction, report, name, value, LIMITS["sampler_chars"]):
+        pass
     elif canonical_sampler(value) is None:
         _field_problem(
             report,
