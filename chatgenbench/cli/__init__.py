@@ -25,6 +25,11 @@ Exit codes, the same for every command:
   that cannot be used at all (any :class:`chatgenbench.core.errors.ChatGenBenchError`, an unreadable
   file): the message, and how to fix it where known, go to standard error;
 - 130: interrupted (Ctrl-C).
+
+Library output: the libraries' progress bars and INFO lines (transformers' ``Loading weights``,
+open_clip's INFO lines) are off unless ``--verbose`` is given, before or after the command
+(:mod:`chatgenbench.core.library_output`, the one place that sets them); ChatGenBench's own
+progress bars show either way (``--no-progress`` hides them).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from chatgenbench.cli.options import add_verbose_everywhere
 
 #: The command-family modules, in the order ``--help`` lists their commands.
 FAMILIES: tuple[str, ...] = (
@@ -62,15 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for family in FAMILIES:
         importlib.import_module(family).register(sub)
+    add_verbose_everywhere(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (see this module's docstring)."""
     from chatgenbench.core.errors import ChatGenBenchError
+    from chatgenbench.core.library_output import configure_library_output
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_library_output(getattr(args, "verbose", False))
     if not args.command:
         parser.print_help()
         return EXIT_UNUSABLE

@@ -67,6 +67,25 @@ def add_no_progress(parser: argparse.ArgumentParser) -> None:
     )
 
 
+VERBOSE_HELP = (
+    "let the libraries (transformers, diffusers, huggingface_hub, open_clip, ...) print their "
+    "progress bars and INFO lines (default: errors only; our own progress bars show either way)"
+)
+
+
+def add_verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Add ``--verbose`` to ``parser`` and to every command and action under it, so that it may
+    stand before or after the command (``chatgenbench --verbose evaluate`` or ``chatgenbench
+    evaluate --verbose``)."""
+    parser.add_argument(
+        "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                add_verbose_everywhere(child)
+
+
 def add_store(parser: argparse.ArgumentParser) -> None:
     """Add ``--store DIR`` and ``--queue-db FILE`` of the leaderboard."""
     parser.add_argument(

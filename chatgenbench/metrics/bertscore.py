@@ -202,10 +202,15 @@ class PromptBERTScore:
         """bert-score's F1 of each pair, through the reference cache when it is on."""
         cache = self._reference_cache()
         if cache is None:
+            from chatgenbench.core.library_output import library_output_verbose
             from chatgenbench.metrics.bertscore_cache import CacheOutcome
 
+            # bert-score's own prints and bar are library output: shown only with --verbose
             _, _, f1 = self.scorer.score(
-                candidates, references, verbose=progress, batch_size=self.batch_size
+                candidates,
+                references,
+                verbose=progress and library_output_verbose(),
+                batch_size=self.batch_size,
             )
             self.last_reference_cache = CacheOutcome("off", n_references=len(set(references)))
         else:

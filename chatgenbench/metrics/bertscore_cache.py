@@ -410,7 +410,7 @@ def embed_texts(
     # longest first (ties in text order, so that the batches are the same in every process)
     ordered, encoded = encoding_order(tokenizer, texts)
     starts = range(0, len(ordered), batch_size)
-    if progress:
+    if progress and ordered:  # nothing to encode: no empty bar
         from tqdm.auto import tqdm
 
         starts = tqdm(starts, desc="BERTScore embeddings", unit="batch")

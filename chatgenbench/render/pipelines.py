@@ -67,14 +67,15 @@ def _dtype_keyword() -> str:
 
 
 def quiet_libraries() -> None:
-    """Turn the per-call info and warnings of diffusers and transformers down to errors."""
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
+    """Turn the per-call info, warnings and progress bars of diffusers and transformers down to
+    errors, unless ``$CHATGENBENCH_VERBOSE`` asks for them (``chatgenbench --verbose``; see
+    :mod:`chatgenbench.core.library_output`)."""
+    from diffusers.utils import logging as diffusers_logging  # noqa: F401 (set once imported)
+    from transformers.utils import logging as transformers_logging  # noqa: F401
 
-    diffusers_logging.set_verbosity_error()
-    diffusers_logging.disable_progress_bar()
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
+    from chatgenbench.core.library_output import configure_library_output
+
+    configure_library_output(None)
 
 
 @dataclass

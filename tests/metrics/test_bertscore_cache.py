@@ -300,3 +300,14 @@ def test_a_truncated_tensor_file_is_never_used_even_with_a_fitting_manifest(
     record["bytes"], record["sha256"] = tensors.stat().st_size, sha256_file(tensors)
     manifest.write_text(json.dumps(signed(record)), "utf-8")
     _recomputed(cached_scorer, expected, "cannot be read")
+
+
+def test_warm_cache_with_every_candidate_a_reference_shows_no_empty_bar(cached_scorer, capsys):
+    # a candidate that is also a reference needs no encoding: no "BERTScore embeddings: 0batch"
+    cached_scorer.score(REFERENCES, REFERENCES)  # cold: the references' bar
+    capsys.readouterr()
+    cached_scorer.score(REFERENCES, REFERENCES, progress=True)
+    assert cached_scorer.last_reference_cache.state == "warm"
+    assert "BERTScore embeddings" not in capsys.readouterr().err
+    cached_scorer.score(CANDIDATES, REFERENCES, progress=True)  # candidates to encode
+    assert "BERTScore embeddings" in capsys.readouterr().err  # our own bar stays
