@@ -240,11 +240,20 @@ def _deployment(args: argparse.Namespace):
     return deployment_from_dict(values, source=source)
 
 
+#: The columns of ``queue list``, its header line.
+QUEUE_LIST_COLUMNS = ("job", "state", "submission", "queued", "stage", "reason")
+
+
 def list_command(args: argparse.Namespace) -> int:
-    """Print every job: number, state, stage and progress, submission, when queued, and the
-    reason of a failure."""
+    """Print a header line, then every job, one per line, tab-separated: number, state,
+    submission, when queued, stage and progress, and the reason of a failure (or that the queue
+    has no job)."""
     _, queue = _queue(args)
-    for job in queue.jobs():
+    jobs = queue.jobs()
+    print("\t".join(QUEUE_LIST_COLUMNS))
+    if not jobs:
+        print(f"(no jobs in {queue.path})")
+    for job in jobs:
         info = job.to_dict()
         reason = f"\t{info['error']}" if info["error"] else ""
         print(

@@ -111,21 +111,71 @@ def render_command(args: argparse.Namespace) -> int:
         **options,
     )
     _print_summary(report, args)
-    return _exit_code_of(report)
+    return _exit_code_of(report, args)
 
 
-def _exit_code_of(report) -> int:
+def _exit_code_of(report, args: argparse.Namespace | None = None) -> int:
     """1 (with the reason on stderr) when samples were to be rendered but none has an image."""
     import sys
 
-    summary = report.summary
-    if summary["n_samples"] == 0 or summary["n_images"] > 0:
-        return 0
-    counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items() if v)
     errors = [r.error for r in report.records if getattr(r, "error", None)]
-    reason = f"; first reason: {errors[0]}" if errors else ""
-    print(f"chatgenbench render: no image was produced ({counts}){reason}", file=sys.stderr)
+    message = no_image_message(
+        "render", report.summary, errors[0] if errors else None, _status_args(args)
+    )
+    if message is None:
+        return 0
+    print(message, file=sys.stderr)
     return 1
+
+
+def _status_args(args: argparse.Namespace | None) -> dict[str, str | None] | None:
+    """The inputs of :func:`models_status_command` that these arguments name (None: unknown)."""
+    if args is None or not getattr(args, "predictions", None):
+        return None
+    return {
+        "benchmark": args.benchmark,
+        "predictions": args.predictions,
+        "catalog": getattr(args, "catalog", None),
+    }
+
+
+def models_status_command(
+    benchmark: str, predictions: str | None = None, catalog: str | None = None
+) -> str:
+    """Return the command that lists which of the catalogue's models have weights, and how to get
+    the others: ``chatgenbench weights status --kind models --benchmark B --predictions P``."""
+    words = ["chatgenbench", "weights", "status", "--kind", "models", "--benchmark", benchmark]
+    if predictions:
+        words += ["--predictions", predictions]
+    if catalog:
+        words += ["--catalog", catalog]
+    return shlex.join(words)
+
+
+def no_image_message(
+    command: str,
+    summary: dict,
+    first_error: str | None = None,
+    status_args: dict[str, str | None] | None = None,
+) -> str | None:
+    """Return why a render that had samples to render produced no image, and what to run (None
+    when there were no samples or some image exists). ``summary`` is a render folder's
+    ``render_summary.json``; ``status_args`` (benchmark, predictions, catalog) make the
+    ``weights status`` command to run when models lacked weights."""
+    if not summary or summary.get("n_samples", 0) == 0 or summary.get("n_images", 0) > 0:
+        return None
+    counts = ", ".join(f"{k} {v}" for k, v in (summary.get("counts") or {}).items() if v)
+    text = f"chatgenbench {command}: no image was produced ({counts})"
+    if first_error:
+        text += f"; first reason: {first_error}"
+    if (summary.get("counts") or {}).get("weights_missing"):
+        how = (
+            models_status_command(**status_args)
+            if status_args
+            else ("chatgenbench weights status --kind models")
+        )
+        text += f"\nmodels lack weights: run '{how}' to see which, and how to get them"
+    return text
 
 
 def _print_summary(report, args: argparse.Namespace) -> None:
@@ -140,9 +190,7 @@ def _print_summary(report, args: argparse.Namespace) -> None:
     )
     if summary["weights_missing_models"]:
         print(
-            f"{len(summary['weights_missing_models'])} models lack weights: run 'chatgenbench "
-            f"models status --benchmark {args.benchmark} --predictions {args.predictions}"
-            + (f" --catalog {args.catalog}" if args.catalog else "")
-            + "'"
+            f"{len(summary['weights_missing_models'])} models lack weights: run "
+            f"'{models_status_command(args.benchmark, args.predictions, args.catalog)}'"
         )
     print(f"render folder written to {report.out_dir}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
+from pathlib import Path
 
 from chatgenbench.cli.options import (
     add_benchmark,
@@ -28,7 +30,11 @@ def register(sub) -> None:
     add_benchmark(p)
     add_setting(p)
     add_encoder(p)
-    p.add_argument("--out", help="write the results JSON here")
+    p.add_argument(
+        "--out",
+        help="write the results JSON here (default: a new file under $CHATGENBENCH_HOME/results, "
+        "named after the prediction file and the time; the command says where)",
+    )
     p.add_argument("--per-sample", help="write one JSON line of scores per sample here")
     p.add_argument("--batch-size", type=int, default=64, help="BERTScore batch size (default 64)")
     p.add_argument("--device", default=None, help="torch device for the models (default: auto)")
@@ -176,11 +182,14 @@ def image_settings(args: argparse.Namespace):
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    """Score the prediction file; print a table (or the JSON); exit 0."""
+    """Score the prediction file; print a table (or the JSON) and where the results were written;
+    exit 0, or 1 when ``--render`` produced no image of samples it had to render."""
     from chatgenbench.core.output_names import check_outputs_apart
     from chatgenbench.scoring.evaluation import evaluate
     from chatgenbench.scoring.report import results_table
 
+    if not args.out:
+        args.out = str(default_results_path(args.predictions))
     check_outputs_apart(
         {"the prediction file": args.predictions, "--catalog": args.catalog},
         {"--out": args.out, "--per-sample": args.per_sample},
@@ -205,7 +214,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     )
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
-        return 0
+        print(f"results written to {args.out}", file=sys.stderr)  # stdout stays pure JSON
+        return _no_image_exit(results, args)
     print(results_table(results))
     images_line = image_coverage_line(results, rendered=args.render)
     if images_line:
@@ -219,9 +229,58 @@ def evaluate_command(args: argparse.Namespace) -> int:
             f"{validation['n_warnings']} warnings; run 'chatgenbench validate {args.predictions} "
             f"--benchmark {args.benchmark} --setting {args.setting} --allow-missing' to list them"
         )
-    if args.out:
-        print(f"results written to {args.out}")
-    return 0
+    print(f"results written to {args.out}")
+    return _no_image_exit(results, args)
+
+
+def default_results_path(predictions: str) -> Path:
+    """Return where ``evaluate`` writes its results without ``--out``: a file that does not exist
+    yet, ``$CHATGENBENCH_HOME/results/<prediction file's stem>-<UTC time>.json``."""
+    import time
+
+    from chatgenbench.core.storage import chatgenbench_home
+
+    folder = chatgenbench_home() / "results"
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(predictions).stem)[:80]
+    base = f"{stem or 'results'}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    path, number = folder / f"{base}.json", 1
+    while path.exists():
+        number += 1
+        path = folder / f"{base}-{number}.json"
+    return path
+
+
+def _no_image_exit(results: dict, args: argparse.Namespace) -> int:
+    """0, or 1 with the reason and what to run on stderr when ``--render`` had samples to render
+    and produced no image (as ``render`` does)."""
+    from chatgenbench.cli.rendering import no_image_message
+
+    images = results.get("images") or {}
+    if not args.render or not images:
+        return 0
+    message = no_image_message(
+        "evaluate --render",
+        images.get("render_summary") or {},
+        _first_render_error(images.get("render_dir")),
+        {"benchmark": args.benchmark, "predictions": args.predictions, "catalog": args.catalog},
+    )
+    if message is None:
+        return 0
+    print(message, file=sys.stderr)
+    return 1
+
+
+def _first_render_error(render_dir: str | None) -> str | None:
+    """The error of the first sample of a render folder that has one (None when none can be read)."""
+    from chatgenbench.render.manifest import read_manifest
+
+    if not render_dir:
+        return None
+    try:
+        records = read_manifest(render_dir)
+    except (OSError, ValueError):  # the reason is a courtesy: the counts are already known
+        return None
+    return next((r.error for r in records if getattr(r, "error", None)), None)
 
 
 def image_coverage_line(results: dict, *, rendered: bool) -> str | None:

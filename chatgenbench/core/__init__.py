@@ -6,5 +6,6 @@
 - ``normalize``: how names and texts are compared (model names, sampler names, prompts);
 - ``provenance``: how a result says it was made (versions, machine, inputs);
 - ``random_weights``: how a result says that RANDOM demo weights made its images;
+- ``library_output``: what the libraries we call may print (off unless ``--verbose``);
 - ``version``: the package's version.
 """

@@ -18,6 +18,54 @@ def _cell(block: dict[str, Any], name: str, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def metric_status_notes(block: dict[str, Any]) -> list[str]:
+    """Return what became of each metric of a results slice, naming every metric, for each stage
+    (step-wise, image) that has one not computed and for the Unified Metric when it is not.
+
+    One reason for all: ``image metrics: FID, CLIP, HPS v2, ImageReward not computed: REASON``;
+    otherwise ``image metrics: CLIP, HPS v2, ImageReward computed; not computed:`` and one
+    indented line per reason, ``FID: REASON``. A reason is followed by its ``how to fix`` where
+    the results carry one that the reason does not already say.
+    """
+    notes = []
+    for stage, title in (("stepwise", "step-wise metrics"), ("image", "image metrics")):
+        entries = [e for e in METRICS.entries() if e.metadata["stage"] == stage]
+        groups: dict[str, list[str]] = {}
+        for entry in entries:
+            groups.setdefault(_status_text(metric_block(block, entry.name)), []).append(
+                entry.metadata["label"]
+            )
+        failed = {key: labels for key, labels in groups.items() if key.startswith("not computed")}
+        if not failed:
+            continue
+        if len(groups) == 1:
+            notes.append(f"{title}: {', '.join(groups.popitem()[1])} {next(iter(failed))}")
+            continue
+        done = [f"{', '.join(labels)} {key}" for key, labels in groups.items() if key not in failed]
+        notes.append(f"{title}: " + "; ".join([*done, "not computed:"]))
+        for key, labels in failed.items():
+            notes.append(f"  {', '.join(labels)}: {key.removeprefix('not computed: ')}")
+    for entry in METRICS.entries():
+        metric = metric_block(block, entry.name)
+        if entry.metadata["stage"] == "final" and metric and metric_value(metric) is None:
+            notes.append(f"{entry.metadata['label']}: {_status_text(metric)}")
+    return notes
+
+
+def _status_text(metric: dict[str, Any] | None) -> str:
+    """``computed``, ``oracle (the reference was given)`` or ``not computed: REASON (how to fix:
+    FIX)``."""
+    if metric_value(metric) is not None:
+        return "computed"
+    if (metric or {}).get("status") == STATUS_ORACLE:
+        return "oracle (the reference was given)"
+    reason = str((metric or {}).get("reason") or "absent from the results")
+    fix = (metric or {}).get("how_to_fix")
+    return f"not computed: {reason}" + (
+        f" (how to fix: {fix})" if fix and fix not in reason else ""
+    )
+
+
 def results_table(results: dict[str, Any]) -> str:
     """Return a table with one line per setting and input type, plus the overall line: one column
     per registered metric (:data:`chatgenbench.metrics.registry.METRICS`)."""
@@ -55,18 +103,7 @@ def results_table(results: dict[str, Any]) -> str:
         f"BERTScore encoder: {bert['encoder']} (layer {bert['num_layers']}, "
         f"{'rescaled' if bert['rescale_with_baseline'] else 'not rescaled'})"
     ]
-    block = results["overall"]
-    for name in ("prompt_bertscore",):
-        metric = block["stepwise"][name]
-        if metric["status"] not in ("computed", STATUS_ORACLE):
-            notes.append(f"{name}: not computed: {metric.get('reason')}")
-    image_reasons = {
-        metric.get("reason")
-        for metric in (block.get("image") or {}).values()
-        if metric.get("status") != "computed"
-    }
-    for reason in sorted(r for r in image_reasons if r):
-        notes.append(f"image metrics: not computed: {reason}")
+    notes += metric_status_notes(results["overall"])
     steps = (results.get("oracle") or {}).get("steps")
     if steps:
         notes.append(

@@ -150,3 +150,86 @@ def test_schema_into_a_closed_pipe_ends_quietly(tmp_path):
     process.stdout.close()  # what `| head -1` does
     assert process.wait(timeout=60) == 0
     assert process.stderr.read() == b""
+
+
+def _with_session_scorer(monkeypatch, minilm_scorer) -> None:
+    """Let ``evaluate`` reuse the session's MiniLM scorer (no second load)."""
+    import chatgenbench.scoring.evaluation as evaluation
+
+    original = evaluation.evaluate
+
+    def with_scorer(*args, **kwargs):
+        return original(*args, **{**kwargs, "bertscore": minilm_scorer})
+
+    monkeypatch.setattr(evaluation, "evaluate", with_scorer)
+
+
+def test_evaluate_render_without_any_image_exits_non_zero_with_what_to_run(
+    tmp_path, capsys, monkeypatch, minilm_scorer
+):
+    _with_session_scorer(monkeypatch, minilm_scorer)
+    monkeypatch.setenv("CHATGENBENCH_HOME", str(tmp_path / "home"))
+    predictions = write_predictions(tmp_path / "p.jsonl", sample_predictions())
+    for extra in ([], ["--json"]):
+        out = tmp_path / f"results{len(extra)}.json"
+        code = main(["evaluate", str(predictions), "--render", "--render-out", str(tmp_path / "r"),
+                     "--image-metrics", "clip_score", "--out", str(out), "--no-progress",
+                     *extra])  # fmt: skip
+        captured = capsys.readouterr()
+        assert code == 1, captured.err
+        assert "no image was produced (weights_missing 12)" in captured.err
+        assert "first reason:" in captured.err
+        assert json.loads(out.read_text())["overall"]["n_images"] == 0  # results still written
+        if extra:
+            json.loads(captured.out)  # stdout stays the results JSON
+    command = captured.err.split("run '")[1].split("'")[0]
+    assert command.startswith("chatgenbench weights status --kind models --benchmark sample")
+    assert main(command.split()[1:]) in (0, 1)  # the command it names runs
+    assert "v1-5-pruned-emaonly" in capsys.readouterr().out
+
+
+def test_render_without_any_image_names_the_same_status_command(tmp_path, capsys):
+    predictions = write_predictions(tmp_path / "p.jsonl", sample_predictions())
+    code = main(["render", str(predictions), "--benchmark", "sample", "--out", str(tmp_path / "o"),
+                 "--cache-dir", str(tmp_path / "cache"), "--no-progress"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 1
+    expected = (
+        f"chatgenbench weights status --kind models --benchmark sample --predictions {predictions}"
+    )
+    assert f"run '{expected}'" in captured.err
+    assert f"run '{expected}'" in captured.out  # the summary's line says the same
+
+
+def test_evaluate_without_out_writes_the_results_and_says_where(
+    tmp_path, capsys, monkeypatch, minilm_scorer
+):
+    _with_session_scorer(monkeypatch, minilm_scorer)
+    monkeypatch.setenv("CHATGENBENCH_HOME", str(tmp_path / "home"))
+    assert main(["evaluate", SAMPLE_PREDICTIONS, "--benchmark", "sample", "--no-progress"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("results written to ")
+    first = Path(line.removeprefix("results written to "))
+    assert first.parent == tmp_path / "home" / "results"
+    assert json.loads(first.read_text())["overall"]["n_samples"] == 12
+    # a second run (even in the same second) writes a file of its own; --json keeps stdout JSON
+    assert main(["evaluate", SAMPLE_PREDICTIONS, "--benchmark", "sample", "--no-progress",
+                 "--json"]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    json.loads(captured.out)
+    second = Path(captured.err.strip().splitlines()[-1].removeprefix("results written to "))
+    assert second != first and second.is_file() and first.is_file()
+
+
+def test_queue_list_prints_a_header(tmp_path, capsys):
+    store = ["--store", str(tmp_path / "store")]
+    assert main(["queue", "list", *store]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("\t") == ["job", "state", "submission", "queued", "stage", "reason"]
+    assert lines[1].startswith("(no jobs in ")
+    from leaderboard.scoring_queue import ScoringQueue, default_queue_path
+
+    ScoringQueue(default_queue_path(tmp_path / "store")).enqueue("some-run")
+    assert main(["queue", "list", *store]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("job\tstate") and lines[1].startswith("1\tpending\tsome-run\t")
