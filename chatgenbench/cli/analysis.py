@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from chatgenbench.cli.options import add_benchmark, add_encoder, add_json, add_no_progress
+from chatgenbench.cli.options import (
+    add_benchmark,
+    add_encoder,
+    add_json,
+    add_no_progress,
+    render_run_values,
+)
 
 
 def register(sub) -> None:
@@ -118,6 +124,7 @@ def ablate_command(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         catalog=args.catalog,
         device=args.device,
+        render_options=render_run_values(args),
     )
     if args.json:
         print(json.dumps(outcome["runs"], indent=2))

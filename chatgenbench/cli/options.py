@@ -161,6 +161,45 @@ def add_render_backend_flags(parser: Any) -> None:
         add_dataclass_flags(parser, options, [option], f"{backend} backend")
 
 
+DTYPE_HELP = "render dtype: fp16, bf16 or fp32 (default: fp16 on CUDA, fp32 on CPU)"
+
+
+def add_render_dtype(parser: Any) -> None:
+    """Add ``--dtype``: the dtype the checkpoints render in (``render``, ``evaluate``, ``ablate``)."""
+    parser.add_argument("--dtype", help=DTYPE_HELP)
+
+
+def add_render_run_flags(parser: Any) -> None:
+    """Add the render flags of the commands that render on the way (``evaluate --render``,
+    ``ablate``), the same definitions as ``render``'s: ``--dtype``, ``--threads`` and the render
+    batch size, ``--render-batch-size`` (``--batch-size`` of ``evaluate`` is BERTScore's)."""
+    from chatgenbench.render.backends import option_fields
+    from chatgenbench.render.engine import RenderOptions
+
+    shared = {f.name: f for f in option_fields(RenderOptions, flags_only=True)}
+    add_render_dtype(parser)
+    add_dataclass_flags(parser, RenderOptions, [shared["threads"]])
+    batch = shared["batch_size"]
+    parser.add_argument(
+        "--render-batch-size",
+        type=int,
+        default=batch.default,
+        help=f"render: {batch.metadata['help']} ('render --batch-size')",
+    )
+
+
+def render_run_values(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the render options of :func:`add_render_run_flags` (and ``--device``) given on the
+    command line, as :func:`chatgenbench.render.render_predictions` takes them."""
+    values = {
+        "dtype": getattr(args, "dtype", None),
+        "threads": getattr(args, "threads", None),
+        "batch_size": getattr(args, "render_batch_size", None),
+        "device": getattr(args, "device", None),
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def render_backend_values(args: argparse.Namespace) -> dict[str, Any]:
     """Return the render backends' options given on the command line (those not None)."""
     from chatgenbench.render.backends import backend_options

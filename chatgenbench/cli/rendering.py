@@ -11,6 +11,7 @@ from chatgenbench.cli.options import (
     add_dataclass_flags,
     add_no_progress,
     add_render_backend_flags,
+    add_render_dtype,
     add_setting,
     render_backend_values,
 )
@@ -42,7 +43,7 @@ def register(sub) -> None:
         help="assemble OUT from OUT/shards/*-of-N (no rendering; no weights needed)",
     )
     p.add_argument("--device", help="torch device (default: cuda when visible, else cpu)")
-    p.add_argument("--dtype", help="fp16, bf16 or fp32 (default: fp16 on CUDA, fp32 on CPU)")
+    add_render_dtype(p)
     add_dataclass_flags(p, RenderOptions, option_fields(RenderOptions, flags_only=True))
     p.add_argument(
         "--lora-base",

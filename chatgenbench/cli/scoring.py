@@ -18,8 +18,10 @@ from chatgenbench.cli.options import (
     add_encoder,
     add_json,
     add_no_progress,
+    add_render_run_flags,
     add_setting,
     parse_error,
+    render_run_values,
 )
 
 
@@ -96,6 +98,7 @@ def add_image_metric_options(p: argparse.ArgumentParser) -> None:
         help="render folder for --render (default: under $CHATGENBENCH_HOME/renders)",
     )
     add_catalog(group, "weights, bases")
+    add_render_run_flags(group)
     names = METRICS.names_of("image")
     group.add_argument(
         "--image-metrics",
@@ -211,6 +214,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         render_out=args.render_out,
         image_settings=image_settings(args),
         oracle=args.oracle,
+        render_options=render_run_values(args) if args.render else None,
     )
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))

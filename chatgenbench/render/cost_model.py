@@ -263,3 +263,55 @@ def simulate(
         "checkpoint_loads": sum(w.loads for w in workers),
         "machines": (gpus - 1) // model.gpus_per_machine + 1,
     }
+
+
+#: Figures for one CPU thread in float32, from one measured image: an SDXL model at 1024x1024 and
+#: 60 steps took 9 min 43 s on a CPU with one torch thread (about 8.7 s a step and 40 s of decoding
+#: and loading); SD 1.5 at 512x512 is priced by its UNet's share of that work (about a seventh).
+#: Rough: a machine's cores differ by a factor of two or more either way.
+CPU_ONE_THREAD_COSTS: dict[str, Any] = {
+    "load_fixed_s": _per_arch(5.0, 15.0),
+    "cold_read_mb_s": 200.0,
+    "warm_read_mb_s": 1000.0,
+    "lora_load_s": 3.0,
+    "step_fixed_s": _per_arch(0.02, 0.05),
+    "step_per_image_s": _per_arch(1.25, 8.7),
+    "decode_s_per_image": _per_arch(6.0, 25.0),
+    "startup_s": {"local": 5.0, "shard": 5.0, "ray": 20.0},
+    "source": "rough CPU figures (one SDXL image measured at 1 thread, float32), not measured on "
+    "this machine",
+}
+
+#: How much faster than one thread ``n`` torch threads denoise: ``n ** CPU_THREAD_SCALING`` (the
+#: work does not split perfectly over cores).
+CPU_THREAD_SCALING = 0.8
+
+#: GPU denoising in float32 is about this many times slower than in float16/bfloat16.
+GPU_FP32_FACTOR = 2.0
+
+
+def device_cost_model(
+    device: str, dtype: str | None = None, threads: int | None = None
+) -> CostModel:
+    """Return the cost model of rendering on ``device`` (``cpu``, ``cuda``, ``cuda:1``, ...) in
+    ``dtype`` with ``threads`` torch threads (a CPU's; None: 1).
+
+    A GPU gets :class:`CostModel`'s defaults (one H100/H200 in fp16), float32 steps
+    :data:`GPU_FP32_FACTOR` times slower; a CPU gets :data:`CPU_ONE_THREAD_COSTS` with the
+    denoising and decoding divided by ``threads ** CPU_THREAD_SCALING``. Every figure is an
+    estimate, named in :attr:`CostModel.source`.
+    """
+    if device.split(":")[0] != "cpu":
+        model = CostModel()
+        if str(dtype or "").lower() in ("fp32", "float32"):
+            model.step_fixed_s = {k: v * GPU_FP32_FACTOR for k, v in model.step_fixed_s.items()}
+            model.step_per_image_s = {
+                k: v * GPU_FP32_FACTOR for k, v in model.step_per_image_s.items()
+            }
+            model.source += f"; float32 steps taken as {GPU_FP32_FACTOR:g}x slower"
+        return model
+    model = CostModel.from_overrides(CPU_ONE_THREAD_COSTS)
+    speedup = max(1, int(threads or 1)) ** CPU_THREAD_SCALING
+    for name in ("step_fixed_s", "step_per_image_s", "decode_s_per_image"):
+        setattr(model, name, {k: v / speedup for k, v in getattr(model, name).items()})
+    return model

@@ -393,6 +393,27 @@ class _BackendRun:
     rejected: dict[str, int]  # cache entries that failed their check: reason -> requests
 
 
+def _announce_estimate(job: _RenderJob, groups: list, workers: int, cached: int) -> None:
+    """Say on stderr how long rendering ``groups`` will take (:mod:`chatgenbench.render.estimate`),
+    before it starts."""
+    import sys
+
+    from chatgenbench.render.estimate import estimate_line, estimate_render
+
+    options = job.options
+    try:
+        estimate = estimate_render(
+            groups, device=options.device, dtype=options.dtype, threads=options.threads,
+            batch_size=options.batch_size, workers=workers, capacity=options.capacity,
+            cached=cached, schedule=job.backend,
+        )  # fmt: skip
+    except (KeyError, ValueError) as error:  # no figures for it: the render goes on, unestimated
+        images = sum(len(group) for group in groups)
+        print(f"render: {images} images to render; no estimate ({error!r})", file=sys.stderr)
+        return
+    print(estimate_line(estimate), file=sys.stderr, flush=True)
+
+
 def _run_backend(
     job: _RenderJob,
     plan: RenderPlan,
@@ -407,6 +428,9 @@ def _run_backend(
     to_render = [g for g in to_render if g]
     job.out.mkdir(parents=True, exist_ok=True)
     (job.out / IMAGES_DIR).mkdir(exist_ok=True)
+    runner = create_backend(job.backend, job.options)
+    if to_render:  # before the progress bar: how long, before it starts
+        _announce_estimate(job, to_render, runner.n_workers, len(hits))
     collector = _OutcomeCollector(
         job.cache,
         sum(len(g) for g in to_render),
@@ -416,7 +440,6 @@ def _run_backend(
         requests={request.key: request for group in to_render for request in group},
     )
     collector.report()
-    runner = create_backend(job.backend, job.options)
     start = time.perf_counter()
     stats = runner.run(to_render, collector, collector.show) if to_render else WorkerStats()
     seconds = time.perf_counter() - start

@@ -49,6 +49,7 @@ def evaluate(
     oracle=None,
     bootstrap=None,
     reference_cache=None,
+    render_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score a prediction file and return (and optionally write) the results dict.
 
@@ -77,7 +78,9 @@ def evaluate(
     ``image_settings``, else 1,000 resamples with seed 0) draws the step-wise metrics' intervals.
     ``reference_cache`` (None: on unless ``$CHATGENBENCH_BERTSCORE_CACHE=0``; False: off; a folder) reuses the reference prompts'
     BERTScore embeddings (:mod:`chatgenbench.metrics.bertscore_cache`); whether it did is recorded
-    in ``metric_settings.bertscore.reference_cache``.
+    in ``metric_settings.bertscore.reference_cache``. ``render_options`` go to
+    :func:`chatgenbench.render.render_predictions` with ``render=True`` (``dtype``, ``threads``,
+    ``batch_size``, ``device``, ...; they are part of the default render folder's name).
 
     Raises :class:`chatgenbench.core.errors.BenchmarkError` or
     :class:`chatgenbench.core.errors.PredictionFileError` when an input cannot be read at all,
@@ -96,6 +99,7 @@ def evaluate(
         run, scorer, images=images, render=render, render_out=render_out,
         image_settings=image_settings, image_suite=image_suite, bootstrap=bootstrap, out=out,
         per_sample_out=per_sample_out, batch_size=batch_size, device=device, progress=progress,
+        render_options=render_options,
     )  # fmt: skip
 
 
@@ -114,6 +118,7 @@ def evaluate_run(
     batch_size: int = DEFAULT_BATCH_SIZE,
     device: str | None = None,
     progress: bool = True,
+    render_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score an opened run (:func:`chatgenbench.scoring.stages.open_run`) with the BERTScore
     ``scorer``: the stages of :func:`evaluate` after the opening, with its options. Returns (and
@@ -123,7 +128,11 @@ def evaluate_run(
     if images is not None and render:
         raise ImageScoringError("pass either images=DIR (score renders) or render=True, not both")
     stepwise = score_stepwise(run, scorer, progress=progress)
-    render_dir = render_run(run, render_out, progress=progress).out_dir if render else images
+    render_dir = images
+    if render:  # render_options: render_predictions' (dtype, threads, batch_size, device, ...)
+        render_dir = render_run(
+            run, render_out, progress=progress, **(render_options or {})
+        ).out_dir
     if image_settings is None and image_suite is not None:
         image_settings = image_suite.settings  # one bootstrap for step-wise and image intervals
     scored = None
