@@ -132,13 +132,19 @@ def write_benchmark_folder(
     from datasets import Dataset
 
     from chatgenbench.benchmark.schema import benchmark_features
-    from chatgenbench.core.storage import atomic_write_json, atomic_write_text, sha256_files
+    from chatgenbench.core.storage import (
+        apply_umask,
+        atomic_write_json,
+        atomic_write_text,
+        sha256_files,
+    )
     from chatgenbench.core.version import __version__
 
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        apply_umask(tmp, directory=True)  # mkdtemp's 0o700 would keep the team out
         counts: dict[str, int] = {}
         for config, rows in rows_by_config.items():
             if not rows:

@@ -34,6 +34,7 @@ from chatgenbench.benchmark.official import (
     raw_data_files,
 )
 from chatgenbench.core.errors import ChatGenBenchError, KeyMapError
+from chatgenbench.core.yaml_files import bounded_repr
 
 #: Records per file whose fields are sampled (counting reads every record).
 SAMPLED_RECORDS = 200
@@ -64,6 +65,7 @@ def _matches(records: list[Any], key_map: dict[str, Any]) -> tuple[dict, dict[st
     """Return, per field of ours, which candidate matched how many of ``records``; and, per
     required field, in how many records it would be missing (as the converter decides)."""
     result: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []  # field JSON text that cannot be read (the converter stops there)
     dicts = [record for record in records if isinstance(record, dict)]
     hits: list[set[str]] = [set() for _ in dicts]
     sections = [("fields", key_map["fields"]), ("arguments", key_map["arguments"])]
@@ -74,9 +76,13 @@ def _matches(records: list[Any], key_map: dict[str, Any]) -> tuple[dict, dict[st
                 source = record
                 if section == "arguments":
                     arguments = _first_value(record, key_map["fields"]["arguments"])
-                    source = arguments_source(record, arguments)
+                    try:
+                        source = arguments_source(record, arguments)
+                    except KeyMapError as error:
+                        problems.append(f"record {number + 1}: {error}")
+                        continue
                 for candidate in candidates:
-                    value = _lookup(source, candidate)
+                    value = _lookup_noting(source, candidate, f"record {number + 1}", problems)
                     if value is not _MISSING and value is not None:
                         used[candidate] += 1
                         hits[number].add(field if section == "fields" else "arguments.")
@@ -96,15 +102,51 @@ def _matches(records: list[Any], key_map: dict[str, Any]) -> tuple[dict, dict[st
             # arguments count as present when any argument key maps (as in the converter)
             if (field + "." if field == "arguments" else field) not in found:
                 missing[field] += 1
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        result["_json_text_problems"] = {"count": len(unique), "examples": unique[:_EXAMPLES]}
     return result, dict(missing)
+
+
+def _lookup_noting(record: Any, candidate: str, where: str, problems: list[str]) -> Any:
+    """``_lookup``, with a field's JSON text that cannot be read noted in ``problems`` (and read
+    as no match) instead of stopping the inspection."""
+    try:
+        return _lookup(record, candidate)
+    except KeyMapError as error:
+        problems.append(f"{where}: {error}")
+        return _MISSING
 
 
 def _first_value(record: dict, candidates: list[str]) -> Any:
     for candidate in candidates:
-        value = _lookup(record, candidate)
+        value = _lookup_noting(record, candidate, "", [])  # _matches reports these
         if value is not _MISSING and value is not None:
             return value
     return None
+
+
+def would_stop(report: dict[str, Any]) -> list[str]:
+    """Return why converting the inspected folder would stop (empty when nothing found would):
+    a file that cannot be read, no data, a broken archive or model list, image fields of the wrong
+    type, field JSON text that cannot be read, required fields missing."""
+    reasons = [f"{e['path']}: cannot be read" for e in report["files"] if "error" in e]
+    if not report["files"] and not any(e.get("records") for e in report["archives"].values()):
+        reasons.append("no raw data files and no webdataset records")
+    if report.get("archives_error"):
+        reasons.append(f"archives: {report['archives_error']}")
+    for name, entry in [*((e["path"], e) for e in report["files"]), *report["archives"].items()]:
+        if entry.get("image_field_problems"):
+            reasons.append(f"{name}: image fields of the wrong type")
+    json_problems = report["key_map"].get("_json_text_problems")
+    if json_problems:
+        reasons.append(f"field JSON text that cannot be read in {json_problems['count']} records")
+    if report["required_missing"]:
+        reasons.append("required fields missing: " + ", ".join(report["required_missing"]))
+    model_list = report.get("model_list") or {}
+    if "error" in model_list:
+        reasons.append(f"model list {model_list['file']}: cannot be read")
+    return reasons
 
 
 def inspect_raw_folder(
@@ -178,7 +220,9 @@ def inspect_raw_folder(
         command += ["--key-map", str(key_map)]
     if models is not None:
         command += ["--models", str(models)]
-    report["command"] = shlex.join(command)
+    report["would_stop"] = would_stop(report)
+    # a command is offered only when nothing found would stop it
+    report["command"] = None if report["would_stop"] else shlex.join(command)
     return report
 
 
@@ -268,6 +312,10 @@ def format_inspection(report: dict[str, Any]) -> str:
         )
     lines += ["", "key map (our field <- raw field: records matched):"]
     for field, match in report["key_map"].items():
+        if field == "_json_text_problems":
+            lines.append(f"    field JSON text that cannot be read: {match['count']} records")
+            lines += [f"        {bounded_repr(example, 300)}" for example in match["examples"]]
+            continue
         if match["records"]:
             found = ", ".join(f"{raw} ({n})" for raw, n in match["matched"].items())
             lines.append(f"    {field} <- {found} of {match['of']}")
@@ -296,7 +344,15 @@ def format_inspection(report: dict[str, Any]) -> str:
             )
             lines.append(f"    columns: {columns}")
             lines.append(f"    not mapped: {model_list['unmapped_columns']}")
-    lines += ["", "to convert:", f"    {report['command']}"]
+    if report.get("would_stop"):
+        lines += ["", "not ready to convert: conversion would stop here:"]
+        lines += [f"    {reason}" for reason in report["would_stop"]]
+        lines.append(
+            "fix these (name the raw fields in a key map: --key-map FILE; see "
+            "docs/prepare-key-map.md), then inspect again for the command"
+        )
+    else:
+        lines += ["", "to convert:", f"    {report['command']}"]
     return "\n".join(lines)
 
 

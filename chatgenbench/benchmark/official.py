@@ -28,7 +28,6 @@ webdataset archive may carry the records too: see :mod:`chatgenbench.benchmark.a
 from __future__ import annotations
 
 import copy
-import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -71,15 +70,32 @@ DEFAULT_KEY_MAP: dict[str, Any] = {
         "history": ["history", "turns", "conversations", "dialogue", "messages"],
         "reference_images": ["reference_images", "input_images", "ref_images", "images"],
         "input_type": ["input_type", "type", "category", "task_type"],
-        "prompt": ["prompt", "output.prompt", "answer.prompt", "target.prompt", "gt.prompt"],
+        "prompt": [
+            "prompt",
+            "output.prompt",
+            "answer.prompt",
+            "target.prompt",
+            "gt.prompt",
+            "conversations.-1.value.prompt",  # ShareGPT: the answer turn, JSON text
+        ],
         "negative_prompt": [
             "negative_prompt",
             "negativePrompt",
             "output.negativePrompt",
             "output.negative_prompt",
             "answer.negativePrompt",
+            "conversations.-1.value.negative_prompt",
+            "conversations.-1.value.negativePrompt",
         ],
-        "model": ["model", "model_name", "modelName", "output.model", "answer.model", "checkpoint"],
+        "model": [
+            "model",
+            "model_name",
+            "modelName",
+            "output.model",
+            "answer.model",
+            "checkpoint",
+            "conversations.-1.value.model",
+        ],
         "model_description": ["model_description", "model_desc", "description"],
         "arguments": [
             "arguments",
@@ -89,6 +105,8 @@ DEFAULT_KEY_MAP: dict[str, Any] = {
             "output.parameters",
             "output.arguments",
             "answer.parameters",
+            "conversations.-1.value.arguments",
+            "conversations.-1.value.parameters",
         ],
         "image": ["image", "gt_image", "target_image", "output_image", "image_path"],
         "setting": ["setting"],
@@ -180,15 +198,65 @@ def load_key_map(override: str | os.PathLike | dict | None = None) -> dict[str, 
 _MISSING = object()
 
 
+#: The longest JSON text that a key-map path parses on its way into a field (a release's answer
+#: JSON inside ``conversations[1].value`` is a few kilobytes).
+MAX_FIELD_JSON_CHARS = 1 << 20
+
+
 def _lookup(record: Any, path: str) -> Any:
+    """The value at a dotted ``path`` of ``record``, or ``_MISSING``.
+
+    A part is a key of an object or an index of an array (``-1``: the last item). A string met
+    before the path ends is read as JSON text when it holds an object or an array
+    (``conversations.1.value.prompt`` where ``value`` is ``'{"prompt": ...}'``): text that is not
+    JSON leaves the path unmatched; text longer than :data:`MAX_FIELD_JSON_CHARS`, nested too
+    deeply or holding a lone surrogate raises :class:`KeyMapError` naming the field.
+    """
     value = record
-    for part in path.split("."):
+    parts = path.split(".")
+    for number, part in enumerate(parts):
+        if isinstance(value, str):
+            value = json_text_value(value, ".".join(parts[:number]))
         if isinstance(value, dict) and part in value:
             value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
+        elif isinstance(value, list) and _list_index(part, len(value)) is not None:
+            value = value[_list_index(part, len(value))]
         else:
             return _MISSING
+    return value
+
+
+def _list_index(part: str, length: int) -> int | None:
+    """The index ``part`` names in a list of ``length`` items (``-1`` the last), or None."""
+    digits = part[1:] if part.startswith("-") else part
+    if not digits.isdigit():
+        return None
+    index = int(part)
+    return index if -length <= index < length else None
+
+
+def json_text_value(text: str, field: str) -> Any:
+    """Return the object or array a field's JSON text holds, or ``_MISSING`` when the text is not
+    a JSON object or array. Raises :class:`KeyMapError` naming ``field`` for text longer than
+    :data:`MAX_FIELD_JSON_CHARS` (it is not parsed) and for a value that cannot be data (nested
+    too deeply, a lone surrogate)."""
+    stripped = text.strip()
+    if not stripped.startswith(("{", "[")):
+        return _MISSING
+    if len(stripped) > MAX_FIELD_JSON_CHARS:
+        raise KeyMapError(
+            f"field {field}: JSON text of {len(stripped):,} characters, more than "
+            f"{MAX_FIELD_JSON_CHARS:,}; not parsed"
+        )
+    try:
+        value = parse_json_text(stripped, f"field {field}")
+    except KeyMapError as error:
+        if "nested too deeply" in str(error):
+            raise
+        return _MISSING  # text that only looks like JSON: the path does not match
+    problem = record_problem(value)
+    if problem is not None:
+        raise KeyMapError(f"field {field} (JSON text): {problem}")
     return value
 
 
@@ -343,16 +411,19 @@ def map_record(
         raise KeyMapError(f"{where}: expected an object, got {type(raw).__name__}")
     fields = key_map["fields"]
     record: dict[str, Any] = {}
-    for field, candidates in fields.items():
-        value = _first(raw, candidates)
-        if value is not _MISSING:
-            record[field] = value
-    source_of_arguments = arguments_source(raw, record.get("arguments"))
     mapped_arguments = {}
-    for key, candidates in key_map["arguments"].items():
-        value = _first(source_of_arguments, candidates)
-        if value is not _MISSING:
-            mapped_arguments[key] = value
+    try:
+        for field, candidates in fields.items():
+            value = _first(raw, candidates)
+            if value is not _MISSING:
+                record[field] = value
+        source_of_arguments = arguments_source(raw, record.get("arguments"))
+        for key, candidates in key_map["arguments"].items():
+            value = _first(source_of_arguments, candidates)
+            if value is not _MISSING:
+                mapped_arguments[key] = value
+    except KeyMapError as error:  # a field's JSON text that cannot be read: name the record too
+        raise KeyMapError(f"{where}: {error}", how_to_fix=error.how_to_fix) from None
     if mapped_arguments:
         record["arguments"] = mapped_arguments
     else:
@@ -446,10 +517,7 @@ def arguments_source(raw: dict[str, Any], arguments: Any) -> dict[str, Any]:
     """Return where a record's argument fields are: its arguments value when that is an object
     (or a JSON text of one), else the record itself (arguments as top-level fields)."""
     if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except json.JSONDecodeError:
-            arguments = None
+        arguments = json_text_value(arguments, "arguments")
     return arguments if isinstance(arguments, dict) else raw
 
 

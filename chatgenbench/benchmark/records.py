@@ -77,7 +77,9 @@ def to_row(
     """Return the benchmark row for one source record.
 
     ``record`` may carry ``turns`` or ``history`` instead of ``freestyle_input``, string numbers in
-    ``arguments`` and missing optional fields. Values that could not be read are counted in
+    ``arguments`` and missing optional fields. Trailing assistant turns of the history (the
+    answer turn of a ShareGPT-style ``conversations``) are the answer, not chat history: they are
+    dropped and counted under ``"answer_turn_not_history"``. Values that could not be read are counted in
     ``normalised`` under ``"unreadable_<key>"``; casts are counted under ``"cast_<key>"``.
     Raises :class:`RecordError` when ``id`` is absent or the input type is unknown.
     """
@@ -87,6 +89,10 @@ def to_row(
     if record_id is None or _text(record_id).strip() == "":
         raise RecordError("record has no 'id'")
     history = _history(record.get("history", record.get("turns")))
+    while history and history[-1]["role"] == "assistant":  # the answer turn is not chat history
+        history.pop()
+        if normalised is not None:
+            normalised["answer_turn_not_history"] += 1
     freestyle = _text(record.get("freestyle_input"))
     if not freestyle and history:
         user_turns = [turn["content"] for turn in history if turn["role"] == "user"]

@@ -100,15 +100,49 @@ def read_regular_bytes(
     return data
 
 
+def current_umask() -> int:
+    """Return the process's umask (what ``open`` and ``mkdir`` leave out of a new file's mode)."""
+    try:  # Linux says it without changing it; reading it through os.umask sets it for a moment
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):  # not Linux, or an old kernel: ask os.umask below
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(target: str | os.PathLike | int, *, directory: bool = False) -> None:
+    """Give a file (a path or an open descriptor) or a folder the mode a plain ``open`` or
+    ``mkdir`` would have given it: ``0o666`` or ``0o777`` less the umask.
+
+    ``tempfile.mkstemp`` and ``mkdtemp`` create ``0o600`` files and ``0o700`` folders, private to
+    their owner whatever the umask; what is written through them and then moved into place
+    (benchmark folders, results, caches) is meant to be shared as the user's umask says.
+    """
+    mode = (0o777 if directory else 0o666) & ~current_umask()
+    if isinstance(target, int):
+        os.fchmod(target, mode)
+    else:
+        os.chmod(target, mode)
+
+
 def atomic_write_bytes(
-    path: str | os.PathLike, data: bytes, *, within: str | os.PathLike | None = None
+    path: str | os.PathLike,
+    data: bytes,
+    *,
+    within: str | os.PathLike | None = None,
+    private: bool = False,
 ) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
     A crash leaves either the old file or the new one, never a truncated file.
     With ``within``, the path must lie inside that folder and no component of it (the folder
     included, the file too) may be a symbolic link: :class:`UnsafeFileError` otherwise, and
-    nothing is written. Returns the final path.
+    nothing is written. The file gets the mode a plain ``open`` would give it (``0o666`` less the
+    umask: :func:`apply_umask`), or ``0o600`` with ``private``. Returns the final path.
     """
     path = Path(path)
     if within is not None:
@@ -118,6 +152,8 @@ def atomic_write_bytes(
         check_no_links(path, within)  # again: a link may have been made beside the mkdir
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if not private:
+            apply_umask(fd)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -130,10 +166,14 @@ def atomic_write_bytes(
 
 
 def atomic_write_text(
-    path: str | os.PathLike, text: str, *, within: str | os.PathLike | None = None
+    path: str | os.PathLike,
+    text: str,
+    *,
+    within: str | os.PathLike | None = None,
+    private: bool = False,
 ) -> Path:
     """Atomically write UTF-8 text; see :func:`atomic_write_bytes`."""
-    return atomic_write_bytes(path, text.encode("utf-8"), within=within)
+    return atomic_write_bytes(path, text.encode("utf-8"), within=within, private=private)
 
 
 def atomic_write_json(path: str | os.PathLike, payload: Any) -> Path:

@@ -262,12 +262,13 @@ class ReferenceEmbeddingCache:
         """
         from safetensors.torch import save_file
 
-        from chatgenbench.core.storage import atomic_write_json, sha256_file
+        from chatgenbench.core.storage import apply_umask, atomic_write_json, sha256_file
 
         tensors_path, manifest_path = self.paths(key)
         self.root.mkdir(parents=True, exist_ok=True)
         manifest_path.unlink(missing_ok=True)  # an entry without a manifest is no entry
         fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.root)
+        apply_umask(fd)  # shared as the umask says, not mkstemp's 0o600
         os.close(fd)
         try:
             save_file(

@@ -92,7 +92,9 @@ def test_inspect_says_which_required_fields_are_unmatched(tmp_path, capsys):
         "required fields missing: freestyle_input (or history) in 1 of 1 records, model in 1 of 1 "
         "records, arguments in 1 of 1 records: conversion would stop" in text
     )
-    assert f"--key-map {tmp_path / 'map.yaml'}" in text
+    # it said conversion would stop: no "to convert" command follows (it would stop)
+    assert "\nto convert:" not in text and "chatgenbench prepare --source" not in text
+    assert "not ready to convert: conversion would stop here:" in text
 
 
 def test_prepare_without_source_or_inspect_is_a_usage_error(tmp_path, capsys):
