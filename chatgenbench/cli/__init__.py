@@ -96,6 +96,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`chatgenbench schema | head`): end quietly
         _silence_stdout()
         return EXIT_OK
+    except ModuleNotFoundError as error:  # an extra not installed: say which, and how to install it
+        from chatgenbench.core.extras import extra_of_missing_module, missing_extra
+
+        extra = extra_of_missing_module(error)
+        if extra is None:
+            raise
+        print(
+            f"chatgenbench {args.command}: error: "
+            + missing_extra(f"'chatgenbench {args.command}'", extra, error),
+            file=sys.stderr,
+        )
+        return EXIT_UNUSABLE
     except OSError as error:  # an input file that cannot be read (missing, a folder, no access)
         print(f"chatgenbench {args.command}: error: {error}", file=sys.stderr)
         return EXIT_UNUSABLE

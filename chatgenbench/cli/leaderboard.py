@@ -87,9 +87,10 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     from chatgenbench.core.errors import UsageError
 
     if importlib.util.find_spec("streamlit") is None:
+        from chatgenbench.core.extras import missing_extra
+
         raise UsageError(
-            "streamlit is not installed; install the leaderboard's dependencies with: "
-            "pip install -e '.[leaderboard]'"
+            missing_extra("the leaderboard", "leaderboard", "streamlit is not installed")
         )
     from leaderboard import app_path
     from leaderboard.scoring_queue import QUEUE_ENV

@@ -7,7 +7,7 @@ retried (``max_task_retries``); a group that still fails is reported as ``failed
 and what finished is already in the cache. Actors write into the cache folder when it is shared
 (``shared_cache``, the default for a local Ray); otherwise they return PNG bytes to the driver.
 
-Ray is an optional extra (``pip install chatgenbench[ray]``).
+Ray is an optional extra, ``ray`` (:func:`chatgenbench.core.extras.install_commands`).
 """
 
 from __future__ import annotations
@@ -59,10 +59,10 @@ class RayBackend:
     def __init__(self, options: BackendOptions) -> None:
         try:
             import ray
-        except ImportError:
-            raise RenderError(
-                "the ray backend needs Ray: pip install 'chatgenbench[ray]'"
-            ) from None
+        except ImportError as error:
+            from chatgenbench.core.extras import missing_extra
+
+            raise RenderError(missing_extra("the ray render backend", "ray", error)) from None
         self.ray = ray
         self.options = options
         settings = options.settings(RayOptions)

@@ -213,10 +213,13 @@ def render_run(
     try:
         from chatgenbench.render import render_predictions
     except ImportError as error:
+        from chatgenbench.core.extras import missing_extra
+
         raise ImageScoringError(
-            "rendering is not available in this installation (chatgenbench.render could not be "
-            f"imported: {error}); install the render extra ('pip install chatgenbench[render]') "
-            "or score an existing render folder with --images DIR"
+            missing_extra(
+                "rendering", "render", f"chatgenbench.render could not be imported: {error}"
+            )
+            + "; or score an existing render folder with --images DIR"
         ) from error
     return render_predictions(
         run.report,
