@@ -1,4 +1,9 @@
-"""``chatgenbench compare`` and ``ablate``: the paper's analyses beside its main table."""
+"""``chatgenbench compare`` and ``ablate``: the paper's analyses beside its main table.
+
+``ablate`` takes ``render``'s ``--dtype`` and ``--threads`` and ``--render-batch-size`` (the
+definitions are shared: :func:`chatgenbench.cli.options.add_render_run_flags`); each render says
+its estimated duration before it starts (:mod:`chatgenbench.render.estimate`).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""``chatgenbench prepare``, ``synth`` and ``catalog``: benchmark folders and their catalogues."""
+"""``chatgenbench prepare``, ``synth`` and ``catalog``: benchmark folders and their catalogues.
+
+``prepare`` writes folders and files with the permissions the umask gives (a team can share them),
+atomically. Its key map reaches into fields that hold JSON text (bounded; see
+``docs/prepare-key-map.md``); the answer turn of a ``conversations`` is never chat history.
+``prepare --inspect`` prints the command to convert only when nothing it found would stop it;
+otherwise it lists what would (``would_stop`` in ``--json``).
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,16 @@
 
 ``evaluate`` refuses (exit 2, before any work) an ``--out`` or ``--per-sample`` that is the
 prediction file, the catalogue or the other output (:mod:`chatgenbench.core.output_names`).
+
+``evaluate`` always writes its results JSON and says where (``results written to PATH``; on
+standard error with ``--json``): to ``--out``, or else to a new file under
+``$CHATGENBENCH_HOME/results`` named after the prediction file and the UTC time. Under the
+table, each metric that was not computed is named with its reason (``image metrics: CLIP, HPS v2,
+ImageReward computed; not computed:`` then ``FID: REASON``). ``evaluate --render`` that had
+samples to render and produced no image exits 1, with the reason and the command to run
+(``chatgenbench weights status --kind models ...``) on standard error, as ``render`` does; it
+takes ``render``'s ``--dtype`` and ``--threads``, and ``--render-batch-size`` (its
+``--batch-size`` is BERTScore's); ``--device`` reaches the render too.
 """
 
 from __future__ import annotations
