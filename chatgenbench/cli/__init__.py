@@ -20,10 +20,12 @@ Exit codes, the same for every command:
 
 - 0: the command did its work and found nothing wrong;
 - 1: it did its work and found problems in the input (``validate`` found errors, a weight file
-  could not be fetched, ...), listed in its output;
+  could not be fetched, ``render`` or ``evaluate --render`` produced no image of the samples it
+  had to render, ...), listed in its output;
 - 2: it could not run: bad usage (an unknown option or command, a missing action), or an input
   that cannot be used at all (any :class:`chatgenbench.core.errors.ChatGenBenchError`, an unreadable
-  file): the message, and how to fix it where known, go to standard error;
+  file, a missing extra: :func:`chatgenbench.core.extras.missing_extra`): the message, and how to
+  fix it where known, go to standard error;
 - 130: interrupted (Ctrl-C).
 
 Library output: the libraries' progress bars and INFO lines (transformers' ``Loading weights``,
