@@ -1,7 +1,8 @@
 """What the libraries we call may print: the one place that sets their log levels and progress bars.
 
-transformers, diffusers, huggingface_hub, open_clip, timm, bert-score and torch-fidelity print
-their own progress bars (``Loading weights 0/103``, ``Writing model shards``) and INFO lines
+transformers, diffusers, huggingface_hub, datasets, open_clip, timm, bert-score and torch-fidelity
+print their own progress bars (``Loading weights 0/103``, ``Writing model shards``, ``Creating
+parquet from Arrow format``) and INFO lines
 (open_clip logs through the root logger, so a worker that logs at INFO shows every file it looks
 at). That is noise to a user of ``chatgenbench``: by default it is off; ``chatgenbench
 --verbose`` (or ``$CHATGENBENCH_VERBOSE=1``) brings it back. ChatGenBench's own progress bars
@@ -28,6 +29,7 @@ LIBRARY_LOGGERS: tuple[str, ...] = (
     "transformers",
     "diffusers",
     "huggingface_hub",
+    "datasets",
     "open_clip",
     "timm",
     "torch_fidelity",
@@ -45,6 +47,8 @@ QUIET_LIBRARY_ENV: dict[str, str] = {
     "DIFFUSERS_VERBOSITY": "error",
     "HF_HUB_VERBOSITY": "error",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "DATASETS_VERBOSITY": "error",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
 }
 #: The values of :data:`QUIET_LIBRARY_ENV`'s variables before this module first set them (None:
@@ -64,8 +68,8 @@ def configure_library_output(verbose: bool | None = None) -> None:
     ``verbose`` None keeps the choice of ``$CHATGENBENCH_VERBOSE`` (what a child process does).
     Sets the environment (for libraries imported later and for child processes), the level of
     each of :data:`LIBRARY_LOGGERS`, a filter on the root logger for packages that log through
-    it (:data:`ROOT_LOGGING_PACKAGES`), and the progress bars of transformers, diffusers and
-    huggingface_hub when they are already imported. Calling it again with the other choice undoes
+    it (:data:`ROOT_LOGGING_PACKAGES`), and the progress bars of transformers, diffusers,
+    huggingface_hub and datasets when they are already imported. Calling it again with the other choice undoes
     the first.
     """
     if verbose is None:
@@ -114,6 +118,12 @@ def _set_imported_libraries(verbose: bool) -> None:
         else:
             module.set_verbosity_error()
             module.disable_progress_bar()
+    bars = sys.modules.get("datasets.utils.tqdm")
+    if bars is not None:  # its environment variable, read at import, would refuse the call
+        bars._hf_datasets_progress_bars_disabled = not verbose
+    datasets_logging = sys.modules.get("datasets.utils.logging")
+    if datasets_logging is not None:
+        datasets_logging.set_verbosity_warning() if verbose else datasets_logging.set_verbosity_error()
     hub = sys.modules.get("huggingface_hub.utils")
     if hub is not None:
         hub.enable_progress_bars() if verbose else hub.disable_progress_bars()

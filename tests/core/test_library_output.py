@@ -129,3 +129,18 @@ def test_errors_of_a_root_logging_library_still_show(restored_library_output):
     assert library_output.LibraryRecordFilter().filter(record)
     record.levelno = logging.WARNING
     assert not library_output.LibraryRecordFilter().filter(record)
+
+
+def test_datasets_bars_follow_the_choice(restored_library_output, tmp_path, capsys):
+    # `prepare` writes Parquet through datasets: "Creating parquet from Arrow format" is its bar
+    from datasets import Dataset
+
+    def parquet_bar_text() -> str:
+        capsys.readouterr()
+        Dataset.from_list([{"a": 1}]).to_parquet(str(tmp_path / "x.parquet"))
+        return capsys.readouterr().err
+
+    assert main(["schema"]) == 0
+    assert "Creating parquet" not in parquet_bar_text()
+    assert main(["schema", "--verbose"]) == 0
+    assert "Creating parquet" in parquet_bar_text()
