@@ -69,8 +69,8 @@ def configure_library_output(verbose: bool | None = None) -> None:
     Sets the environment (for libraries imported later and for child processes), the level of
     each of :data:`LIBRARY_LOGGERS`, a filter on the root logger for packages that log through
     it (:data:`ROOT_LOGGING_PACKAGES`), and the progress bars of transformers, diffusers,
-    huggingface_hub and datasets when they are already imported. Calling it again with the other choice undoes
-    the first.
+    huggingface_hub and datasets when they are already imported. Calling it again with the other
+    choice undoes the first.
     """
     if verbose is None:
         verbose = library_output_verbose()
