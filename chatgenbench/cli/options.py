@@ -77,9 +77,10 @@ def add_verbose_everywhere(parser: argparse.ArgumentParser) -> None:
     """Add ``--verbose`` to ``parser`` and to every command and action under it, so that it may
     stand before or after the command (``chatgenbench --verbose evaluate`` or ``chatgenbench
     evaluate --verbose``)."""
-    parser.add_argument(
-        "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
-    )
+    if "--verbose" not in parser._option_string_actions:  # a plugin's own --verbose stays its own
+        parser.add_argument(
+            "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+        )
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in set(action.choices.values()):
