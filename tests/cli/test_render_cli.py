@@ -13,7 +13,7 @@ def test_render_command_writes_the_folder_from_the_cache(sample_run, tiny_models
     out = capsys.readouterr().out
     assert code == 0
     assert "12 samples: cached 5, weights_missing 7" in out
-    assert "7 models lack weights" in out and "models status" in out
+    assert "7 models lack weights" in out and "weights status --kind models" in out
     summary = json.loads((tmp_path / "out" / "render_summary.json").read_text())
     assert summary["provenance"]["command"].startswith("chatgenbench render")
 
