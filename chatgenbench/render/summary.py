@@ -26,12 +26,16 @@ SUMMARY_KEYS: dict[str, str] = {
     "normalisation": "'key:change' -> samples, e.g. 'width:rounded', 'prompt:truncated'",
     "samplers": "requests whose sampler mapped exactly, approximately, or fell back to the default",
     "weights_missing_models": "model -> why its weights are missing and how to get them",
-    "settings": "backend, workers, device, dtype, batch size, LRU size, threads, setting, seed "
-    "policy, LoRA bases, safety checker, image format",
+    "settings": "backend, workers, device, dtype, batch size, LRU size, threads, verify (when "
+    "weight files are checked: first-load, always, never), readahead_mb (null: the default "
+    "budget), setting, seed policy, LoRA bases, safety checker, image format",
     "performance": "images rendered, batches, render and wall seconds, images/s, checkpoint and "
     "LoRA loads, load seconds, groups, distinct checkpoints; files_verified and verify_seconds: "
-    "the first-load check of files against the catalogue's sha256 (once per file and machine), "
-    "verify_seconds_per_file",
+    "the checks of files against the catalogue's digests (read and hashed on a background "
+    "thread, their own seconds), verify_seconds_per_file, verified_by_digest (files checked per "
+    "digest: sha256, blake3, autov2), check_failures, check_wait_seconds (what groups waited for "
+    "checks at their end), loads_read_ahead and loads_not_hidden (loads whose file had, or had "
+    "not, been read ahead whole)",
     "cache": "cache folder, hits (taken from it), misses (rendered or failed) and rejected "
     "(entries that failed their check and were rendered again: reason -> requests)",
     "shard": "null, or index/count/groups/requests of this shard",
@@ -43,7 +47,8 @@ SUMMARY_KEYS: dict[str, str] = {
 #: The ``performance`` counters that merging shards adds up.
 SUMMED_PERFORMANCE = ("images_rendered", "batches", "render_seconds", "checkpoint_loads",
                       "lora_loads", "load_seconds", "groups", "files_verified",
-                      "verify_seconds")  # fmt: skip
+                      "verify_seconds", "check_failures", "check_wait_seconds",
+                      "loads_read_ahead", "loads_not_hidden")  # fmt: skip
 
 
 def render_settings(
@@ -64,6 +69,8 @@ def render_settings(
         "batch_size": options.batch_size,
         "pipelines_in_memory": options.capacity,
         "threads": options.threads,
+        "verify": options.verify,
+        "readahead_mb": None if options.readahead_bytes is None else options.readahead_bytes >> 20,
         "setting": setting,
         "default_seed": DEFAULT_SEED,
         "generator": "one torch.Generator on the CPU per request, seeded with its seed",
@@ -117,6 +124,15 @@ def build_summary(
             "verify_seconds_per_file": round(stats.verify_seconds / stats.files_verified, 3)
             if stats.files_verified
             else None,
+            "verified_by_digest": {
+                "blake3": stats.verified_blake3,
+                "sha256": stats.verified_sha256,
+                "autov2": stats.verified_autov2,
+            },
+            "check_failures": stats.check_failures,
+            "check_wait_seconds": round(stats.check_wait_seconds, 3),
+            "loads_read_ahead": stats.loads_read_ahead,
+            "loads_not_hidden": stats.loads_not_hidden,
             "groups": len(plan.groups),
             "distinct_checkpoints": plan.distinct_checkpoints,
             "wall_seconds": round(wall, 3),
@@ -142,6 +158,12 @@ def merge_summaries(
     performance = {
         key: round(sum(s["performance"].get(key) or 0 for s in summaries), 3)
         for key in SUMMED_PERFORMANCE
+    }
+    performance["verified_by_digest"] = {
+        name: sum(
+            (s["performance"].get("verified_by_digest") or {}).get(name, 0) for s in summaries
+        )
+        for name in ("blake3", "sha256", "autov2")
     }
     verified = performance.get("files_verified") or 0
     performance["verify_seconds_per_file"] = (
