@@ -153,11 +153,17 @@ def test_verify_modes_check_once_every_time_or_never_and_are_recorded(tiny_model
     assert trusted.summary["performance"]["files_verified"] == 0
 
 
-@pytest.mark.parametrize("bad", [{"verify": "sometimes"}, {"readahead_mb": -1},
-                                 {"readahead_mb": "lots"}])  # fmt: skip
-def test_bad_check_settings_are_refused_before_any_work(tmp_path, bad):
-    with pytest.raises(RenderError, match="verify|readahead"):
+@pytest.mark.parametrize(
+    "bad, said",
+    [({"verify": "sometimes"}, "--verify: verify mode must be one of first-load, always, never; "
+      "got 'sometimes'"),
+     ({"readahead_mb": -1}, "--readahead-mb must be 0 (off) or more, got -1"),
+     ({"readahead_mb": "lots"}, "--readahead-mb must be a whole number of MB, got 'lots'")],
+)  # fmt: skip
+def test_bad_check_settings_are_refused_before_any_work(tmp_path, bad, said):
+    with pytest.raises(RenderError) as raised:
         render_predictions(tmp_path / "none.jsonl", "sample", out_dir=tmp_path / "o", **bad)
+    assert str(raised.value).startswith(said)
 
 
 def test_checks_and_read_ahead_make_the_same_images_under_the_same_keys(tiny_models, tmp_path):
