@@ -227,7 +227,8 @@ def _overlapped(
     hidden = min(worker.window, one_pass * fraction)
     left = one_pass - hidden
     warm_load = model.checkpoint_load_s(group.architecture, group.size_bytes, False)
-    load = warm_load + (left * read / one_pass if one_pass else 0.0)
+    left_read = left * read / one_pass if one_pass else 0.0  # bytes the load still reads cold
+    load = warm_load + max(0.0, left_read - group.size_bytes / 1e6 / model.warm_read_mb_s)
     if left > 1e-9:
         worker.not_hidden += 1
     return max(load + rest, left)  # the group ends when its images and its check are done
@@ -258,12 +259,28 @@ def shards_by_cost(groups: list[GroupCost], model: CostModel, count: int) -> lis
     return shards
 
 
-def lower_bound(groups: list[GroupCost], model: CostModel, gpus: int) -> dict[str, float]:
+def lower_bound(
+    groups: list[GroupCost], model: CostModel, gpus: int, overlap: bool = False
+) -> dict[str, float]:
     """Return the total work (each distinct checkpoint loaded once, cold), the largest group, and
-    ``max(total / gpus, largest)``."""
+    ``max(total / gpus, largest)``.
+
+    With ``overlap`` (the engine reads files while earlier groups render), a load costs its warm
+    time and the cold reads may run beside the work: the total is the larger of the two.
+    """
     first_size: dict[str, tuple[str, int]] = {}
     for g in groups:
         first_size.setdefault(g.checkpoint, (g.architecture, g.size_bytes))
+    if overlap:
+        warm = sum(model.checkpoint_load_s(a, s, False) for a, s in first_size.values())
+        reads = sum(s / 1e6 / model.cold_read_mb_s for _, s in first_size.values())
+        work = warm + sum(g.render_s + (model.lora_load_s if g.lora else 0.0) for g in groups)
+        work = max(work, reads)
+        largest = max((g.render_s + (model.lora_load_s if g.lora else 0.0)
+                       + model.checkpoint_load_s(g.architecture, g.size_bytes, False)
+                       for g in groups), default=0.0)  # fmt: skip
+        return {"total_work_s": work, "largest_group_s": largest,
+                "bound_s": max(work / gpus, largest)}  # fmt: skip
     loads = sum(model.checkpoint_load_s(a, s, True) for a, s in first_size.values())
     work = loads + sum(g.render_s + (model.lora_load_s if g.lora else 0.0) for g in groups)
     largest = max(
@@ -303,7 +320,7 @@ def simulate(
         raise ValueError(f"unknown run {run!r}; expected 'warm' or 'first'")
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")
-    bound = lower_bound(groups, model, gpus)
+    bound = lower_bound(groups, model, gpus, overlap)
     if schedule == "local" and gpus > model.gpus_per_machine:
         return {"applicable": False, "reason": f"one machine holds at most "
                 f"{model.gpus_per_machine} GPUs (gpus_per_machine): use shard or ray"}  # fmt: skip
