@@ -132,6 +132,8 @@ class _Read:
     size: int
     future: Future
     claimed: bool = False
+    started: bool = False
+    cancelled: bool = False  # replaced by a read of its own before it started
     done_bytes: int = 0
     counted_ahead: int = 0  # bytes of this file that count against the read-ahead budget
 
@@ -166,6 +168,7 @@ class WeightChecker:
         self._ahead_bytes = 0
         self._ahead_pool: ThreadPoolExecutor | None = None
         self._now_pool: ThreadPoolExecutor | None = None
+        self._closed = False
 
     # -- asking -----------------------------------------------------------------------------------
     def read_ahead(self, path: str, digest: tuple[str, str] | None) -> bool:
@@ -191,6 +194,10 @@ class WeightChecker:
             read = self._reads.get(path)
             if read is not None and read.future.done() and read.claimed:
                 read = None  # read for an earlier load: this load is checked again
+            elif read is not None and not read.started:  # queued behind other read-aheads
+                read.cancelled = True
+                self._reads.pop(path)
+                read = None
             if read is None and digest is None:  # nothing to check and nothing read ahead
                 done: Future = Future()
                 done.set_result(None)
@@ -225,8 +232,7 @@ class WeightChecker:
     def close(self) -> None:
         """Stop the threads (reads in progress are abandoned)."""
         with self._lock:
-            for read in self._reads.values():
-                read.claimed = True  # unblock readers waiting for budget
+            self._closed = True  # readers stop at their next chunk
             self._lock.notify_all()
         for pool in (self._ahead_pool, self._now_pool):
             if pool is not None:
@@ -234,6 +240,10 @@ class WeightChecker:
 
     # -- reading ----------------------------------------------------------------------------------
     def _run(self, read: _Read, digest: tuple[str, str] | None) -> None:
+        with self._lock:
+            if read.cancelled:
+                return
+            read.started = True
         try:
             result = self._read(read, digest)
         except BaseException as error:  # the future carries any failure to the group that waits
@@ -250,7 +260,8 @@ class WeightChecker:
         view = memoryview(buffer)
         with open_regular_file(read.path) as handle:
             while True:
-                self._wait_for_budget(read)
+                if not self._wait_for_budget(read):
+                    raise RuntimeError(f"reading {read.path} was stopped: the checker was closed")
                 count = handle.readinto(buffer)
                 if not count:
                     break
@@ -270,10 +281,14 @@ class WeightChecker:
         return CheckResult(read.path, digest[0], digest[1], actual, seconds, read.done_bytes,
                            read_ahead=not read.claimed, full_hex=full)  # fmt: skip
 
-    def _wait_for_budget(self, read: _Read) -> None:
+    def _wait_for_budget(self, read: _Read) -> bool:
+        """Wait until ``read`` may read a chunk; return False when the checker was closed."""
         with self._lock:
-            while not read.claimed and self._ahead_bytes + _CHUNK > self.budget:
+            while (
+                not self._closed and not read.claimed and self._ahead_bytes + _CHUNK > self.budget
+            ):
                 self._lock.wait(0.5)
+            return not self._closed
 
     def _account(self, read: _Read, count: int) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ memory bound. No model is loaded here; tests/render/test_render_weight_checks.py
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 
 import blake3
@@ -230,3 +231,22 @@ def test_pool_reads_ahead_the_next_groups_files_but_not_a_checkpoint_it_holds(
     assert pool.read_ahead([(ref, "sd15", lora)]) == 1  # only the LoRA
     assert pool.read_ahead([(ref, "sdxl", None)]) == 1  # another architecture: a load
     pool.close()
+
+
+def test_a_claimed_file_queued_behind_a_stalled_read_ahead_is_read_at_once(tmp_path):
+    stalled = _sparse(tmp_path / "stalled.safetensors", 64 * MB)
+    needed = tmp_path / "needed.safetensors"
+    needed.write_bytes(b"needed now")
+    checker = WeightChecker(budget_bytes=16 * MB)
+    checker.read_ahead(str(stalled), None)  # stops at the budget, never claimed
+    checker.read_ahead(str(needed), ("sha256", hashlib.sha256(b"needed now").hexdigest()))
+    _wait_until(lambda: checker.stats.bytes_read_ahead >= 8 * MB)
+    future, hidden = checker.claim(
+        str(needed), ("sha256", hashlib.sha256(b"needed now").hexdigest())
+    )
+    assert future.result(timeout=10).ok and not hidden  # not stuck behind the stalled read
+    checker.close()
+    # closing stops the stalled reader instead of letting it read the rest of its file
+    _wait_until(lambda: not any(t.name.startswith("weights-read-ahead") and t.is_alive()
+                                for t in threading.enumerate()), 10)  # fmt: skip
+    assert checker.stats.bytes_read_ahead <= 16 * MB
