@@ -453,7 +453,8 @@ def _simulate_schedules(plan, model, args) -> tuple[dict, dict]:
 def _predict_runs(plan, model, args) -> dict:
     """Predict the first run (every file checked at its first load on a machine) and a warm run
     (digests remembered) on each ``--gpus`` count, with the engine's checks before the loads and
-    nothing read ahead (``before``) and with background checks and read-ahead (``after``)."""
+    nothing read ahead (``before``) and with background checks (``after``), read-ahead included
+    where the engine reads ahead: one worker in this process (1 GPU)."""
     from chatgenbench.render.cost_model import price_groups, simulate
 
     priced = price_groups(plan.groups, model, args.batch_size)
@@ -464,14 +465,16 @@ def _predict_runs(plan, model, args) -> dict:
         for run in ("first", "warm"):
             per[run] = {}
             for name, overlap in (("before", False), ("after", True)):
-                found = simulate(priced, model, gpus, schedule, run=run, overlap=overlap)
+                found = simulate(priced, model, gpus, schedule, run=run, overlap=overlap,
+                                 read_ahead=overlap and gpus == 1)  # fmt: skip
                 per[run][name] = {k: found[k] for k in (
                     "makespan_h", "over_bound", "checkpoint_loads", "loads_not_hidden",
                     "files_checked")}  # fmt: skip
         predictions[str(gpus)] = per
         print(f"{gpus} GPU(s), {schedule}: first run {per['first']['before']['makespan_h']} h "
-              f"before, {per['first']['after']['makespan_h']} h with background checks and "
-              f"read-ahead ({per['first']['after']['loads_not_hidden']} loads not hidden); warm "
+              f"before, {per['first']['after']['makespan_h']} h with background checks"
+              f"{' and read-ahead' if gpus == 1 else ''} "
+              f"({per['first']['after']['loads_not_hidden']} loads not hidden); warm "
               f"run {per['warm']['before']['makespan_h']} h before, "
               f"{per['warm']['after']['makespan_h']} h after")  # fmt: skip
     return predictions

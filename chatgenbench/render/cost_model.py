@@ -22,10 +22,12 @@ file is checked against the catalogue's digest the first time a machine loads it
 whole file at ``min(read bandwidth, check_mb_s[check_digest])``). The engine is priced ``serial``
 (``overlap=False``: the check before the load, nothing read ahead; the engine before the
 background checks) or overlapped (``overlap=True``): the check is the same pass over the file as
-the read that warms it, on a background thread, and the next group's file is read (and checked)
-while the worker's previous group renders, up to ``readahead_bytes``; what that window cannot hide
-is paid on the load, and a check still running when the group's images are done delays its end.
-``loads_not_hidden`` counts the loads that were not read ahead whole.
+the read that warms it, on a background thread, beside the load and the render; a check still
+running when the group's images are done delays its end. With ``read_ahead`` (the engine's single
+in-process worker), one reader thread per worker reads and checks the files of the groups
+:data:`READ_AHEAD_GROUPS` ahead while earlier groups render (a file larger than
+``readahead_bytes`` is read when needed); a load waits for the bytes it still lacks.
+``loads_not_hidden`` counts the loads whose file was not read whole before the load began.
 
 The default figures (:data:`DEFAULT_COSTS`) are estimates for one H100/H200 in fp16, not
 measurements: about 2 s warm and 5 to 10 s cold per SD 1.5 checkpoint, more for SDXL, 1.5 s per
@@ -174,23 +176,30 @@ class _Worker:
         self.loads = 0
         self.not_hidden = 0
         self.checks = 0
-        self.window = 0.0  # seconds the previous group rendered: the read-ahead window
+        self.reader_at = 0.0  # when the read-ahead thread is done with the files it has read
+        self.starts: list[float] = []  # when each group of this worker began (read-ahead hints)
 
 
 @dataclass
 class _Run:
     """What a simulated run shares across workers: the page cache and checked files per machine,
-    and how the engine checks (``run`` first or warm; ``overlap``)."""
+    and how the engine checks (``run`` first or warm; ``overlap``; ``read_ahead``)."""
 
     run: str = "warm"
     overlap: bool = False
+    read_ahead: bool = False
     read: set = field(default_factory=set)
     checked: set = field(default_factory=set)
+
+
+#: Groups ahead whose files the engine reads ahead (as :data:`READ_AHEAD_GROUPS` of the backends).
+READ_AHEAD_GROUPS = 2
 
 
 def _run_group(worker: _Worker, group: GroupCost, model: CostModel, state: _Run) -> float:
     """Seconds ``worker`` spends on ``group``; updates its LRU and the machine's page cache."""
     seconds = group.render_s + (model.lora_load_s if group.lora else 0.0)
+    worker.starts.append(worker.busy)
     if group.checkpoint in worker.loaded:
         worker.loaded.move_to_end(group.checkpoint)
     else:
@@ -202,36 +211,44 @@ def _run_group(worker: _Worker, group: GroupCost, model: CostModel, state: _Run)
             state.checked.add(where)
             check = model.check_s(group.size_bytes, cold)
             worker.checks += 1
+        load = model.checkpoint_load_s(group.architecture, group.size_bytes, cold)
         if not state.overlap:  # the check before the load, nothing read ahead
-            seconds += check + model.checkpoint_load_s(group.architecture, group.size_bytes, cold)
+            seconds += check + load
+            worker.not_hidden += 1
+        elif not state.read_ahead:  # the check beside the load and render: one pass
+            seconds = max(load + seconds, check)
             worker.not_hidden += 1
         else:
-            seconds = _overlapped(worker, group, model, cold, check, seconds)
+            seconds = _read_ahead(worker, group, model, cold, check, seconds)
         worker.loads += 1
         worker.loaded[group.checkpoint] = None
         while len(worker.loaded) > worker.capacity:
             worker.loaded.popitem(last=False)
-    worker.window = group.render_s
     worker.busy += seconds
     return seconds
 
 
-def _overlapped(
+def _read_ahead(
     worker: _Worker, group: GroupCost, model: CostModel, cold: bool, check: float, rest: float
 ) -> float:
-    """Seconds of a group whose file was read (and checked) ahead in the previous group's render
-    window, within the read-ahead budget; the rest of the pass overlaps the load and render."""
+    """Seconds of a group whose file the worker's read-ahead thread read (and checked) in one
+    pass: it starts when the group is :data:`READ_AHEAD_GROUPS` ahead of the one rendering and
+    the thread is free, so reads run beside the rendering of earlier groups; the load waits for
+    the bytes, the group's end for the check."""
+    start = worker.busy
+    hint = worker.starts[-1 - READ_AHEAD_GROUPS] if len(worker.starts) > READ_AHEAD_GROUPS else 0.0
+    if group.size_bytes > model.readahead_bytes:  # beyond the budget: read when it is needed
+        hint = start
     read = group.size_bytes / 1e6 / (model.cold_read_mb_s if cold else model.warm_read_mb_s)
-    one_pass = max(read, check)  # reading and hashing are one pass: the slower sets its pace
-    fraction = min(1.0, model.readahead_bytes / group.size_bytes) if group.size_bytes else 1.0
-    hidden = min(worker.window, one_pass * fraction)
-    left = one_pass - hidden
+    read_start = max(worker.reader_at, hint)
+    bytes_read = read_start + read
+    checked = read_start + max(read, check)  # reading and hashing are one pass
+    worker.reader_at = checked
     warm_load = model.checkpoint_load_s(group.architecture, group.size_bytes, False)
-    left_read = left * read / one_pass if one_pass else 0.0  # bytes the load still reads cold
-    load = warm_load + max(0.0, left_read - group.size_bytes / 1e6 / model.warm_read_mb_s)
-    if left > 1e-9:
+    load_end = max(start + warm_load, bytes_read + model.load_fixed_s[group.architecture])
+    if bytes_read > start + 1e-9:
         worker.not_hidden += 1
-    return max(load + rest, left)  # the group ends when its images and its check are done
+    return max(load_end + rest, checked) - start
 
 
 def shards_by_cost(groups: list[GroupCost], model: CostModel, count: int) -> list[int]:
@@ -305,13 +322,15 @@ def simulate(
     shard_of: list[int] | None = None,
     run: str = "warm",
     overlap: bool = False,
+    read_ahead: bool | None = None,
 ) -> dict[str, Any]:
     """Return the predicted makespan of ``groups`` on ``gpus`` workers under ``schedule``.
 
     ``shard_of`` (for ``shard``): each group's shard, as :func:`assign_shards` gives it. ``run``:
     ``warm`` (nothing checked) or ``first`` (each file checked at its first load on a machine);
-    ``overlap``: the engine's background checks and read-ahead (False: checks before loads,
-    nothing read ahead). The result holds ``makespan_s``, ``lower_bound_s``, ``over_bound``
+    ``overlap``: the engine's background checks (False: checks before loads, nothing read
+    ahead); ``read_ahead`` (default: ``overlap``): the next groups' files read ahead too, as the
+    engine does with one in-process worker. The result holds ``makespan_s``, ``lower_bound_s``, ``over_bound``
     (makespan / bound), ``checkpoint_loads``, ``loads_not_hidden``, ``files_checked`` and the
     busiest and idlest worker's seconds; ``applicable`` False (with ``reason``) for ``local``
     beyond one machine.
@@ -320,12 +339,13 @@ def simulate(
         raise ValueError(f"unknown run {run!r}; expected 'warm' or 'first'")
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")
-    bound = lower_bound(groups, model, gpus, overlap)
+    read_ahead = overlap if read_ahead is None else read_ahead
+    bound = lower_bound(groups, model, gpus, read_ahead)
     if schedule == "local" and gpus > model.gpus_per_machine:
         return {"applicable": False, "reason": f"one machine holds at most "
                 f"{model.gpus_per_machine} GPUs (gpus_per_machine): use shard or ray"}  # fmt: skip
     workers = [_Worker(i // model.gpus_per_machine, capacity) for i in range(gpus)]
-    state = _Run(run, overlap)
+    state = _Run(run, overlap, read_ahead)
     dispatch = model.dispatch_s[schedule]
     if schedule == "shard":
         if shard_of is None:

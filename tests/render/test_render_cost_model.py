@@ -177,3 +177,17 @@ def test_read_ahead_hides_a_load_behind_the_previous_groups_render_within_its_bu
     assert none["makespan_s"] == pytest.approx(
         simulate(long_render, model, 1, "local")["makespan_s"], abs=0.2
     )
+
+
+def test_without_read_ahead_a_check_runs_beside_its_load_and_render_only():
+    size = 2_000_000_000
+    groups = [GroupCost(f"c{i}", "sd15", size, False, 1.0, 2) for i in range(3)]
+    model = _bare_model(check_digest="sha256", check_mb_s={"sha256": 100.0})  # a slow check
+    cold = model.checkpoint_load_s("sd15", size, True)
+    check = model.check_s(size, True)
+    assert check > cold + 1.0
+    beside = simulate(groups, model, 1, "local", run="first", overlap=True, read_ahead=False)
+    assert beside["makespan_s"] == pytest.approx(3 * check, abs=0.2)  # the check sets the pace
+    assert beside["loads_not_hidden"] == 3
+    serial = simulate(groups, model, 1, "local", run="first")
+    assert serial["makespan_s"] == pytest.approx(3 * (check + cold + 1.0), abs=0.2)
