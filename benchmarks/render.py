@@ -46,8 +46,9 @@ predicts the wall time on ``--gpus 1,8,64`` for the local, shard and Ray schedul
 bound (target: within 10 % at 8 GPUs). It then prints (and writes under ``predictions``) the
 first-run and warm-run predictions on each GPU count: ``before`` (the check of each file before its
 load, nothing read ahead) and ``after`` (checks on a background thread from the read that loads the
-file, the next group's file read ahead while a group renders); the check is priced by the
-catalogue's digest (``check_digest``, ``check_mb_s``), file size and read bandwidth.
+file; on 1 GPU, where the engine renders in this process, the next groups' files read ahead while a
+group renders); the check is priced by the catalogue's digest (``check_digest``, ``check_mb_s``),
+file size and read bandwidth.
 
     python benchmarks/render.py --simulate [--rows 14564] [--models 6807] [--gpus 1,8,64]
         [--costs FILE] [--batch-size 4] [--workdir DIR]
