@@ -250,3 +250,30 @@ def test_a_claimed_file_queued_behind_a_stalled_read_ahead_is_read_at_once(tmp_p
     _wait_until(lambda: not any(t.name.startswith("weights-read-ahead") and t.is_alive()
                                 for t in threading.enumerate()), 10)  # fmt: skip
     assert checker.stats.bytes_read_ahead <= 16 * MB
+
+
+@pytest.mark.parametrize("mode", ["always", "never"])
+def test_every_backend_gives_its_workers_the_verify_mode_and_budget(monkeypatch, mode):
+    import sys
+    import types
+
+    from chatgenbench.render.backends import BackendOptions, build_worker
+    from chatgenbench.render.ray_backend import RayBackend
+
+    options = BackendOptions(device="cpu", dtype="float32", verify=mode, readahead_bytes=5 * MB)
+    local = build_worker("cpu", options)
+    assert (local.pool.verify, local.pool.readahead_bytes) == (mode, 5 * MB)
+    made = []
+
+    class Actor:  # stands for ray.remote(RenderWorker).options(...): records its arguments
+        def remote(self, *args, **kwargs):
+            made.append(kwargs)
+
+    fake = types.SimpleNamespace(
+        is_initialized=lambda: True,
+        cluster_resources=lambda: {},
+        remote=lambda cls: types.SimpleNamespace(options=lambda **_: Actor()),
+    )
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    RayBackend(options)
+    assert made and all((kw["verify"], kw["readahead_bytes"]) == (mode, 5 * MB) for kw in made)
