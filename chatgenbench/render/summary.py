@@ -33,7 +33,8 @@ SUMMARY_KEYS: dict[str, str] = {
     "LoRA loads, load seconds, groups, distinct checkpoints; files_verified and verify_seconds: "
     "the checks of files against the catalogue's digests (read and hashed on a background "
     "thread, their own seconds), verify_seconds_per_file, verified_by_digest (files checked per "
-    "digest: sha256, blake3, autov2), check_failures, check_wait_seconds (what groups waited for "
+    "digest: sha256, blake3, autov2), check_failures, images_discarded (rendered from a file that "
+    "then failed its check; not in images_rendered), check_wait_seconds (what groups waited for "
     "checks at their end), loads_read_ahead and loads_not_hidden (loads whose file had, or had "
     "not, been read ahead whole)",
     "cache": "cache folder, hits (taken from it), misses (rendered or failed) and rejected "
@@ -48,7 +49,7 @@ SUMMARY_KEYS: dict[str, str] = {
 SUMMED_PERFORMANCE = ("images_rendered", "batches", "render_seconds", "checkpoint_loads",
                       "lora_loads", "load_seconds", "groups", "files_verified",
                       "verify_seconds", "check_failures", "check_wait_seconds",
-                      "loads_read_ahead", "loads_not_hidden")  # fmt: skip
+                      "loads_read_ahead", "loads_not_hidden", "images_discarded")  # fmt: skip
 
 
 def render_settings(
@@ -130,6 +131,7 @@ def build_summary(
                 "autov2": stats.verified_autov2,
             },
             "check_failures": stats.check_failures,
+            "images_discarded": stats.images_discarded,
             "check_wait_seconds": round(stats.check_wait_seconds, 3),
             "loads_read_ahead": stats.loads_read_ahead,
             "loads_not_hidden": stats.loads_not_hidden,
@@ -143,6 +145,36 @@ def build_summary(
         "validation": validation,
         "provenance": provenance,
     }
+
+
+def checks_report(summary: dict[str, Any]) -> list[str]:
+    """Return the lines ``chatgenbench render`` prints about weight checks and read-ahead (none
+    when nothing was checked, loaded or read ahead)."""
+    performance = summary.get("performance") or {}
+    mode = (summary.get("settings") or {}).get("verify", "first-load")
+    checked = performance.get("files_verified") or 0
+    lines = []
+    if checked or mode == "never":
+        by = performance.get("verified_by_digest") or {}
+        digests = ", ".join(f"{name} {count}" for name, count in by.items() if count)
+        line = (
+            f"weights checks (--verify {mode}): {checked} file(s) checked"
+            + (f" ({digests})" if digests else "")
+            + f", {performance.get('verify_seconds', 0)} s on a background thread, groups waited "
+            f"{performance.get('check_wait_seconds', 0)} s"
+        )
+        failures = performance.get("check_failures") or 0
+        if failures:
+            line += (
+                f"; {failures} file(s) are not the catalogue's: their groups failed, "
+                f"{performance.get('images_discarded') or 0} image(s) made from them discarded"
+            )
+        lines.append(line)
+    hidden, not_hidden = performance.get("loads_read_ahead"), performance.get("loads_not_hidden")
+    if hidden or not_hidden:
+        lines.append(f"loads: {hidden or 0} read ahead while earlier groups rendered, "
+                     f"{not_hidden or 0} not hidden")  # fmt: skip
+    return lines
 
 
 def merge_summaries(

@@ -82,6 +82,8 @@ class WorkerStats:
     verified_autov2: int = 0
     loads_read_ahead: int = 0
     loads_not_hidden: int = 0
+    #: images rendered from a file that then failed its check (not counted in ``images``)
+    images_discarded: int = 0
 
     def add(self, other: WorkerStats) -> None:
         """Add another worker's counters to these."""
@@ -214,7 +216,8 @@ class RenderWorker:
         finally:
             lora_context.__exit__(None, None, None)
         if state == "failed":
-            yield from self._fail_checked_group(group, cache, why, len(held))
+            discarded = sum(1 for outcome in held if outcome.ok)
+            yield from self._fail_checked_group(group, cache, why, discarded)
             return
         yield from (self._release(outcome, cache) for outcome in held)
 
@@ -229,6 +232,8 @@ class RenderWorker:
         self, group: list[RenderRequest], cache, why: str | None, discarded: int
     ) -> Iterator[RenderOutcome]:
         """Fail every request of a group whose file failed its check; no image of it is kept."""
+        self.stats.images -= discarded
+        self.stats.images_discarded += discarded
         message = (
             f"weights check failed: {why}; the {discarded} image(s) rendered from it were "
             "discarded and none is scored"

@@ -110,7 +110,8 @@ def test_a_wrong_file_found_after_rendering_started_fails_its_group_and_keeps_no
         r.id for r in by_model["v1-5-pruned-emaonly"]
     }
     performance = report.summary["performance"]
-    assert performance["check_failures"] == 1
+    assert performance["check_failures"] == 1 and performance["images_discarded"] >= 1
+    assert performance["images_rendered"] == 3  # the kept ones only
     assert performance["verified_by_digest"][algorithm] == 2
     assert report.summary["counts"]["rendered"] == 3
 
@@ -203,3 +204,26 @@ def test_the_next_groups_file_is_read_ahead_while_a_group_renders(tiny_models, t
     assert performance["checkpoint_loads"] == 2
     assert performance["loads_not_hidden"] == 1 and performance["loads_read_ahead"] == 1
     assert performance["files_verified"] == 2 and performance["check_failures"] == 0
+
+
+def test_the_render_command_says_what_was_checked_and_read_ahead(tiny_models, tmp_path, capsys):
+    from chatgenbench.cli import main
+
+    root = tiny_models.root
+    digests = {name: {"blake3": _digests(root / f"{name}.safetensors")["blake3"]}
+               for name in CHECKPOINTS}  # fmt: skip
+    digests["hellorealisticman_V12a"] = {"sha256": "0" * 64}
+    overlay = _overlay(root, "cli", digests)
+    code = main(["render", str(_predictions(tmp_path, 2)), "--benchmark", "sample", "--catalog",
+                 str(overlay), "--out", str(tmp_path / "out"), "--cache-dir",
+                 str(tmp_path / "cache"), "--verify", "always", "--batch-size", "1", "--threads",
+                 "1", "--no-progress"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "weights checks (--verify always): 2 file(s) checked (blake3 1, sha256 1)" in out
+    assert (
+        "1 file(s) are not the catalogue's: their groups failed, 1 image(s) made from them " in out
+    )
+    assert "2 images rendered in" in out  # the discarded one is not counted as rendered
+    assert "loads: 1 read ahead while earlier groups rendered, 1 not hidden" in out
+    print(out)
