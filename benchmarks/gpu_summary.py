@@ -1,7 +1,7 @@
 """Collect the figures of ``benchmarks/gpu.sh``'s steps into one JSON object and measured costs.
 
 Reads ``OUT_DIR/<step>.log`` (the step's last line is its JSON object), ``<step>.rc`` and
-``<step>.seconds`` for the steps ``render``, ``loads`` and ``metrics``. A step that timed out or
+``<step>.seconds`` for the steps ``render``, ``loads``, ``first_run`` and ``metrics``. A step that timed out or
 failed is reported with its exit status, the lines it printed before stopping and its log's tail.
 From the render and load figures it fits the :class:`chatgenbench.render.cost_model.CostModel`
 fields they measure and writes them to ``OUT_DIR/gpu_costs.json`` (for
@@ -16,7 +16,14 @@ import json
 import sys
 from pathlib import Path
 
-STEPS = ("render", "loads", "metrics")
+STEPS = ("render", "loads", "first_run", "metrics")
+#: The first-run figures shown with the ratios: step -> keys of its JSON line.
+FIRST_RUN_FIGURES = {
+    "loads": ("first_load_s", "check_s", "check_digest", "bare_cold_load_s",
+              "first_load_over_bare_cold", "first_load_before_s"),
+    "first_run": ("first_run_engine_over_bare", "first_run_engine_sha256_over_bare",
+                  "pixels_identical", "bare_s", "engine_s"),
+}  # fmt: skip
 
 
 def _step(out: Path, name: str) -> dict:
@@ -34,7 +41,9 @@ def _step(out: Path, name: str) -> dict:
         step["figures"] = None
     if step["exit_status"] != 0 or step["figures"] is None:
         step["timed_out"] = step["exit_status"] in (124, 137)
-        step["printed"] = [line for line in lines if ": engine " in line or "img/s" in line][-12:]
+        step["printed"] = [
+            line for line in lines if ": engine " in line or "img/s" in line or "first" in line
+        ][-12:]
         step["log_tail"] = text[-1500:]
     return step
 
@@ -89,6 +98,11 @@ def main() -> None:
             for name, figure in render.items()
             if isinstance(figure, dict) and "ratio_engine_over_bare" in figure
         }
+    for name, keys in FIRST_RUN_FIGURES.items():
+        figures = steps[name]["figures"] or {}
+        found = {key: figures[key] for key in keys if key in figures}
+        if found:
+            ratios[f"{name}_first_run"] = found
     if metrics:
         ratios["metrics_engine_over_reference"] = {
             name: figure["ratio"] for name, figure in metrics.get("metrics", {}).items()

@@ -10,7 +10,20 @@ its config folder) and a LoRA for it, then measures with
   ``from_single_file(...).to(device)`` call on the same file (ratio engine / bare);
 - ``verify``: the first-load sha256 check of the file against a catalogue sha256 (paid once per file
   and machine);
+- ``first load``: on a first run (cold page cache, a fresh digest index), the time from asking the
+  pool for a checkpoint whose catalogue entry gives digests until its group can start rendering,
+  checks included as the engine does them (read and hashed on a background thread while the file
+  loads: :mod:`chatgenbench.render.weight_checks`): ``first_load_s`` with a BLAKE3 in the
+  catalogue (what Civitai lists beside the SHA-256; the one checked), ``first_load_sha256_s`` with
+  a SHA-256 only, each check's own time (``check_s``, ``check_sha256_s``) and when it answered after
+  the load (``check_done_after_load_s``: what a group shorter than that waits at its end);
+  ``bare_cold_load_s`` (a bare cold ``from_single_file``, no check); ``first_load_over_bare_cold``
+  (target at most 1.5); and, as the reference from the same run, the old path:
+  ``first_load_before_s``, a foreground sha256 of the cold file and then the load;
 - ``lora``: ``load_lora_weights`` + ``set_adapters`` and ``unload_lora_weights``.
+
+"Cold": the file's pages are dropped from the page cache with ``posix_fadvise(DONTNEED)`` after an
+``os.sync()`` (no root needed; the machine's other caches are left alone).
 
 It also prints the :class:`chatgenbench.render.cost_model.CostModel` fields these give
 (``costs``), for ``benchmarks/render.py --simulate --costs``. The last line printed is one JSON
@@ -156,6 +169,81 @@ def _time_verify(ref, digest: str, workdir: Path) -> tuple[float, float]:
     return verify_cold, verify_again
 
 
+def _bare_cold_load(args, ref, architecture: str, dtype) -> float:
+    """Time a bare ``from_single_file(...).to(device)`` of the cold file, no check."""
+    import diffusers
+
+    from chatgenbench.render.pipelines import PIPELINE_CLASSES
+
+    cls = getattr(diffusers, PIPELINE_CLASSES[architecture])
+    extra = (
+        {"safety_checker": None, "requires_safety_checker": False} if architecture == "sd15" else {}
+    )
+    _evict(Path(ref.path))
+    start = time.perf_counter()
+    pipe = cls.from_single_file(
+        ref.path, config=ref.config, local_files_only=True, dtype=dtype, **extra
+    ).to(args.device)
+    _sync(args.device)
+    seconds = time.perf_counter() - start
+    del pipe
+    return seconds
+
+
+def _time_first_load(args, ref, architecture: str, dtype_name: str, digests, workdir) -> dict:
+    """Time the engine's first load of the cold file with the catalogue's ``digests`` checked.
+
+    Returns ``first_load_s`` (until the group can start rendering), ``check_s`` (the check's own
+    time), ``check_done_after_load_s`` and ``checked`` (the digest the engine chose).
+    """
+    import shutil
+    from dataclasses import replace
+
+    from chatgenbench.render.pipelines import PipelinePool
+
+    index = workdir / "first-load-index"
+    shutil.rmtree(index, ignore_errors=True)  # a first run: nothing remembered
+    checked = replace(ref, digests=tuple(digests))
+    pool = PipelinePool(device=args.device, dtype=dtype_name, capacity=1, index_dir=str(index),
+                        verify="first-load", readahead_bytes=0)  # fmt: skip
+    _evict(Path(ref.path))
+    start = time.perf_counter()
+    loaded = pool.get(checked, architecture)
+    _sync(args.device)
+    first_load = time.perf_counter() - start
+    state, why = pool.settle_checks(wait=True)
+    after = time.perf_counter() - start - first_load
+    assert state == "ok", why
+    result = {"first_load_s": first_load, "check_s": pool.verify_seconds,
+              "check_done_after_load_s": after, "checked": checked.check_digest()[0]}  # fmt: skip
+    pool.close()
+    del loaded, pool
+    return result
+
+
+def _time_first_load_before(args, ref, architecture: str, dtype_name: str, digest, workdir):
+    """The old path, as the reference: a foreground sha256 of the cold file, then the load."""
+    import shutil
+    from dataclasses import replace
+
+    from chatgenbench.render.checkpoints import WeightLocator, verify_weights
+    from chatgenbench.render.pipelines import PipelinePool
+
+    index = workdir / "before-index"
+    shutil.rmtree(index, ignore_errors=True)
+    pool = PipelinePool(device=args.device, dtype=dtype_name, capacity=1, verify="never",
+                        readahead_bytes=0)  # fmt: skip
+    _evict(Path(ref.path))
+    start = time.perf_counter()
+    verify_weights(replace(ref, digests=(("sha256", digest),)), WeightLocator(index))
+    loaded = pool.get(ref, architecture)
+    _sync(args.device)
+    seconds = time.perf_counter() - start
+    pool.close()
+    del loaded, pool
+    return seconds
+
+
 def _time_lora(
     args, ref, architecture: str, dtype_name: str, lora_path: Path
 ) -> tuple[list[float], list[float]]:
@@ -182,9 +270,15 @@ def _time_lora(
 
 
 def _costs(
-    architecture: str, size: int, loads: dict, lora_loads: list[float], lora_unloads: list[float]
+    architecture: str,
+    size: int,
+    loads: dict,
+    lora_loads: list[float],
+    lora_unloads: list[float],
+    first: dict | None = None,
 ) -> dict:
-    """Return the :class:`CostModel` fields the measured times give."""
+    """Return the :class:`CostModel` fields the measured times give (with ``first``, the first-run
+    figures: the check bandwidth of each digest)."""
     from chatgenbench.render.cost_model import CostModel
 
     defaults = CostModel()
@@ -195,7 +289,43 @@ def _costs(
     }
     if loads["evicted"] and loads["cold"] > fixed:
         costs["cold_read_mb_s"] = round(size / 1e6 / (loads["cold"] - fixed), 1)
+    if first and first.get("check_s") and first.get("check_sha256_s"):
+        costs["check_mb_s"] = {
+            "blake3": round(size / 1e6 / first["check_s"], 1),
+            "sha256": round(size / 1e6 / first["check_sha256_s"], 1),
+        }
     return costs
+
+
+def _first_load_figures(args, ref, architecture, dtype_name, dtype, path, digest, workdir) -> dict:
+    """Return the first-run figures: the engine's first load (BLAKE3, then SHA-256 in the
+    catalogue), the bare cold load, their ratio, and the old path's first load."""
+    import blake3
+
+    b3 = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    b3.update_mmap(str(path))
+    both = [("blake3", b3.hexdigest()), ("sha256", digest)]
+    with_b3 = _time_first_load(args, ref, architecture, dtype_name, both, workdir)
+    with_sha = _time_first_load(args, ref, architecture, dtype_name, both[1:], workdir)
+    bare_cold = _bare_cold_load(args, ref, architecture, dtype)
+    before = _time_first_load_before(args, ref, architecture, dtype_name, digest, workdir)
+    return {
+        "first_load_s": round(with_b3["first_load_s"], 3),
+        "check_s": round(with_b3["check_s"], 3),
+        "check_digest": with_b3["checked"],
+        "check_done_after_load_s": round(with_b3["check_done_after_load_s"], 3),
+        "first_load_sha256_s": round(with_sha["first_load_s"], 3),
+        "check_sha256_s": round(with_sha["check_s"], 3),
+        "check_sha256_done_after_load_s": round(with_sha["check_done_after_load_s"], 3),
+        "bare_cold_load_s": round(bare_cold, 3),
+        "first_load_over_bare_cold": round(with_b3["first_load_s"] / bare_cold, 3),
+        "first_load_sha256_over_bare_cold": round(with_sha["first_load_s"] / bare_cold, 3),
+        "first_load_before_s": round(before, 3),
+        "first_load_before_over_bare_cold": round(before / bare_cold, 3),
+        "targets": {
+            "first_load_over_bare_cold_at_most_1.5": with_b3["first_load_s"] / bare_cold <= 1.5
+        },  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -223,6 +353,7 @@ def main() -> None:
     loads = _time_checkpoint_loads(args, ref, architecture, dtype_name, dtype)
     cold, warm, bare = loads["cold"], loads["warm"], loads["bare"]
     verify_cold, verify_again = _time_verify(ref, digest, workdir)
+    first = _first_load_figures(args, ref, architecture, dtype_name, dtype, path, digest, workdir)
     lora_loads, lora_unloads = _time_lora(args, ref, architecture, dtype_name, lora_path)
     result = {
         "benchmark": "loads",
@@ -243,11 +374,18 @@ def main() -> None:
         "lora_bytes": lora_path.stat().st_size,
         "lora_load_s": round(min(lora_loads), 3),
         "lora_unload_s": round(min(lora_unloads), 3),
-        "costs": _costs(architecture, size, loads, lora_loads, lora_unloads),
+        "costs": _costs(architecture, size, loads, lora_loads, lora_unloads, first),
+        **first,
     }
     print(f"{args.arch} on {args.device} ({dtype_name}), {size / 1e9:.2f} GB: cold {cold:.2f} s, "
           f"warm {warm:.2f} s (bare {bare:.2f} s), first-load verify {verify_cold:.2f} s; LoRA "
           f"load {min(lora_loads):.3f} s, unload {min(lora_unloads):.3f} s")  # fmt: skip
+    print(f"first run: first load {first['first_load_s']:.2f} s with the {first['check_digest']} "
+          f"check on a background thread (its own {first['check_s']:.2f} s), "
+          f"{first['first_load_sha256_s']:.2f} s with sha256 ({first['check_sha256_s']:.2f} s); "
+          f"bare cold load {first['bare_cold_load_s']:.2f} s: ratio "
+          f"{first['first_load_over_bare_cold']} (target <= 1.5); before: "
+          f"{first['first_load_before_s']:.2f} s ({first['first_load_before_over_bare_cold']}x)")  # fmt: skip
     print(json.dumps(result, sort_keys=True))
 
 

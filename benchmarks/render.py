@@ -25,13 +25,30 @@ Checkpoints and the benchmark are SYNTHETIC. The last line printed is one JSON o
         [--steps 10] [--size 64] [--threads 1] [--repeats 2] [--workdir DIR]
         [--mixes many_checkpoints,single_checkpoint] [--batch-sizes 1,4,8]
 
+``--mixes first-run`` (with ``--arch sd15-full --device cpu``: the default ``--checkpoints 3``,
+``--per-checkpoint 3`` images of 128x128 at 10 steps) is a first run: every checkpoint file is
+cold (its pages dropped with ``posix_fadvise``) and the catalogue gives its digests (SHA-256 and
+BLAKE3, as Civitai lists them). The bare loop checks each file (a foreground SHA-256, as the engine
+did before), loads it and renders its images, one checkpoint after the other; the engine renders
+the same requests from a fresh cache with ``--verify first-load`` (the check on a background
+thread, the next file read ahead while a group renders; one pipeline in memory). It prints
+``first_run_engine_over_bare`` (engine seconds over bare seconds; target at most 0.6),
+``first_run_engine_sha256_over_bare`` (the same with only a SHA-256 in the catalogue) and
+``pixels_identical`` (every image of both engine runs has the bare loop's pixels). The checkpoints
+it wrote are deleted at the end (3 full-size files: about 13 GB).
+
 ``--simulate`` instead plans the full SYNTHETIC benchmark (``--rows 14564`` requests against a
 ``--models 6807`` catalogue whose weight files are sparse placeholders with a catalogue sha256, so
 nothing is read) and times the planning (loading the catalogue, validating the file, planning;
 target at most 10 s). It then prices the plan with :mod:`chatgenbench.render.cost_model` (default
 figures, or ``--costs FILE``: a JSON object of measured ones, e.g. from ``benchmarks/gpu.sh``) and
 predicts the wall time on ``--gpus 1,8,64`` for the local, shard and Ray schedules against the lower
-bound (target: within 10 % at 8 GPUs).
+bound (target: within 10 % at 8 GPUs). It then prints (and writes under ``predictions``) the
+first-run and warm-run predictions on each GPU count: ``before`` (the check of each file before its
+load, nothing read ahead) and ``after`` (checks on a background thread from the read that loads the
+file; on 1 GPU, where the engine renders in this process, the next groups' files read ahead while a
+group renders); the check is priced by the catalogue's digest (``check_digest``, ``check_mb_s``),
+file size and read bandwidth.
 
     python benchmarks/render.py --simulate [--rows 14564] [--models 6807] [--gpus 1,8,64]
         [--costs FILE] [--batch-size 4] [--workdir DIR]
@@ -193,6 +210,140 @@ def _engine(requests, benchmark, ids, overlay, paths, args, workdir: Path, tag: 
             "first_use_hashing_seconds": round(hashing, 3)}  # fmt: skip
 
 
+def _evict(path: Path) -> None:
+    """Drop a file's pages from the page cache (``posix_fadvise(DONTNEED)``: no root needed)."""
+    import os
+
+    os.sync()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def _first_run_bare(requests, ids, setup, args, dtype, out_dir: Path) -> float:
+    """Check (a foreground sha256), load and render each checkpoint in turn; return the seconds."""
+    import diffusers
+    import torch
+
+    from chatgenbench.core.storage import sha256_file
+    from chatgenbench.render.schedulers import build_scheduler, choose_scheduler
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    extra = {"safety_checker": None, "requires_safety_checker": False}
+    for path in setup["paths_by_name"].values():
+        _evict(path)
+    start = time.perf_counter()
+    for name, path in setup["paths_by_name"].items():
+        if sha256_file(path) != setup["digests"][name]["sha256"]:
+            raise SystemExit(f"{path}: sha256 differs from the catalogue's")
+        pipe = diffusers.StableDiffusionPipeline.from_single_file(
+            str(path), config=str(setup["config"]), local_files_only=True, dtype=dtype, **extra
+        ).to(args.device)
+        pipe.set_progress_bar_config(disable=True)
+        mine = [(i, r) for i, r in zip(ids, requests) if r["model"] == name]
+        for offset in range(0, len(mine), args.batch_size):
+            chunk = mine[offset : offset + args.batch_size]
+            a = chunk[0][1]["arguments"]
+            pipe.scheduler = build_scheduler(choose_scheduler(a["sampler"]), pipe.scheduler.config)
+            generators = [torch.Generator("cpu").manual_seed(r["arguments"]["seed"])
+                          for _, r in chunk]  # fmt: skip
+            with torch.inference_mode():
+                images = pipe(prompt=[r["prompt"] for _, r in chunk],
+                              negative_prompt=[r["negative_prompt"] for _, r in chunk],
+                              num_inference_steps=a["steps"], guidance_scale=a["cfg_scale"],
+                              width=a["width"], height=a["height"],
+                              generator=generators).images  # fmt: skip
+            for (sample_id, _), image in zip(chunk, images):
+                image.save(out_dir / f"{sample_id}.png")
+        del pipe
+    if args.device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def _first_run_engine(requests, ids, setup, args, workdir: Path, tag: str, digests: list[str]):
+    """Render the requests with the engine from cold files and a fresh cache; return the report
+    and the seconds."""
+    from chatgenbench.render import render_predictions
+
+    overlay = workdir / f"{tag}-catalog.jsonl"
+    overlay.write_text("".join(json.dumps({
+        "name": name, "architecture": "sd15", "kind": "checkpoint", "synthetic": True,
+        "weights": {"type": "single_file", "path": str(path), "config": str(setup["config"]),
+                    **{d: setup["digests"][name][d] for d in digests}},
+    }) + "\n" for name, path in setup["paths_by_name"].items()), "utf-8")  # fmt: skip
+    predictions = workdir / f"{tag}-predictions.jsonl"
+    predictions.write_text("".join(json.dumps({"id": i, **r}) + "\n"
+                                   for i, r in zip(ids, requests)), "utf-8")  # fmt: skip
+    cache = workdir / f"{tag}-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    for path in setup["paths_by_name"].values():
+        _evict(path)
+    start = time.perf_counter()
+    report = render_predictions(
+        predictions, str(setup["benchmark"]), catalog=overlay, out_dir=workdir / f"{tag}-out",
+        cache_dir=cache, device=args.device, dtype=args.dtype, progress=False,
+        batch_size=args.batch_size, threads=args.threads, verify="first-load",
+        pipelines_in_memory=1,
+    )  # fmt: skip
+    return report, time.perf_counter() - start
+
+
+def _same_pixels(report, bare_dir: Path) -> bool:
+    """Whether every image of the engine's render folder has the bare loop's pixels."""
+    import numpy as np
+    from PIL import Image
+
+    records = [r for r in report.records if r.image]
+    if not records:
+        return False
+    for record in records:
+        with (
+            Image.open(report.out_dir / record.image) as a,
+            Image.open(bare_dir / f"{record.id}.png") as b,
+        ):
+            if a.size != b.size or not np.array_equal(np.asarray(a), np.asarray(b)):
+                return False
+    return True
+
+
+def _first_run(setup, args, dtype, workdir: Path) -> dict:
+    """The first-run mix: cold files with catalogue digests; the engine against the bare loop."""
+    requests = _requests(list(setup["paths_by_name"]), args.per_checkpoint, args)
+    ids = setup["ids"][: len(requests)]
+    bare_s = _first_run_bare(requests, ids, setup, args, setup["dtype"], workdir / "first-bare")
+    engine, engine_s = _first_run_engine(requests, ids, setup, args, workdir, "first-engine",
+                                         ["sha256", "blake3"])  # fmt: skip
+    sha, sha_s = _first_run_engine(requests, ids, setup, args, workdir, "first-engine-sha256",
+                                   ["sha256"])  # fmt: skip
+    performance = engine.summary["performance"]
+    identical = _same_pixels(engine, workdir / "first-bare") and _same_pixels(
+        sha, workdir / "first-bare"
+    )
+    figures = {
+        "bare_s": round(bare_s, 3),
+        "engine_s": round(engine_s, 3),
+        "engine_sha256_s": round(sha_s, 3),
+        "first_run_engine_over_bare": round(engine_s / bare_s, 3),
+        "first_run_engine_sha256_over_bare": round(sha_s / bare_s, 3),
+        "pixels_identical": identical,
+        "images": len(requests),
+        "checkpoints": len(setup["paths_by_name"]),
+        "engine_performance": {k: performance[k] for k in (
+            "checkpoint_loads", "load_seconds", "files_verified", "verify_seconds",
+            "verified_by_digest", "check_wait_seconds", "loads_read_ahead", "loads_not_hidden",
+            "render_seconds")},
+        "engine_sha256_performance": {k: sha.summary["performance"][k] for k in (
+            "verify_seconds", "check_wait_seconds", "loads_read_ahead", "loads_not_hidden")},
+    }  # fmt: skip
+    print(f"first run: engine {engine_s:.1f} s (blake3 checked; sha256 only: {sha_s:.1f} s), "
+          f"bare loop {bare_s:.1f} s: ratio {figures['first_run_engine_over_bare']} (target <= "
+          f"0.6); pixels identical: {identical}")  # fmt: skip
+    return figures
+
+
 def _cost_model(args):
     """Return the :class:`CostModel` to price with: the defaults, or ``--costs`` laid over them."""
     from chatgenbench.render.cost_model import CostModel
@@ -300,6 +451,36 @@ def _simulate_schedules(plan, model, args) -> tuple[dict, dict]:
     return simulation, ok_at_8
 
 
+def _predict_runs(plan, model, args) -> dict:
+    """Predict the first run (every file checked at its first load on a machine) and a warm run
+    (digests remembered) on each ``--gpus`` count, with the engine's checks before the loads and
+    nothing read ahead (``before``) and with background checks (``after``), read-ahead included
+    where the engine reads ahead: one worker in this process (1 GPU)."""
+    from chatgenbench.render.cost_model import price_groups, simulate
+
+    priced = price_groups(plan.groups, model, args.batch_size)
+    predictions = {}
+    for gpus in args.gpus:
+        schedule = "local" if gpus <= model.gpus_per_machine else "ray"
+        per = {"schedule": schedule}
+        for run in ("first", "warm"):
+            per[run] = {}
+            for name, overlap in (("before", False), ("after", True)):
+                found = simulate(priced, model, gpus, schedule, run=run, overlap=overlap,
+                                 read_ahead=overlap and gpus == 1)  # fmt: skip
+                per[run][name] = {k: found[k] for k in (
+                    "makespan_h", "over_bound", "checkpoint_loads", "loads_not_hidden",
+                    "files_checked")}  # fmt: skip
+        predictions[str(gpus)] = per
+        print(f"{gpus} GPU(s), {schedule}: first run {per['first']['before']['makespan_h']} h "
+              f"before, {per['first']['after']['makespan_h']} h with background checks"
+              f"{' and read-ahead' if gpus == 1 else ''} "
+              f"({per['first']['after']['loads_not_hidden']} loads not hidden); warm "
+              f"run {per['warm']['before']['makespan_h']} h before, "
+              f"{per['warm']['after']['makespan_h']} h after")  # fmt: skip
+    return predictions
+
+
 def _simulate(args) -> None:
     """Plan the full SYNTHETIC benchmark against a sparse-file catalogue; time it; simulate it."""
     from chatgenbench.benchmark.loading import load_benchmark, load_benchmark_catalog
@@ -326,6 +507,7 @@ def _simulate(args) -> None:
             statuses[record.status] = statuses.get(record.status, 0) + 1
     requests = sum(len(g) for g in plan.groups)
     simulation, ok_at_8 = _simulate_schedules(plan, model, args)
+    predictions = _predict_runs(plan, model, args)
     print(f"planned {requests} requests in {len(plan.groups)} groups against "
           f"{len(catalog.names())} catalogue models in {planning_s:.2f} s (target <= 10 s)")  # fmt: skip
     result = {
@@ -343,6 +525,7 @@ def _simulate(args) -> None:
         "batch_size": args.batch_size,
         "costs": model.describe(),
         "simulation": simulation,
+        "predictions": predictions,
         "targets": {
             "planning_within_10s": planning_s <= 10.0,
             "within_10pct_of_bound_at_8_gpus": ok_at_8,
@@ -389,12 +572,19 @@ def _parse_args() -> argparse.Namespace:
         help="--simulate: GPU counts, comma-separated (default 1,8,64)",
     )  # fmt: skip
     parser.add_argument("--costs", default=None, help="--simulate: JSON file of measured costs")
+    parser.add_argument(
+        "--keep-checkpoints", action="store_true",
+        help="first-run: keep the checkpoint files (default: deleted at the end)",
+    )  # fmt: skip
     return parser.parse_args()
 
 
 def _apply_size_defaults(args) -> None:
     """Fill the options left unset with the defaults of a tiny or a full-size architecture."""
     full = args.arch.endswith("full")
+    if "first-run" in args.mixes:  # a few small images per full-size checkpoint
+        args.size = args.size or 128
+        args.steps = args.steps or 10
     args.checkpoints = args.checkpoints or (3 if full else 6)
     # enough images that the engine's fixed cost (loading the benchmark, planning: ~0.3 s) does
     # not dominate a job of a few seconds; it is printed in the engine's "seconds" all the same
@@ -494,6 +684,21 @@ def main() -> None:
 
     figures = {}
     targets = {}
+    if "first-run" in args.mixes:
+        import blake3
+
+        from chatgenbench.core.storage import sha256_file
+
+        digests = {}
+        for name, path in paths_by_name.items():  # the catalogue's digests: not timed
+            b3 = blake3.blake3(max_threads=blake3.blake3.AUTO)
+            b3.update_mmap(str(path))
+            digests[name] = {"sha256": sha256_file(path), "blake3": b3.hexdigest()}
+        setup.update(digests=digests, dtype=dtype)
+        figures["first_run"] = _first_run(setup, args, dtype, workdir)
+        ratio = figures["first_run"]["first_run_engine_over_bare"]
+        targets["first_run_engine_over_bare_at_most_0.6"] = ratio <= 0.6
+        targets["first_run_pixels_identical"] = figures["first_run"]["pixels_identical"]
     mixes = (("many_checkpoints", many, False), ("single_checkpoint", single, True))
     for batch_size in args.batch_sizes or [args.batch_size]:
         args.batch_size = batch_size
@@ -521,6 +726,13 @@ def main() -> None:
         "targets": targets,
         "versions": library_versions(),
     }
+    if "first-run" in args.mixes:  # its figures on the last line too, and its gigabytes gone
+        result.update({k: v for k, v in figures["first_run"].items() if "performance" not in k})
+        if not args.keep_checkpoints:
+            for path in paths:
+                path.unlink(missing_ok=True)
+            for tag in ("first-engine", "first-engine-sha256"):
+                shutil.rmtree(workdir / f"{tag}-cache", ignore_errors=True)
     print(json.dumps(result, sort_keys=True))
 
 

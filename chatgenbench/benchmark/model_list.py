@@ -4,8 +4,10 @@ models) into catalogue entries, through the key map's ``catalog_fields``.
 The list's columns are not known here, so each catalogue field has candidate column names (matched
 ignoring case, spaces, ``_`` and ``-``): ``name``, ``description``, ``architecture``, ``kind``,
 ``base`` (the checkpoint a LoRA loads onto), ``version_id`` / ``download`` (where the weights come
-from: a Civitai version id, or a URL holding one) and ``hash``. Columns that no field takes are named
-in the report, never silently used.
+from: a Civitai version id, or a URL holding one), ``hash`` (a SHA-256 becomes ``weights.sha256``;
+anything else is kept as ``hash``), ``blake3`` and ``autov2`` (Civitai's other digests of the file,
+kept as ``weights.blake3`` and ``weights.autov2`` when they have their length). Columns that no
+field takes are named in the report, never silently used.
 
 Community lists are messy, and a messy row never stops the import: a byte-order mark (removed on
 every decoding path; a UTF-16 or UTF-32 mark chooses that encoding), text that is not UTF-8 (read
@@ -33,6 +35,7 @@ from chatgenbench.core.normalize import normalize_model_name
 
 _EXAMPLES = 10
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_AUTOV2 = re.compile(r"^[0-9a-fA-F]{10}$")
 _CIVITAI_VERSION = re.compile(r"(?:/api/download/models/|modelVersionId=)(\d+)")
 
 
@@ -123,6 +126,12 @@ def _extra_fields(mapped: dict[str, Any]) -> dict[str, Any]:
         if _SHA256.match(digest):
             extra["weights"]["sha256"] = digest.lower()
             digest = ""
+        blake3 = str(mapped.get("blake3") or "").strip()
+        if _SHA256.match(blake3):  # 64 hex digits, as a SHA-256
+            extra["weights"]["blake3"] = blake3.lower()
+        autov2 = str(mapped.get("autov2") or "").strip()
+        if _AUTOV2.match(autov2):
+            extra["weights"]["autov2"] = autov2.upper()
     if download and not version:
         extra["download_url"] = download
     if digest:

@@ -138,6 +138,8 @@ DEFAULT_KEY_MAP: dict[str, Any] = {
         "base": ["base_checkpoint", "base_model_name", "recommended_base"],
         "version_id": ["version_id", "versionId", "modelVersionId", "model_version_id"],
         "download": ["download_url", "downloadUrl", "download", "url", "link"],
+        "blake3": ["blake3", "hashes.BLAKE3"],
+        "autov2": ["autov2", "hashes.AutoV2"],
         "hash": ["sha256", "hash", "hashes.SHA256", "file_hash", "AutoV2"],
     },
     "architecture_values": {

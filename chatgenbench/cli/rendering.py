@@ -189,6 +189,10 @@ def _print_summary(report, args: argparse.Namespace) -> None:
         f"({performance['checkpoint_loads']} checkpoint loads, {performance['lora_loads']} LoRA "
         f"loads); {summary['cache']['hits']} cache hits"
     )
+    from chatgenbench.render.summary import checks_report
+
+    for line in checks_report(summary):
+        print(line)
     if summary["weights_missing_models"]:
         print(
             f"{len(summary['weights_missing_models'])} models lack weights: run "

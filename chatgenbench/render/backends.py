@@ -66,6 +66,11 @@ class BackendOptions:
     threads: int | None = None
     cache_root: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: when weight files are checked against the catalogue's digests (``first-load``, ``always``,
+    #: ``never``) and the read-ahead budget in bytes (None: the default; 0: none); see
+    #: :mod:`chatgenbench.render.weight_checks`
+    verify: str = "first-load"
+    readahead_bytes: int | None = None
 
     def settings(self, options_class: type[T]) -> T:
         """Return ``options_class`` (a backend's ``Options`` dataclass) filled from :attr:`extra`;
@@ -203,7 +208,14 @@ def build_worker(device: str, options: BackendOptions) -> RenderWorker:
         capacity=options.capacity,
         batch_size=options.batch_size,
         threads=options.threads,
+        verify=options.verify,
+        readahead_bytes=options.readahead_bytes,
     )
+
+
+#: Groups ahead of the current one whose files an in-process worker reads ahead (the memory
+#: budget bounds the bytes).
+READ_AHEAD_GROUPS = 2
 
 
 def local_worker_devices(device: str, workers: int | None) -> list[str]:
@@ -256,15 +268,19 @@ class LocalBackend:
         import torch
 
         threads = torch.get_num_threads()  # the in-process worker may change it: restore
+        worker = None
         try:
             worker = build_worker(self.devices[0], self.options)
-            for group in groups:
-                for outcome in worker.iter_group(group, self.options.cache_root):
+            for index, group in enumerate(groups):
+                upcoming = groups[index + 1 : index + 1 + READ_AHEAD_GROUPS]
+                for outcome in worker.iter_group(group, self.options.cache_root, upcoming):
                     sink(outcome)
                     if progress:
                         progress(worker.stats)
         finally:
             torch.set_num_threads(threads)
+            if worker is not None:
+                worker.pool.close()
         return worker.stats
 
     def _run_processes(self, groups, sink: OutcomeSink, progress) -> WorkerStats:

@@ -121,6 +121,18 @@ class ImageCache:
         atomic_write_json(self.sidecar_path(key), record)
         return path
 
+    def discard(self, key: str) -> bool:
+        """Remove the entry of ``key`` (image and sidecar, when present); return whether there was
+        one. For images that must not be used: rendered from a file that failed its check."""
+        found = False
+        for path in (self.sidecar_path(key), self.png_path(key)):
+            try:
+                path.unlink()
+                found = True
+            except FileNotFoundError:
+                continue
+        return found
+
     def sidecar(self, key: str) -> dict[str, Any]:
         """Return the sidecar of a stored image."""
         return json.loads(self.sidecar_path(key).read_text("utf-8"))

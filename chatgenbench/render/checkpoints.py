@@ -19,9 +19,14 @@ A catalogue entry names its weights in the ``weights`` field (kept in
   with the token in ``$CIVITAI_TOKEN`` into ``$CHATGENBENCH_HOME/weights/civitai``.
 
 ``sha256`` (optional, any type that is a file) is trusted as the file's identity when the render is
-planned, so planning reads no weights, and checked when the file is first loaded
-(:func:`verify_weights`; remembered by size and mtime, so each file is read once per machine). A
-file without it is hashed when planned (also remembered). A LoRA entry may name its
+planned, so planning reads no weights, and checked when the file is loaded, from the same read that
+loads it (:mod:`chatgenbench.render.weight_checks`; ``--verify first-load`` remembers it by size and
+mtime, so each file is read for its check once per machine). ``blake3`` (64 hex digits) and
+``autov2`` (Civitai's 10) may stand beside it or instead of it, as Civitai lists them: the check uses
+the fastest strong one given (BLAKE3, then SHA-256, then AutoV2). The identity stays
+``sha256:...`` when a SHA-256 is given (cache keys do not change); an entry with only a BLAKE3 is
+named ``blake3:...``; a file with neither (AutoV2 alone, or no digest) is hashed with SHA-256 when
+planned (remembered), and an AutoV2 is checked against that hash there. A LoRA entry may name its
 ``base`` checkpoint (a catalogue name; default: :data:`DEFAULT_LORA_BASES` by architecture) and its
 ``lora_scale`` (default 1.0). Only safetensors are loaded from a catalogue; nothing runs remote code.
 """
@@ -39,6 +44,7 @@ from typing import Any
 from chatgenbench.benchmark.catalog import CatalogEntry, CatalogError, ModelCatalog
 from chatgenbench.core.errors import WeightsError
 from chatgenbench.core.storage import weights_root
+from chatgenbench.render.weight_checks import DIGEST_LENGTHS, DIGEST_PREFERENCE, chosen_digest
 
 WEIGHT_TYPES: tuple[str, ...] = ("single_file", "diffusers", "hub", "civitai")
 #: The base checkpoint a LoRA goes onto when its entry names none.
@@ -64,6 +70,8 @@ class CheckpointWeights:
     filename: str | None = None
     version_id: str | None = None
     sha256: str | None = None
+    blake3: str | None = None
+    autov2: str | None = None
 
     @classmethod
     def from_entry(cls, entry: CatalogEntry) -> CheckpointWeights | None:
@@ -98,9 +106,22 @@ class CheckpointWeights:
                 f"{where}: 'version_id' must be a Civitai model version number, got "
                 f"{version[:40]!r} (it names the downloaded file)"
             )
-        if values.get("sha256"):
-            values["sha256"] = values["sha256"].lower()
+        for algorithm, length in DIGEST_LENGTHS.items():
+            given = values.get(algorithm)
+            if not given:
+                values[algorithm] = None
+                continue
+            if len(given) != length or not all(c in "0123456789abcdefABCDEF" for c in given):
+                raise CatalogError(
+                    f"{where}: {algorithm!r} must be {length} hexadecimal digits, got "
+                    f"{given[:80]!r}"
+                )
+            values[algorithm] = given.upper() if algorithm == "autov2" else given.lower()
         return cls(type=kind, **values)
+
+    def digests(self) -> tuple[tuple[str, str], ...]:
+        """Return the catalogue's digests of the file, ``(algorithm, hex)``, in check preference."""
+        return tuple((a, getattr(self, a)) for a in DIGEST_PREFERENCE if getattr(self, a))
 
 
 @dataclass(frozen=True)
@@ -119,6 +140,16 @@ class WeightRef:
     size_bytes: int = 0
     #: The catalogue's sha256, still to be checked against the file when it is first loaded.
     verify_sha256: str | None = None
+    #: Every digest the catalogue gives for the file, ``(algorithm, hex)``, in check preference
+    #: (:data:`chatgenbench.render.weight_checks.DIGEST_PREFERENCE`); what ``--verify`` checks.
+    digests: tuple[tuple[str, str], ...] = ()
+
+    def check_digest(self) -> tuple[str, str] | None:
+        """Return the ``(algorithm, hex)`` a load checks the file against, or None."""
+        found = chosen_digest(self.digests)
+        if found is None and self.verify_sha256:
+            return "sha256", self.verify_sha256
+        return found
 
 
 @dataclass
@@ -172,33 +203,50 @@ class WeightLocator:
 
     def known_sha256(self, path: Path) -> str | None:
         """Return a file's remembered sha256 (same path, size and mtime), or None; reads no bytes."""
+        return self.known_digest(path, "sha256")
+
+    def known_digest(self, path: Path, algorithm: str) -> str | None:
+        """Return a file's remembered ``sha256``, ``blake3`` or ``autov2`` (cut from the sha256),
+        when its path, size and mtime are those remembered; else None. Reads no bytes."""
         index = self._load_index()
         if not index:
             return None
-        stat = path.stat()
-        known = index.get(str(path.resolve()))
-        if (
+        stat = Path(path).stat()
+        known = index.get(str(Path(path).resolve()))
+        if not (
             known
             and known.get("size") == stat.st_size
             and known.get("mtime_ns") == stat.st_mtime_ns
         ):
-            return known["sha256"]
-        return None
+            return None
+        if algorithm == "autov2":
+            return known["sha256"][:10].upper() if known.get("sha256") else None
+        return known.get(algorithm)
+
+    def remember_digest(self, path: Path, algorithm: str, hexdigest: str) -> None:
+        """Remember a file's digest (``sha256`` or ``blake3``) by its path, size and mtime."""
+        from chatgenbench.core.storage import atomic_write_json
+
+        stat = Path(path).stat()
+        index = self._load_index()
+        key = str(Path(path).resolve())
+        entry = index.get(key) or {}
+        if entry.get("size") != stat.st_size or entry.get("mtime_ns") != stat.st_mtime_ns:
+            entry = {}
+        index[key] = {**entry, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                      algorithm: hexdigest}  # fmt: skip
+        if self.cache_dir:
+            atomic_write_json(self.cache_dir / _INDEX_NAME, index)
 
     def file_sha256(self, path: Path) -> str:
         """Return a file's sha256, memoised by (path, size, mtime) in the cache folder's index."""
-        from chatgenbench.core.storage import atomic_write_json, sha256_file
+        from chatgenbench.core.storage import sha256_file
 
         known = self.known_sha256(path)
         if known is not None:
             return known
-        stat = path.stat()
-        index = self._load_index()
-        key = str(path.resolve())
         digest = sha256_file(path)
-        index[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
-        if self.cache_dir:
-            atomic_write_json(self.cache_dir / _INDEX_NAME, index)
+        self.remember_digest(path, "sha256", digest)
         return digest
 
     def folder_identity(self, folder: Path) -> tuple[str, int]:
@@ -275,17 +323,24 @@ class WeightLocator:
                 )
                 return missing
             verify = None
+            name = identity
             if spec.sha256:  # trusted now, checked at first load (unless already known here)
                 digest = self.known_sha256(path)
                 if digest is None:
                     digest, verify = spec.sha256, spec.sha256
-            else:
-                digest = self.file_sha256(path) if identity is None else None
-            if spec.sha256 and digest != spec.sha256:
-                missing.reason = (
-                    f"sha256 of {path} is {digest}, the catalogue expects {spec.sha256}"
+                name = f"sha256:{digest}"
+            elif spec.blake3:  # the same, named by its BLAKE3
+                digest = spec.blake3
+                name = f"blake3:{spec.blake3}"
+            elif identity is None:  # no strong digest: the file's own sha256 names it
+                digest = self.file_sha256(path)
+                name = f"sha256:{digest}"
+            wrong = self._known_mismatch(path, spec)
+            if wrong:
+                missing.reason = wrong
+                missing.how_to_get = (
+                    "download the file again, or correct the digest in the catalogue"
                 )
-                missing.how_to_get = "download the file again, or correct 'sha256' in the catalogue"
                 return missing
             config = spec.config
             if config and not (Path(config) / "model_index.json").is_file():
@@ -295,9 +350,8 @@ class WeightLocator:
                     "suffice: pipeline.save_pretrained, then delete the weight files)"
                 )
                 return missing
-            ref = WeightRef(entry.name, "single_file", str(path),
-                            f"sha256:{digest}" if digest else identity, config,
-                            path.stat().st_size, verify)  # fmt: skip
+            ref = WeightRef(entry.name, "single_file", str(path), name, config,
+                            path.stat().st_size, verify, spec.digests())  # fmt: skip
             return WeightStatus(entry.name, spec.type, True, ref=ref, details=details)
         if not (path / "model_index.json").is_file():
             missing.reason = f"diffusers folder not found (no model_index.json): {path}"
@@ -313,6 +367,18 @@ class WeightLocator:
             )
         ref = WeightRef(entry.name, "diffusers", str(path), identity, None, size)
         return WeightStatus(entry.name, spec.type, True, ref=ref, details=details)
+
+    def _known_mismatch(self, path: Path, spec: CheckpointWeights) -> str | None:
+        """Return why ``path`` is not the catalogue's file when a remembered digest (or, for an
+        AutoV2 alone, the sha256 hashed now) already says so; else None. Reads no bytes
+        unless the entry's only digest is an AutoV2."""
+        for algorithm, expected in spec.digests():
+            known = self.known_digest(path, algorithm)
+            if known is None and algorithm == "autov2" and not (spec.sha256 or spec.blake3):
+                known = self.file_sha256(path)[:10].upper()
+            if known is not None and known.lower() != expected.lower():
+                return f"{algorithm} of {path} is {known}, the catalogue expects {expected}"
+        return None
 
     def _hub(self, entry: CatalogEntry, spec: CheckpointWeights) -> WeightStatus:
         from huggingface_hub import hf_hub_download, snapshot_download
@@ -356,27 +422,38 @@ class WeightLocator:
 
 
 def verify_weights(ref: WeightRef, locator: WeightLocator) -> float:
-    """Check ``ref``'s file against the catalogue's sha256 before it is first loaded.
+    """Check ``ref``'s file against the catalogue's digest (:meth:`WeightRef.check_digest`), in
+    the foreground: the reference the engine's background check is measured against.
 
     Returns the seconds spent hashing (0.0 when the file's digest is remembered, or when there is
     nothing to check). Raises :class:`WeightsError` when the file's bytes are not the catalogue's.
     """
     import time
 
-    if not ref.verify_sha256:
+    from chatgenbench.core.storage import open_regular_file
+    from chatgenbench.render.weight_checks import new_hasher
+
+    check = ref.check_digest()
+    if check is None:
         return 0.0
+    algorithm, expected = check
     path = Path(ref.path)
-    if locator.known_sha256(path) is not None:
-        digest, seconds = locator.known_sha256(path), 0.0
-    else:
+    digest, seconds = locator.known_digest(path, algorithm), 0.0
+    if digest is None:
         start = time.perf_counter()
-        digest = locator.file_sha256(path)
+        hasher = new_hasher(algorithm)
+        with open_regular_file(path) as handle:
+            while chunk := handle.read(8 << 20):
+                hasher.update(chunk)
+        full = hasher.hexdigest()
+        locator.remember_digest(path, "sha256" if algorithm == "autov2" else algorithm, full)
+        digest = full[:10].upper() if algorithm == "autov2" else full
         seconds = time.perf_counter() - start
-    if digest != ref.verify_sha256:
+    if digest.lower() != expected.lower():
         raise WeightsError(
-            f"sha256 of {path} is {digest}, the catalogue expects {ref.verify_sha256}; the "
+            f"{algorithm} of {path} is {digest}, the catalogue expects {expected}; the "
             "file was not loaded",
-            how_to_fix="download the file again, or correct 'sha256' in the catalogue",
+            how_to_fix=f"download the file again, or correct {algorithm!r} in the catalogue",
         )
     return seconds
 

@@ -6,6 +6,15 @@ checkpoint groups (:mod:`~chatgenbench.render.shards`), takes what the content-a
 already holds, hands the rest to a backend (:mod:`~chatgenbench.render.backends`) whose
 :class:`~chatgenbench.render.worker.RenderWorker` instances render it, and writes the render folder
 (:mod:`chatgenbench.render.manifest`) with its summary (:mod:`~chatgenbench.render.summary`).
+
+``verify`` (``chatgenbench render --verify first-load|always|never``, default ``first-load``) says
+when weight files are checked against the catalogue's digests, and ``readahead_mb``
+(``--readahead-mb``) bounds the bytes read ahead of the next groups
+(:mod:`~chatgenbench.render.weight_checks`). Both are recorded in the summary's ``settings``
+(and so in the results of a scored render folder); a render with checks and read-ahead makes the
+same images, under the same cache keys, as one without. An unknown mode or a negative budget is
+refused with a :class:`RenderError` before any work starts. A group whose file fails its check is
+``failed`` with both digests in its error, and none of its images is kept.
 """
 
 from __future__ import annotations
@@ -85,6 +94,20 @@ class RenderOptions:
         metadata={
             "help": "torch CPU threads per worker (default 1 on a CPU; the count is in the "
             "cache key)"
+        },
+    )
+    verify: str = field(
+        default="first-load",
+        metadata={
+            "help": "check weight files against the catalogue's digests: first-load (once per "
+            "file and machine), always (every load) or never (default first-load)"
+        },
+    )
+    readahead_mb: int | None = field(
+        default=None,
+        metadata={
+            "help": "memory budget (MB) for reading the next groups' weight files ahead while a "
+            "group renders; 0: off (default: a quarter of the memory, at most 16384)"
         },
     )
     lora_bases: dict[str, str] | None = field(
@@ -244,12 +267,33 @@ def _render_job(
         cache_root=str(cache.root),
         extra=backend_options_given,
     )
+    backend_settings.verify, backend_settings.readahead_bytes = _checks_settings(settings)
     lora_bases = {**DEFAULT_LORA_BASES, **(settings.lora_bases or {})}
     out = shard_dir(Path(out_dir), shard_spec)
     return _RenderJob(
         out, shard_spec, cache, backend, backend_settings, lora_bases, library_versions(),
         settings.command,
     )  # fmt: skip
+
+
+def _checks_settings(settings: RenderOptions) -> tuple[str, int | None]:
+    """Return the verify mode and the read-ahead budget in bytes; raise RenderError when bad."""
+    from chatgenbench.render.weight_checks import check_verify_mode
+
+    try:
+        mode = check_verify_mode(settings.verify)
+    except ValueError as error:
+        raise RenderError(f"--verify: {error}") from None
+    budget = settings.readahead_mb
+    if budget is None:
+        return mode, None
+    try:
+        budget = int(budget)
+    except (TypeError, ValueError):
+        raise RenderError(f"--readahead-mb must be a whole number of MB, got {budget!r}") from None
+    if budget < 0:
+        raise RenderError(f"--readahead-mb must be 0 (off) or more, got {budget}")
+    return mode, budget << 20
 
 
 #: torch threads of a CPU render when none is asked for: one, so that the pixels (and the cache

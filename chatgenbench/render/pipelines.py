@@ -5,6 +5,12 @@ the last few base pipelines (``capacity``, default 2) and counts every load. A L
 base pipeline for one group and unloaded afterwards (:meth:`PipelinePool.lora`), so the next group
 sees the plain checkpoint again.
 
+A file the catalogue gives a digest for is checked as it is loaded, not before: the pool claims it
+from its :class:`~chatgenbench.render.weight_checks.WeightChecker` (which reads it once, digest
+computed as read, on a background thread, or has read it ahead already) and loads it meanwhile; the
+worker holds the group's images until :meth:`PipelinePool.settle_checks` says the bytes were right.
+:meth:`PipelinePool.read_ahead` queues the next groups' files while a group renders.
+
 Defaults: fp16 on CUDA, fp32 on CPU (both recorded). The SD 1.5 safety checker is not loaded: the
 benchmark's reference images are unfiltered, and a blacked-out image would distort the metrics.
 """
@@ -101,47 +107,169 @@ class PipelinePool:
     checkpoint_loads: int = 0
     lora_loads: int = 0
     load_seconds: float = 0.0
-    #: Where the sha256 of verified files is remembered (the render cache folder), or None.
+    #: Where the digests of checked files are remembered (the render cache folder), or None.
     index_dir: str | None = None
+    #: ``first-load``, ``always`` or ``never`` (:data:`chatgenbench.render.weight_checks.VERIFY_MODES`)
+    verify: str = "first-load"
+    #: Read-ahead budget in bytes (None: the default, 0: no read-ahead).
+    readahead_bytes: int | None = None
     files_verified: int = 0
     verify_seconds: float = 0.0
+    check_failures: int = 0
+    check_wait_seconds: float = 0.0
+    verified_sha256: int = 0
+    verified_blake3: int = 0
+    verified_autov2: int = 0
+    loads_read_ahead: int = 0
+    loads_not_hidden: int = 0
 
     def __post_init__(self) -> None:
         self._pipelines: OrderedDict[str, LoadedPipeline] = OrderedDict()
         self._locator = None
+        self._checker = None
+        self._pending: list[tuple[WeightRef, Any]] = []
 
-    def verify(self, weights: WeightRef) -> None:
-        """Check a file against its catalogue sha256 before its first load (first run: a read).
+    # -- checks and read-ahead ----------------------------------------------------------------------
+    def checker(self):
+        """Return this pool's :class:`~chatgenbench.render.weight_checks.WeightChecker`."""
+        if self._checker is None:
+            from chatgenbench.render.weight_checks import WeightChecker
 
-        Raises :class:`chatgenbench.core.errors.WeightsError` when the bytes differ.
-        """
-        if not weights.verify_sha256:
-            return
-        from chatgenbench.render.checkpoints import WeightLocator, verify_weights
+            self._checker = WeightChecker(self.readahead_bytes)
+        return self._checker
+
+    def locator(self):
+        """Return the :class:`WeightLocator` that remembers checked digests in ``index_dir``."""
+        from chatgenbench.render.checkpoints import WeightLocator
 
         if self._locator is None or str(self._locator.cache_dir) != str(self.index_dir):
             self._locator = WeightLocator(self.index_dir)
-        first_time = self._locator.known_sha256(Path(weights.path)) is None
+        return self._locator
+
+    def digest_to_check(self, weights: WeightRef) -> tuple[str, str] | None:
+        """Return the ``(algorithm, hex)`` a load of ``weights`` must check under ``verify``, or
+        None (``never``, no digest, or, for ``first-load``, a digest already remembered here)."""
+        from chatgenbench.render.weight_checks import check_verify_mode
+
+        check = weights.check_digest()
+        if check_verify_mode(self.verify) == "never" or check is None:
+            return None
+        if self.verify == "first-load":
+            try:
+                known = self.locator().known_digest(Path(weights.path), check[0])
+            except OSError:  # the file is gone: its reader says so through the check
+                known = None
+            if known is not None and known.lower() == check[1].lower():
+                return None
+        return check
+
+    def read_ahead(self, upcoming: list[tuple[WeightRef, str, WeightRef | None]]) -> int:
+        """Queue the files of the next groups (``(checkpoint, architecture, lora)``, plan order)
+        to be read ahead, skipping checkpoints the LRU holds; return how many were queued."""
+        queued = 0
+        for checkpoint, architecture, lora in upcoming:
+            if f"{architecture}:{checkpoint.identity}" not in self._pipelines:
+                if checkpoint.form == "single_file":
+                    queued += self.checker().read_ahead(
+                        checkpoint.path, self.digest_to_check(checkpoint)
+                    )
+            if lora is not None:
+                queued += self.checker().read_ahead(lora.path, self.digest_to_check(lora))
+        return queued
+
+    def _claim(self, weights: WeightRef) -> None:
+        """Start (or take over) the read and check of a file a load needs now; count whether the
+        load was read ahead."""
+        if weights.form != "single_file":
+            return
+        future, hidden = self.checker().claim(weights.path, self.digest_to_check(weights))
+        if hidden:
+            self.loads_read_ahead += 1
+        else:
+            self.loads_not_hidden += 1
+        self._pending.append((weights, future))
+
+    def settle_checks(self, wait: bool) -> tuple[str, str | None]:
+        """Return ``("pending", None)``, ``("ok", None)`` or ``("failed", why)`` for the checks
+        of the files loaded since the last settled call; with ``wait``, wait for them.
+
+        A failed check names the file and both digests; its file is forgotten (the next load
+        reads it again) and its pipeline leaves the LRU. Digests found right are remembered.
+        """
+        if not wait and not all(future.done() for _, future in self._pending):
+            return "pending", None
         start = time.perf_counter()
-        try:
-            verify_weights(weights, self._locator)
-        finally:  # a file that fails its check was read all the same
-            if first_time:
-                self.files_verified += 1
-                self.verify_seconds += time.perf_counter() - start
+        problems = []
+        for weights, future in self._pending:
+            try:
+                result = future.result()
+            except Exception as error:  # the read failed (file gone, unreadable): the check did
+                problems.append(f"reading {weights.path} for its check failed: "
+                                f"{type(error).__name__}: {error}")  # fmt: skip
+                self.checker().forget(weights.path)
+                continue
+            if result is None:
+                continue
+            self.files_verified += 1
+            self.verify_seconds += result.seconds
+            name = f"verified_{result.algorithm}"
+            setattr(self, name, getattr(self, name) + 1)
+            stored = "sha256" if result.algorithm == "autov2" else result.algorithm
+            try:
+                self.locator().remember_digest(Path(result.path), stored, result.full_hex)
+            except OSError:  # an index that cannot be written: the file is checked again later
+                pass
+            if not result.ok:
+                self.check_failures += 1
+                problems.append(result.problem())
+                self.checker().forget(weights.path)
+                self.discard(weights)
+        self._pending = []
+        if wait:
+            self.check_wait_seconds += time.perf_counter() - start
+        return ("failed", "; ".join(problems)) if problems else ("ok", None)
+
+    def discard(self, weights: WeightRef) -> None:
+        """Drop every pipeline loaded from ``weights`` (its bytes were not the catalogue's)."""
+        for key in [k for k in self._pipelines if k.endswith(f":{weights.identity}")]:
+            del self._pipelines[key]
+
+    def close(self) -> None:
+        """Stop the read-ahead threads."""
+        if self._checker is not None:
+            self._checker.close()
 
     def get(self, checkpoint: WeightRef, architecture: str) -> LoadedPipeline:
-        """Return the pipeline of ``checkpoint``, loading it (and evicting the oldest) if needed."""
+        """Return the pipeline of ``checkpoint``, loading it (and evicting the oldest) if needed.
+
+        The file's check starts as the load does (see :meth:`settle_checks`); a load that fails
+        on a file whose check finds other bytes raises :class:`WeightsError` with both digests.
+        """
         key = f"{architecture}:{checkpoint.identity}"
         if key in self._pipelines:
             self._pipelines.move_to_end(key)
             return self._pipelines[key]
-        self.verify(checkpoint)
+        self._claim(checkpoint)
         while len(self._pipelines) >= max(1, self.capacity):
             self._evict_oldest()
-        loaded = self._load(checkpoint, architecture)
+        try:
+            loaded = self._load(checkpoint, architecture)
+        except Exception:
+            self._raise_check_failure()
+            raise
         self._pipelines[key] = loaded
         return loaded
+
+    def _raise_check_failure(self) -> None:
+        """After a failed load: raise the check's verdict when the file is not the catalogue's."""
+        from chatgenbench.core.errors import WeightsError
+
+        state, why = self.settle_checks(wait=True)
+        if state == "failed":
+            raise WeightsError(
+                f"{why}; the file was not loaded",
+                how_to_fix="download the file again, or correct the digest in the catalogue",
+            )
 
     def _evict_oldest(self) -> None:
         _, evicted = self._pipelines.popitem(last=False)
@@ -198,15 +326,17 @@ class PipelinePool:
         if lora is None:
             yield
             return
-        self.verify(lora)
+        self._claim(lora)
         pipeline = loaded.pipeline
         adapter = "lora_" + lora.identity.split(":")[-1][:16]
         start = time.perf_counter()
         try:
             pipeline.load_lora_weights(lora.path, adapter_name=adapter)
             pipeline.set_adapters([adapter], adapter_weights=[scale])
-        except BaseException:
+        except BaseException as error:
             pipeline.unload_lora_weights()  # leave the cached base pipeline as it was
+            if isinstance(error, Exception):  # not on an interrupt: that must not wait
+                self._raise_check_failure()
             raise
         self.lora_loads += 1
         self.load_seconds += time.perf_counter() - start

@@ -90,6 +90,8 @@ class RayBackend:
                 capacity=options.capacity,
                 batch_size=options.batch_size,
                 threads=options.threads or 1,
+                verify=options.verify,
+                readahead_bytes=options.readahead_bytes,
             )
             for _ in range(self.n_workers)
         ]

@@ -26,12 +26,17 @@ SUMMARY_KEYS: dict[str, str] = {
     "normalisation": "'key:change' -> samples, e.g. 'width:rounded', 'prompt:truncated'",
     "samplers": "requests whose sampler mapped exactly, approximately, or fell back to the default",
     "weights_missing_models": "model -> why its weights are missing and how to get them",
-    "settings": "backend, workers, device, dtype, batch size, LRU size, threads, setting, seed "
-    "policy, LoRA bases, safety checker, image format",
+    "settings": "backend, workers, device, dtype, batch size, LRU size, threads, verify (when "
+    "weight files are checked: first-load, always, never), readahead_mb (null: the default "
+    "budget), setting, seed policy, LoRA bases, safety checker, image format",
     "performance": "images rendered, batches, render and wall seconds, images/s, checkpoint and "
     "LoRA loads, load seconds, groups, distinct checkpoints; files_verified and verify_seconds: "
-    "the first-load check of files against the catalogue's sha256 (once per file and machine), "
-    "verify_seconds_per_file",
+    "the checks of files against the catalogue's digests (read and hashed on a background "
+    "thread, their own seconds), verify_seconds_per_file, verified_by_digest (files checked per "
+    "digest: sha256, blake3, autov2), check_failures, images_discarded (rendered from a file that "
+    "then failed its check; not in images_rendered), check_wait_seconds (what groups waited for "
+    "checks at their end), loads_read_ahead and loads_not_hidden (loads whose file had, or had "
+    "not, been read ahead whole)",
     "cache": "cache folder, hits (taken from it), misses (rendered or failed) and rejected "
     "(entries that failed their check and were rendered again: reason -> requests)",
     "shard": "null, or index/count/groups/requests of this shard",
@@ -43,7 +48,8 @@ SUMMARY_KEYS: dict[str, str] = {
 #: The ``performance`` counters that merging shards adds up.
 SUMMED_PERFORMANCE = ("images_rendered", "batches", "render_seconds", "checkpoint_loads",
                       "lora_loads", "load_seconds", "groups", "files_verified",
-                      "verify_seconds")  # fmt: skip
+                      "verify_seconds", "check_failures", "check_wait_seconds",
+                      "loads_read_ahead", "loads_not_hidden", "images_discarded")  # fmt: skip
 
 
 def render_settings(
@@ -64,6 +70,8 @@ def render_settings(
         "batch_size": options.batch_size,
         "pipelines_in_memory": options.capacity,
         "threads": options.threads,
+        "verify": options.verify,
+        "readahead_mb": None if options.readahead_bytes is None else options.readahead_bytes >> 20,
         "setting": setting,
         "default_seed": DEFAULT_SEED,
         "generator": "one torch.Generator on the CPU per request, seeded with its seed",
@@ -117,6 +125,16 @@ def build_summary(
             "verify_seconds_per_file": round(stats.verify_seconds / stats.files_verified, 3)
             if stats.files_verified
             else None,
+            "verified_by_digest": {
+                "blake3": stats.verified_blake3,
+                "sha256": stats.verified_sha256,
+                "autov2": stats.verified_autov2,
+            },
+            "check_failures": stats.check_failures,
+            "images_discarded": stats.images_discarded,
+            "check_wait_seconds": round(stats.check_wait_seconds, 3),
+            "loads_read_ahead": stats.loads_read_ahead,
+            "loads_not_hidden": stats.loads_not_hidden,
             "groups": len(plan.groups),
             "distinct_checkpoints": plan.distinct_checkpoints,
             "wall_seconds": round(wall, 3),
@@ -127,6 +145,36 @@ def build_summary(
         "validation": validation,
         "provenance": provenance,
     }
+
+
+def checks_report(summary: dict[str, Any]) -> list[str]:
+    """Return the lines ``chatgenbench render`` prints about weight checks and read-ahead (none
+    when nothing was checked, loaded or read ahead)."""
+    performance = summary.get("performance") or {}
+    mode = (summary.get("settings") or {}).get("verify", "first-load")
+    checked = performance.get("files_verified") or 0
+    lines = []
+    if checked or mode == "never":
+        by = performance.get("verified_by_digest") or {}
+        digests = ", ".join(f"{name} {count}" for name, count in by.items() if count)
+        line = (
+            f"weights checks (--verify {mode}): {checked} file(s) checked"
+            + (f" ({digests})" if digests else "")
+            + f", {performance.get('verify_seconds', 0)} s on a background thread, groups waited "
+            f"{performance.get('check_wait_seconds', 0)} s"
+        )
+        failures = performance.get("check_failures") or 0
+        if failures:
+            line += (
+                f"; {failures} file(s) are not the catalogue's: their groups failed, "
+                f"{performance.get('images_discarded') or 0} image(s) made from them discarded"
+            )
+        lines.append(line)
+    hidden, not_hidden = performance.get("loads_read_ahead"), performance.get("loads_not_hidden")
+    if hidden or not_hidden:
+        lines.append(f"loads: {hidden or 0} read ahead while earlier groups rendered, "
+                     f"{not_hidden or 0} not hidden")  # fmt: skip
+    return lines
 
 
 def merge_summaries(
@@ -142,6 +190,12 @@ def merge_summaries(
     performance = {
         key: round(sum(s["performance"].get(key) or 0 for s in summaries), 3)
         for key in SUMMED_PERFORMANCE
+    }
+    performance["verified_by_digest"] = {
+        name: sum(
+            (s["performance"].get("verified_by_digest") or {}).get(name, 0) for s in summaries
+        )
+        for name in ("blake3", "sha256", "autov2")
     }
     verified = performance.get("files_verified") or 0
     performance["verify_seconds_per_file"] = (

@@ -5,6 +5,12 @@ a Ray actor. It holds an LRU of loaded pipelines, renders the requests of a grou
 and arguments as one batch (each with its own seeded generator), and counts what it did in
 :class:`WorkerStats`. The prompt lengths it records in each image's sidecar become the
 ``prompt:truncated`` normalisation of :func:`truncation_changes`.
+
+A group whose checkpoint or LoRA is being checked against the catalogue's digest
+(:mod:`chatgenbench.render.weight_checks`) renders while the check runs, but its images are held
+back (neither cached nor passed on) until the check answers: a file that turns out wrong fails the
+whole group, its held images are discarded, any cache entry of its requests is removed, and every
+request's error names the file and both digests. A killed worker loses the images it held.
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ from chatgenbench.render.pipelines import PipelinePool
 from chatgenbench.render.planning import RenderRequest
 
 DEFAULT_BATCH_SIZE = 4
+#: The :class:`PipelinePool` counters a worker adds to its :class:`WorkerStats` after each group.
+POOL_COUNTERS = ("checkpoint_loads", "lora_loads", "load_seconds", "files_verified",
+                 "verify_seconds", "check_failures", "check_wait_seconds", "verified_sha256",
+                 "verified_blake3", "verified_autov2", "loads_read_ahead",
+                 "loads_not_hidden")  # fmt: skip
 
 
 @dataclass
@@ -64,6 +75,15 @@ class WorkerStats:
     batches: int = 0
     files_verified: int = 0
     verify_seconds: float = 0.0
+    check_failures: int = 0
+    check_wait_seconds: float = 0.0
+    verified_sha256: int = 0
+    verified_blake3: int = 0
+    verified_autov2: int = 0
+    loads_read_ahead: int = 0
+    loads_not_hidden: int = 0
+    #: images rendered from a file that then failed its check (not counted in ``images``)
+    images_discarded: int = 0
 
     def add(self, other: WorkerStats) -> None:
         """Add another worker's counters to these."""
@@ -97,6 +117,8 @@ class RenderWorker:
         capacity: int = 2,
         batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = None,
+        verify: str = "first-load",
+        readahead_bytes: int | None = None,
     ) -> None:
         if threads:
             import torch
@@ -107,7 +129,8 @@ class RenderWorker:
         quiet_libraries()
         self.device = device
         self.batch_size = max(1, int(batch_size))
-        self.pool = PipelinePool(device=device, dtype=dtype, capacity=capacity)
+        self.pool = PipelinePool(device=device, dtype=dtype, capacity=capacity, verify=verify,
+                                 readahead_bytes=readahead_bytes)  # fmt: skip
         self.stats = WorkerStats()
 
     def render_group(
@@ -128,19 +151,34 @@ class RenderWorker:
         return outcomes, self.stats.since(before)
 
     def iter_group(
-        self, group: list[RenderRequest], cache_root: str | None = None
+        self,
+        group: list[RenderRequest],
+        cache_root: str | None = None,
+        upcoming: list[list[RenderRequest]] | None = None,
     ) -> Iterator[RenderOutcome]:
         """Render one group, yielding outcomes batch by batch.
 
-        A group whose checkpoint or LoRA cannot be loaded yields a failed outcome for each request;
-        a batch that fails is retried request by request. Never raises for a bad file.
+        ``upcoming``: the groups this worker renders next (plan order), whose files are read
+        ahead while this one renders. A group whose checkpoint or LoRA cannot be loaded, or whose
+        file fails its check, yields a failed outcome for each request; a batch that fails is
+        retried request by request. Never raises for a bad file.
         """
         cache = ImageCache(Path(cache_root)) if cache_root else None
-        if cache_root:  # remember verified files' sha256 beside the planner's fingerprints
+        if cache_root:  # remember checked files' digests beside the planner's fingerprints
             self.pool.index_dir = str(cache_root)
+        before = {name: getattr(self.pool, name) for name in POOL_COUNTERS}
+        try:
+            yield from self._checked_group(group, cache, upcoming or [])
+        finally:
+            for name in POOL_COUNTERS:
+                delta = getattr(self.pool, name) - before[name]
+                setattr(self.stats, name, getattr(self.stats, name) + delta)
+
+    def _checked_group(
+        self, group: list[RenderRequest], cache, upcoming: list[list[RenderRequest]]
+    ) -> Iterator[RenderOutcome]:
+        """Load, read the next groups ahead, render; hold the images until the checks answer."""
         first = group[0]
-        before = (self.pool.checkpoint_loads, self.pool.lora_loads, self.pool.load_seconds,
-                  self.pool.files_verified, self.pool.verify_seconds)  # fmt: skip
         try:
             loaded = self.pool.get(first.checkpoint, first.architecture)
             lora_context = self.pool.lora(loaded, first.lora, first.lora_scale)
@@ -153,12 +191,9 @@ class RenderWorker:
             for request in group:
                 yield RenderOutcome(request.key, False, message)
             return
-        finally:
-            self.stats.checkpoint_loads += self.pool.checkpoint_loads - before[0]
-            self.stats.lora_loads += self.pool.lora_loads - before[1]
-            self.stats.load_seconds += self.pool.load_seconds - before[2]
-            self.stats.files_verified += self.pool.files_verified - before[3]
-            self.stats.verify_seconds += self.pool.verify_seconds - before[4]
+        self.pool.read_ahead([(g[0].checkpoint, g[0].architecture, g[0].lora) for g in upcoming])
+        held: list[RenderOutcome] = []
+        state, why = "pending", None
         try:
             batches: dict[str, list[RenderRequest]] = defaultdict(list)
             for request in group:
@@ -166,18 +201,57 @@ class RenderWorker:
             for same_shape in batches.values():
                 for start in range(0, len(same_shape), self.batch_size):
                     batch = same_shape[start : start + self.batch_size]
-                    yield from self._render_batch(loaded, batch, cache)
+                    held.extend(self._render_batch(loaded, batch))
+                    if state != "ok":
+                        state, why = self.pool.settle_checks(wait=False)
+                    if state == "failed":
+                        break
+                    if state == "ok":
+                        yield from (self._release(outcome, cache) for outcome in held)
+                        held = []
+                if state == "failed":
+                    break
+            if state == "pending":
+                state, why = self.pool.settle_checks(wait=True)
         finally:
             lora_context.__exit__(None, None, None)
+        if state == "failed":
+            discarded = sum(1 for outcome in held if outcome.ok)
+            yield from self._fail_checked_group(group, cache, why, discarded)
+            return
+        yield from (self._release(outcome, cache) for outcome in held)
 
-    def _render_batch(self, loaded, batch: list[RenderRequest], cache) -> Iterator[RenderOutcome]:
+    def _release(self, outcome: RenderOutcome, cache) -> RenderOutcome:
+        """Pass on a checked outcome: store its image in the cache when there is one."""
+        if cache is None or not outcome.ok or outcome.png is None:
+            return outcome
+        cache.put(outcome.key, outcome.png, outcome.sidecar or {})
+        return RenderOutcome(outcome.key, True, seconds=outcome.seconds)
+
+    def _fail_checked_group(
+        self, group: list[RenderRequest], cache, why: str | None, discarded: int
+    ) -> Iterator[RenderOutcome]:
+        """Fail every request of a group whose file failed its check; no image of it is kept."""
+        self.stats.images -= discarded
+        self.stats.images_discarded += discarded
+        message = (
+            f"weights check failed: {why}; the {discarded} image(s) rendered from it were "
+            "discarded and none is scored"
+        )
+        for request in group:
+            if cache is not None:
+                cache.discard(request.key)
+            yield RenderOutcome(request.key, False, message)
+
+    def _render_batch(self, loaded, batch: list[RenderRequest]) -> Iterator[RenderOutcome]:
+        """Render one batch; yield each request's outcome with its PNG and sidecar (not stored)."""
         try:
             images, seconds = self._call(loaded, batch)
             tokens = token_counts(loaded.pipeline, batch)
         except Exception as error:
             if len(batch) > 1:  # e.g. out of memory: try each request alone
                 for request in batch:
-                    yield from self._render_batch(loaded, [request], cache)
+                    yield from self._render_batch(loaded, [request])
                 return
             message = f"rendering: {type(error).__name__}: {error}"
             yield RenderOutcome(batch[0].key, False, message)
@@ -195,11 +269,7 @@ class RenderWorker:
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
             }
             png = encode_png(image, request.key)
-            if cache is not None:
-                cache.put(request.key, png, sidecar)
-                yield RenderOutcome(request.key, True, seconds=seconds / len(batch))
-            else:
-                yield RenderOutcome(request.key, True, None, seconds / len(batch), png, sidecar)
+            yield RenderOutcome(request.key, True, None, seconds / len(batch), png, sidecar)
 
     def _call(self, loaded, batch: list[RenderRequest]) -> tuple[list[Any], float]:
         import torch

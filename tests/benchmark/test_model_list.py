@@ -213,3 +213,22 @@ def test_a_json_model_list_that_cannot_be_data_is_named(tmp_path, capsys, line, 
     assert problem in json.loads(capsys.readouterr().out)["model_list"]["error"]
     assert main(["prepare", "--source", str(raw), "--out", str(tmp_path / "b")]) == 2
     assert problem in capsys.readouterr().err
+
+
+def test_civitai_digest_columns_become_the_weights_digests(tmp_path):
+    b3, sha = "cd" * 32, "ef" * 32
+    path = tmp_path / "models.csv"
+    path.write_text(
+        "name,Base Model,type,version_id,hashes.SHA256,hashes.BLAKE3,hashes.AutoV2\n"
+        f"one,SD 1.5,Checkpoint,11,{sha},{b3.upper()},efefefefef\n"
+        "two,SD 1.5,Checkpoint,12,,not-a-digest,123\n",
+        "utf-8",
+    )
+    entries, report = read_model_list(path, load_key_map())
+    by_name = {e.name: e for e in entries}
+    assert by_name["one"].extra["weights"] == {
+        "type": "civitai", "version_id": "11", "sha256": sha, "blake3": b3,
+        "autov2": "EFEFEFEFEF",
+    }  # fmt: skip
+    # values that are not digests of their kind are not taken as one
+    assert by_name["two"].extra["weights"] == {"type": "civitai", "version_id": "12"}

@@ -126,3 +126,68 @@ def test_shards_by_cost_balance_predicted_seconds():
 
     totals = [sum(cost(g) for g, s in zip(groups, shards) if s == i) for i in range(3)]
     assert max(totals) - min(totals) <= max(cost(g) for g in groups)
+
+
+def _bare_model(**overrides) -> CostModel:
+    return CostModel.from_overrides(
+        {"startup_s": {"local": 0.0}, "dispatch_s": {"local": 0.0}, **overrides}
+    )
+
+
+def test_a_check_is_priced_by_its_digest_the_file_size_and_the_read_bandwidth():
+    size = 4_000_000_000
+    sha = _bare_model(check_digest="sha256", cold_read_mb_s=4000.0)
+    b3 = _bare_model(check_digest="blake3", cold_read_mb_s=4000.0)
+    assert sha.check_s(size, cold=True) == pytest.approx(size / 1e6 / 1500.0)
+    assert b3.check_s(size, cold=True) == pytest.approx(size / 1e6 / 4000.0)  # the disk's pace
+    slow_disk = _bare_model(check_digest="blake3", cold_read_mb_s=200.0)
+    assert slow_disk.check_s(size, cold=True) == pytest.approx(size / 1e6 / 200.0)
+
+
+def test_a_first_run_pays_each_files_check_once_per_machine_before_its_load():
+    model = _bare_model()
+    groups = _groups()
+    warm = simulate(groups, model, 1, "local")
+    first = simulate(groups, model, 1, "local", run="first")
+    checks = sum(model.check_s(g.size_bytes, True) for g in (groups[0], groups[2], groups[3]))
+    checks += model.check_s(groups[4].size_bytes, True)
+    assert first["files_checked"] == 4 and warm["files_checked"] == 0
+    assert first["makespan_s"] == pytest.approx(warm["makespan_s"] + checks, abs=0.2)
+    with pytest.raises(ValueError, match="unknown run 'cold'"):
+        simulate(groups, model, 1, "local", run="cold")
+
+
+def test_read_ahead_hides_a_load_behind_the_previous_groups_render_within_its_budget():
+    size = 2_000_000_000
+    long_render = [GroupCost(f"c{i}", "sd15", size, False, 60.0, 40) for i in range(4)]
+    model = _bare_model()
+    before = simulate(long_render, model, 1, "local", run="first")
+    after = simulate(long_render, model, 1, "local", run="first", overlap=True)
+    # only the first load cannot be hidden: each later file is read and checked in 60 s
+    assert after["loads_not_hidden"] == 1 and before["loads_not_hidden"] == 4
+    warm_load = model.checkpoint_load_s("sd15", size, False)
+    cold_pass = max(size / 1e6 / model.cold_read_mb_s, model.check_s(size, True))
+    expected = 4 * 60.0 + 4 * warm_load + (cold_pass - size / 1e6 / model.warm_read_mb_s)
+    assert after["makespan_s"] == pytest.approx(expected, abs=0.2)
+    assert after["makespan_s"] < before["makespan_s"]
+    assert after["over_bound"] >= 1.0  # never better than its own lower bound
+    # no budget: nothing is read ahead, and a load costs what a cold load costs
+    none = simulate(long_render, _bare_model(readahead_bytes=0), 1, "local", overlap=True)
+    assert none["loads_not_hidden"] == 4
+    assert none["makespan_s"] == pytest.approx(
+        simulate(long_render, model, 1, "local")["makespan_s"], abs=0.2
+    )
+
+
+def test_without_read_ahead_a_check_runs_beside_its_load_and_render_only():
+    size = 2_000_000_000
+    groups = [GroupCost(f"c{i}", "sd15", size, False, 1.0, 2) for i in range(3)]
+    model = _bare_model(check_digest="sha256", check_mb_s={"sha256": 100.0})  # a slow check
+    cold = model.checkpoint_load_s("sd15", size, True)
+    check = model.check_s(size, True)
+    assert check > cold + 1.0
+    beside = simulate(groups, model, 1, "local", run="first", overlap=True, read_ahead=False)
+    assert beside["makespan_s"] == pytest.approx(3 * check, abs=0.2)  # the check sets the pace
+    assert beside["loads_not_hidden"] == 3
+    serial = simulate(groups, model, 1, "local", run="first")
+    assert serial["makespan_s"] == pytest.approx(3 * (check + cold + 1.0), abs=0.2)
