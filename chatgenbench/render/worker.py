@@ -20,6 +20,7 @@ from typing import Any
 from chatgenbench.render.cache import ImageCache, encode_png
 from chatgenbench.render.pipelines import PipelinePool
 from chatgenbench.render.planning import RenderRequest
+from chatgenbench.render.png_parameters import parameters_text
 
 DEFAULT_BATCH_SIZE = 4
 
@@ -194,7 +195,7 @@ class RenderWorker:
                 "seconds": seconds / len(batch),
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
             }
-            png = encode_png(image, request.key)
+            png = encode_png(image, request.key, parameters_text(request))
             if cache is not None:
                 cache.put(request.key, png, sidecar)
                 yield RenderOutcome(request.key, True, seconds=seconds / len(batch))
