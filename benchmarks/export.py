@@ -19,6 +19,8 @@ then measures, each in a fresh process (peak resident memory is per process):
 Prints readable lines, then one JSON line with every figure. Usage::
 
     python benchmarks/export.py [--rows 14564] [--size 64] [--workdir DIR]
+
+With ``--workdir`` holding the inputs of an earlier run, they are used again (no rebuild).
 """
 
 from __future__ import annotations
@@ -103,8 +105,15 @@ def build_inputs(work: Path, rows: int, size: int) -> dict[str, str]:
 
 
 def _child(code: str) -> dict:
-    """Run ``code`` in a fresh interpreter; it prints one JSON line; add its peak RSS (MiB)."""
-    tail = "\nimport resource; print(json.dumps({**OUT, 'rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"
+    """Run ``code`` in a fresh interpreter; it prints one JSON line; add its peak RSS (MiB).
+
+    The peak is ``VmHWM`` of ``/proc/self/status``: the child's own address space (``ru_maxrss``
+    would carry over this parent's peak through fork and exec).
+    """
+    tail = (
+        "\nhwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]"
+        "\nprint(json.dumps({**OUT, 'rss_mib': int(hwm.split()[1]) / 1024}))"
+    )
     script = f"import json, sys, time\nsys.path.insert(0, {str(ROOT)!r})\n{IMPORTS}\n{code}{tail}"
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
@@ -121,9 +130,17 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="chatgenbench-export-bench-"))
     start = time.perf_counter()
-    paths = build_inputs(work, args.rows, args.size)
+    if (work / "results.json").is_file():  # inputs of an earlier run with this --workdir
+        paths = {"results": str(work / "results.json"), "render": str(work / "render"),
+                 "predictions": str(work / "predictions.jsonl")}  # fmt: skip
+    else:
+        paths = build_inputs(work, args.rows, args.size)
     build_seconds = time.perf_counter() - start
     out = work / "details"
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
     export = _child(
         "from chatgenbench.analysis.details import export_details\n"
         f"t = time.perf_counter(); r = export_details({paths['results']!r}, {str(out)!r}, "

@@ -304,8 +304,9 @@ class _RenderFolder:
     records: dict[str, Any]
 
 
-def _render_folder(results: dict[str, Any], images: str | os.PathLike | None, where: str):
-    """Return the render folder's records by id, after checking it is the folder scored."""
+def check_render_folder(results: dict[str, Any], images: str | os.PathLike | None, where: str):
+    """Return the render folder's records by id (None without ``images``); raise
+    :class:`ExportError` unless it is the folder the results scored (its summary)."""
     from chatgenbench.core.storage import read_regular_bytes
     from chatgenbench.render.manifest import SUMMARY_NAME, load_manifest
 
@@ -491,7 +492,7 @@ def export_details(
     per_sample = _per_sample(results, where)
     image_metrics = _image_metrics(per_sample)
     prediction_rows = _predictions(results, predictions, where)
-    folder = _render_folder(results, images, where)
+    folder = check_render_folder(results, images, where)
     features = detail_features(image_metrics)
     (out / DATA_DIR).mkdir(parents=True, exist_ok=True)
     report = ExportReport(out, predictions_included=prediction_rows is not None)

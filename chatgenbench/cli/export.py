@@ -47,6 +47,7 @@ def register(sub) -> None:
     p.add_argument("--private", action="store_true", help="with --push-to-hub: a private repo")
     add_json(p, "what was written")
     p.set_defaults(handler=export_command)
+    register_recipe(sub)
 
 
 def export_command(args: argparse.Namespace) -> int:
@@ -89,4 +90,53 @@ def export_command(args: argparse.Namespace) -> int:
     print(f"load it with: datasets.load_dataset({str(report.out_dir)!r})")
     if "hub" in summary:
         print(f"uploaded: {summary['hub']}")
+    return 0
+
+
+def register_recipe(sub) -> None:
+    """Add ``recipe``."""
+    p = sub.add_parser(
+        "recipe",
+        help="write what reruns one rendered sample elsewhere (diffusers script or A1111 text)",
+    )
+    p.add_argument("source", metavar="RESULTS_OR_RENDER_DIR",
+                   help="a results JSON that scored images, or a render folder")  # fmt: skip
+    p.add_argument("--id", required=True, dest="sample_id", help="the sample id")
+    p.add_argument("--format", choices=("diffusers", "a1111"), default="diffusers",
+                   help="a standalone diffusers script (default) or A1111's parameters text")  # fmt: skip
+    p.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    p.add_argument("--catalog", default=None, metavar="FILE",
+                   help="the catalogue overlay the render used (its weights)")  # fmt: skip
+    p.add_argument("--benchmark", default=None, help="the benchmark source (default: recorded)")
+    p.set_defaults(handler=recipe_command)
+
+
+def recipe_command(args: argparse.Namespace) -> int:
+    """Write one sample's recipe."""
+    from pathlib import Path
+
+    from chatgenbench.core.storage import atomic_write_text
+    from chatgenbench.render.recipes import a1111_text, build_recipe, diffusers_script
+
+    render_dir = Path(args.source)
+    if render_dir.is_file():
+        from chatgenbench.analysis.details import check_render_folder, read_results_file
+
+        results = read_results_file(render_dir)
+        recorded = (results.get("images") or {}).get("render_dir")
+        if not isinstance(recorded, str):
+            from chatgenbench.render.recipes import RecipeError
+
+            raise RecipeError(f"{args.source}: these results scored no render folder")
+        check_render_folder(results, recorded, str(args.source))
+        render_dir = Path(recorded)
+    recipe = build_recipe(
+        render_dir, args.sample_id, catalog=args.catalog, benchmark=args.benchmark
+    )
+    text = diffusers_script(recipe) if args.format == "diffusers" else a1111_text(recipe)
+    atomic_write_text(args.out, text)
+    what = "diffusers script" if args.format == "diffusers" else "A1111 parameters text"
+    print(f"{what} for sample {args.sample_id[:200]!r} written to {args.out}")
+    if args.format == "diffusers":
+        print(f"run it with: python {args.out} OUT.png")
     return 0

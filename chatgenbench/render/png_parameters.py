@@ -75,7 +75,8 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _short_hash(identity: str | None) -> str | None:
+def short_hash(identity: str | None) -> str | None:
+    """Return the first 10 hex digits of a content identity (``sha256:...``): A1111's hash."""
     if not identity:
         return None
     return identity.split(":", 1)[-1][:10]
@@ -92,13 +93,13 @@ def parameters_fields(request: RenderRequest) -> dict[str, Any]:
         "CFG scale": _number(arguments.cfg_scale),
         "Seed": arguments.seed,
         "Size": f"{arguments.width}x{arguments.height}",
-        "Model hash": _short_hash(request.checkpoint.identity),
+        "Model hash": short_hash(request.checkpoint.identity),
         "Model": request.checkpoint.name,
     }
     if request.lora is not None:
         fields["Lora"] = request.lora.name
         fields["Lora scale"] = _number(request.lora_scale)
-        fields["Lora hashes"] = f"{request.lora.name}: {_short_hash(request.lora.identity)}"
+        fields["Lora hashes"] = f"{request.lora.name}: {short_hash(request.lora.identity)}"
     fields["Scheduler"] = arguments.scheduler.scheduler
     fields["Scheduler settings"] = json.dumps(dict(arguments.scheduler.settings), sort_keys=True)
     fields["Dtype"] = request.dtype
