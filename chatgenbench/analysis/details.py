@@ -497,7 +497,44 @@ def export_details(
     prediction_rows = _predictions(results, predictions, where)
     folder = check_render_folder(results, images, where)
     features = detail_features(image_metrics)
+    created = not out.exists()
     (out / DATA_DIR).mkdir(parents=True, exist_ok=True)
+    try:
+        return _write_export(
+            results, where, out, features, image_metrics, per_sample, prediction_rows, folder,
+            benchmark, rows_per_shard, batch_rows, started, images is not None,
+        )  # fmt: skip
+    except BaseException:
+        _remove_partial(out, created)  # a half-written export must not look like a whole one
+        raise
+
+
+def _remove_partial(out: Path, created: bool) -> None:
+    import shutil
+
+    if created:
+        shutil.rmtree(out, ignore_errors=True)
+    else:  # it was an empty folder: leave it empty
+        shutil.rmtree(out / DATA_DIR, ignore_errors=True)
+        (out / CARD_NAME).unlink(missing_ok=True)
+
+
+def _write_export(
+    results: dict[str, Any],
+    where: str,
+    out: Path,
+    features,
+    image_metrics: list[str],
+    per_sample: dict[str, dict[str, Any]],
+    prediction_rows: dict[str, dict[str, Any]] | None,
+    folder: _RenderFolder | None,
+    benchmark: str | None,
+    rows_per_shard: int,
+    batch_rows: int,
+    started: float,
+    with_images: bool,
+) -> ExportReport:
+    """Stream the rows into shards, then write the card (see :func:`export_details`)."""
     report = ExportReport(out, predictions_included=prediction_rows is not None)
     problems: Counter[str] = Counter()
     writer = _ShardWriter(out, features, rows_per_shard)
@@ -533,7 +570,7 @@ def export_details(
     report.shards = writer.names
     report.image_problems = dict(problems)
     report.seconds = time.perf_counter() - started
-    write_card(out, results, report, image_metrics, images is not None)
+    write_card(out, results, report, image_metrics, with_images)
     return report
 
 

@@ -4,7 +4,9 @@
 a Ray actor. It holds an LRU of loaded pipelines, renders the requests of a group that share shape
 and arguments as one batch (each with its own seeded generator), and counts what it did in
 :class:`WorkerStats`. The prompt lengths it records in each image's sidecar become the
-``prompt:truncated`` normalisation of :func:`truncation_changes`.
+``prompt:truncated`` normalisation of :func:`truncation_changes`. Each PNG it encodes carries the
+request's generation parameters in AUTOMATIC1111's ``parameters`` text chunk
+(:mod:`chatgenbench.render.png_parameters`) beside its cache key chunk; the pixels are unchanged.
 """
 
 from __future__ import annotations

@@ -301,3 +301,39 @@ def test_the_export_command_writes_and_pushes(scored_run, tmp_path, monkeypatch,
     assert hub.calls[0][2]["private"] is False
     code = main(["export", str(results_path), "--out", str(tmp_path / "o2"), "--private"])
     assert code == 2 and "--private needs --push-to-hub" in capsys.readouterr().err
+
+
+def test_results_with_a_sample_the_benchmark_lacks_leave_no_partial_export(scored_run, tmp_path):
+    results_path, _, _ = scored_run
+    results = json.loads(results_path.read_text())
+    results["per_sample"].append(dict(results["per_sample"][0], id="not-in-the-benchmark"))
+    edited = tmp_path / "results.json"
+    edited.write_text(json.dumps(results))
+    with pytest.raises(ExportError, match="13 samples scored, 12 found in the benchmark"):
+        export_details(edited, tmp_path / "out", rows_per_shard=5)
+    assert not (tmp_path / "out").exists()  # no shards that look like a whole export
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ExportError):
+        export_details(edited, tmp_path / "empty", rows_per_shard=5)
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_a_recipe_from_a_results_json_uses_the_render_folder_it_scored(
+    scored_run, tiny_models, tmp_path, capsys
+):
+    from chatgenbench.render.png_parameters import png_parameters
+
+    results_path, _, render = scored_run
+    record = next(r for r in read_manifest(render) if r.id == "sample-0001")
+    out = tmp_path / "params.txt"
+    args = ["recipe", str(results_path), "--id", "sample-0001", "--format", "a1111"]
+    assert main([*args, "--out", str(out), "--catalog", str(tiny_models.overlay)]) == 0
+    assert out.read_text() == png_parameters((render / record.image).read_bytes()) + "\n"
+    summary = json.loads((render / "render_summary.json").read_text())
+    results = json.loads(results_path.read_text())
+    results["images"]["render_summary"] = dict(summary, n_images=0)
+    edited = tmp_path / "results.json"
+    edited.write_text(json.dumps(results))
+    capsys.readouterr()
+    assert main(["recipe", str(edited), "--id", "sample-0001", "--out", str(tmp_path / "x")]) == 2
+    assert "is not the one recorded" in capsys.readouterr().err
