@@ -115,9 +115,9 @@ def _child(code: str) -> dict:
         "\nprint(json.dumps({**OUT, 'rss_mib': int(hwm.split()[1]) / 1024}))"
     )
     script = f"import json, sys, time\nsys.path.insert(0, {str(ROOT)!r})\n{IMPORTS}\n{code}{tail}"
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"a measured process failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
