@@ -26,6 +26,7 @@ import streamlit as st
 
 from chatgenbench.core.errors import ChatGenBenchError
 from chatgenbench.scoring.result_schema import STATUS_COMPUTED, metric_block
+from leaderboard import download_buttons
 from leaderboard import gallery_tab as gallery_page
 from leaderboard.ablations import (
     ABLATION_NOTE,
@@ -207,6 +208,7 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
         disabled=not csv,
         key="download-csv",
     )
+    download_buttons.ranking_json_button(ranking)
     for note in reported_notes():
         st.caption(note)
     _ablation_table(ranking.ablations)
@@ -296,6 +298,7 @@ def _details_tab(
         st.text("\n".join(submission.results_problems[:50]))
         return
     results = submission.results
+    download_buttons.submission_buttons(submission)
     if results.get("synthetic"):
         st.warning("Scored on a synthetic benchmark: never shown in the ranking.")
     view = f"{VIEW_TITLES[setting]} · {VIEW_TITLES[input_type]}"

@@ -10,6 +10,7 @@
 ``chatgenbench.cli.leaderboard``   ``leaderboard``, ``queue work|list|add|retry``
 ``chatgenbench.cli.analysis``      ``compare``, ``ablate``
 ``chatgenbench.cli.votes``         ``votes summary|export`` (the pairwise user study)
+``chatgenbench.cli.export``        ``export`` (per-sample details dataset), ``recipe``
 =================================  ===========================================================
 
 A family module has ``register(subparsers)``, which adds its parsers and sets each one's
@@ -53,6 +54,7 @@ FAMILIES: tuple[str, ...] = (
     "chatgenbench.cli.leaderboard",
     "chatgenbench.cli.analysis",
     "chatgenbench.cli.votes",
+    "chatgenbench.cli.export",
 )
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

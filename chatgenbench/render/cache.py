@@ -167,20 +167,28 @@ def place_file(source: str | os.PathLike, target: str | os.PathLike) -> Path:
     return target
 
 
-def encode_png(image, key: str | None = None) -> bytes:
+def encode_png(image, key: str | None = None, parameters: str | None = None) -> bytes:
     """Return a PIL image as PNG bytes (lossless: JPEG would shift FID).
 
     ``key``: the cache key the image was rendered for, written into the PNG as a text chunk
     (:data:`PNG_KEY_CHUNK`; the pixels are unchanged), so that the image itself says which request
     it answers and :meth:`ImageCache.check` can tell an image moved from another entry.
+    ``parameters``: the generation parameters in AUTOMATIC1111's text
+    (:func:`chatgenbench.render.png_parameters.parameters_text`), written as the ``parameters``
+    chunk that A1111's PNG Info and Civitai read (``tEXt``, or ``iTXt`` when not Latin-1).
     """
     import io
 
     from PIL.PngImagePlugin import PngInfo
 
     info = None
-    if key is not None:
+    if key is not None or parameters is not None:
         info = PngInfo()
+    if parameters is not None:
+        from chatgenbench.render.png_parameters import PARAMETERS_CHUNK
+
+        info.add_text(PARAMETERS_CHUNK, parameters)
+    if key is not None:
         info.add_text(PNG_KEY_CHUNK, key)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=info)

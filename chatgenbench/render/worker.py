@@ -4,7 +4,9 @@
 a Ray actor. It holds an LRU of loaded pipelines, renders the requests of a group that share shape
 and arguments as one batch (each with its own seeded generator), and counts what it did in
 :class:`WorkerStats`. The prompt lengths it records in each image's sidecar become the
-``prompt:truncated`` normalisation of :func:`truncation_changes`.
+``prompt:truncated`` normalisation of :func:`truncation_changes`. Each PNG it encodes carries the
+request's generation parameters in AUTOMATIC1111's ``parameters`` text chunk
+(:mod:`chatgenbench.render.png_parameters`) beside its cache key chunk; the pixels are unchanged.
 
 A group whose checkpoint or LoRA is being checked against the catalogue's digest
 (:mod:`chatgenbench.render.weight_checks`) renders while the check runs, but its images are held
@@ -26,6 +28,7 @@ from typing import Any
 from chatgenbench.render.cache import ImageCache, encode_png
 from chatgenbench.render.pipelines import PipelinePool
 from chatgenbench.render.planning import RenderRequest
+from chatgenbench.render.png_parameters import parameters_text
 
 DEFAULT_BATCH_SIZE = 4
 #: The :class:`PipelinePool` counters a worker adds to its :class:`WorkerStats` after each group.
@@ -268,7 +271,7 @@ class RenderWorker:
                 "seconds": seconds / len(batch),
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
             }
-            png = encode_png(image, request.key)
+            png = encode_png(image, request.key, parameters_text(request))
             yield RenderOutcome(request.key, True, None, seconds / len(batch), png, sidecar)
 
     def _call(self, loaded, batch: list[RenderRequest]) -> tuple[list[Any], float]:
