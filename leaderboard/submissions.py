@@ -1,6 +1,7 @@
 """The submissions store: one folder per submission, metadata checks and upload checks.
 
-Layout of a store (``$CHATGENBENCH_SUBMISSIONS``, default ``./submissions``)::
+Layout of a store (``--store``, ``$CHATGENBENCH_SUBMISSIONS``, default
+``$CHATGENBENCH_HOME/submissions``: :mod:`leaderboard.store_location` resolves it)::
 
     submissions/
       <name>/predictions.jsonl   (or .csv / .parquet: the file as uploaded, byte for byte)
@@ -12,6 +13,8 @@ Layout of a store (``$CHATGENBENCH_SUBMISSIONS``, default ``./submissions``)::
                                  that renders; images are looked up by sample id, never by a path
                                  the submitter wrote
       .queue.sqlite3             the scoring queue (:mod:`leaderboard.scoring_queue`)
+      .votes.sqlite3             the pairwise votes (:mod:`leaderboard.votes`)
+      .index.sqlite3             the index of the store (:mod:`leaderboard.store_index`)
       .incoming/                 uploads being written (renamed into place when complete)
 
 Uploads are untrusted. :meth:`SubmissionStore.check_upload` enforces a size limit, accepts only
@@ -45,11 +48,10 @@ from chatgenbench.core.errors import PredictionFileError, SubmissionError
 from chatgenbench.core.storage import read_regular_bytes
 from chatgenbench.render.manifest import MANIFEST_NAME, image_path, read_manifest
 from chatgenbench.scoring.result_schema import check_results
+from leaderboard.store_location import STORE_ENV, resolve_store  # noqa: F401 (STORE_ENV: re-exported)
 
-STORE_ENV = "CHATGENBENCH_SUBMISSIONS"
 BENCHMARKS_ENV = "CHATGENBENCH_LEADERBOARD_BENCHMARKS"
 UPLOAD_LIMIT_ENV = "CHATGENBENCH_UPLOAD_MAX_BYTES"
-DEFAULT_STORE = "submissions"
 DEFAULT_BENCHMARKS: tuple[str, ...] = ("sample",)
 DEFAULT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024
 META_FILENAME = "meta.yaml"
@@ -107,8 +109,9 @@ _RESERVED_NAMES = {"", ".", "..", INCOMING_DIR.lstrip("."), "con", "nul", "prn",
 
 
 def default_store_root() -> Path:
-    """Return the store folder: ``$CHATGENBENCH_SUBMISSIONS`` or ``./submissions``."""
-    return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
+    """Return the store folder: ``$CHATGENBENCH_SUBMISSIONS`` or ``$CHATGENBENCH_HOME/submissions``
+    (:func:`leaderboard.store_location.resolve_store`)."""
+    return resolve_store().root
 
 
 def default_allowed_benchmarks() -> tuple[str, ...]:

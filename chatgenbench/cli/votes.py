@@ -19,7 +19,8 @@ def _add_votes_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
         default=None,
-        help="submissions folder (default: $CHATGENBENCH_SUBMISSIONS or ./submissions)",
+        help="submissions folder (default: $CHATGENBENCH_SUBMISSIONS, else "
+        "$CHATGENBENCH_HOME/submissions; see docs/store.md)",
     )
     parser.add_argument(
         "--votes-db",
