@@ -43,7 +43,6 @@ from leaderboard.ranking import (
     VIEW_TITLES,
     Ranking,
     RankingGroup,
-    build_ranking,
     columns_by_key,
     display_frame,
     metric_columns,
@@ -52,6 +51,7 @@ from leaderboard.ranking import (
     reported_notes,
 )
 from leaderboard.scoring_queue import ScoringQueue, default_queue_path
+from leaderboard.store_index import cached_ranking
 from leaderboard.store_location import EMPTY_STORE_HINT, StoreLocation, resolve_store
 from leaderboard.submissions import (
     META_FIELDS,
@@ -517,8 +517,8 @@ def main() -> None:
         st.caption(f"Updated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC")
     sort_key = None if sort_choice == "default" else sort_choice
     submissions = store.submissions()
-    ranking = build_ranking(
-        submissions, setting, input_type, sort_by=sort_key, include_reported=show_reported
+    ranking = cached_ranking(
+        store, submissions, setting, input_type, sort_by=sort_key, include_reported=show_reported
     )
     ranking_tab, details_tab, gallery_tab, votes_tab, submit_tab, queue_tab = st.tabs(
         ["Ranking", "Details", "Gallery", "Vote", "Submit", "Queue"]

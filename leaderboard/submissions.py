@@ -413,6 +413,16 @@ class SubmissionStore:
         self._catalogs: dict[str, Any] = {}
         self._loaded: dict[str, tuple[tuple, Submission]] = {}
         self._images: dict[str, tuple[tuple, dict[str, Path]]] = {}
+        self._index = None
+
+    @property
+    def index(self):
+        """The store's index (:class:`leaderboard.store_index.StoreIndex`), made at first use."""
+        if self._index is None:
+            from leaderboard.store_index import StoreIndex
+
+            self._index = StoreIndex(self)
+        return self._index
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -541,7 +551,15 @@ class SubmissionStore:
 
         A folder that cannot be read is listed too, with ``read_error`` saying why and no
         metadata (so no page ranks, pairs or shows it as a method); it never stops the others.
+        Served by the store's index (:mod:`leaderboard.store_index`): only folders whose files
+        changed since the last call are read again. The same list object comes back while
+        nothing changed; do not modify it.
         """
+        return self.index.submissions()
+
+    def scan(self) -> list[Submission]:
+        """Return what :meth:`submissions` returns, by reading every folder (no index): the
+        reference the index is checked and timed against."""
         found = []
         for name in self.names():
             try:
@@ -680,6 +698,7 @@ class SubmissionStore:
             if target.exists():
                 raise SubmissionError(f"submission name {check.name!r} is taken")
             os.rename(tmp, target)
+            self.index.update(check.name)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
