@@ -96,9 +96,10 @@ def _store(root: str, benchmarks: tuple[str, ...], limit: int) -> SubmissionStor
 
 def _store_caption(location: StoreLocation) -> str:
     # Paths in code spans: a '$' or '_' in them is shown as written, not as LaTeX or emphasis.
-    source = {"default": "default: $CHATGENBENCH_HOME/submissions"}.get(
-        location.root_from, location.root_from
-    )
+    if location.root_from == "default":
+        source = "default: $CHATGENBENCH_HOME/submissions"
+    else:  # `chatgenbench leaderboard --store DIR` hands DIR to the page in the environment
+        source = "set by --store or $CHATGENBENCH_SUBMISSIONS"
     return (
         f"Store: `{location.root}` (`{source}`). Change it with `chatgenbench leaderboard "
         "--store DIR` or `$CHATGENBENCH_SUBMISSIONS`; see docs/store.md."
