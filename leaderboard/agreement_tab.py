@@ -24,10 +24,33 @@ CAPTION = (
 )
 
 
+_CACHE: dict[tuple, list[dict[str, Any]]] = {}
+_CACHE_ENTRIES = 4
+
+
 def agreement_rows(store: SubmissionStore, votes: VoteStore) -> list[dict[str, Any]]:
-    """Return the agreement of every image metric with the counted votes, as table rows."""
+    """Return the agreement of every image metric with the counted votes, as table rows.
+
+    Computed again only when a vote was stored, replaced or undone, when what made a
+    submission's images changed, or when a voted submission's ``samples.jsonl`` changed."""
     weights = submission_weights(store)
-    rows = metric_agreement(votes.read().votes, store_scores(store), weights=weights)
+    stored = votes.read().votes
+    scores = store_scores(store)
+    names = sorted({v.submission_a for v in stored} | {v.submission_b for v in stored})
+    key = (
+        str(votes.path),
+        votes.version(),
+        tuple(sorted(weights.items())),
+        tuple((name, scores.file_signature(name)) for name in names),
+    )
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_ENTRIES:
+            _CACHE.clear()
+        _CACHE[key] = _rows(metric_agreement(stored, scores, weights=weights))
+    return [dict(row) for row in _CACHE[key]]
+
+
+def _rows(rows: list) -> list[dict[str, Any]]:
     return [
         {
             "group": (row.benchmark, row.setting, row.weights),

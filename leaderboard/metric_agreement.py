@@ -171,22 +171,37 @@ class StoreScores:
 
     def __init__(self, store: SubmissionStore) -> None:
         self.store = store
-        self._files: dict[str, tuple[tuple, dict[str, dict[str, float]]]] = {}
+        self._files: dict[str, tuple[tuple | None, dict[str, dict[str, float]]]] = {}
+        self._checked: set[str] = set()
 
     def __call__(self, submission: str, sample_id: str) -> dict[str, float]:
         """Return the scores of ``submission``'s image of ``sample_id`` (empty when none)."""
         return self._of(submission).get(sample_id, {})
 
+    def begin(self) -> StoreScores:
+        """Check every file again at its next use (call once per computation); return self."""
+        self._checked.clear()
+        return self
+
+    def file_signature(self, submission: str) -> tuple | None:
+        """Return the state of ``submission``'s ``samples.jsonl`` as last checked (None: none)."""
+        self._of(submission)
+        return self._files[submission][0]
+
     def _of(self, submission: str) -> dict[str, dict[str, float]]:
         from leaderboard.gallery import _read_samples
 
+        cached = self._files.get(submission)
+        if cached is not None and submission in self._checked:
+            return cached[1]
+        self._checked.add(submission)
         try:
             path = self.store.path_for(submission) / SAMPLES_FILENAME
             found = os.stat(path)
         except (OSError, ValueError):  # no such submission or file (SubmissionError is one)
+            self._files[submission] = (None, {})
             return {}
         signature = (found.st_mtime_ns, found.st_ctime_ns, found.st_size, found.st_ino)
-        cached = self._files.get(submission)
         if cached is None or cached[0] != signature:
             records = _read_samples(Path(path))
             scores = {sample: dict(r.get("image_scores") or {}) for sample, r in records.items()}
@@ -201,7 +216,7 @@ def store_scores(store: SubmissionStore) -> StoreScores:
     if lookup is None:
         lookup = StoreScores(store)
         store._agreement_scores = lookup
-    return lookup
+    return lookup.begin()
 
 
 def format_share(row: MetricAgreement) -> str:

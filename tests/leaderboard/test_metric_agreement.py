@@ -228,3 +228,11 @@ def test_the_vote_tab_shows_the_agreement_table(scored_store, monkeypatch):
     assert rows["quality"]["Metric"] == "CLIP"
     assert rows["quality"]["Agreement (95% interval)"].startswith("66.7% [")
     assert (rows["relevance"]["Decisive votes"], rows["relevance"]["Vote ties"]) == ("2", "1")
+    # rescored behind the page's back: the retrieval images now score higher (agrees 1 of 3)
+    lines = [json.dumps({"id": i, "image_scores": {"clip_score": 0.5}}) for i in IDS[:3]]
+    (scored_store / RETR / "samples.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    at.run()
+    (tab,) = [tab for tab in at.tabs if tab.label == "Vote"]
+    (frame,) = [df.value for df in tab.dataframe if "Metric" in df.value.columns]
+    rows = {row["Question"]: row for row in frame.to_dict("records")}
+    assert rows["quality"]["Agreement (95% interval)"].startswith("33.3% [")
