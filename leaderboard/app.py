@@ -50,8 +50,8 @@ from leaderboard.ranking import (
     ranking_csv,
     reported_notes,
 )
+from leaderboard.ranking_views import cached_ranking
 from leaderboard.scoring_queue import ScoringQueue, default_queue_path
-from leaderboard.store_index import cached_ranking
 from leaderboard.store_location import EMPTY_STORE_HINT, StoreLocation, resolve_store
 from leaderboard.submissions import (
     META_FIELDS,

@@ -22,7 +22,7 @@ rebuilt from the folders or, when it cannot be written, the index keeps working 
 safe to delete at any time, and it is left out of backups (docs/store.md).
 
 **Generation.** :attr:`StoreIndex.generation` grows whenever a refresh finds any change, so what
-is derived from the whole list (a ranking view: :func:`cached_ranking`) is cached per generation
+is derived from the whole list (a ranking view: :func:`leaderboard.ranking_views.cached_ranking`) is cached per generation
 and rebuilt only when the store changed.
 """
 
@@ -36,21 +36,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chatgenbench.core.errors import SubmissionError
 from leaderboard.store_location import INDEX_FILENAME
-from leaderboard.submissions import (
-    META_FILENAME,
-    PREDICTION_FILENAMES,
-    RESULTS_FILENAME,
-    Submission,
-    SubmissionError,
-    SubmissionMeta,
-)
+
+# The index knows a submission only through its store (``store._read``, ``store.path_for``,
+# ``Submission.to_record`` / ``from_record`` handed over by the store), so that
+# ``leaderboard.submissions`` can make it without an import cycle.
 
 INDEX_SCHEMA_VERSION = 1
 #: An entry whose files changed this recently (seconds) when it was read is read again.
 RACY_SECONDS = 2.0
-#: The files whose state makes a submission's signature (with the folder itself).
-SIGNED_FILES: tuple[str, ...] = (META_FILENAME, RESULTS_FILENAME, "predictions.run.json")
 #: Ranking views kept per generation (every setting x input type x sort x reported is 4 x 3 x ...).
 MAX_CACHED_VIEWS = 256
 _SCHEMA = """
@@ -65,19 +60,17 @@ CREATE TABLE IF NOT EXISTS entries (
 class _Entry:
     signature: tuple
     trusted: bool
-    submission: Submission
+    submission: Any  # a leaderboard.submissions.Submission
 
 
-_SIGNED_SUFFIXES: tuple[str, ...] = ("", *(os.sep + name for name in SIGNED_FILES))
-
-
-def folder_signature(folder: str) -> tuple:
+def folder_signature(folder: str, suffixes: tuple[str, ...]) -> tuple:
     """Return the signature of one submission folder: the state (mtime_ns, ctime_ns, size,
-    inode) of the folder and of each of :data:`SIGNED_FILES`, None for one that is absent.
+    inode) of ``folder + suffix`` for each suffix (``""``: the folder itself; ``"/meta.yaml"``),
+    None for one that is absent.
 
     Written for speed (a page run calls it once per submission): no Path objects, no joins."""
     parts: list[tuple[int, int, int, int] | None] = []
-    for suffix in _SIGNED_SUFFIXES:
+    for suffix in suffixes:
         try:
             found = os.stat(folder + suffix, follow_symlinks=False)
         except (FileNotFoundError, NotADirectoryError):
@@ -105,41 +98,27 @@ def _newest_ns(signature: tuple) -> int:
     return max((max(part[0], part[1]) for part in signature if part is not None), default=0)
 
 
-def _record(submission: Submission) -> dict[str, Any]:
-    return {
-        "meta": submission.meta.to_dict() if submission.meta is not None else None,
-        "meta_problems": submission.meta_problems,
-        "results": submission.results,
-        "results_problems": submission.results_problems,
-        "predictions": submission.predictions_path.name if submission.predictions_path else None,
-        "read_error": submission.read_error,
-    }
-
-
-def _submission(name: str, folder: Path, record: dict[str, Any]) -> Submission:
-    predictions = record.get("predictions")
-    if predictions is not None and predictions not in PREDICTION_FILENAMES.values():
-        raise ValueError(f"indexed prediction file {str(predictions)[:40]!r} is not one")
-    meta = record.get("meta")
-    return Submission(
-        name=name,
-        path=folder,
-        meta=SubmissionMeta(**meta) if meta is not None else None,
-        meta_problems=list(record.get("meta_problems") or []),
-        results=record.get("results"),
-        results_problems=list(record.get("results_problems") or []),
-        predictions_path=folder / predictions if predictions else None,
-        read_error=record.get("read_error"),
-    )
-
-
 class StoreIndex:
     """The index of one :class:`leaderboard.submissions.SubmissionStore` (see the module
-    docstring). ``path`` defaults to ``STORE/.index.sqlite3``; ``persist=False`` keeps it in
-    memory only."""
+    docstring). ``signed_files``: the files of a submission folder whose state signs it (with the
+    folder itself); ``decode(name, folder, record)`` makes a submission of a stored record and
+    ``encode(submission)`` the record (``Submission.from_record`` and ``to_record``). ``path``
+    defaults to ``STORE/.index.sqlite3``; ``persist=False`` keeps it in memory only."""
 
-    def __init__(self, store: Any, path: str | os.PathLike | None = None, *, persist: bool = True):
+    def __init__(
+        self,
+        store: Any,
+        *,
+        signed_files: tuple[str, ...],
+        decode,
+        encode,
+        path: str | os.PathLike | None = None,
+        persist: bool = True,
+    ):
         self.store = store
+        self.signed_files = signed_files
+        self._suffixes = ("", *(os.sep + name for name in signed_files))
+        self._decode, self._encode = decode, encode
         self.path = Path(path) if path is not None else Path(store.root) / INDEX_FILENAME
         self.persist = persist
         self.generation = 0
@@ -148,12 +127,12 @@ class StoreIndex:
         self.last_refresh: dict[str, int] = {}
         self._entries: dict[str, _Entry] = {}
         self._stored: dict[str, tuple[str, str]] | None = None  # the file's rows, read once
-        self._listing: list[Submission] = []
+        self._listing: list = []
         self._views: dict[tuple, Any] = {}
 
     # -- the refresh -------------------------------------------------------------------------------
 
-    def submissions(self) -> list[Submission]:
+    def submissions(self) -> list:
         """Return every submission of the store, sorted by name, as
         :meth:`SubmissionStore.submissions` does, reading again only the folders whose files
         changed. The same list object is returned while nothing changed."""
@@ -164,7 +143,7 @@ class StoreIndex:
         reread = 0
         prefix = str(root) + os.sep
         for name in names:
-            signature = folder_signature(prefix + name)
+            signature = folder_signature(prefix + name, self._suffixes)
             entry = self._entries.get(name)
             if entry is not None and entry.trusted and entry.signature == signature:
                 continue
@@ -192,7 +171,7 @@ class StoreIndex:
         it calls this; the signature check finds the change anyway)."""
         self._entries.pop(name, None)
 
-    def _read(self, name: str) -> Submission:
+    def _read(self, name: str):
         # the files themselves (not SubmissionStore.load's cache, whose signature is narrower)
         try:
             return self.store._read(name, self.store.path_for(name))
@@ -237,7 +216,7 @@ class StoreIndex:
         self._stored = {}
         return self._connect()
 
-    def _from_file(self, name: str, folder: Path, signature: tuple) -> Submission | None:
+    def _from_file(self, name: str, folder: Path, signature: tuple):
         if self._stored is None:
             self._stored = {}
             db = self._connect()
@@ -253,7 +232,7 @@ class StoreIndex:
         if stored is None or stored[0] != json.dumps(signature):
             return None
         try:
-            return _submission(name, folder, json.loads(stored[1]))
+            return self._decode(name, folder, json.loads(stored[1]))
         except (ValueError, TypeError, AttributeError):  # a record this code cannot use: re-read
             return None
 
@@ -267,7 +246,7 @@ class StoreIndex:
             rows = []
             for name, entry in changed.items():
                 if entry.trusted:
-                    record = json.dumps(_record(entry.submission), allow_nan=True)
+                    record = json.dumps(self._encode(entry.submission), allow_nan=True)
                     rows.append((name, json.dumps(entry.signature), record))
                 else:  # racy: not stored, read again from the files next time
                     db.execute("DELETE FROM entries WHERE name = ?", (name,))
@@ -285,6 +264,10 @@ class StoreIndex:
 
     # -- what is derived from the whole list ------------------------------------------------------
 
+    def is_current(self, submissions: list) -> bool:
+        """Whether ``submissions`` is the list the last refresh returned (nothing changed since)."""
+        return submissions is self._listing
+
     def cached(self, key: tuple, build) -> Any:
         """Return ``build()`` cached under ``key`` for the current generation."""
         if key not in self._views:
@@ -292,28 +275,3 @@ class StoreIndex:
                 self._views.clear()
             self._views[key] = build()
         return self._views[key]
-
-
-def cached_ranking(
-    store: Any,
-    submissions: list[Submission],
-    setting: str,
-    input_type: str,
-    *,
-    sort_by: str | None = None,
-    include_reported: bool = True,
-):
-    """Return :func:`leaderboard.ranking.build_ranking` of ``submissions``, built once per
-    generation of the store's index when ``submissions`` is the index's current list (what
-    ``store.submissions()`` returned), else built afresh."""
-    from leaderboard.ranking import build_ranking
-
-    def build():
-        return build_ranking(
-            submissions, setting, input_type, sort_by=sort_by, include_reported=include_reported
-        )
-
-    index = getattr(store, "index", None)
-    if index is None or submissions is not index._listing:
-        return build()
-    return index.cached((setting, input_type, sort_by, include_reported), build)

@@ -71,6 +71,9 @@ NAME_MAX_CHARS = 64
 META_MAX_BYTES = 64 * 1024
 RESULTS_MAX_BYTES = 32 * 1024 * 1024
 SUBMISSION_SETTINGS: tuple[str, ...] = ("supervised", "few_shot", "all")
+#: The files whose state signs a submission in the store's index (with the folder itself):
+#: what :meth:`SubmissionStore.load` reads, and the run record the ranking's efficiency reads.
+INDEX_SIGNED_FILES: tuple[str, ...] = (META_FILENAME, RESULTS_FILENAME, "predictions.run.json")
 
 
 @dataclass(frozen=True)
@@ -348,6 +351,36 @@ class Submission:
         found = [self.read_error] if self.read_error else []
         return found + self.meta_problems + self.results_problems
 
+    def to_record(self) -> dict[str, Any]:
+        """Return what the store's index keeps of the submission (JSON-ready)."""
+        return {
+            "meta": self.meta.to_dict() if self.meta is not None else None,
+            "meta_problems": self.meta_problems,
+            "results": self.results,
+            "results_problems": self.results_problems,
+            "predictions": self.predictions_path.name if self.predictions_path else None,
+            "read_error": self.read_error,
+        }
+
+    @classmethod
+    def from_record(cls, name: str, folder: Path, record: dict[str, Any]) -> Submission:
+        """Make a submission of a record of :meth:`to_record`; ValueError or TypeError for one
+        it cannot come from (the index then reads the folder again)."""
+        predictions = record.get("predictions")
+        if predictions is not None and predictions not in PREDICTION_FILENAMES.values():
+            raise ValueError(f"indexed prediction file {str(predictions)[:40]!r} is not one")
+        meta = record.get("meta")
+        return cls(
+            name=name,
+            path=folder,
+            meta=SubmissionMeta(**meta) if meta is not None else None,
+            meta_problems=list(record.get("meta_problems") or []),
+            results=record.get("results"),
+            results_problems=list(record.get("results_problems") or []),
+            predictions_path=folder / predictions if predictions else None,
+            read_error=record.get("read_error"),
+        )
+
     @property
     def broken(self) -> bool:
         """Whether something about the folder cannot be used (see :attr:`problems`)."""
@@ -421,7 +454,12 @@ class SubmissionStore:
         if self._index is None:
             from leaderboard.store_index import StoreIndex
 
-            self._index = StoreIndex(self)
+            self._index = StoreIndex(
+                self,
+                signed_files=INDEX_SIGNED_FILES,
+                decode=Submission.from_record,
+                encode=Submission.to_record,
+            )
         return self._index
 
     # -- reading ---------------------------------------------------------------------------------

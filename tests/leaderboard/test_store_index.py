@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import leaderboard.store_index as store_index
-from leaderboard.store_index import cached_ranking
+from leaderboard.ranking_views import cached_ranking
 from leaderboard.submissions import SubmissionStore
 from tests.leaderboard_fixtures import ROOT, add_variant, copy_sample
 
