@@ -229,3 +229,35 @@ def test_the_page_shows_what_the_files_say_after_edits_behind_its_back(root, mon
     (root / "alpha" / "results.json").write_text("{broken", "utf-8")
     methods = ranked_methods()
     assert "no-finetune (paper Baseline)" not in methods and "Edited Beta" in methods
+
+
+def test_a_run_record_is_read_once_while_unchanged_and_again_when_edited(root, monkeypatch):
+    """The ranking reads every submission's predictions.run.json for its efficiency figures: one
+    stat per view while the file is unchanged, a read again as soon as it changes."""
+    import leaderboard.efficiency as efficiency
+    from leaderboard.ranking import build_ranking
+
+    record = root / "beta" / "predictions.run.json"
+    record.write_text(json.dumps({"efficiency": {"seconds_per_sample": 1.5}}), "utf-8")
+    parsed = []
+    real_json = efficiency.json
+
+    class CountingJson:
+        @staticmethod
+        def loads(text):
+            parsed.append(text)
+            return real_json.loads(text)
+
+    monkeypatch.setattr(efficiency, "json", CountingJson)
+    store = SubmissionStore(root)
+
+    def beta_seconds() -> float | None:
+        ranking = build_ranking(store.submissions(), "supervised", "all", include_reported=False)
+        rows = [row for group in ranking.groups for row in group.rows if row.name == "beta"]
+        return rows[0].efficiency.seconds_per_sample
+
+    assert beta_seconds() == 1.5
+    reads = len(parsed)
+    assert beta_seconds() == 1.5 and len(parsed) == reads  # unchanged: not read again
+    record.write_text(json.dumps({"efficiency": {"seconds_per_sample": 2.25}}), "utf-8")
+    assert beta_seconds() == 2.25
