@@ -31,6 +31,6 @@ def cached_ranking(
         )
 
     index = getattr(store, "index", None)
-    if index is None or not index.is_current(submissions):
+    if index is None:
         return build()
-    return index.cached((setting, input_type, sort_by, include_reported), build)
+    return index.cached((setting, input_type, sort_by, include_reported), build, submissions)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,13 +130,19 @@ class StoreIndex:
         self._stored: dict[str, tuple[str, str]] | None = None  # the file's rows, read once
         self._listing: list = []
         self._views: dict[tuple, Any] = {}
+        self._lock = threading.RLock()
 
     # -- the refresh -------------------------------------------------------------------------------
 
     def submissions(self) -> list:
         """Return every submission of the store, sorted by name, as
         :meth:`SubmissionStore.submissions` does, reading again only the folders whose files
-        changed. The same list object is returned while nothing changed."""
+        changed. The same list object is returned while nothing changed. Thread-safe (the
+        page's sessions share one store)."""
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self) -> list:
         root = Path(self.store.root)
         names = _names(root)
         now = time.time_ns()
@@ -268,10 +275,16 @@ class StoreIndex:
         """Whether ``submissions`` is the list the last refresh returned (nothing changed since)."""
         return submissions is self._listing
 
-    def cached(self, key: tuple, build) -> Any:
-        """Return ``build()`` cached under ``key`` for the current generation."""
-        if key not in self._views:
-            if len(self._views) >= MAX_CACHED_VIEWS:
-                self._views.clear()
-            self._views[key] = build()
-        return self._views[key]
+    def cached(self, key: tuple, build, submissions: list) -> Any:
+        """Return ``build()`` cached under ``key`` for the current generation when ``build``
+        works on ``submissions``, the current list (else built and not kept). The lock is held
+        while building, so that no refresh can slip a view of an older list into the cache."""
+        with self._lock:
+            if not self.is_current(submissions):
+                return build()
+            found = self._views.get(key)
+            if found is None:
+                if len(self._views) >= MAX_CACHED_VIEWS:
+                    self._views.clear()
+                found = self._views[key] = build()
+            return found

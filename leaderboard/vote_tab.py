@@ -5,8 +5,8 @@ blind (labelled A and B, sides drawn at random), asks :data:`leaderboard.votes.Q
 stores each click as a vote (:class:`leaderboard.votes.VoteStore`); an undo button removes the
 voter's last vote. Below, the results: Figure 4's stacked bars per pair of methods and the
 Bradley-Terry table, then how far each image metric agrees with the votes
-(:mod:`leaderboard.agreement_tab`). All rules and statistics live in :mod:`leaderboard.votes`; this module only
-lays them out. Submitter and benchmark text is shown as text, never as Markdown.
+(:mod:`leaderboard.agreement_tab`). All rules and statistics live in :mod:`leaderboard.votes`;
+this module only lays them out. Submitter and benchmark text is shown as text, never as Markdown.
 """
 
 from __future__ import annotations
