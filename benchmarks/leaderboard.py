@@ -2,8 +2,10 @@
 
 - upload check of a full-size prediction file: 14,564 rows against a SYNTHETIC benchmark at the
   paper's scale (6,807 models), cold (ids and catalogue loaded) and warm;
-- building every view of the ranking from a store of N submissions (copies of the repository's
-  real sample submission under distinct names);
+- listing a store of N submissions (copies of the repository's real sample submission under
+  distinct names) through its index (:mod:`leaderboard.store_index`), warm and from the index
+  file, against the full scan every page run did before (the reference), and building every
+  view of the ranking, fresh and cached per generation of the store;
 - the SQLite queue: enqueue, then claim + complete, per job;
 - the gallery: building a page (filter, 12 samples, their thumbnails) of a 14,564-sample
   submission on the SYNTHETIC benchmark with an image per sample, cold (the joined index built)
@@ -32,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from chatgenbench import __version__  # noqa: E402
-from leaderboard.ranking import VIEW_INPUT_TYPES, VIEW_SETTINGS, build_ranking  # noqa: E402
+from leaderboard.ranking import VIEW_INPUT_TYPES, VIEW_SETTINGS  # noqa: E402
 from leaderboard.scoring_queue import ScoringQueue  # noqa: E402
 from leaderboard.submissions import SubmissionStore  # noqa: E402
 
@@ -75,27 +77,72 @@ def bench_upload(work: Path, rows: int) -> dict:
 
 
 def bench_ranking(work: Path, n: int) -> dict:
+    """Time listing the store and building ranking views, through the index and without it.
+
+    ``store_load_full_scan_s`` (the reference: every folder read, what every page run did before
+    the index) and ``ranking_one_view_ms`` (a view built from the list) are cold figures;
+    ``store_load_s`` is a warm page run (the index checks every folder's files, reads none),
+    ``store_load_index_file_s`` a new process that starts from the index file,
+    ``ranking_one_view_cached_ms`` a view already built for this generation of the store, and
+    ``page_interaction_warm_s`` the two together (what a click costs at ``n`` submissions);
+    ``*_cpu_s``: the same in CPU time of this process (the wall time on a shared machine also
+    counts the time spent waiting for a core).
+    """
+    from leaderboard.ranking_views import cached_ranking
+    from leaderboard.store_index import RACY_SECONDS
+
     source = ROOT / "submissions" / "no-finetune-sample"
     store_root = work / "ranking-store"
     for index in range(n):
         shutil.copytree(source, store_root / f"sub-{index:04d}")
+    time.sleep(RACY_SECONDS + 0.1)  # files as old as in a store in use (a fresh copy is re-read)
     store = SubmissionStore(store_root)
     start = time.perf_counter()
+    reference = store.scan()
+    scan_s = time.perf_counter() - start
+    start = time.perf_counter()
+    store.submissions()  # the first page run: every folder read, the index file written
+    index_build_s = time.perf_counter() - start
+    start, cpu = time.perf_counter(), time.process_time()
     submissions = store.submissions()
-    load_s = time.perf_counter() - start
+    load_s, load_cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    fresh = SubmissionStore(store_root)
+    start = time.perf_counter()
+    from_file = fresh.submissions()
+    from_file_s = time.perf_counter() - start
+    assert fresh.index.last_refresh["read"] == 0, fresh.index.last_refresh
+    assert [s.results for s in from_file] == [s.results for s in reference]
     start = time.perf_counter()
     views = 0
     for setting in VIEW_SETTINGS:
         for input_type in VIEW_INPUT_TYPES:
-            build_ranking(submissions, setting, input_type)
+            cached_ranking(store, submissions, setting, input_type)
             views += 1
     rank_s = time.perf_counter() - start
+    start, cpu = time.perf_counter(), time.process_time()
+    for setting in VIEW_SETTINGS:
+        for input_type in VIEW_INPUT_TYPES:
+            cached_ranking(store, store.submissions(), setting, input_type)
+    click_s = (time.perf_counter() - start) / views
+    click_cpu_s = (time.process_time() - cpu) / views
+    start = time.perf_counter()
+    for setting in VIEW_SETTINGS:
+        for input_type in VIEW_INPUT_TYPES:
+            cached_ranking(store, submissions, setting, input_type)
+    cached_s = time.perf_counter() - start
     return {
         "ranking_submissions": n,
+        "store_load_full_scan_s": round(scan_s, 3),
+        "store_index_build_s": round(index_build_s, 3),
         "store_load_s": round(load_s, 3),
+        "store_load_cpu_s": round(load_cpu_s, 3),
+        "store_load_index_file_s": round(from_file_s, 3),
         "ranking_views": views,
         "ranking_all_views_s": round(rank_s, 3),
         "ranking_one_view_ms": round(1000 * rank_s / views, 2),
+        "ranking_one_view_cached_ms": round(1000 * cached_s / views, 3),
+        "page_interaction_warm_s": round(click_s, 3),
+        "page_interaction_warm_cpu_s": round(click_cpu_s, 3),
     }
 
 
@@ -238,8 +285,15 @@ def main() -> None:
         )
         figures.update(bench_ranking(work, args.submissions))
         print(
-            f"ranking: {args.submissions} submissions loaded in {figures['store_load_s']} s; "
-            f"{figures['ranking_views']} views in {figures['ranking_all_views_s']} s"
+            f"ranking: {args.submissions} submissions: full scan (no index, the reference) "
+            f"{figures['store_load_full_scan_s']} s, index built {figures['store_index_build_s']}"
+            f" s, from the index file {figures['store_load_index_file_s']} s, warm "
+            f"store_load_s {figures['store_load_s']} s; {figures['ranking_views']} views in "
+            f"{figures['ranking_all_views_s']} s (ranking_one_view_ms "
+            f"{figures['ranking_one_view_ms']}, cached {figures['ranking_one_view_cached_ms']} "
+            f"ms); a warm page interaction {figures['page_interaction_warm_s']} s (CPU "
+            f"{figures['page_interaction_warm_cpu_s']} s: on a shared machine the wall time "
+            "includes waiting for a core)"
         )
         figures.update(bench_queue(work, args.jobs))
         print(

@@ -6,13 +6,18 @@ the browser test). What lives where:
 
 - :mod:`leaderboard.submissions`: the store, one folder per submission (the prediction file,
   ``meta.yaml``, ``results.json``), and the checks an untrusted upload passes before it is stored;
+- :mod:`leaderboard.store_location`: where the store and its databases live (``--store``,
+  ``$CHATGENBENCH_SUBMISSIONS``, default ``$CHATGENBENCH_HOME/submissions``), one resolver for all;
+- :mod:`leaderboard.store_index`: the index that lets a page run list the store in a few stats
+  per submission, checked against the files so that it never serves stale rows;
 - :mod:`leaderboard.scoring_queue`: the SQLite job queue and the worker that scores a stored
   submission with :func:`chatgenbench.evaluate` (``chatgenbench queue``);
 - :mod:`leaderboard.ranking`: one view of the ranking, in comparability groups, beside the
   paper's reported rows;
 - :mod:`leaderboard.votes`: the pairwise user study (the paper's Figure 4): pairs drawn from the
   submissions' rendered images, the votes in SQLite and their summary (``chatgenbench votes``);
-  :mod:`leaderboard.vote_tab` lays out its tab;
+  :mod:`leaderboard.vote_tab` lays out its tab; :mod:`leaderboard.metric_agreement` says how far
+  each image metric agrees with the votes (:mod:`leaderboard.agreement_tab` lays it out);
 - ``app.py``: the Streamlit page (``chatgenbench leaderboard`` runs it; :func:`app_path`). It only
   lays out what the three modules above compute;
 - ``data/paper_table4.json``: the paper's reported rows with their source, read by

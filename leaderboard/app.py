@@ -2,7 +2,9 @@
 
 Configuration (environment; the ``chatgenbench leaderboard`` flags set these):
 
-- ``CHATGENBENCH_SUBMISSIONS``: the submissions store (default ``./submissions``);
+- ``CHATGENBENCH_SUBMISSIONS``: the submissions store (default ``$CHATGENBENCH_HOME/submissions``;
+  :mod:`leaderboard.store_location`; the sidebar says which folder is used and how to change it,
+  and the Ranking tab says how to submit while the store is empty);
 - ``CHATGENBENCH_QUEUE_DB``: the scoring queue (default ``<store>/.queue.sqlite3``);
 - ``CHATGENBENCH_LEADERBOARD_BENCHMARKS``: benchmarks uploads may be scored on (default ``sample``);
 - ``CHATGENBENCH_UPLOAD_MAX_BYTES``: the upload size limit (default 50 MiB).
@@ -42,7 +44,6 @@ from leaderboard.ranking import (
     VIEW_TITLES,
     Ranking,
     RankingGroup,
-    build_ranking,
     columns_by_key,
     display_frame,
     metric_columns,
@@ -50,7 +51,9 @@ from leaderboard.ranking import (
     ranking_csv,
     reported_notes,
 )
+from leaderboard.ranking_views import cached_ranking
 from leaderboard.scoring_queue import ScoringQueue, default_queue_path
+from leaderboard.store_location import EMPTY_STORE_HINT, StoreLocation, resolve_store
 from leaderboard.submissions import (
     META_FIELDS,
     SUBMISSION_SETTINGS,
@@ -90,6 +93,18 @@ def _ranking_columns(rank_by: str) -> dict[str, Any]:
 def _store(root: str, benchmarks: tuple[str, ...], limit: int) -> SubmissionStore:
     # Cached so the benchmark ids and catalogue used by upload checks load once per process.
     return SubmissionStore(root, allowed_benchmarks=benchmarks, max_upload_bytes=limit)
+
+
+def _store_caption(location: StoreLocation) -> str:
+    # Paths in code spans: a '$' or '_' in them is shown as written, not as LaTeX or emphasis.
+    if location.root_from == "default":
+        source = "default: $CHATGENBENCH_HOME/submissions"
+    else:  # `chatgenbench leaderboard --store DIR` hands DIR to the page in the environment
+        source = "set by --store or $CHATGENBENCH_SUBMISSIONS"
+    return (
+        f"Store: `{location.root}` (`{source}`). Change it with `chatgenbench leaderboard "
+        "--store DIR` or `$CHATGENBENCH_SUBMISSIONS`; see docs/store.md."
+    )
 
 
 def _styled(frame: pd.DataFrame):
@@ -502,17 +517,19 @@ def main() -> None:
         show_reported = st.checkbox(
             "Show reported rows (paper Table 4)", value=True, key="view_reported"
         )
-        st.caption(f"Store: {store.root}")
+        st.caption(_store_caption(resolve_store()))
         st.caption(f"Updated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC")
     sort_key = None if sort_choice == "default" else sort_choice
     submissions = store.submissions()
-    ranking = build_ranking(
-        submissions, setting, input_type, sort_by=sort_key, include_reported=show_reported
+    ranking = cached_ranking(
+        store, submissions, setting, input_type, sort_by=sort_key, include_reported=show_reported
     )
     ranking_tab, details_tab, gallery_tab, votes_tab, submit_tab, queue_tab = st.tabs(
         ["Ranking", "Details", "Gallery", "Vote", "Submit", "Queue"]
     )
     with ranking_tab:
+        if not submissions:
+            st.info(EMPTY_STORE_HINT)
         _broken_submissions(submissions)
         _ranking_tab(ranking, sort_key)
     with details_tab:

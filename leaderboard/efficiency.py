@@ -68,6 +68,11 @@ def reported_efficiency(method: str) -> Efficiency | None:
     return None
 
 
+#: Run records already read, by path, with the state of the file they were read from (a ranking
+#: view reads every submission's record: one stat each instead of a read and a parse).
+_RUN_RECORDS: dict[str, tuple[tuple, dict[str, Any] | None]] = {}
+
+
 def _run_record(submission) -> dict[str, Any] | None:
     from chatgenbench.predictions.adapters import sidecar_paths
 
@@ -75,12 +80,23 @@ def _run_record(submission) -> dict[str, Any] | None:
         return None
     path = sidecar_paths(submission.predictions_path)["run"]
     try:
-        if not path.is_file() or path.stat().st_size > RUN_RECORD_MAX_BYTES:
-            return None
-        record = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):  # unreadable or not JSON: shown as no figures, never a crash
+        found = path.stat()
+    except OSError:  # absent (or unreachable): no figures
         return None
-    return record if isinstance(record, dict) else None
+    state = (found.st_mtime_ns, found.st_ctime_ns, found.st_size, found.st_ino, found.st_mode)
+    cached = _RUN_RECORDS.get(str(path))
+    if cached is not None and cached[0] == state:
+        return cached[1]
+    try:
+        if not path.is_file() or path.stat().st_size > RUN_RECORD_MAX_BYTES:
+            record = None
+        else:
+            record = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):  # unreadable or not JSON: shown as no figures, never a crash
+        record = None
+    record = record if isinstance(record, dict) else None
+    _RUN_RECORDS[str(path)] = (state, record)
+    return record
 
 
 def submission_efficiency(submission) -> Efficiency:

@@ -49,10 +49,9 @@ from typing import Any
 from chatgenbench.core.errors import DatabaseFileError
 from chatgenbench.metrics.bertscore import DEFAULT_ENCODER
 from leaderboard import sqlite_store
+from leaderboard.store_location import QUEUE_ENV, QUEUE_FILENAME, database_path
 from leaderboard.submissions import RESULTS_FILENAME, SAMPLES_FILENAME, SubmissionStore
 
-QUEUE_ENV = "CHATGENBENCH_QUEUE_DB"
-QUEUE_FILENAME = ".queue.sqlite3"
 QUEUE_WHAT = "scoring queue database"  # how errors name the file
 STATES: tuple[str, ...] = ("pending", "running", "done", "failed")
 #: The stages of a running job, in order (a step-wise-only worker has only the first).
@@ -96,7 +95,7 @@ def _add_stage_columns(db: sqlite3.Connection) -> None:
 
 def default_queue_path(store_root: str | os.PathLike) -> Path:
     """Return ``$CHATGENBENCH_QUEUE_DB`` or ``<store_root>/.queue.sqlite3``."""
-    return Path(os.environ.get(QUEUE_ENV) or Path(store_root) / QUEUE_FILENAME)
+    return database_path(store_root, QUEUE_ENV, QUEUE_FILENAME)
 
 
 def worker_identity() -> str:

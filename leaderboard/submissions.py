@@ -1,6 +1,7 @@
 """The submissions store: one folder per submission, metadata checks and upload checks.
 
-Layout of a store (``$CHATGENBENCH_SUBMISSIONS``, default ``./submissions``)::
+Layout of a store (``--store``, ``$CHATGENBENCH_SUBMISSIONS``, default
+``$CHATGENBENCH_HOME/submissions``: :mod:`leaderboard.store_location` resolves it)::
 
     submissions/
       <name>/predictions.jsonl   (or .csv / .parquet: the file as uploaded, byte for byte)
@@ -12,6 +13,8 @@ Layout of a store (``$CHATGENBENCH_SUBMISSIONS``, default ``./submissions``)::
                                  that renders; images are looked up by sample id, never by a path
                                  the submitter wrote
       .queue.sqlite3             the scoring queue (:mod:`leaderboard.scoring_queue`)
+      .votes.sqlite3             the pairwise votes (:mod:`leaderboard.votes`)
+      .index.sqlite3             the index of the store (:mod:`leaderboard.store_index`)
       .incoming/                 uploads being written (renamed into place when complete)
 
 Uploads are untrusted. :meth:`SubmissionStore.check_upload` enforces a size limit, accepts only
@@ -45,11 +48,10 @@ from chatgenbench.core.errors import PredictionFileError, SubmissionError
 from chatgenbench.core.storage import read_regular_bytes
 from chatgenbench.render.manifest import MANIFEST_NAME, image_path, read_manifest
 from chatgenbench.scoring.result_schema import check_results
+from leaderboard.store_location import STORE_ENV, resolve_store  # noqa: F401 (STORE_ENV: re-exported)
 
-STORE_ENV = "CHATGENBENCH_SUBMISSIONS"
 BENCHMARKS_ENV = "CHATGENBENCH_LEADERBOARD_BENCHMARKS"
 UPLOAD_LIMIT_ENV = "CHATGENBENCH_UPLOAD_MAX_BYTES"
-DEFAULT_STORE = "submissions"
 DEFAULT_BENCHMARKS: tuple[str, ...] = ("sample",)
 DEFAULT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024
 META_FILENAME = "meta.yaml"
@@ -69,6 +71,9 @@ NAME_MAX_CHARS = 64
 META_MAX_BYTES = 64 * 1024
 RESULTS_MAX_BYTES = 32 * 1024 * 1024
 SUBMISSION_SETTINGS: tuple[str, ...] = ("supervised", "few_shot", "all")
+#: The files whose state signs a submission in the store's index (with the folder itself):
+#: what :meth:`SubmissionStore.load` reads, and the run record the ranking's efficiency reads.
+INDEX_SIGNED_FILES: tuple[str, ...] = (META_FILENAME, RESULTS_FILENAME, "predictions.run.json")
 
 
 @dataclass(frozen=True)
@@ -107,8 +112,9 @@ _RESERVED_NAMES = {"", ".", "..", INCOMING_DIR.lstrip("."), "con", "nul", "prn",
 
 
 def default_store_root() -> Path:
-    """Return the store folder: ``$CHATGENBENCH_SUBMISSIONS`` or ``./submissions``."""
-    return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
+    """Return the store folder: ``$CHATGENBENCH_SUBMISSIONS`` or ``$CHATGENBENCH_HOME/submissions``
+    (:func:`leaderboard.store_location.resolve_store`)."""
+    return resolve_store().root
 
 
 def default_allowed_benchmarks() -> tuple[str, ...]:
@@ -345,6 +351,36 @@ class Submission:
         found = [self.read_error] if self.read_error else []
         return found + self.meta_problems + self.results_problems
 
+    def to_record(self) -> dict[str, Any]:
+        """Return what the store's index keeps of the submission (JSON-ready)."""
+        return {
+            "meta": self.meta.to_dict() if self.meta is not None else None,
+            "meta_problems": self.meta_problems,
+            "results": self.results,
+            "results_problems": self.results_problems,
+            "predictions": self.predictions_path.name if self.predictions_path else None,
+            "read_error": self.read_error,
+        }
+
+    @classmethod
+    def from_record(cls, name: str, folder: Path, record: dict[str, Any]) -> Submission:
+        """Make a submission of a record of :meth:`to_record`; ValueError or TypeError for one
+        it cannot come from (the index then reads the folder again)."""
+        predictions = record.get("predictions")
+        if predictions is not None and predictions not in PREDICTION_FILENAMES.values():
+            raise ValueError(f"indexed prediction file {str(predictions)[:40]!r} is not one")
+        meta = record.get("meta")
+        return cls(
+            name=name,
+            path=folder,
+            meta=SubmissionMeta(**meta) if meta is not None else None,
+            meta_problems=list(record.get("meta_problems") or []),
+            results=record.get("results"),
+            results_problems=list(record.get("results_problems") or []),
+            predictions_path=folder / predictions if predictions else None,
+            read_error=record.get("read_error"),
+        )
+
     @property
     def broken(self) -> bool:
         """Whether something about the folder cannot be used (see :attr:`problems`)."""
@@ -410,6 +446,21 @@ class SubmissionStore:
         self._catalogs: dict[str, Any] = {}
         self._loaded: dict[str, tuple[tuple, Submission]] = {}
         self._images: dict[str, tuple[tuple, dict[str, Path]]] = {}
+        self._index = None
+
+    @property
+    def index(self):
+        """The store's index (:class:`leaderboard.store_index.StoreIndex`), made at first use."""
+        if self._index is None:
+            from leaderboard.store_index import StoreIndex
+
+            self._index = StoreIndex(
+                self,
+                signed_files=INDEX_SIGNED_FILES,
+                decode=Submission.from_record,
+                encode=Submission.to_record,
+            )
+        return self._index
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -538,7 +589,15 @@ class SubmissionStore:
 
         A folder that cannot be read is listed too, with ``read_error`` saying why and no
         metadata (so no page ranks, pairs or shows it as a method); it never stops the others.
+        Served by the store's index (:mod:`leaderboard.store_index`): only folders whose files
+        changed since the last call are read again. The same list object comes back while
+        nothing changed; do not modify it.
         """
+        return self.index.submissions()
+
+    def scan(self) -> list[Submission]:
+        """Return what :meth:`submissions` returns, by reading every folder (no index): the
+        reference the index is checked and timed against."""
         found = []
         for name in self.names():
             try:
@@ -677,6 +736,7 @@ class SubmissionStore:
             if target.exists():
                 raise SubmissionError(f"submission name {check.name!r} is taken")
             os.rename(tmp, target)
+            self.index.update(check.name)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -4,8 +4,9 @@ It shows the user's chat input (every turn) and two images of the same sample by
 blind (labelled A and B, sides drawn at random), asks :data:`leaderboard.votes.QUESTIONS`, and
 stores each click as a vote (:class:`leaderboard.votes.VoteStore`); an undo button removes the
 voter's last vote. Below, the results: Figure 4's stacked bars per pair of methods and the
-Bradley-Terry table. All rules and statistics live in :mod:`leaderboard.votes`; this module only
-lays them out. Submitter and benchmark text is shown as text, never as Markdown.
+Bradley-Terry table, then how far each image metric agrees with the votes
+(:mod:`leaderboard.agreement_tab`). All rules and statistics live in :mod:`leaderboard.votes`;
+this module only lays them out. Submitter and benchmark text is shown as text, never as Markdown.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from chatgenbench.core.errors import ChatGenBenchError, DatabaseFileError
+from leaderboard.agreement_tab import agreement_panel
 from leaderboard.submissions import SubmissionStore
 from leaderboard.votes import (
     DEMO_WEIGHTS,
@@ -354,5 +356,6 @@ def _vote_tab_body(store: SubmissionStore, votes: VoteStore) -> None:
     try:
         _vote_panel(store, votes)
         _results_panel(store, votes)
+        agreement_panel(store, votes)
     except DatabaseFileError as error:  # the votes file is broken: the message, not a traceback
         st.error(f"{error} ({error.how_to_fix})")

@@ -64,10 +64,9 @@ from chatgenbench.analysis.pairwise import (
 from chatgenbench.core.errors import ChatGenBenchError
 from chatgenbench.core.random_weights import random_weights_of
 from leaderboard import sqlite_store
+from leaderboard.store_location import VOTES_ENV, VOTES_FILENAME, database_path
 from leaderboard.submissions import SubmissionStore
 
-VOTES_ENV = "CHATGENBENCH_VOTES_DB"
-VOTES_FILENAME = ".votes.sqlite3"
 VOTES_WHAT = "votes database"  # how errors name the file
 SEED_ENV = "CHATGENBENCH_VOTE_SEED"
 MIN_SECONDS_ENV = "CHATGENBENCH_VOTE_MIN_SECONDS"
@@ -126,7 +125,7 @@ class VoteError(ChatGenBenchError, ValueError):
 
 def default_votes_path(store_root: str | os.PathLike) -> Path:
     """Return ``$CHATGENBENCH_VOTES_DB`` or ``<store_root>/.votes.sqlite3``."""
-    return Path(os.environ.get(VOTES_ENV) or Path(store_root) / VOTES_FILENAME)
+    return database_path(store_root, VOTES_ENV, VOTES_FILENAME)
 
 
 def _env_float(name: str, default: float) -> float:

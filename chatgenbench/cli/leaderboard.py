@@ -4,6 +4,11 @@ The leaderboard is its own package (``leaderboard/``, the ``leaderboard`` extra)
 import it only when they run. ``chatgenbench leaderboard`` opens the queue and votes databases
 before it starts the server: a broken one (not SQLite, truncated, a folder, another schema) is
 exit 2 with its message, as for every ``queue`` command.
+
+Before the server starts, ``chatgenbench leaderboard`` prints which store it uses (``--store``,
+``$CHATGENBENCH_SUBMISSIONS`` or the default ``$CHATGENBENCH_HOME/submissions``; see
+:mod:`leaderboard.store_location`), where its queue and votes databases are, how to change them,
+and, when the store holds no submission, how to add one.
 """
 
 from __future__ import annotations
@@ -102,6 +107,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     if args.queue_db:
         env[QUEUE_ENV] = str(Path(args.queue_db).resolve())
     _check_databases(args)
+    _print_store(args)
     limit_mb = max(1, -(-default_upload_limit() // 2**20))
     command = [sys.executable, "-m", "streamlit", "run", str(app_path())]
     command += [f"--server.maxUploadSize={limit_mb}", "--browser.gatherUsageStats=false"]
@@ -119,13 +125,33 @@ def leaderboard_command(args: argparse.Namespace) -> int:
 def _check_databases(args: argparse.Namespace) -> None:
     """Open the queue and votes databases the app will use (creating them when absent), so that a
     broken one stops the command here with its message (exit 2), before the server starts."""
-    from leaderboard.scoring_queue import ScoringQueue, default_queue_path
-    from leaderboard.submissions import default_store_root
-    from leaderboard.votes import VoteStore, default_votes_path
+    from leaderboard.scoring_queue import ScoringQueue
+    from leaderboard.store_location import resolve_store
+    from leaderboard.votes import VoteStore
 
-    root = args.store or default_store_root()
-    ScoringQueue(args.queue_db or default_queue_path(root))
-    VoteStore(default_votes_path(root))
+    location = resolve_store(args.store, queue_db=args.queue_db)
+    args.store_existed = location.root.is_dir()
+    ScoringQueue(location.queue_db)
+    VoteStore(location.votes_db)
+
+
+def _print_store(args: argparse.Namespace) -> None:
+    """Say which store the app serves, where its databases are, how to change them, and how to
+    add a submission when it holds none."""
+    from leaderboard.store_location import EMPTY_STORE_HINT, resolve_store
+    from leaderboard.submissions import SubmissionStore
+
+    location = resolve_store(args.store, queue_db=args.queue_db)
+    lines = location.describe()
+    if not getattr(args, "store_existed", True):
+        lines[0] += " - created now"
+    print("leaderboard " + "\n".join(lines))
+    n = len(SubmissionStore(location.root).names())
+    if n == 0:
+        print(EMPTY_STORE_HINT)
+    else:
+        print(f"{n} submission{'' if n == 1 else 's'} in the store")
+    sys.stdout.flush()
 
 
 #: The signals the wrapper passes on to its server (a service manager's stop, Ctrl-C, hang-up).

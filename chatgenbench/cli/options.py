@@ -92,7 +92,8 @@ def add_store(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
         default=None,
-        help="submissions folder (default: $CHATGENBENCH_SUBMISSIONS or ./submissions)",
+        help="submissions folder (default: $CHATGENBENCH_SUBMISSIONS, else "
+        "$CHATGENBENCH_HOME/submissions; see docs/store.md)",
     )
     parser.add_argument(
         "--queue-db",

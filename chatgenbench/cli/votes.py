@@ -4,6 +4,10 @@ The votes live in the leaderboard's database (:mod:`leaderboard.votes`); these c
 only when they run, as the ``leaderboard`` and ``queue`` commands do. A stored row that is not a
 vote (wrong types, an unknown answer, NULLs) is skipped and counted, never fatal: ``skipped_rows``
 in ``summary --json``, a line in the text.
+
+Both also say how far each image metric agrees with the votes (:mod:`leaderboard.metric_agreement`):
+``summary`` prints it after the tallies (``metric_agreement`` in ``--json``), and ``export``
+writes it beside the Parquet file as ``<FILE stem>.agreement.json``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ def _add_votes_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
         default=None,
-        help="submissions folder (default: $CHATGENBENCH_SUBMISSIONS or ./submissions)",
+        help="submissions folder (default: $CHATGENBENCH_SUBMISSIONS, else "
+        "$CHATGENBENCH_HOME/submissions; see docs/store.md)",
     )
     parser.add_argument(
         "--votes-db",
@@ -90,6 +95,7 @@ def summary_command(args: argparse.Namespace) -> int:
     summaries = summarize(
         stored.votes, resamples=args.resamples, level=args.level, seed=args.seed, weights=weights
     )
+    agreement = _agreement(stored.votes, submissions, weights, args)
     if args.json:
         payload = {
             "database": str(store.path),
@@ -99,6 +105,7 @@ def summary_command(args: argparse.Namespace) -> int:
             "skipped_reasons": stored.skipped[:MAX_REASONS],
             "summaries": [summary.to_dict() for summary in summaries],
             "broken_submissions": broken,
+            "metric_agreement": [row.to_dict() for row in agreement],
         }
         print(json.dumps(payload, indent=2))
         return 0
@@ -109,7 +116,18 @@ def summary_command(args: argparse.Namespace) -> int:
         f"{counts['flagged']} flagged (cast under {store.min_seconds:g} s, not counted)"
     )
     print(format_summary(summaries, stored.skipped))
+    from leaderboard.metric_agreement import format_agreement
+
+    print(format_agreement(agreement))
     return 0
+
+
+def _agreement(votes, submissions, weights, args: argparse.Namespace) -> list:
+    """How far each image metric agrees with ``votes`` (:mod:`leaderboard.metric_agreement`)."""
+    from leaderboard.metric_agreement import metric_agreement, store_scores
+
+    options = {"resamples": args.resamples, "level": args.level, "seed": args.seed}
+    return metric_agreement(votes, store_scores(submissions), weights=weights, **options)
 
 
 def _print_unreadable(broken: dict[str, list[str]]) -> None:
@@ -124,13 +142,22 @@ def _print_unreadable(broken: dict[str, list[str]]) -> None:
 
 def export_command(args: argparse.Namespace) -> int:
     """Write every vote to ``--out`` as Parquet (``datasets.load_dataset("parquet")`` reads it)."""
-    from leaderboard.votes import export_parquet, skipped_line
+    from chatgenbench.core.storage import atomic_write_json
+    from leaderboard.submissions import SubmissionStore, default_store_root
+    from leaderboard.votes import export_parquet, skipped_line, submission_weights
 
     store = _votes(args)
     stored = store.read()
     path = export_parquet(stored.votes, args.out)
     flagged = sum(1 for vote in stored.votes if not vote.counted)
     print(f"wrote {len(stored.votes)} votes ({flagged} flagged) to {path}")
+    submissions = SubmissionStore(args.store or default_store_root())
+    args.resamples, args.level, args.seed = 1000, 0.95, 0
+    rows = _agreement(stored.votes, submissions, submission_weights(submissions), args)
+    agreement = path.with_name(f"{path.stem}.agreement.json")
+    payload = {"votes_file": path.name, "metric_agreement": [row.to_dict() for row in rows]}
+    atomic_write_json(agreement, payload)
+    print(f"wrote how far each metric agrees with the votes ({len(rows)} rows) to {agreement}")
     if stored.skipped:
         print(skipped_line(stored.skipped))
     return 0
