@@ -93,8 +93,19 @@ def stop_started() -> None:
 
 
 def build_store(work: Path, env: dict[str, str]) -> Path:
-    """Write demo weights and a store of two demo submissions, rendered and scored; return it."""
+    """Write demo weights and a store of two demo submissions, rendered and scored; return it.
+
+    A store already built in ``work`` (``--keep`` of an earlier run) is reused as it is.
+    """
     weights = work / "weights"
+    store = work / "store"
+    if all((store / name / "results.json").is_file() for name in SUBMISSIONS):
+        print(f"reusing the demo store in {store}", flush=True)
+        return store
+    if store.exists() or weights.exists():
+        raise SystemExit(
+            f"{work} holds an unfinished demo store: remove it, or --keep another folder"
+        )
     print("writing random demo weights ...", flush=True)
     run_command("weights", "demo", str(weights), env=env)
     rows = [
@@ -205,6 +216,16 @@ def settle(driver, seconds: float = 1.5) -> None:
     time.sleep(seconds)
 
 
+def scroll_to_first_image(driver) -> None:
+    """Scroll the page so that its first visible image is in the middle of the window."""
+    driver.execute_script(
+        "const img = Array.from(document.querySelectorAll('img'))"
+        ".find(i => i.offsetParent !== null && i.naturalWidth > 0);"
+        "if (img) img.scrollIntoView({block: 'center'});"
+    )
+    time.sleep(0.5)
+
+
 def save_png(driver, path: Path) -> None:
     """Save a screenshot of the viewport as an optimised PNG of at most :data:`MAX_PNG_BYTES`."""
     import io
@@ -237,6 +258,7 @@ def take_pictures(url: str, out: Path, width: int, height: int, work: Path) -> N
         open_tab(driver, "Gallery")
         wait_for(lambda: driver.execute_script(LOADED_IMAGES) >= 2)
         settle(driver)
+        scroll_to_first_image(driver)
         save_png(driver, out / "gallery.png")
 
         buttons = [
@@ -250,8 +272,10 @@ def take_pictures(url: str, out: Path, width: int, height: int, work: Path) -> N
             chooser.click()
             chooser.send_keys("Demo")
             chooser.send_keys(Keys.ENTER)
+            chooser.send_keys(Keys.ESCAPE)  # close the chooser's menu, which covers the images
             wait_for(lambda: driver.execute_script(LOADED_IMAGES) >= 2)
             settle(driver)
+        scroll_to_first_image(driver)
         save_png(driver, out / "side-by-side.png")
 
         driver.get(url)  # back to the top of a fresh page
@@ -267,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     """Build the demo store, serve it, take the pictures, stop everything; return the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images", help="picture folder")
-    parser.add_argument("--keep", type=Path, help="build the demo store here and keep it")
+    parser.add_argument(
+        "--keep", type=Path, help="build the demo store here and keep it (reused when it is there)"
+    )
     parser.add_argument("--width", type=int, default=1400, help="browser width (default 1400)")
     parser.add_argument("--height", type=int, default=1100, help="browser height (default 1100)")
     args = parser.parse_args(argv)
