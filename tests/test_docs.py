@@ -16,8 +16,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -326,3 +328,49 @@ def test_readme_is_short_with_the_two_commands_and_links_that_exist():
     assert any(t.endswith(".md") for t in targets) and any(t.endswith(".png") for t in targets)
     for target in targets:
         assert (ROOT / target).is_file(), target
+
+
+# -- the screenshot script ---------------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent counts as stopped)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # no such process
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to see the child process")
+def test_screenshot_script_stops_the_server_and_its_child_by_process_group():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_screenshots", DOCS / "screenshots.py")
+    screenshots = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(screenshots)
+    # a stand-in for 'chatgenbench leaderboard', which runs 'streamlit run' as its child
+    code = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    child = int(server.stdout.readline())
+    screenshots._started.append(server)
+    try:
+        screenshots.stop_started()
+        assert server.poll() is not None and screenshots._started == []
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(child), "the server's child outlived the script"
+    finally:
+        if server.poll() is None:
+            server.kill()
+        if _alive(child):
+            os.kill(child, signal.SIGKILL)
+        server.stdout.close()
