@@ -5,7 +5,7 @@ model selection (the reference prompt and arguments given) and argument setting 
 prompt and model given). :func:`run_ablations` scores each for one or more prediction files as
 :func:`chatgenbench.scoring.evaluation.evaluate` ``oracle=...`` does, opening the benchmark, the
 BERTScore encoder and the image metrics once and reading each prediction file once (the oracle
-steps are applied to what was read: :meth:`chatgenbench.scoring.stages.OpenedRun.with_oracle).
+steps are applied to what was read: :meth:`chatgenbench.scoring.stages.OpenedRun.with_oracle`).
 Renders go through the content-addressed render cache, so a rerun (or an ablation whose requests
 another run already rendered) renders nothing new.
 :func:`ablation_table` prints the outcome in Table 6's layout: one line per prediction file, per

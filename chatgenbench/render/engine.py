@@ -145,7 +145,7 @@ def render_predictions(
 ) -> RenderReport:
     """Render every valid prediction of a benchmark into a render folder and return the report.
 
-    ``predictions`` is a prediction file or its :class:`chatgenbench.predictions.validation.ValidationReport`
+    ``predictions`` is a prediction file or its :class:`chatgenbench.predictions.report.ValidationReport`
     (then the file is not parsed again). ``benchmark`` is a source (``sample``, a folder, a hub
     id) or a :class:`chatgenbench.benchmark.loading.LoadedBenchmark` (then its rows and catalogue
     are used, nothing is loaded again, and ``catalog`` is only recorded in the provenance).

@@ -126,8 +126,8 @@ def test_all_empty_batch_needs_no_encoder_call(minilm_scorer):
     assert minilm_scorer.score(["", " "], ["a", "\u200b"]) == [0.0, 0.0]
 
 
-def test_empty_prompt_policy_is_in_the_readme():
+def test_empty_prompt_policy_is_in_the_predictions_page():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
-    assert "empty or whitespace-only prompt" in readme
+    page = (Path(__file__).resolve().parents[2] / "docs" / "predictions.md").read_text("utf-8")
+    assert "empty or whitespace-only prompt" in page
