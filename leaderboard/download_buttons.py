@@ -30,11 +30,11 @@ def ranking_json_button(ranking: Ranking) -> None:
 def _details(results: str, predictions: str | None, stamp: tuple[int, ...]) -> bytes | str:
     """The details Parquet of a submission's results and predictions, or why there is none
     (``stamp``: the files' modification times, so that a rescored submission is built again)."""
-    from chatgenbench.analysis.details import ExportError
+    from chatgenbench.core.errors import ChatGenBenchError
 
     try:
         return downloads.details_parquet(results, predictions)
-    except (ExportError, OSError) as error:  # refused or unreadable: shown as text instead
+    except (ChatGenBenchError, OSError) as error:  # refused or unreadable: shown as text instead
         return str(error)
 
 

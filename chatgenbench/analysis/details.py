@@ -258,7 +258,14 @@ def _benchmark_rows(results: dict[str, Any], where: str, benchmark: str | None):
     source = benchmark or recorded.get("source")
     if not isinstance(source, str):
         raise ExportError(f"{where}: benchmark.source: expected the benchmark's source")
-    info = resolve_source(source)
+    try:
+        info = resolve_source(source)
+    except ChatGenBenchError as error:  # moved, deleted, not a benchmark folder
+        raise ExportError(
+            f"{where}: the benchmark it was scored on, {source[:200]!r}, cannot be read here "
+            f"({error})",
+            how_to_fix="pass --benchmark with the folder the results were scored on",
+        ) from error
     if info.revision != recorded.get("revision"):
         raise ExportError(
             f"{where}: scored on benchmark revision {str(recorded.get('revision'))[:80]!r}, but "

@@ -46,6 +46,15 @@ def test_details_of_results_and_predictions_that_do_not_belong_together_are_refu
         details_parquet(folder / "results.json", folder / "predictions.jsonl")
 
 
+def test_details_of_results_whose_benchmark_is_gone_are_refused(tmp_path):
+    folder = copy_sample(tmp_path)
+    results = sample_results()
+    results["benchmark"].update(kind="folder", source=str(tmp_path / "gone"))
+    (folder / "results.json").write_text(json.dumps(results))
+    with pytest.raises(ExportError, match="cannot be read here"):
+        details_parquet(folder / "results.json", folder / "predictions.jsonl")
+
+
 def test_results_json_is_the_stored_file_and_never_a_link_out(tmp_path):
     folder = copy_sample(tmp_path / "store")
     submission = SubmissionStore(tmp_path / "store").load(folder.name)
