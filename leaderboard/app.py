@@ -33,6 +33,7 @@ from leaderboard.ablations import (
     ablation_frame,
     reported_ablation_table,
 )
+from leaderboard.rank_bands import default_sort_label, top_line
 from leaderboard.ranking import (
     PINNED_COLUMNS,
     REPORTED,
@@ -166,9 +167,9 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
         st.subheader(group.label, divider="gray")
         for note in group.notes:
             st.caption(note)
-        best = group.rows[0] if group.rows and group.rows[0].rank == 1 else None
-        if best is not None:
-            st.text(f"Top of this group: {best.method} ({best.kind})")
+        top = top_line(group.rows)  # rank bands: several rows may share rank 1
+        if top is not None:
+            st.text(top)
         st.dataframe(
             _styled(display_frame(group, sort_key)),
             hide_index=True,
@@ -492,7 +493,7 @@ def main() -> None:
             "Rank by",
             ["default", *columns_by_key()],
             format_func=lambda key: (
-                "Unified (or best available)" if key == "default" else columns_by_key()[key].header
+                default_sort_label() if key == "default" else columns_by_key()[key].header
             ),
             key="view_sort",
         )

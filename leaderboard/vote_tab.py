@@ -18,6 +18,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from chatgenbench.analysis.rank_bands import band_text
 from chatgenbench.core.errors import ChatGenBenchError, DatabaseFileError
 from leaderboard.submissions import SubmissionStore
 from leaderboard.votes import (
@@ -235,7 +236,7 @@ def _results_panel(store: SubmissionStore, votes: VoteStore) -> None:
                 table.append(
                     {
                         "Question": summary.question,
-                        "Rank": row["rank"],
+                        "Rank": band_text(row["rank"], row.get("rank_upper")),
                         "Method": row["method"],
                         "Rating": f"{row['rating']:.0f}",
                         "95% interval": interval,
@@ -247,7 +248,9 @@ def _results_panel(store: SubmissionStore, votes: VoteStore) -> None:
             st.caption(
                 "Bradley-Terry strengths across all methods (ties count half a win each; one "
                 "virtual tie per pair that met); rating = 1000 + 400·theta/ln 10, as the public "
-                "arena leaderboards print it; intervals from 1,000 bootstrap resamples."
+                "arena leaderboards print it; intervals from 1,000 bootstrap resamples. Rank = 1 "
+                "+ the number of methods whose interval lies wholly above this one's: methods "
+                "that cannot be told apart share a rank."
             )
             st.dataframe(pd.DataFrame(table), hide_index=True, key=f"bt-{benchmark}-{setting}")
 

@@ -61,6 +61,7 @@ from chatgenbench.analysis.pairwise import (
     bradley_terry,
     tally_pairs,
 )
+from chatgenbench.analysis.rank_bands import band_text
 from chatgenbench.core.errors import ChatGenBenchError
 from chatgenbench.core.random_weights import random_weights_of
 from leaderboard import sqlite_store
@@ -832,14 +833,18 @@ def format_summary(summaries: list[QuestionSummary], skipped: list[str] | None =
             )
         if summary.bradley_terry is not None:
             level = summary.bradley_terry["bootstrap"]["level"]
-            lines.append(f"  Bradley-Terry (rating, {level:.0%} interval):")
+            lines.append(
+                f"  Bradley-Terry (rating, {level:.0%} interval; rank = 1 + methods whose "
+                "interval lies wholly above):"
+            )
             for row in summary.bradley_terry["rows"]:
                 span = (
                     f" [{row['rating_low']:.0f}, {row['rating_high']:.0f}]"
                     if row["rating_low"] is not None
                     else ""
                 )
-                lines.append(f"    {row['rank']}. {row['method']}: {row['rating']:.0f}{span}")
+                rank = band_text(row["rank"], row.get("rank_upper"))
+                lines.append(f"    {rank}. {row['method']}: {row['rating']:.0f}{span}")
         else:
             lines.append(f"  Bradley-Terry: not computed ({summary.bradley_terry_not_computed})")
     return "\n".join(lines)

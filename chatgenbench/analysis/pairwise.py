@@ -108,14 +108,28 @@ class BradleyTerryFit:
         return ELO_BASE + ELO_SCALE * value
 
     def rows(self) -> list[dict[str, Any]]:
-        """Return one row per method, strongest first: rank, method, theta, rating and intervals."""
-        order = sorted(range(len(self.methods)), key=lambda i: -self.theta[i])
+        """Return one row per method, strongest first: rank band, method, theta, rating and
+        intervals.
+
+        ``rank`` is 1 + the number of methods whose interval lies wholly above this one's, and
+        ``rank_upper`` adds the stronger methods that could not be tested (a fit without
+        bootstrap intervals): :func:`chatgenbench.analysis.rank_bands.interval_bands`. Methods
+        whose intervals overlap share a rank, whatever their point strengths.
+        """
+        from chatgenbench.analysis.rank_bands import interval_bands
+
+        bands = interval_bands(
+            self.theta,
+            [None if iv is None else (iv.low, iv.high) for iv in self.intervals],
+        )
+        order = sorted(range(len(self.methods)), key=lambda i: (-self.theta[i], self.methods[i]))
         rows = []
-        for rank, i in enumerate(order, 1):
+        for i in order:
             interval = self.intervals[i]
             rows.append(
                 {
-                    "rank": rank,
+                    "rank": bands[i].low,
+                    "rank_upper": bands[i].high,
                     "method": self.methods[i],
                     "theta": self.theta[i],
                     "theta_low": interval.low if interval else None,
