@@ -25,6 +25,7 @@ import pandas as pd
 import streamlit as st
 
 from chatgenbench.core.errors import ChatGenBenchError
+from chatgenbench.core.random_weights import demo_weights_warning, uses_random_weights
 from chatgenbench.scoring.result_schema import STATUS_COMPUTED, metric_block
 from leaderboard import gallery_tab as gallery_page
 from leaderboard.ablations import (
@@ -275,6 +276,8 @@ def _details_tab(
         st.error("This submission could not be read:")
         st.text(submission.read_error)
         return
+    if uses_random_weights(submission.results):  # said before its images and scores
+        st.warning(demo_weights_warning([submission.name]))
     gallery_page.render_details(store, submission.name)
     st.subheader("Metadata")
     if submission.meta is not None:

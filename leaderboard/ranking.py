@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any
 
 from chatgenbench.analysis.rank_bands import band_text
-from chatgenbench.core.random_weights import COMPARABILITY_LABEL
+from chatgenbench.core.random_weights import COMPARABILITY_LABEL, demo_weights_warning
 from chatgenbench.metrics.bertscore import OFFICIAL_ENCODER
 from chatgenbench.metrics.registry import METRICS
 from chatgenbench.metrics.unified import unified_formula
@@ -272,10 +272,7 @@ def describe_group(key: tuple) -> tuple[str, list[str]]:
             "these rows are ranked only among themselves."
         )
     if COMPARABILITY_LABEL in tuple(key):
-        notes.append(
-            "Made with RANDOM demo weights ('chatgenbench weights demo'): the images are noise and "
-            "the image scores mean nothing; these rows are ranked only among themselves."
-        )
+        notes.append(demo_weights_warning() + " These rows are ranked only among themselves.")
     if str(benchmark).startswith("sample"):
         notes.append(
             "Scored on the 12-record embedded sample: a smoke test, not the full benchmark."

@@ -20,6 +20,7 @@ import streamlit as st
 
 from chatgenbench.analysis.rank_bands import band_text
 from chatgenbench.core.errors import ChatGenBenchError, DatabaseFileError
+from chatgenbench.core.random_weights import demo_weights_warning
 from leaderboard.submissions import SubmissionStore
 from leaderboard.votes import (
     DEMO_WEIGHTS,
@@ -33,6 +34,7 @@ from leaderboard.votes import (
     chat_turns,
     default_seed,
     draw_pair,
+    images_made_with,
     submission_weights,
     summarize,
 )
@@ -190,8 +192,8 @@ def _results_panel(store: SubmissionStore, votes: VoteStore) -> None:
         st.text(f"{benchmark} · {setting}")  # the benchmark name comes from meta.yaml: text
         if weights == DEMO_WEIGHTS:
             st.warning(
-                f"{DEMO_WEIGHTS}: these images are noise from random-weight models; their votes "
-                "are summarised apart and never ranked beside real weights."
+                demo_weights_warning() + " Their votes are summarised apart, never ranked beside "
+                "real weights."
             )
         bars: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for summary in members:
@@ -299,6 +301,8 @@ def _vote_panel(store: SubmissionStore, votes: VoteStore) -> None:
         st.button("Undo my last vote", key="vote-undo", on_click=_undo, args=(votes,))
         return
     shown, _ = current
+    if images_made_with(store.load(shown.left)) == DEMO_WEIGHTS:  # said before anyone looks
+        st.warning(demo_weights_warning() + " Votes on them are summarised apart.")
     try:
         row = _sample_inputs().row(shown.pair.benchmark, shown.pair.setting, shown.pair.sample_id)
     except ChatGenBenchError as error:  # the benchmark cannot be loaded here: say so, still vote

@@ -63,7 +63,11 @@ from chatgenbench.analysis.pairwise import (
 )
 from chatgenbench.analysis.rank_bands import band_text
 from chatgenbench.core.errors import ChatGenBenchError
-from chatgenbench.core.random_weights import random_weights_of
+from chatgenbench.core.random_weights import (
+    DEMO_WEIGHTS_LABEL,
+    demo_weights_warning,
+    random_weights_of,
+)
 from leaderboard import sqlite_store
 from leaderboard.submissions import SubmissionStore
 
@@ -230,7 +234,7 @@ class Shown:
 #: ``chatgenbench weights demo``. Submissions of the two kinds are never paired, and their votes
 #: are summarised apart, so demo images are never ranked beside real ones.
 REAL_WEIGHTS = "real weights"
-DEMO_WEIGHTS = "RANDOM demo weights"
+DEMO_WEIGHTS = DEMO_WEIGHTS_LABEL
 
 
 def images_made_with(submission) -> str:
@@ -821,6 +825,8 @@ def format_summary(summaries: list[QuestionSummary], skipped: list[str] | None =
             f"{summary.benchmark} · {summary.setting}{demo} · {summary.question}: "
             f"{summary.n_votes} counted votes, {summary.n_flagged} flagged (not counted)"
         )
+        if demo:
+            lines.append(f"  {demo_weights_warning()}")
         for tally in summary.tallies:
             rates, ci = tally["rates"], tally["intervals"]
             parts = []
