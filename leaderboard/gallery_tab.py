@@ -33,6 +33,7 @@ from leaderboard.gallery import (
     render_status_counts,
     weights_missing_by_model,
 )
+from leaderboard.metric_display import sample_scores_text
 from leaderboard.submissions import SubmissionStore
 
 
@@ -136,9 +137,7 @@ def _sample_card(
             st.dataframe(
                 pd.DataFrame(sample.field_marks()), hide_index=True, key=f"marks-{sample.id}"
             )
-            scores = [f"BERTScore {_fmt(sample.bertscore)}", f"config {_fmt(sample.config_score)}"]
-            scores += [f"{k} {_fmt(v)}" for k, v in sorted(sample.image_scores.items())]
-            st.text(" · ".join(scores))
+            st.text(sample_scores_text(sample))  # the ranking's labels and scale
         with right:
             data = _image_bytes(thumb) if thumb is not None else None
             if data is not None:
@@ -155,10 +154,6 @@ def _sample_card(
             reference = gallery.reference_image(index.benchmark, index.setting, sample.id)
             if reference is not None:
                 st.image(reference, caption="reference (human-validated)", width=THUMBNAIL_SIZE)
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 def _open_side_by_side(name: str, sample_id: str) -> None:
@@ -226,6 +221,8 @@ def _side_by_side(
                 st.text(as_text(found.predicted.get("prompt")))
                 model = as_text(found.predicted.get("model"))
                 st.text(f"model: {model} {match_mark(found.model_correct)}")
+            if found is not None:
+                st.text(sample_scores_text(found))  # the ranking's labels and scale
 
 
 def _cached_gallery(store: SubmissionStore) -> Gallery:

@@ -62,12 +62,15 @@ SUBMISSION = "submission"
 
 @dataclass(frozen=True)
 class MetricColumn:
-    """One ranking column: the results key, its label, direction and display format."""
+    """One ranking column: the results key, its label, direction and display format, and the
+    scale of its values (100: the results hold a per-sample score's mean ×100, as the paper prints
+    image scores). Every page shows a metric through it (:mod:`leaderboard.metric_display`)."""
 
     key: str
     label: str
     higher_is_better: bool
     fmt: str
+    scale: float = 1.0
 
     @property
     def header(self) -> str:
@@ -77,6 +80,11 @@ class MetricColumn:
     def format(self, value: float | None) -> str:
         """Return a value as the column shows it: its format, ``-`` when absent."""
         return "-" if value is None else self.fmt.format(value)
+
+    def format_sample(self, raw: float | None) -> str:
+        """Return one sample's raw score on the column's scale and format (a per-sample CLIP
+        score of 0.016 reads ``1.6`` beside a mean of ``1.6``), ``-`` when absent."""
+        return "-" if raw is None else self.fmt.format(self.scale * raw)
 
 
 def metric_columns() -> tuple[MetricColumn, ...]:
@@ -88,9 +96,16 @@ def metric_columns() -> tuple[MetricColumn, ...]:
             entry.metadata["label"],
             entry.metadata["higher_is_better"],
             entry.metadata["fmt"],
+            _scale_factor(entry.metadata.get("scale")),
         )
         for entry in METRICS.entries()
     )
+
+
+def _scale_factor(scale: Any) -> float:
+    # The registry's "raw", "x1" or "x100" (chatgenbench.metrics.registry) as a factor.
+    text = str(scale or "raw")
+    return float(text[1:]) if text.startswith("x") else 1.0
 
 
 def columns_by_key() -> dict[str, MetricColumn]:
