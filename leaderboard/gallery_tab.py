@@ -6,6 +6,9 @@ filters the backend offers, or the same input's images from 2 to 4 submissions i
 in the Details tab, a render folder's summary. What a page holds (the join, the filter, the
 paging, the thumbnails, which images may be served) is decided in :mod:`leaderboard.gallery`;
 this module only lays it out. Submitter and benchmark text is shown as text, never as Markdown.
+A sample's scores read with the ranking's labels and scale (:mod:`leaderboard.metric_display`);
+a submission made with random demo weights is labelled so above its cards and side-by-side panels
+and in each image's caption (:func:`chatgenbench.core.random_weights.demo_weights_warning`).
 """
 
 from __future__ import annotations

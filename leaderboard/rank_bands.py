@@ -7,11 +7,10 @@ that **beat** it (:data:`chatgenbench.analysis.rank_bands.RANK_BAND_NOTE`):
 - row ``o`` beats row ``r`` on a metric when ``o``'s value is better and the paired sign-flip test
   on their per-sample scores gives p < 0.05, or, where either has no per-sample scores, their 95%
   intervals do not overlap (:func:`leaderboard.significance.compare_rows`);
-- the default sort (:func:`default_sort_label`: "Unified, else Config acc, Sel. acc, BERTScore")
-  reads the rest of :data:`DEFAULT_SORT_ORDER`
-  as tie-breakers: when two rows are equal or cannot be told apart on the sorted metric, the next
-  metric both have decides, again only by a significant difference. A metric chosen in 'Rank by'
-  is the only one read;
+- the default sort (:func:`default_sort_label`: "Unified, else step-wise (default)") reads the
+  rest of :data:`DEFAULT_SORT_ORDER` as tie-breakers: when two rows are equal or cannot be told
+  apart on the sorted metric, the next metric both have decides, again only by a significant
+  difference. A metric chosen in 'Rank by' is the only one read;
 - where no test is possible (a reported paper row has neither per-sample scores nor intervals),
   the row above by value is counted in the band's upper end only: the rank shows as ``1–3``.
 
@@ -204,8 +203,9 @@ def top_line(rows: list) -> str | None:
 
 
 def default_sort_label() -> str:
-    """Return how the 'Rank by' choice names the default sort: its metrics in fallback order."""
+    """Return how the 'Rank by' choice names the default sort, short enough for the sidebar:
+    ``Unified, else step-wise (default)``; each group's notes give the full order
+    (:func:`order_note`)."""
     from chatgenbench.metrics.registry import METRICS
 
-    labels = [METRICS.metadata(key)["label"] for key in DEFAULT_SORT_ORDER]
-    return f"{labels[0]}, else {', '.join(labels[1:])} (ties: the next one)"
+    return f"{METRICS.metadata(DEFAULT_SORT_ORDER[0])['label']}, else step-wise (default)"

@@ -7,6 +7,14 @@ version and BERTScore encoder settings). Two rows share a column only inside one
 MiniLM BERTScore is never ranked against the paper's roberta-large one. Results from a synthetic
 benchmark never appear. The paper's Table 4 rows (:func:`reported_table`) are marked
 ``reported``; they were computed with the official setting on the official benchmark.
+
+Ranks are **rank bands** (:mod:`leaderboard.rank_bands`): 1 + the number of rows significantly
+better on the sorted metric (paired tests, else 95% intervals), shared by rows that cannot be told
+apart, and a band ``1–3`` where rows above could not be tested. The default sort names its metric
+and its tie-breakers in each group's notes. A group made with random demo weights says so
+(:func:`chatgenbench.core.random_weights.demo_weights_warning`). :class:`MetricColumn` is the one
+table of metric display (label, scale, digits) that every page uses
+(:mod:`leaderboard.metric_display`).
 """
 
 from __future__ import annotations

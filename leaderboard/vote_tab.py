@@ -5,7 +5,11 @@ blind (labelled A and B, sides drawn at random), asks :data:`leaderboard.votes.Q
 stores each click as a vote (:class:`leaderboard.votes.VoteStore`); an undo button removes the
 voter's last vote. Below, the results: Figure 4's stacked bars per pair of methods and the
 Bradley-Terry table. All rules and statistics live in :mod:`leaderboard.votes`; this module only
-lays them out. Submitter and benchmark text is shown as text, never as Markdown.
+lays them out. Submitter and benchmark text is shown as text, never as Markdown. A pair whose
+images come from random demo weights is labelled so above the images, before anyone votes
+(:func:`chatgenbench.core.random_weights.demo_weights_warning`, naming no method: the pair stays
+blind). Bradley-Terry ranks are bands from the intervals
+(:meth:`chatgenbench.analysis.pairwise.BradleyTerryFit.rows`).
 """
 
 from __future__ import annotations

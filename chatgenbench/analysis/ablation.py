@@ -12,6 +12,9 @@ another run already rendered) renders nothing new.
 step its own step-wise metric, FID, ImageReward and the Unified Metric. Files that share a name
 (every submission is ``predictions.jsonl``) get distinct output names and table labels, from their
 paths (:func:`chatgenbench.core.output_names.distinct_names`); the same file twice is refused.
+When random demo weights made a run's images or scores, the table opens with
+:func:`chatgenbench.core.random_weights.demo_weights_warning` naming those files (``ablate
+--json`` says it on stderr).
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ oracle steps are refused with the reason (:class:`chatgenbench.core.errors.Compa
 are results that cannot be trusted (:mod:`chatgenbench.analysis.comparison_inputs`): a score that is
 NaN, infinite or not a number, a sample id repeated or present on one side only, a reported mean
 that is not the mean of its per-sample scores, a block of the wrong type. No verdict is built on them.
+
+Each side's identity says whether random demo weights made it (``a.random_weights``,
+``b.random_weights``); when one did, :func:`comparison_table` opens with
+:func:`chatgenbench.core.random_weights.demo_weights_warning` naming the side(s).
 """
 
 from __future__ import annotations

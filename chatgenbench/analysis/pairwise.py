@@ -16,7 +16,10 @@ reported as ``theta`` (natural-log scale, mean zero over the methods) and on the
 scale, ``1000 + 400 * theta / ln 10``. ``pseudo_ties`` (default 1) adds that many virtual ties to
 every pair of methods that met, so a method that never won still gets a finite strength; it is
 recorded with the fit. Methods that never meet (directly or through others) cannot be put on one
-scale: the fit refuses them with :class:`PairwiseError`, naming the separate groups.
+scale: the fit refuses them with :class:`PairwiseError`, naming the separate groups. A method's
+rank is a band from the intervals (:func:`chatgenbench.analysis.rank_bands.interval_bands`): 1 +
+the methods whose interval lies wholly above its own, so methods that cannot be told apart share
+a rank.
 """
 
 from __future__ import annotations

@@ -244,7 +244,4 @@ def test_the_page_shows_the_bands_the_order_and_the_shared_top(
     paper = next(f for f in frames if "Kind" in f.columns and set(f["Kind"]) == {"reported"})
     assert "1–2" in set(paper["Rank"])  # the paper's rows have no uncertainty: bands
     options = app.sidebar.selectbox(key="view_sort")
-    assert (
-        options.format_func("default")
-        == "Unified, else Config acc, Sel. acc, BERTScore (ties: the next one)"
-    )
+    assert options.format_func("default") == "Unified, else step-wise (default)"
