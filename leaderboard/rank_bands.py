@@ -4,9 +4,10 @@ Each group of the ranking is sorted by one metric (the one chosen in 'Rank by', 
 first of :data:`DEFAULT_SORT_ORDER` that some row has), and a row's rank is 1 + the number of rows
 that **beat** it (:data:`chatgenbench.analysis.rank_bands.RANK_BAND_NOTE`):
 
-- row ``o`` beats row ``r`` on a metric when ``o``'s value is better and the paired sign-flip test
-  on their per-sample scores gives p < 0.05, or, where either has no per-sample scores, their 95%
-  intervals do not overlap (:func:`leaderboard.significance.compare_rows`);
+- row ``o`` beats row ``r`` on a metric when ``o``'s value is better and their 95% intervals do
+  not overlap, or, where they overlap (or either has none), the paired sign-flip test on their
+  per-sample scores gives p < 0.05 (:func:`leaderboard.significance.compare_rows`: without
+  per-sample scores, overlapping intervals are not significantly different);
 - the default sort (:func:`default_sort_label`: "Unified, else step-wise (default)") reads the
   rest of :data:`DEFAULT_SORT_ORDER` as tie-breakers: when two rows are equal or cannot be told
   apart on the sorted metric, the next metric both have decides, again only by a significant
@@ -38,7 +39,7 @@ DEFAULT_SORT_ORDER: tuple[str, ...] = (
     "prompt_bertscore",
 )
 #: Above this many ranked rows in a group, ranks come from intervals of the sorted metric alone.
-PAIRWISE_ROWS = 30
+PAIRWISE_ROWS = 20
 UNTESTABLE = "no per-sample scores or interval"
 
 
@@ -74,12 +75,24 @@ def pair_verdict(a, b, keys: tuple[str, ...], directions: dict[str, bool]) -> Ve
             continue
         higher = directions[key]
         leader, other = (a, b) if (value_a > value_b) == higher else (b, a)
+        if _intervals_apart(leader, other, key):  # significant without a paired test: cheap
+            return Verdict(leader, key, True, "95% intervals are apart")
         found = compare_rows(leader, other, key, higher_is_better=higher)
         if found is None:
             return Verdict(leader, key, False, UNTESTABLE)
         if not found["indistinct"]:
             return Verdict(leader, key, True, found["why"])
     return None
+
+
+def _intervals_apart(a, b, key: str) -> bool:
+    # Two 95% intervals that do not overlap: the paired test (more powerful on the same samples)
+    # would find the difference too, so the O(n^2) pairs of a group cost a paired test only
+    # where the intervals overlap.
+    first, second = a.intervals.get(key), b.intervals.get(key)
+    if not first or not second:
+        return False
+    return first[1] < second[0] or second[1] < first[0]
 
 
 def assign_bands(rows: list, keys: tuple[str, ...], directions: dict[str, bool], labels) -> list:
@@ -177,8 +190,8 @@ def order_note(keys: tuple[str, ...], labels, *, default: bool, skipped: tuple[s
     return (
         text
         + RANK_BAND_NOTE
-        + f" Significantly: a paired sign-flip test on per-sample scores with p < {DEFAULT_ALPHA}, "
-        "or, without per-sample scores, 95% intervals that do not overlap."
+        + " Significantly: 95% intervals that do not overlap, or, where they overlap, a paired "
+        f"sign-flip test on per-sample scores with p < {DEFAULT_ALPHA}."
     )
 
 

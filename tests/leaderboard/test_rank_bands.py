@@ -165,7 +165,7 @@ def test_default_sort_keys_fall_back_in_order():
     assert default_sort_keys(rows)[0] == "unified"
 
 
-def _worse_bertscore(folder, by: float = 0.2) -> None:
+def _worse_bertscore(folder, by: float = 0.05) -> None:
     """Lower every per-sample and aggregate BERTScore of a submission by ``by`` (configs kept)."""
     path = folder / "results.json"
     results = json.loads(path.read_text())
@@ -245,3 +245,27 @@ def test_the_page_shows_the_bands_the_order_and_the_shared_top(
     assert "1–2" in set(paper["Rank"])  # the paper's rows have no uncertainty: bands
     options = app.sidebar.selectbox(key="view_sort")
     assert options.format_func("default") == "Unified, else step-wise (default)"
+
+
+def test_intervals_apart_need_no_paired_test_and_overlapping_ones_get_one(monkeypatch):
+    import leaderboard.rank_bands as rank_bands
+
+    tested = []
+
+    def counting(above, row, key, *, higher_is_better):
+        tested.append((above.method, row.method))
+        return {"indistinct": True, "why": "paired test on 40 samples, p = 0.500"}
+
+    monkeypatch.setattr(rank_bands, "compare_rows", counting)
+    rows = [
+        _row(name, value, seed=i)
+        for i, (name, value) in enumerate((("high", 0.9), ("near", 0.85), ("low", 0.3)))
+    ]
+    rows[0].intervals = {"config_accuracy": (0.8, 1.0)}
+    rows[1].intervals = {"config_accuracy": (0.75, 0.95)}
+    rows[2].intervals = {"config_accuracy": (0.2, 0.4)}
+    assert _bands(rows) == [("high", 1, 1), ("near", 1, 1), ("low", 3, 3)]
+    assert tested == [("high", "near")]  # only the overlapping pair was tested
+    assert rows[2].rank_basis.startswith(
+        "2 significantly better: high on Config acc ↑, 95% intervals are apart"
+    )
