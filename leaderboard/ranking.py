@@ -9,7 +9,7 @@ benchmark never appear. The paper's Table 4 rows (:func:`reported_table`) are ma
 ``reported``; they were computed with the official setting on the official benchmark.
 
 Ranks are **rank bands** (:mod:`leaderboard.rank_bands`): 1 + the number of rows significantly
-better on the sorted metric (paired tests, else 95% intervals), shared by rows that cannot be told
+better on the sorted metric (95% intervals, else paired tests), shared by rows that cannot be told
 apart, and a band ``1–3`` where rows above could not be tested. The default sort names its metric
 and its tie-breakers in each group's notes. A group made with random demo weights says so
 (:func:`chatgenbench.core.random_weights.demo_weights_warning`). :class:`MetricColumn` is the one
@@ -20,6 +20,7 @@ table of metric display (label, scale, digits) that every page uses
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -104,16 +105,27 @@ def metric_columns() -> tuple[MetricColumn, ...]:
             entry.metadata["label"],
             entry.metadata["higher_is_better"],
             entry.metadata["fmt"],
-            _scale_factor(entry.metadata.get("scale")),
+            _scale_factor(entry.name, entry.metadata.get("scale")),
         )
         for entry in METRICS.entries()
     )
 
 
-def _scale_factor(scale: Any) -> float:
-    # The registry's "raw", "x1" or "x100" (chatgenbench.metrics.registry) as a factor.
+def _scale_factor(name: str, scale: Any) -> float:
+    # The registry's "raw", "x1" or "x100" (chatgenbench.metrics.registry) as a factor; any other
+    # value would put a page's numbers on an unknown scale, so it is refused.
     text = str(scale or "raw")
-    return float(text[1:]) if text.startswith("x") else 1.0
+    if text == "raw":
+        return 1.0
+    try:
+        factor = float(text[1:]) if text.startswith("x") else None
+    except ValueError:
+        factor = None
+    if factor is None or not math.isfinite(factor) or factor <= 0:
+        raise ValueError(
+            f"metric {name!r} registers scale {scale!r}; expected 'raw' or 'x<positive number>'"
+        )
+    return factor
 
 
 def columns_by_key() -> dict[str, MetricColumn]:

@@ -114,3 +114,13 @@ def test_every_page_shows_the_rankings_labels_and_scale(scored_store):
     (details,) = [tab for tab in at.tabs if tab.label == "Details"]
     (metrics,) = [f.value for f in details.dataframe if "Metric" in f.value.columns]
     assert list(metrics["Metric"]) == [column.header for column in metric_columns()]
+
+
+def test_a_scale_the_table_cannot_read_is_refused_naming_the_metric():
+    from leaderboard.ranking import _scale_factor
+
+    assert _scale_factor("clip_score", "x100") == 100.0 and _scale_factor("fid", "x1") == 1.0
+    assert _scale_factor("prompt_bertscore", "raw") == _scale_factor("mine", None) == 1.0
+    for bad in ("percent", "x", "xten", "x0", "x-100", "xnan"):
+        with pytest.raises(ValueError, match=r"metric 'mine' registers scale .*expected 'raw'"):
+            _scale_factor("mine", bad)
