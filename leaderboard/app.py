@@ -27,6 +27,7 @@ import pandas as pd
 import streamlit as st
 
 from chatgenbench.core.errors import ChatGenBenchError
+from chatgenbench.core.random_weights import demo_weights_warning, uses_random_weights
 from chatgenbench.scoring.result_schema import STATUS_COMPUTED, metric_block
 from leaderboard import download_buttons
 from leaderboard import gallery_tab as gallery_page
@@ -36,6 +37,7 @@ from leaderboard.ablations import (
     ablation_frame,
     reported_ablation_table,
 )
+from leaderboard.rank_bands import default_sort_label, top_line
 from leaderboard.ranking import (
     PINNED_COLUMNS,
     REPORTED,
@@ -182,9 +184,9 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
         st.subheader(group.label, divider="gray")
         for note in group.notes:
             st.caption(note)
-        best = group.rows[0] if group.rows and group.rows[0].rank == 1 else None
-        if best is not None:
-            st.text(f"Top of this group: {best.method} ({best.kind})")
+        top = top_line(group.rows)  # rank bands: several rows may share rank 1
+        if top is not None:
+            st.text(top)
         st.dataframe(
             _styled(display_frame(group, sort_key)),
             hide_index=True,
@@ -291,6 +293,8 @@ def _details_tab(
         st.error("This submission could not be read:")
         st.text(submission.read_error)
         return
+    if uses_random_weights(submission.results):  # said before its images and scores
+        st.warning(demo_weights_warning([submission.name]))
     gallery_page.render_details(store, submission.name)
     st.subheader("Metadata")
     if submission.meta is not None:
@@ -510,7 +514,7 @@ def main() -> None:
             "Rank by",
             ["default", *columns_by_key()],
             format_func=lambda key: (
-                "Unified (or best available)" if key == "default" else columns_by_key()[key].header
+                default_sort_label() if key == "default" else columns_by_key()[key].header
             ),
             key="view_sort",
         )

@@ -6,6 +6,9 @@ filters the backend offers, or the same input's images from 2 to 4 submissions i
 in the Details tab, a render folder's summary. What a page holds (the join, the filter, the
 paging, the thumbnails, which images may be served) is decided in :mod:`leaderboard.gallery`;
 this module only lays it out. Submitter and benchmark text is shown as text, never as Markdown.
+A sample's scores read with the ranking's labels and scale (:mod:`leaderboard.metric_display`);
+a submission made with random demo weights is labelled so above its cards and side-by-side panels
+and in each image's caption (:func:`chatgenbench.core.random_weights.demo_weights_warning`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from chatgenbench.core.random_weights import (
+    DEMO_WEIGHTS_LABEL,
+    demo_weights_warning,
+    uses_random_weights,
+)
 from leaderboard.gallery import (
     MAX_COMPARED,
     PAGE_SIZE,
@@ -28,6 +36,7 @@ from leaderboard.gallery import (
     render_status_counts,
     weights_missing_by_model,
 )
+from leaderboard.metric_display import sample_scores_text
 from leaderboard.submissions import SubmissionStore
 
 
@@ -38,11 +47,14 @@ def gallery_tab(store: SubmissionStore, submissions: list) -> None:
     if not names:
         st.info("No submissions in the store yet.")
         return
+    demo = {s.name for s in submissions if uses_random_weights(s.results)}
     mode = st.radio("Show", ["Gallery", "Side by side"], horizontal=True, key="gallery_mode")
     if mode == "Side by side":
-        _side_by_side(gallery, names)
+        _side_by_side(gallery, names, demo)
         return
     name = st.selectbox("Submission", names, key="gallery_submission")
+    if name in demo:  # said before any image of it is looked at
+        st.warning(demo_weights_warning([name]))
     index = gallery.index(name)
     if index is None:
         st.warning("This submission's meta.yaml is not valid.")
@@ -80,7 +92,7 @@ def gallery_tab(store: SubmissionStore, submissions: list) -> None:
     for sample in shown["samples"]:
         thumb = shown["thumbnails"].get(sample.id)
         problem = shown["image_problems"].get(sample.id)
-        _sample_card(gallery, index, sample, thumb, problem)
+        _sample_card(gallery, index, sample, thumb, problem, demo=name in demo)
 
 
 def _image_bytes(path) -> bytes | None:
@@ -94,7 +106,13 @@ def _image_bytes(path) -> bytes | None:
 
 
 def _sample_card(
-    gallery: Gallery, index: GalleryIndex, sample: SampleView, thumb, problem: str | None = None
+    gallery: Gallery,
+    index: GalleryIndex,
+    sample: SampleView,
+    thumb,
+    problem: str | None = None,
+    *,
+    demo: bool = False,
 ) -> None:
     with st.container(border=True):
         left, middle, right = st.columns([2, 3, 2])
@@ -122,13 +140,12 @@ def _sample_card(
             st.dataframe(
                 pd.DataFrame(sample.field_marks()), hide_index=True, key=f"marks-{sample.id}"
             )
-            scores = [f"BERTScore {_fmt(sample.bertscore)}", f"config {_fmt(sample.config_score)}"]
-            scores += [f"{k} {_fmt(v)}" for k, v in sorted(sample.image_scores.items())]
-            st.text(" · ".join(scores))
+            st.text(sample_scores_text(sample))  # the ranking's labels and scale
         with right:
             data = _image_bytes(thumb) if thumb is not None else None
             if data is not None:
-                st.image(data, caption="rendered", width=THUMBNAIL_SIZE)
+                caption = f"rendered with {DEMO_WEIGHTS_LABEL}" if demo else "rendered"
+                st.image(data, caption=caption, width=THUMBNAIL_SIZE)
             elif problem is not None:
                 st.text(f"no image shown: {problem}")
             else:
@@ -142,17 +159,15 @@ def _sample_card(
                 st.image(reference, caption="reference (human-validated)", width=THUMBNAIL_SIZE)
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
 def _open_side_by_side(name: str, sample_id: str) -> None:
     st.session_state["gallery_mode"] = "Side by side"
     st.session_state["sbs_sample"] = sample_id
     st.session_state["sbs_names"] = [name]
 
 
-def _side_by_side(gallery: Gallery, names: list[str]) -> None:
+def _side_by_side(
+    gallery: Gallery, names: list[str], demo: set[str] | frozenset[str] = frozenset()
+) -> None:
     chosen = st.multiselect(
         f"Submissions (2 to {MAX_COMPARED})",
         names,
@@ -164,6 +179,8 @@ def _side_by_side(gallery: Gallery, names: list[str]) -> None:
     if not chosen:
         st.info("Choose submissions to compare.")
         return
+    if demo & set(chosen):  # said before any image is looked at
+        st.warning(demo_weights_warning([name for name in chosen if name in demo]))
     index = gallery.index(chosen[0])
     ids = [s.id for s in index.samples] if index is not None else []
     if not ids:
@@ -194,7 +211,10 @@ def _side_by_side(gallery: Gallery, names: list[str]) -> None:
             st.text(panel["method"])
             data = _image_bytes(panel["image"]) if panel["image"] is not None else None
             if data is not None:
-                st.image(data, caption=panel["name"], width=SIDE_BY_SIDE_SIZE)
+                caption = panel["name"]
+                if panel["name"] in demo:
+                    caption += f" ({DEMO_WEIGHTS_LABEL})"
+                st.image(data, caption=caption, width=SIDE_BY_SIDE_SIZE)
             elif panel.get("image_problem"):
                 st.text(f"no image shown: {panel['image_problem']}")
             else:
@@ -204,6 +224,8 @@ def _side_by_side(gallery: Gallery, names: list[str]) -> None:
                 st.text(as_text(found.predicted.get("prompt")))
                 model = as_text(found.predicted.get("model"))
                 st.text(f"model: {model} {match_mark(found.model_correct)}")
+            if found is not None:
+                st.text(sample_scores_text(found))  # the ranking's labels and scale
 
 
 def _cached_gallery(store: SubmissionStore) -> Gallery:

@@ -7,17 +7,27 @@ version and BERTScore encoder settings). Two rows share a column only inside one
 MiniLM BERTScore is never ranked against the paper's roberta-large one. Results from a synthetic
 benchmark never appear. The paper's Table 4 rows (:func:`reported_table`) are marked
 ``reported``; they were computed with the official setting on the official benchmark.
+
+Ranks are **rank bands** (:mod:`leaderboard.rank_bands`): 1 + the number of rows significantly
+better on the sorted metric (95% intervals, else paired tests), shared by rows that cannot be told
+apart, and a band ``1–3`` where rows above could not be tested. The default sort names its metric
+and its tie-breakers in each group's notes. A group made with random demo weights says so
+(:func:`chatgenbench.core.random_weights.demo_weights_warning`). :class:`MetricColumn` is the one
+table of metric display (label, scale, digits) that every page uses
+(:mod:`leaderboard.metric_display`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from chatgenbench.core.random_weights import COMPARABILITY_LABEL
+from chatgenbench.analysis.rank_bands import band_text
+from chatgenbench.core.random_weights import COMPARABILITY_LABEL, demo_weights_warning
 from chatgenbench.metrics.bertscore import OFFICIAL_ENCODER
 from chatgenbench.metrics.registry import METRICS
 from chatgenbench.metrics.unified import unified_formula
@@ -29,6 +39,13 @@ from chatgenbench.scoring.result_schema import (
 )
 from leaderboard.ablations import ablation_rows
 from leaderboard.efficiency import Efficiency, reported_efficiency, submission_efficiency
+from leaderboard.rank_bands import (
+    DEFAULT_SORT_ORDER,
+    PAIRWISE_ROWS,
+    assign_bands,
+    default_sort_keys,
+    order_note,
+)
 from leaderboard.significance import (
     INDISTINCT_NOTE,
     mark_indistinct,
@@ -54,12 +71,15 @@ SUBMISSION = "submission"
 
 @dataclass(frozen=True)
 class MetricColumn:
-    """One ranking column: the results key, its label, direction and display format."""
+    """One ranking column: the results key, its label, direction and display format, and the
+    scale of its values (100: the results hold a per-sample score's mean ×100, as the paper prints
+    image scores). Every page shows a metric through it (:mod:`leaderboard.metric_display`)."""
 
     key: str
     label: str
     higher_is_better: bool
     fmt: str
+    scale: float = 1.0
 
     @property
     def header(self) -> str:
@@ -69,6 +89,11 @@ class MetricColumn:
     def format(self, value: float | None) -> str:
         """Return a value as the column shows it: its format, ``-`` when absent."""
         return "-" if value is None else self.fmt.format(value)
+
+    def format_sample(self, raw: float | None) -> str:
+        """Return one sample's raw score on the column's scale and format (a per-sample CLIP
+        score of 0.016 reads ``1.6`` beside a mean of ``1.6``), ``-`` when absent."""
+        return "-" if raw is None else self.fmt.format(self.scale * raw)
 
 
 def metric_columns() -> tuple[MetricColumn, ...]:
@@ -80,9 +105,27 @@ def metric_columns() -> tuple[MetricColumn, ...]:
             entry.metadata["label"],
             entry.metadata["higher_is_better"],
             entry.metadata["fmt"],
+            _scale_factor(entry.name, entry.metadata.get("scale")),
         )
         for entry in METRICS.entries()
     )
+
+
+def _scale_factor(name: str, scale: Any) -> float:
+    # The registry's "raw", "x1" or "x100" (chatgenbench.metrics.registry) as a factor; any other
+    # value would put a page's numbers on an unknown scale, so it is refused.
+    text = str(scale or "raw")
+    if text == "raw":
+        return 1.0
+    try:
+        factor = float(text[1:]) if text.startswith("x") else None
+    except ValueError:
+        factor = None
+    if factor is None or not math.isfinite(factor) or factor <= 0:
+        raise ValueError(
+            f"metric {name!r} registers scale {scale!r}; expected 'raw' or 'x<positive number>'"
+        )
+    return factor
 
 
 def columns_by_key() -> dict[str, MetricColumn]:
@@ -104,7 +147,9 @@ class RankingRow:
     date: str = ""
     authors: str = ""
     n_samples: int | None = None
-    rank: int | None = None
+    rank: int | None = None  # 1 + rows significantly better (leaderboard.rank_bands)
+    rank_upper: int | None = None  # rank + rows above by value that could not be tested
+    rank_basis: str = ""  # why the rank is what it is, in words
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     efficiency: Any = None  # leaderboard.efficiency.Efficiency
     vs_above: dict[str, Any] | None = None  # leaderboard.significance.compare_rows
@@ -262,10 +307,7 @@ def describe_group(key: tuple) -> tuple[str, list[str]]:
             "these rows are ranked only among themselves."
         )
     if COMPARABILITY_LABEL in tuple(key):
-        notes.append(
-            "Made with RANDOM demo weights ('chatgenbench weights demo'): the images are noise and "
-            "the image scores mean nothing; these rows are ranked only among themselves."
-        )
+        notes.append(demo_weights_warning() + " These rows are ranked only among themselves.")
     if str(benchmark).startswith("sample"):
         notes.append(
             "Scored on the 12-record embedded sample: a smoke test, not the full benchmark."
@@ -336,35 +378,29 @@ def submission_row(
     )
 
 
-def _sort_rows(rows: list[RankingRow], sort_by: str) -> list[RankingRow]:
-    column = columns_by_key()[sort_by]
-
-    def key(row: RankingRow) -> tuple:
-        value = row.values.get(sort_by)
-        if value is None:
-            return (1, 0.0, row.method.lower())
-        return (0, -value if column.higher_is_better else value, row.method.lower())
-
-    ordered = sorted(rows, key=key)
-    rank, previous = 0, object()
-    for position, row in enumerate(ordered, 1):
-        value = row.values.get(sort_by)
-        if value is None:
-            row.rank = None
-            continue
-        if value != previous:
-            rank, previous = position, value
-        row.rank = rank
-    mark_indistinct(ordered, sort_by, higher_is_better=column.higher_is_better)
-    return ordered
+def _sort_rows(rows: list[RankingRow], sort_by: str | None) -> tuple[list[RankingRow], str]:
+    # Rank bands from significance (leaderboard.rank_bands); returns the rows and the sentence
+    # that says how they were sorted and ranked.
+    columns = columns_by_key()
+    keys = default_sort_keys(rows) if sort_by is None else (sort_by,)
+    directions = {key: column.higher_is_better for key, column in columns.items()}
+    labels = {key: column.header for key, column in columns.items()}
+    ordered = assign_bands(rows, keys, directions, labels)
+    mark_indistinct(ordered, keys[0], higher_is_better=directions[keys[0]])
+    skipped = DEFAULT_SORT_ORDER[: DEFAULT_SORT_ORDER.index(keys[0])] if sort_by is None else ()
+    note = order_note(keys, labels, default=sort_by is None, skipped=skipped)
+    if sum(row.rank is not None for row in ordered) > PAIRWISE_ROWS:
+        note += (
+            f" This group has more than {PAIRWISE_ROWS} ranked rows: ranks come from the 95% "
+            f"intervals of {labels[keys[0]]} alone."
+        )
+    return ordered, note
 
 
 def default_sort_key(rows: list[RankingRow]) -> str:
-    """Return the first of Unified, Config acc, Sel. acc, BERTScore that some row has."""
-    for key in ("unified", "config_accuracy", "selection_accuracy", "prompt_bertscore"):
-        if any(row.values.get(key) is not None for row in rows):
-            return key
-    return "unified"
+    """Return the first of Unified, Config acc, Sel. acc, BERTScore that some row has
+    (:data:`leaderboard.rank_bands.DEFAULT_SORT_ORDER`; the ones after it break ties)."""
+    return default_sort_keys(rows)[0]
 
 
 def build_ranking(
@@ -424,7 +460,8 @@ def build_ranking(
     groups = []
     for key, members in by_key.items():
         heading, notes = describe_group(key)
-        ordered = _sort_rows(members, sort_by or default_sort_key(members))
+        ordered, order = _sort_rows(members, sort_by)
+        notes = [*notes, order]
         if any(row.vs_above for row in ordered):
             notes = [*notes, INDISTINCT_NOTE]
         groups.append(RankingGroup(key=key, label=heading, notes=notes, rows=ordered))
@@ -484,13 +521,14 @@ def group_frame(group: RankingGroup, *, display: bool = False):
         records.append(record)
     frame = pd.DataFrame.from_records(records)
     if display:
-        frame["Rank"] = ["-" if rank is None else str(rank) for rank in frame["Rank"]]
+        frame["Rank"] = [band_text(row.rank, row.rank_upper) for row in group.rows]
         frame["n"] = ["-" if pd.isna(n) else str(int(n)) for n in frame["n"]]
         return frame
     for column in columns:
         if column.header in frame:
             frame[column.header] = frame[column.header].astype("float64")
     frame["Rank"] = frame["Rank"].astype("Int64")
+    frame["Rank upper"] = frame["Rank upper"].astype("Int64")
     frame["n"] = frame["n"].astype("Int64")
     return frame
 
@@ -504,6 +542,9 @@ def _extra_cells(row: RankingRow, columns, display: bool) -> dict[str, Any]:
     # After the metric columns and n, so the layout before them stays as it was: the mark of a
     # row that cannot be told apart from the row above, the intervals, the efficiency figures.
     cells: dict[str, Any] = {"vs above": vs_above_cell(row)}
+    if not display:
+        cells["Rank upper"] = row.rank_upper
+    cells["Rank from"] = row.rank_basis
     for column in columns:
         interval = row.intervals.get(column.key)
         if display:

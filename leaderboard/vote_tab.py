@@ -7,6 +7,11 @@ voter's last vote. Below, the results: Figure 4's stacked bars per pair of metho
 Bradley-Terry table, then how far each image metric agrees with the votes
 (:mod:`leaderboard.agreement_tab`). All rules and statistics live in :mod:`leaderboard.votes`;
 this module only lays them out. Submitter and benchmark text is shown as text, never as Markdown.
+A pair whose
+images come from random demo weights is labelled so above the images, before anyone votes
+(:func:`chatgenbench.core.random_weights.demo_weights_warning`, naming no method: the pair stays
+blind). Bradley-Terry ranks are bands from the intervals
+(:meth:`chatgenbench.analysis.pairwise.BradleyTerryFit.rows`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from chatgenbench.analysis.rank_bands import band_text
 from chatgenbench.core.errors import ChatGenBenchError, DatabaseFileError
+from chatgenbench.core.random_weights import demo_weights_warning
 from leaderboard.agreement_tab import agreement_panel
 from leaderboard.submissions import SubmissionStore
 from leaderboard.votes import (
@@ -34,6 +41,7 @@ from leaderboard.votes import (
     chat_turns,
     default_seed,
     draw_pair,
+    images_made_with,
     submission_weights,
     summarize,
 )
@@ -191,8 +199,8 @@ def _results_panel(store: SubmissionStore, votes: VoteStore) -> None:
         st.text(f"{benchmark} · {setting}")  # the benchmark name comes from meta.yaml: text
         if weights == DEMO_WEIGHTS:
             st.warning(
-                f"{DEMO_WEIGHTS}: these images are noise from random-weight models; their votes "
-                "are summarised apart and never ranked beside real weights."
+                demo_weights_warning() + " Their votes are summarised apart, never ranked beside "
+                "real weights."
             )
         bars: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for summary in members:
@@ -237,7 +245,7 @@ def _results_panel(store: SubmissionStore, votes: VoteStore) -> None:
                 table.append(
                     {
                         "Question": summary.question,
-                        "Rank": row["rank"],
+                        "Rank": band_text(row["rank"], row.get("rank_upper")),
                         "Method": row["method"],
                         "Rating": f"{row['rating']:.0f}",
                         "95% interval": interval,
@@ -249,7 +257,9 @@ def _results_panel(store: SubmissionStore, votes: VoteStore) -> None:
             st.caption(
                 "Bradley-Terry strengths across all methods (ties count half a win each; one "
                 "virtual tie per pair that met); rating = 1000 + 400·theta/ln 10, as the public "
-                "arena leaderboards print it; intervals from 1,000 bootstrap resamples."
+                "arena leaderboards print it; intervals from 1,000 bootstrap resamples. Rank = 1 "
+                "+ the number of methods whose interval lies wholly above this one's: methods "
+                "that cannot be told apart share a rank."
             )
             st.dataframe(pd.DataFrame(table), hide_index=True, key=f"bt-{benchmark}-{setting}")
 
@@ -298,6 +308,8 @@ def _vote_panel(store: SubmissionStore, votes: VoteStore) -> None:
         st.button("Undo my last vote", key="vote-undo", on_click=_undo, args=(votes,))
         return
     shown, _ = current
+    if images_made_with(store.load(shown.left)) == DEMO_WEIGHTS:  # said before anyone looks
+        st.warning(demo_weights_warning() + " Votes on them are summarised apart.")
     try:
         row = _sample_inputs().row(shown.pair.benchmark, shown.pair.setting, shown.pair.sample_id)
     except ChatGenBenchError as error:  # the benchmark cannot be loaded here: say so, still vote

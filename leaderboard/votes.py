@@ -61,8 +61,13 @@ from chatgenbench.analysis.pairwise import (
     bradley_terry,
     tally_pairs,
 )
+from chatgenbench.analysis.rank_bands import band_text
 from chatgenbench.core.errors import ChatGenBenchError
-from chatgenbench.core.random_weights import random_weights_of
+from chatgenbench.core.random_weights import (
+    DEMO_WEIGHTS_LABEL,
+    demo_weights_warning,
+    random_weights_of,
+)
 from leaderboard import sqlite_store
 from leaderboard.store_location import VOTES_ENV, VOTES_FILENAME, database_path
 from leaderboard.submissions import SubmissionStore
@@ -228,7 +233,7 @@ class Shown:
 #: ``chatgenbench weights demo``. Submissions of the two kinds are never paired, and their votes
 #: are summarised apart, so demo images are never ranked beside real ones.
 REAL_WEIGHTS = "real weights"
-DEMO_WEIGHTS = "RANDOM demo weights"
+DEMO_WEIGHTS = DEMO_WEIGHTS_LABEL
 
 
 def images_made_with(submission) -> str:
@@ -819,6 +824,8 @@ def format_summary(summaries: list[QuestionSummary], skipped: list[str] | None =
             f"{summary.benchmark} · {summary.setting}{demo} · {summary.question}: "
             f"{summary.n_votes} counted votes, {summary.n_flagged} flagged (not counted)"
         )
+        if demo:
+            lines.append(f"  {demo_weights_warning()}")
         for tally in summary.tallies:
             rates, ci = tally["rates"], tally["intervals"]
             parts = []
@@ -831,14 +838,18 @@ def format_summary(summaries: list[QuestionSummary], skipped: list[str] | None =
             )
         if summary.bradley_terry is not None:
             level = summary.bradley_terry["bootstrap"]["level"]
-            lines.append(f"  Bradley-Terry (rating, {level:.0%} interval):")
+            lines.append(
+                f"  Bradley-Terry (rating, {level:.0%} interval; rank = 1 + methods whose "
+                "interval lies wholly above):"
+            )
             for row in summary.bradley_terry["rows"]:
                 span = (
                     f" [{row['rating_low']:.0f}, {row['rating_high']:.0f}]"
                     if row["rating_low"] is not None
                     else ""
                 )
-                lines.append(f"    {row['rank']}. {row['method']}: {row['rating']:.0f}{span}")
+                rank = band_text(row["rank"], row.get("rank_upper"))
+                lines.append(f"    {rank}. {row['method']}: {row['rating']:.0f}{span}")
         else:
             lines.append(f"  Bradley-Terry: not computed ({summary.bradley_terry_not_computed})")
     return "\n".join(lines)

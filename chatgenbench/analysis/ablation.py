@@ -12,6 +12,9 @@ another run already rendered) renders nothing new.
 step its own step-wise metric, FID, ImageReward and the Unified Metric. Files that share a name
 (every submission is ``predictions.jsonl``) get distinct output names and table labels, from their
 paths (:func:`chatgenbench.core.output_names.distinct_names`); the same file twice is refused.
+When random demo weights made a run's images or scores, the table opens with
+:func:`chatgenbench.core.random_weights.demo_weights_warning` naming those files (``ablate
+--json`` says it on stderr).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from chatgenbench.core.random_weights import demo_weights_warning, uses_random_weights
 from chatgenbench.metrics.bertscore import DEFAULT_ENCODER
 from chatgenbench.scoring.oracle import ORACLE_STEPS, STEP_METRICS, STEP_TITLES
 from chatgenbench.scoring.result_schema import metric_block, metric_value
@@ -169,4 +173,8 @@ def ablation_table(
     lines = ["  ".join(first)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in [header, *rows]]
     lines.insert(2, "  ".join("-" * w for w in widths))
+    demo = [path for (path, _), found in results.items() if uses_random_weights(found)]
+    if demo:  # said before the table: its image columns mean nothing
+        named = [Path(path).name for path in dict.fromkeys(demo)]
+        lines.insert(0, demo_weights_warning(named))
     return "\n".join(lines)

@@ -16,6 +16,10 @@ oracle steps are refused with the reason (:class:`chatgenbench.core.errors.Compa
 are results that cannot be trusted (:mod:`chatgenbench.analysis.comparison_inputs`): a score that is
 NaN, infinite or not a number, a sample id repeated or present on one side only, a reported mean
 that is not the mean of its per-sample scores, a block of the wrong type. No verdict is built on them.
+
+Each side's identity says whether random demo weights made it (``a.random_weights``,
+``b.random_weights``); when one did, :func:`comparison_table` opens with
+:func:`chatgenbench.core.random_weights.demo_weights_warning` naming the side(s).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 from chatgenbench.analysis.comparison_inputs import check_inputs, check_same_samples, slice_block
 from chatgenbench.core.errors import ComparisonError
+from chatgenbench.core.random_weights import demo_weights_warning, uses_random_weights
 from chatgenbench.metrics.bootstrap import bootstrap_ci
 from chatgenbench.metrics.registry import METRICS
 from chatgenbench.scoring.result_schema import comparability_key, metric_block, metric_value
@@ -297,7 +302,11 @@ def compare_results(
 
 def _identity(results: dict[str, Any]) -> dict[str, Any]:
     predictions = results.get("predictions") or {}
-    return {"predictions": predictions.get("name"), "sha256": predictions.get("sha256")}
+    return {
+        "predictions": predictions.get("name"),
+        "sha256": predictions.get("sha256"),
+        "random_weights": uses_random_weights(results),
+    }
 
 
 def comparison_table(comparison: dict[str, Any], *, slices: list[str] | None = None) -> str:
@@ -308,7 +317,9 @@ def comparison_table(comparison: dict[str, Any], *, slices: list[str] | None = N
         names = [name for name in names if name != "overall"]
     labels = {e.name: (e.metadata["label"], e.metadata["fmt"]) for e in METRICS.entries()}
     level = comparison["settings"]["level"]
-    lines = [
+    demo = [side.upper() for side in ("a", "b") if comparison[side].get("random_weights")]
+    lines = [demo_weights_warning(demo)] if demo else []
+    lines += [
         f"A: {comparison['a'].get('path') or comparison['a']['predictions']}   "
         f"B: {comparison['b'].get('path') or comparison['b']['predictions']}",
         f"difference A - B, {level:.0%} bootstrap interval, p from a {TEST_NAME}, "

@@ -125,8 +125,11 @@ def _structure_problems(results: dict[str, Any]) -> list[str]:
                     f"metric_settings.{key}: {shown(settings[key])}, expected an object"
                 )
         image = settings.get("image")
+        # Only each image metric's own block is an object: the block also holds run-wide
+        # scalars (batch_size, device, dtype, text, missing_image_policy) and the bootstrap.
+        metrics = set(METRICS.names_of("image"))
         for metric, value in image.items() if isinstance(image, dict) else ():
-            if not isinstance(value, (dict, type(None))):
+            if metric in metrics and not isinstance(value, (dict, type(None))):
                 problems.append(
                     f"metric_settings.image.{shown(metric)}: {shown(value)}, expected an object"
                 )

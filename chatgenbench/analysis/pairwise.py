@@ -16,7 +16,10 @@ reported as ``theta`` (natural-log scale, mean zero over the methods) and on the
 scale, ``1000 + 400 * theta / ln 10``. ``pseudo_ties`` (default 1) adds that many virtual ties to
 every pair of methods that met, so a method that never won still gets a finite strength; it is
 recorded with the fit. Methods that never meet (directly or through others) cannot be put on one
-scale: the fit refuses them with :class:`PairwiseError`, naming the separate groups.
+scale: the fit refuses them with :class:`PairwiseError`, naming the separate groups. A method's
+rank is a band from the intervals (:func:`chatgenbench.analysis.rank_bands.interval_bands`): 1 +
+the methods whose interval lies wholly above its own, so methods that cannot be told apart share
+a rank.
 """
 
 from __future__ import annotations
@@ -108,14 +111,28 @@ class BradleyTerryFit:
         return ELO_BASE + ELO_SCALE * value
 
     def rows(self) -> list[dict[str, Any]]:
-        """Return one row per method, strongest first: rank, method, theta, rating and intervals."""
-        order = sorted(range(len(self.methods)), key=lambda i: -self.theta[i])
+        """Return one row per method, strongest first: rank band, method, theta, rating and
+        intervals.
+
+        ``rank`` is 1 + the number of methods whose interval lies wholly above this one's, and
+        ``rank_upper`` adds the stronger methods that could not be tested (a fit without
+        bootstrap intervals): :func:`chatgenbench.analysis.rank_bands.interval_bands`. Methods
+        whose intervals overlap share a rank, whatever their point strengths.
+        """
+        from chatgenbench.analysis.rank_bands import interval_bands
+
+        bands = interval_bands(
+            self.theta,
+            [None if iv is None else (iv.low, iv.high) for iv in self.intervals],
+        )
+        order = sorted(range(len(self.methods)), key=lambda i: (-self.theta[i], self.methods[i]))
         rows = []
-        for rank, i in enumerate(order, 1):
+        for i in order:
             interval = self.intervals[i]
             rows.append(
                 {
-                    "rank": rank,
+                    "rank": bands[i].low,
+                    "rank_upper": bands[i].high,
                     "method": self.methods[i],
                     "theta": self.theta[i],
                     "theta_low": interval.low if interval else None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from chatgenbench.cli.options import (
     add_benchmark,
@@ -133,6 +134,7 @@ def ablate_command(args: argparse.Namespace) -> int:
     )
     if args.json:
         print(json.dumps(outcome["runs"], indent=2))
+        _say_demo_weights(outcome["results"])
         return 0
     show = "all" if args.setting == "all" else args.setting
     print(ablation_table(outcome["results"], setting=show))
@@ -140,3 +142,17 @@ def ablate_command(args: argparse.Namespace) -> int:
     cached = sum(run["renders"]["cached"] for run in outcome["runs"])
     print(f"\nrenders: {rendered} rendered, {cached} from the cache; results in {args.out_dir}")
     return 0
+
+
+def _say_demo_weights(results: dict) -> None:
+    """Print, on stderr, which ablation results random demo weights made (the JSON on stdout
+    stays JSON); the text table says it itself (:func:`ablation_table`)."""
+    from pathlib import Path
+
+    from chatgenbench.core.random_weights import demo_weights_warning, uses_random_weights
+
+    demo = dict.fromkeys(
+        Path(p).name for (p, _), found in results.items() if uses_random_weights(found)
+    )
+    if demo:
+        print(demo_weights_warning(demo), file=sys.stderr)

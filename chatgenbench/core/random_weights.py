@@ -27,6 +27,9 @@ MARKER_TEXT = (
     "made with them are labelled so and never ranked beside results made with real weights.\n"
 )
 _MAX_PARENTS = 6
+#: How every page and command names results made with random demo weights.
+DEMO_WEIGHTS_LABEL = "RANDOM demo weights"
+_DEMO_WEIGHTS_SOURCE = f"Made with {DEMO_WEIGHTS_LABEL} ('chatgenbench weights demo')"
 
 
 def is_random_weights(path: str | os.PathLike | None) -> bool:
@@ -62,6 +65,28 @@ def random_weights_of(results: dict[str, Any] | None) -> dict[str, Any]:
     it has none or it is not an object: what every reader of the block goes through."""
     block = (results or {}).get("random_weights")
     return block if isinstance(block, dict) else {}
+
+
+def uses_random_weights(results: dict[str, Any] | None) -> bool:
+    """True when a result says that random demo weights made its images or scored them."""
+    return random_weights_of(results).get("used") is True
+
+
+def demo_weights_warning(who: Iterable[str] = ()) -> str:
+    """Return the one sentence every surface shows where random demo weights made what it shows
+    (the leaderboard's ranking, gallery, side by side, details and vote pair; ``compare``,
+    ``ablate`` and ``votes summary``), naming ``who`` (submissions, files, ``A``/``B``) if given.
+
+    >>> demo_weights_warning(["demo"])
+    "Made with RANDOM demo weights ('chatgenbench weights demo'): demo. Their images are noise and their image scores mean nothing."
+    """
+    names = ", ".join(str(name) for name in who)
+    if names:
+        return (
+            f"{_DEMO_WEIGHTS_SOURCE}: {names}. Their images are noise and their image scores "
+            "mean nothing."
+        )
+    return f"{_DEMO_WEIGHTS_SOURCE}: the images are noise and the image scores mean nothing."
 
 
 def random_weights_block(

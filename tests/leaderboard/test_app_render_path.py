@@ -52,4 +52,4 @@ def test_an_upload_is_rendered_image_scored_ranked_and_shown(
     assert len(at.get("image")) == 12  # a page of 12 samples, each with its rendered image
     texts = [t.value for t in at.text]
     assert "sample-0001 · supervised · single" in texts
-    assert any(t.startswith("BERTScore 1.000 · config 0.400 · clip_score") for t in texts)
+    assert any(t.startswith("BERTScore 1.000 · Config acc 0.400 · CLIP ") for t in texts)
