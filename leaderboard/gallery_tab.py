@@ -16,8 +16,6 @@ import streamlit as st
 from leaderboard.gallery import (
     MAX_COMPARED,
     PAGE_SIZE,
-    SIDE_BY_SIDE_SIZE,
-    THUMBNAIL_SIZE,
     Gallery,
     GalleryFilter,
     GalleryIndex,
@@ -28,7 +26,10 @@ from leaderboard.gallery import (
     render_status_counts,
     weights_missing_by_model,
 )
+from leaderboard.gallery_views import compared_with, input_images_note
 from leaderboard.submissions import SubmissionStore
+from leaderboard.text_table import show_table
+from leaderboard.wording import plural
 
 
 def gallery_tab(store: SubmissionStore, submissions: list) -> None:
@@ -74,13 +75,13 @@ def gallery_tab(store: SubmissionStore, submissions: list) -> None:
     if index.manifest_skipped:
         n = len(index.manifest_skipped)
         st.caption(
-            f"{n} render manifest line{'s' if n != 1 else ''} could not be read and "
+            f"{plural(n, 'render manifest line')} could not be read and "
             f"{'were' if n != 1 else 'was'} skipped: " + "; ".join(index.manifest_skipped[:3])[:400]
         )
     for sample in shown["samples"]:
         thumb = shown["thumbnails"].get(sample.id)
         problem = shown["image_problems"].get(sample.id)
-        _sample_card(gallery, index, sample, thumb, problem)
+        _sample_card(gallery, index, sample, thumb, problem, names)
 
 
 def _image_bytes(path) -> bytes | None:
@@ -94,7 +95,12 @@ def _image_bytes(path) -> bytes | None:
 
 
 def _sample_card(
-    gallery: Gallery, index: GalleryIndex, sample: SampleView, thumb, problem: str | None = None
+    gallery: Gallery,
+    index: GalleryIndex,
+    sample: SampleView,
+    thumb,
+    problem: str | None = None,
+    names: list[str] | None = None,
 ) -> None:
     with st.container(border=True):
         left, middle, right = st.columns([2, 3, 2])
@@ -105,30 +111,25 @@ def _sample_card(
                     st.text(f"{turn['role']}: {turn['content']}")
             else:
                 st.text(f"user: {sample.freestyle_input}")
-            if sample.n_reference_images:
-                images = gallery.input_images(index.benchmark, index.setting, sample.id)
-                for data in images:
-                    st.image(data, caption="input reference image", width=120)
+            _input_images(gallery, index, sample)
             st.button(
                 "Side by side",
                 key=f"sbs-{sample.id}",
                 on_click=_open_side_by_side,
-                args=(index.name, sample.id),
+                args=(index.name, sample.id, names or [index.name]),
             )
         with middle:
             predicted = sample.predicted or {}
             st.text("Reference prompt:\n" + str(sample.reference.get("prompt")))
             st.text("Predicted prompt:\n" + as_text(predicted.get("prompt")))
-            st.dataframe(
-                pd.DataFrame(sample.field_marks()), hide_index=True, key=f"marks-{sample.id}"
-            )
+            show_table(pd.DataFrame(sample.field_marks()))  # wraps: model names stay whole
             scores = [f"BERTScore {_fmt(sample.bertscore)}", f"config {_fmt(sample.config_score)}"]
             scores += [f"{k} {_fmt(v)}" for k, v in sorted(sample.image_scores.items())]
             st.text(" · ".join(scores))
         with right:
             data = _image_bytes(thumb) if thumb is not None else None
             if data is not None:
-                st.image(data, caption="rendered", width=THUMBNAIL_SIZE)
+                st.image(data, caption="rendered", width="stretch")
             elif problem is not None:
                 st.text(f"no image shown: {problem}")
             else:
@@ -139,17 +140,30 @@ def _sample_card(
                 )
             reference = gallery.reference_image(index.benchmark, index.setting, sample.id)
             if reference is not None:
-                st.image(reference, caption="reference (human-validated)", width=THUMBNAIL_SIZE)
+                st.image(reference, caption="reference (human-validated)", width="stretch")
 
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _open_side_by_side(name: str, sample_id: str) -> None:
+def _open_side_by_side(name: str, sample_id: str, names: list[str]) -> None:
     st.session_state["gallery_mode"] = "Side by side"
     st.session_state["sbs_sample"] = sample_id
-    st.session_state["sbs_names"] = [name]
+    st.session_state["sbs_names"] = compared_with(name, names)
+    st.session_state.pop("sbs_chosen", None)  # the multiselect takes the new default
+    st.session_state.pop("sbs_input", None)  # and the input box the card's sample
+
+
+def _input_images(gallery: Gallery, index: GalleryIndex, sample: SampleView) -> None:
+    """Lay out a multimodal sample's input images, or say why they are not shown."""
+    if not sample.n_reference_images:
+        return
+    images = gallery.input_images(index.benchmark, index.setting, sample.id)
+    if images:
+        st.image(images, caption=[f"input image {i}" for i in range(1, len(images) + 1)], width=120)
+    if len(images) < sample.n_reference_images:
+        st.text(input_images_note(sample.n_reference_images, len(images)))
 
 
 def _side_by_side(gallery: Gallery, names: list[str]) -> None:
@@ -178,13 +192,14 @@ def _side_by_side(gallery: Gallery, names: list[str]) -> None:
         st.text("\n".join(f"{t['role']}: {t['content']}" for t in sample.history))
     else:
         st.text(f"user: {sample.freestyle_input}")
+    _input_images(gallery, index, sample)
     panels = gallery.side_by_side(chosen, sample_id)
     reference = gallery.reference_image(index.benchmark, index.setting, sample_id)
     columns = st.columns(len(panels) + 1)
     with columns[0]:
         st.text("Reference")
         if reference is not None:
-            st.image(reference, caption="human-validated reference", width=SIDE_BY_SIDE_SIZE)
+            st.image(reference, caption="human-validated reference", width="stretch")
         else:
             st.text("(the benchmark has no reference image here)")
         st.text(str(sample.reference.get("prompt")))
@@ -194,7 +209,7 @@ def _side_by_side(gallery: Gallery, names: list[str]) -> None:
             st.text(panel["method"])
             data = _image_bytes(panel["image"]) if panel["image"] is not None else None
             if data is not None:
-                st.image(data, caption=panel["name"], width=SIDE_BY_SIDE_SIZE)
+                st.image(data, caption=panel["name"], width="stretch")
             elif panel.get("image_problem"):
                 st.text(f"no image shown: {panel['image_problem']}")
             else:
