@@ -65,6 +65,7 @@ from chatgenbench.core.errors import ChatGenBenchError
 from chatgenbench.core.random_weights import random_weights_of
 from leaderboard import sqlite_store
 from leaderboard.submissions import SubmissionStore
+from leaderboard.wording import plural
 
 VOTES_ENV = "CHATGENBENCH_VOTES_DB"
 VOTES_FILENAME = ".votes.sqlite3"
@@ -818,7 +819,7 @@ def format_summary(summaries: list[QuestionSummary], skipped: list[str] | None =
         )
         lines.append(
             f"{summary.benchmark} · {summary.setting}{demo} · {summary.question}: "
-            f"{summary.n_votes} counted votes, {summary.n_flagged} flagged (not counted)"
+            f"{plural(summary.n_votes, 'counted vote')}, {summary.n_flagged} flagged (not counted)"
         )
         for tally in summary.tallies:
             rates, ci = tally["rates"], tally["intervals"]
