@@ -13,6 +13,14 @@ All logic lives in :mod:`leaderboard.submissions`, :mod:`leaderboard.scoring_que
 (:class:`chatgenbench.core.errors.DatabaseFileError`: not SQLite, truncated, a folder, another
 schema) is shown as its message on the tabs that need it (Submit and Queue; Vote); the rest of the
 page works.
+
+The page reads at 1,000 to 1,920 px without scrolling sideways: the ranking's main columns, the
+Details metadata and metric statuses, and the queue are wrapping HTML tables of escaped text
+(:mod:`leaderboard.text_table`); the ranking's submission ids, intervals and efficiency figures
+are in a sortable grid under its table. The Submit form labels fields in words, asks for the
+model size once (:mod:`leaderboard.model_size`) and has no ``oracle`` field (ablation runs are
+queued by the maintainer; :mod:`leaderboard.submit_form`). Counts use
+:func:`leaderboard.wording.plural`. See ``docs/leaderboard-ui.md``.
 """
 
 from __future__ import annotations

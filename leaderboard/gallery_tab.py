@@ -6,6 +6,11 @@ filters the backend offers, or the same input's images from 2 to 4 submissions i
 in the Details tab, a render folder's summary. What a page holds (the join, the filter, the
 paging, the thumbnails, which images may be served) is decided in :mod:`leaderboard.gallery`;
 this module only lays it out. Submitter and benchmark text is shown as text, never as Markdown.
+
+Images take their column's width, so side by side fits a 1,000 to 1,920 px window; a card's
+"Side by side" button opens with its submission and the next one
+(:func:`leaderboard.gallery_views.compared_with`); a multimodal sample shows its input images or
+says why not (:func:`leaderboard.gallery_views.input_images_note`).
 """
 
 from __future__ import annotations
@@ -157,13 +162,14 @@ def _open_side_by_side(name: str, sample_id: str, names: list[str]) -> None:
 
 def _input_images(gallery: Gallery, index: GalleryIndex, sample: SampleView) -> None:
     """Lay out a multimodal sample's input images, or say why they are not shown."""
-    if not sample.n_reference_images:
-        return
-    images = gallery.input_images(index.benchmark, index.setting, sample.id)
+    images = []
+    if sample.n_reference_images:
+        images = gallery.input_images(index.benchmark, index.setting, sample.id)
     if images:
         st.image(images, caption=[f"input image {i}" for i in range(1, len(images) + 1)], width=120)
-    if len(images) < sample.n_reference_images:
-        st.text(input_images_note(sample.n_reference_images, len(images)))
+    note = input_images_note(sample.input_type, sample.n_reference_images, len(images))
+    if note:
+        st.text(note)
 
 
 def _side_by_side(gallery: Gallery, names: list[str]) -> None:

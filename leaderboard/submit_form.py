@@ -24,7 +24,6 @@ FIELD_LABELS: dict[str, str] = {
     "notes": "Notes",
     "seconds_per_sample": "Seconds per sample",
     "device": "Device",
-    "parameters": "Parameters",
     "oracle": "Ablation: steps given their reference values",
 }
 

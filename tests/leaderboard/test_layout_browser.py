@@ -237,6 +237,8 @@ def test_tables_read_without_scrolling_sideways_at_1400(served_layout, browser, 
     )
     texts = browser.execute_script(TABLE_TEXTS)
     assert "v1-5-pruned-emaonly" in texts, texts[:20]  # a model name, whole
+    # the sample's multimodal inputs come without their images: the cards say so
+    assert "holds none for this multimodal sample" in _body(browser)
     screenshot(browser, tmp_path, "gallery-1400.png")
     cards = browser.execute_script(IMAGE_BOXES)
     assert len(cards) >= 3, cards

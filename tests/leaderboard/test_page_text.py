@@ -102,8 +102,14 @@ def test_side_by_side_never_opens_with_more_than_it_can_compare():
 
 
 def test_input_images_note_counts_what_is_missing():
-    assert input_images_note(1, 0).startswith("1 input image of 1 not shown: its copy in the")
-    assert input_images_note(3, 1).startswith("2 input images of 3 not shown: their copies")
+    assert input_images_note("multimodal", 1, 0).startswith("1 input image of 1 not shown: its")
+    assert input_images_note("multimodal", 3, 1).startswith("2 input images of 3 not shown: their")
+    assert input_images_note("multimodal", 2, 2) is None
+    assert input_images_note("single", 0, 0) is None and input_images_note("history", 0, 0) is None
+
+
+def test_a_multimodal_sample_without_images_says_why():
+    assert "holds none for this multimodal sample" in input_images_note("multimodal", 0, 0)
 
 
 def test_submit_form_labels_are_words_and_oracle_is_not_public():
