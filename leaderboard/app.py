@@ -15,6 +15,14 @@ All logic lives in :mod:`leaderboard.submissions`, :mod:`leaderboard.scoring_que
 (:class:`chatgenbench.core.errors.DatabaseFileError`: not SQLite, truncated, a folder, another
 schema) is shown as its message on the tabs that need it (Submit and Queue; Vote); the rest of the
 page works.
+
+The page reads at 1,000 to 1,920 px without scrolling sideways: the ranking's main columns, the
+Details metadata and metric statuses, and the queue are wrapping HTML tables of escaped text
+(:mod:`leaderboard.text_table`); the ranking's submission ids, intervals and efficiency figures
+are in a sortable grid under its table. The Submit form labels fields in words, asks for the
+model size once (:mod:`leaderboard.model_size`) and has no ``oracle`` field (ablation runs are
+queued by the maintainer; :mod:`leaderboard.submit_form`). Counts use
+:func:`leaderboard.wording.plural`. See ``docs/leaderboard-ui.md``.
 """
 
 from __future__ import annotations
@@ -66,8 +74,11 @@ from leaderboard.submissions import (
     default_store_root,
     default_upload_limit,
 )
+from leaderboard.submit_form import PUBLIC_FIELDS, field_label, meta_rows
+from leaderboard.text_table import main_ranking_frame, show_table
 from leaderboard.vote_tab import vote_tab
 from leaderboard.votes import VoteStore, default_votes_path
+from leaderboard.wording import plural
 
 MAX_PROBLEMS_SHOWN = 200
 AUTO_REFRESH_SECONDS = 5
@@ -187,13 +198,20 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
         top = top_line(group.rows)  # rank bands: several rows may share rank 1
         if top is not None:
             st.text(top)
-        st.dataframe(
-            _styled(display_frame(group, sort_key)),
-            hide_index=True,
-            width="stretch",
-            key=f"ranking-{index}",
-            column_config=_ranking_columns(rank_by_header(group, sort_key)),
+        frame = display_frame(group, sort_key)
+        # The main columns in a table that wraps, so that it reads whole at 1,400 px; every
+        # column (submission ids, 95% intervals, efficiency) in the sortable grid under it.
+        show_table(
+            main_ranking_frame(frame), highlight=[kind == REPORTED for kind in frame["Kind"]]
         )
+        with st.expander("All columns (submission ids, 95% intervals, efficiency): sortable"):
+            st.dataframe(
+                _styled(frame),
+                hide_index=True,
+                width="stretch",
+                key=f"ranking-{index}",
+                column_config=_ranking_columns(rank_by_header(group, sort_key)),
+            )
         chart_key = sort_key or next(
             (
                 k
@@ -239,7 +257,10 @@ def _ablation_table(rows: list[AblationRow]) -> None:
     st.subheader("Step ablations (paper Table 6)", divider="gray")
     st.caption(ABLATION_NOTE)
     st.caption(f"Reported rows: {reported_ablation_table()['source']}.")
-    st.dataframe(ablation_frame(rows), hide_index=True, width="stretch", key="ablations")
+    frame = ablation_frame(rows)
+    show_table(main_ranking_frame(frame), highlight=[kind == REPORTED for kind in frame["Kind"]])
+    with st.expander("All columns (submission ids): sortable"):
+        st.dataframe(frame, hide_index=True, width="stretch", key="ablations")
 
 
 def _metric_status_frame(block: dict[str, Any]) -> pd.DataFrame:
@@ -273,7 +294,7 @@ def _broken_submissions(submissions: list[Submission]) -> None:
     if not broken:
         return
     st.caption(
-        f"{len(broken)} submission{'s' if len(broken) != 1 else ''} could not be read or "
+        f"{plural(len(broken), 'submission')} could not be read or "
         "used; the others are shown. Reasons:"
     )
     rows = [{"Submission": s.name[:80], "Problem": "; ".join(s.problems[:3])[:500]} for s in broken]
@@ -298,14 +319,7 @@ def _details_tab(
     gallery_page.render_details(store, submission.name)
     st.subheader("Metadata")
     if submission.meta is not None:
-        st.dataframe(
-            pd.DataFrame(
-                [(key, value) for key, value in submission.meta.to_dict().items()],
-                columns=["Field", "Value"],
-            ),
-            hide_index=True,
-            key="detail-meta",
-        )
+        show_table(pd.DataFrame(meta_rows(submission.meta.to_dict()), columns=["Field", "Value"]))
     if submission.meta_problems:
         st.error("meta.yaml has problems:")
         st.text("\n".join(submission.meta_problems))
@@ -326,7 +340,7 @@ def _details_tab(
     if block is None:
         st.info("These results have no such view.")
     else:
-        st.dataframe(_metric_status_frame(block), hide_index=True, key="detail-metrics")
+        show_table(_metric_status_frame(block))
         config = (block.get("stepwise") or {}).get("config_accuracy") or {}
         per_key = config.get("per_key") or {}
         if per_key:
@@ -384,21 +398,28 @@ def _submit_tab(store: SubmissionStore, queue: ScoringQueue) -> None:
             key="upload_name",
         )
         values: dict[str, str] = {}
-        for field_name, spec in META_FIELDS.items():
-            label = f"{field_name} ({spec.description})" + (" *" if spec.required else "")
+        for field_name in PUBLIC_FIELDS:
+            spec = META_FIELDS[field_name]
+            label = field_label(field_name)
             if field_name == "setting":
-                values[field_name] = st.selectbox(label, SUBMISSION_SETTINGS, key="upload_setting")
+                values[field_name] = st.selectbox(
+                    label, SUBMISSION_SETTINGS, key="upload_setting", help=spec.description
+                )
             elif field_name == "benchmark":
                 values[field_name] = st.selectbox(
-                    label, store.allowed_benchmarks, key="upload_benchmark"
+                    label, store.allowed_benchmarks, key="upload_benchmark", help=spec.description
                 )
             elif field_name == "notes":
                 values[field_name] = st.text_area(
-                    label, max_chars=spec.max_chars, key="upload_notes"
+                    label, max_chars=spec.max_chars, key="upload_notes", help=spec.description
                 )
             else:
                 values[field_name] = st.text_input(
-                    label, max_chars=spec.max_chars, key=f"upload_{field_name}"
+                    label,
+                    max_chars=spec.max_chars,
+                    key=f"upload_{field_name}",
+                    placeholder=spec.description,
+                    help=spec.description,
                 )
         submitted = st.form_submit_button("Check and submit")
     if not submitted:
@@ -421,7 +442,7 @@ def _submit_tab(store: SubmissionStore, queue: ScoringQueue) -> None:
         if check.report is not None and check.report.errors:
             problems = [p.to_dict() for p in check.report.errors[:MAX_PROBLEMS_SHOWN]]
             st.text(
-                f"{len(check.report.errors)} row-level errors"
+                plural(len(check.report.errors), "row-level error")
                 + (
                     f" (first {MAX_PROBLEMS_SHOWN} shown)"
                     if len(problems) < len(check.report.errors)
@@ -440,7 +461,9 @@ def _submit_tab(store: SubmissionStore, queue: ScoringQueue) -> None:
     job = queue.enqueue(check.name)
     st.success(f"Queued as {check.name!r} (job {job.id}). Its state is on the Queue tab.")
     if check.report.warnings:
-        st.warning(f"{len(check.report.warnings)} warnings (scoring will normalise these):")
+        st.warning(
+            f"{plural(len(check.report.warnings), 'warning')} (scoring will normalise these):"
+        )
         st.dataframe(
             pd.DataFrame.from_records(
                 [p.to_dict() for p in check.report.warnings[:MAX_PROBLEMS_SHOWN]]
@@ -462,7 +485,7 @@ def _queue_panel(queue: ScoringQueue) -> None:
         st.info("No jobs yet. Run the worker with: chatgenbench queue work")
     else:
         frame = pd.DataFrame.from_records([job.to_dict() for job in jobs]).fillna("")
-        st.dataframe(frame, hide_index=True, key="queue-jobs")
+        show_table(frame)  # wraps: a stage that grows ('rendering 5/12 images ...') stays whole
     # A job that finished since the last look changes the ranking: redraw the whole page.
     finished = counts["done"] + counts["failed"]
     seen = st.session_state.get("queue_finished")

@@ -3,7 +3,7 @@
 A submission's figures come from the adapter run record stored beside its predictions
 (``predictions.run.json``: ``efficiency``, see :func:`chatgenbench.predictions.efficiency.run_efficiency`);
 a submission that did not come from an adapter states them in its metadata
-(``seconds_per_sample``, ``device``, ``parameters``). The paper's reported rows carry Table 5's
+(``seconds_per_sample``, ``device``, and the count of ``model_size``: :mod:`leaderboard.model_size`). The paper's reported rows carry Table 5's
 figures (``leaderboard/data/paper_table5.json``). Every figure says where it comes from.
 """
 
@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 from chatgenbench.predictions.efficiency import format_parameters, parse_parameters, parse_seconds
+from leaderboard.model_size import model_size_count
 
 RUN_RECORD_MAX_BYTES = 1 << 20  # a run record is a few kB; a larger one is not read
 FROM_RUN = "adapter run record"
@@ -121,7 +122,7 @@ def submission_efficiency(submission) -> Efficiency:
         return Efficiency(
             seconds_per_sample=parse_seconds(getattr(meta, "seconds_per_sample", "")),
             device=getattr(meta, "device", "") or None,
-            parameters=parse_parameters(getattr(meta, "parameters", "")),
+            parameters=model_size_count(getattr(meta, "model_size", "")),
             source=FROM_META,
         )
     except ValueError:  # validate_meta refuses such values; an old store may still hold them

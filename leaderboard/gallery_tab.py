@@ -9,6 +9,11 @@ this module only lays it out. Submitter and benchmark text is shown as text, nev
 A sample's scores read with the ranking's labels and scale (:mod:`leaderboard.metric_display`);
 a submission made with random demo weights is labelled so above its cards and side-by-side panels
 and in each image's caption (:func:`chatgenbench.core.random_weights.demo_weights_warning`).
+
+Images take their column's width, so side by side fits a 1,000 to 1,920 px window; a card's
+"Side by side" button opens with its submission and the next one
+(:func:`leaderboard.gallery_views.compared_with`); a multimodal sample shows its input images or
+says why not (:func:`leaderboard.gallery_views.input_images_note`).
 """
 
 from __future__ import annotations
@@ -24,8 +29,6 @@ from chatgenbench.core.random_weights import (
 from leaderboard.gallery import (
     MAX_COMPARED,
     PAGE_SIZE,
-    SIDE_BY_SIDE_SIZE,
-    THUMBNAIL_SIZE,
     Gallery,
     GalleryFilter,
     GalleryIndex,
@@ -36,8 +39,11 @@ from leaderboard.gallery import (
     render_status_counts,
     weights_missing_by_model,
 )
+from leaderboard.gallery_views import compared_with, input_images_note
 from leaderboard.metric_display import sample_scores_text
 from leaderboard.submissions import SubmissionStore
+from leaderboard.text_table import show_table
+from leaderboard.wording import plural
 
 
 def gallery_tab(store: SubmissionStore, submissions: list) -> None:
@@ -86,13 +92,13 @@ def gallery_tab(store: SubmissionStore, submissions: list) -> None:
     if index.manifest_skipped:
         n = len(index.manifest_skipped)
         st.caption(
-            f"{n} render manifest line{'s' if n != 1 else ''} could not be read and "
+            f"{plural(n, 'render manifest line')} could not be read and "
             f"{'were' if n != 1 else 'was'} skipped: " + "; ".join(index.manifest_skipped[:3])[:400]
         )
     for sample in shown["samples"]:
         thumb = shown["thumbnails"].get(sample.id)
         problem = shown["image_problems"].get(sample.id)
-        _sample_card(gallery, index, sample, thumb, problem, demo=name in demo)
+        _sample_card(gallery, index, sample, thumb, problem, names, demo=name in demo)
 
 
 def _image_bytes(path) -> bytes | None:
@@ -111,6 +117,7 @@ def _sample_card(
     sample: SampleView,
     thumb,
     problem: str | None = None,
+    names: list[str] | None = None,
     *,
     demo: bool = False,
 ) -> None:
@@ -123,29 +130,24 @@ def _sample_card(
                     st.text(f"{turn['role']}: {turn['content']}")
             else:
                 st.text(f"user: {sample.freestyle_input}")
-            if sample.n_reference_images:
-                images = gallery.input_images(index.benchmark, index.setting, sample.id)
-                for data in images:
-                    st.image(data, caption="input reference image", width=120)
+            _input_images(gallery, index, sample)
             st.button(
                 "Side by side",
                 key=f"sbs-{sample.id}",
                 on_click=_open_side_by_side,
-                args=(index.name, sample.id),
+                args=(index.name, sample.id, names or [index.name]),
             )
         with middle:
             predicted = sample.predicted or {}
             st.text("Reference prompt:\n" + str(sample.reference.get("prompt")))
             st.text("Predicted prompt:\n" + as_text(predicted.get("prompt")))
-            st.dataframe(
-                pd.DataFrame(sample.field_marks()), hide_index=True, key=f"marks-{sample.id}"
-            )
+            show_table(pd.DataFrame(sample.field_marks()))  # wraps: model names stay whole
             st.text(sample_scores_text(sample))  # the ranking's labels and scale
         with right:
             data = _image_bytes(thumb) if thumb is not None else None
             if data is not None:
                 caption = f"rendered with {DEMO_WEIGHTS_LABEL}" if demo else "rendered"
-                st.image(data, caption=caption, width=THUMBNAIL_SIZE)
+                st.image(data, caption=caption, width="stretch")
             elif problem is not None:
                 st.text(f"no image shown: {problem}")
             else:
@@ -156,13 +158,27 @@ def _sample_card(
                 )
             reference = gallery.reference_image(index.benchmark, index.setting, sample.id)
             if reference is not None:
-                st.image(reference, caption="reference (human-validated)", width=THUMBNAIL_SIZE)
+                st.image(reference, caption="reference (human-validated)", width="stretch")
 
 
-def _open_side_by_side(name: str, sample_id: str) -> None:
+def _open_side_by_side(name: str, sample_id: str, names: list[str]) -> None:
     st.session_state["gallery_mode"] = "Side by side"
     st.session_state["sbs_sample"] = sample_id
-    st.session_state["sbs_names"] = [name]
+    st.session_state["sbs_names"] = compared_with(name, names)
+    st.session_state.pop("sbs_chosen", None)  # the multiselect takes the new default
+    st.session_state.pop("sbs_input", None)  # and the input box the card's sample
+
+
+def _input_images(gallery: Gallery, index: GalleryIndex, sample: SampleView) -> None:
+    """Lay out a multimodal sample's input images, or say why they are not shown."""
+    images = []
+    if sample.n_reference_images:
+        images = gallery.input_images(index.benchmark, index.setting, sample.id)
+    if images:
+        st.image(images, caption=[f"input image {i}" for i in range(1, len(images) + 1)], width=120)
+    note = input_images_note(sample.input_type, sample.n_reference_images, len(images))
+    if note:
+        st.text(note)
 
 
 def _side_by_side(
@@ -195,13 +211,14 @@ def _side_by_side(
         st.text("\n".join(f"{t['role']}: {t['content']}" for t in sample.history))
     else:
         st.text(f"user: {sample.freestyle_input}")
+    _input_images(gallery, index, sample)
     panels = gallery.side_by_side(chosen, sample_id)
     reference = gallery.reference_image(index.benchmark, index.setting, sample_id)
     columns = st.columns(len(panels) + 1)
     with columns[0]:
         st.text("Reference")
         if reference is not None:
-            st.image(reference, caption="human-validated reference", width=SIDE_BY_SIDE_SIZE)
+            st.image(reference, caption="human-validated reference", width="stretch")
         else:
             st.text("(the benchmark has no reference image here)")
         st.text(str(sample.reference.get("prompt")))
@@ -214,7 +231,7 @@ def _side_by_side(
                 caption = panel["name"]
                 if panel["name"] in demo:
                     caption += f" ({DEMO_WEIGHTS_LABEL})"
-                st.image(data, caption=caption, width=SIDE_BY_SIDE_SIZE)
+                st.image(data, caption=caption, width="stretch")
             elif panel.get("image_problem"):
                 st.text(f"no image shown: {panel['image_problem']}")
             else:

@@ -6,6 +6,7 @@ Layout of a store (``--store``, ``$CHATGENBENCH_SUBMISSIONS``, default
     submissions/
       <name>/predictions.jsonl   (or .csv / .parquet: the file as uploaded, byte for byte)
       <name>/meta.yaml           method, authors, url, model_size, date, setting, benchmark, notes
+                                 (model_size: the one size field; see leaderboard.model_size)
       <name>/results.json        written by the scoring worker (``chatgenbench evaluate``)
       <name>/samples.jsonl       the worker's per-sample scores (what the gallery shows)
       <name>/render/             the submission's render folder (manifest, summary, images/<id>.png;
@@ -48,6 +49,7 @@ from chatgenbench.core.errors import PredictionFileError, SubmissionError
 from chatgenbench.core.storage import read_regular_bytes
 from chatgenbench.render.manifest import MANIFEST_NAME, image_path, read_manifest
 from chatgenbench.scoring.result_schema import check_results
+from leaderboard.model_size import merge_model_size
 from leaderboard.store_location import STORE_ENV, resolve_store  # noqa: F401 (STORE_ENV: re-exported)
 
 BENCHMARKS_ENV = "CHATGENBENCH_LEADERBOARD_BENCHMARKS"
@@ -89,7 +91,12 @@ META_FIELDS: dict[str, MetaField] = {
     "method": MetaField(120, True, "name of the method, as it should appear in the ranking"),
     "authors": MetaField(300, True, "who made the submission"),
     "url": MetaField(300, False, "paper or code link (http:// or https://)"),
-    "model_size": MetaField(32, False, "parameter count, e.g. 2B ('-' when not applicable)"),
+    "model_size": MetaField(
+        64,
+        False,
+        "the method's parameter count, e.g. 2.21B, optionally with a note: 22M (text encoder); "
+        "'-' when not applicable",
+    ),
     "date": MetaField(10, False, "submission date, YYYY-MM-DD (default: today)"),
     "setting": MetaField(16, True, "supervised, few_shot or all"),
     "benchmark": MetaField(200, False, "benchmark source to score against (default: sample)"),
@@ -98,7 +105,6 @@ META_FIELDS: dict[str, MetaField] = {
         32, False, "inference seconds per sample, e.g. 1.9 (when not from an adapter run)"
     ),
     "device": MetaField(80, False, "device the predictions were made on, e.g. 1x A100 80GB"),
-    "parameters": MetaField(32, False, "parameter count of the method, e.g. 2.21B"),
     "oracle": MetaField(
         40,
         False,
@@ -176,7 +182,6 @@ class SubmissionMeta:
     notes: str = ""
     seconds_per_sample: str = ""
     device: str = ""
-    parameters: str = ""
     oracle: str = ""
 
     def to_dict(self) -> dict[str, str]:
@@ -196,7 +201,8 @@ def validate_meta(
     """
     if not isinstance(data, dict):
         return None, [f"metadata: expected a mapping of fields, got {type(data).__name__}"]
-    problems: list[str] = []
+    data, _, merge_problem = merge_model_size(data)  # the old 'parameters': one size field
+    problems: list[str] = [merge_problem] if merge_problem else []
     values: dict[str, str] = {}
     for key in data:
         if key not in META_FIELDS:
@@ -266,7 +272,6 @@ def validate_meta(
             notes=values.get("notes", ""),
             seconds_per_sample=values.get("seconds_per_sample", ""),
             device=values.get("device", ""),
-            parameters=values.get("parameters", ""),
             oracle=values.get("oracle", ""),
         ),
         [],
@@ -274,14 +279,14 @@ def validate_meta(
 
 
 def _efficiency_problems(values: dict[str, str]) -> list[str]:
-    from chatgenbench.predictions.efficiency import parse_parameters, parse_seconds
+    from chatgenbench.predictions.efficiency import parse_seconds
 
     problems = []
-    for name, parse in (("seconds_per_sample", parse_seconds), ("parameters", parse_parameters)):
-        try:
-            parse(values.get(name))
-        except ValueError as error:
-            problems.append(f"metadata field {name!r}: {error}")
+    try:
+        parse_seconds(values.get("seconds_per_sample"))
+    except ValueError as error:
+        problems.append(f"metadata field 'seconds_per_sample': {error}")
+
     from chatgenbench.core.errors import UsageError
     from chatgenbench.scoring.oracle import parse_oracle_steps
 

@@ -45,6 +45,7 @@ from leaderboard.votes import (
     submission_weights,
     summarize,
 )
+from leaderboard.wording import plural
 
 SIDES: tuple[tuple[str, str], ...] = (
     ("left", "A is better"),
@@ -180,13 +181,14 @@ def _results_panel(store: SubmissionStore, votes: VoteStore) -> None:
     st.subheader("Results", divider="gray")
     counts = votes.counts()
     st.text(
-        f"{counts['votes']} votes from {counts['voters']} voters; {counts['flagged']} flagged "
+        f"{plural(counts['votes'], 'vote')} from {plural(counts['voters'], 'voter')}; "
+        f"{counts['flagged']} flagged "
         f"(cast under {votes.min_seconds:g} s after the images appeared) and not counted."
     )
     weights = tuple(sorted(submission_weights(store).items()))
     found, skipped = _summaries(str(votes.path), votes.version(), weights)
     if skipped:
-        st.warning(f"{len(skipped)} malformed vote row(s) skipped (not counted).")
+        st.warning(f"{plural(len(skipped), 'malformed vote row')} skipped (not counted).")
         st.text(skipped[0])  # the reason quotes stored values: shown as text, never markdown
     summaries = [QuestionSummary(**data) for data in found]
     if not summaries:
@@ -205,8 +207,8 @@ def _results_panel(store: SubmissionStore, votes: VoteStore) -> None:
         bars: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for summary in members:
             st.text(
-                f"{benchmark} · {setting} · {summary.question}: {summary.n_votes} counted votes, "
-                f"{summary.n_flagged} flagged"
+                f"{benchmark} · {setting} · {summary.question}: "
+                f"{plural(summary.n_votes, 'counted vote')}, {summary.n_flagged} flagged"
             )
             for tally in summary.tallies:
                 names = {"a": tally["method_a"], "b": tally["method_b"]}

@@ -71,6 +71,7 @@ from chatgenbench.core.random_weights import (
 from leaderboard import sqlite_store
 from leaderboard.store_location import VOTES_ENV, VOTES_FILENAME, database_path
 from leaderboard.submissions import SubmissionStore
+from leaderboard.wording import plural
 
 VOTES_WHAT = "votes database"  # how errors name the file
 SEED_ENV = "CHATGENBENCH_VOTE_SEED"
@@ -822,7 +823,7 @@ def format_summary(summaries: list[QuestionSummary], skipped: list[str] | None =
         )
         lines.append(
             f"{summary.benchmark} · {summary.setting}{demo} · {summary.question}: "
-            f"{summary.n_votes} counted votes, {summary.n_flagged} flagged (not counted)"
+            f"{plural(summary.n_votes, 'counted vote')}, {summary.n_flagged} flagged (not counted)"
         )
         if demo:
             lines.append(f"  {demo_weights_warning()}")

@@ -110,9 +110,12 @@ def summary_command(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2))
         return 0
     _print_unreadable(broken)
+    from leaderboard.wording import plural
+
     counts = store.counts()
     print(
-        f"{store.path}: {counts['votes']} votes from {counts['voters']} voters, "
+        f"{store.path}: {plural(counts['votes'], 'vote')} from "
+        f"{plural(counts['voters'], 'voter')}, "
         f"{counts['flagged']} flagged (cast under {store.min_seconds:g} s, not counted)"
     )
     print(format_summary(summaries, stored.skipped))
@@ -150,7 +153,9 @@ def export_command(args: argparse.Namespace) -> int:
     stored = store.read()
     path = export_parquet(stored.votes, args.out)
     flagged = sum(1 for vote in stored.votes if not vote.counted)
-    print(f"wrote {len(stored.votes)} votes ({flagged} flagged) to {path}")
+    from leaderboard.wording import plural
+
+    print(f"wrote {plural(len(stored.votes), 'vote')} ({flagged} flagged) to {path}")
     submissions = SubmissionStore(args.store or default_store_root())
     args.resamples, args.level, args.seed = 1000, 0.95, 0
     rows = _agreement(stored.votes, submissions, submission_weights(submissions), args)

@@ -12,10 +12,10 @@ from leaderboard.deployment import deployment_from_dict
 from leaderboard.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
 from leaderboard.submissions import SubmissionStore
 from tests.leaderboard.test_leaderboard_app import (  # noqa: F401  (store is a fixture)
-    frame_with,
     ranking_frames,
     run_app,
     store,
+    table_with,
     upload,
 )
 
@@ -37,7 +37,7 @@ def test_an_upload_is_rendered_image_scored_ranked_and_shown(
     assert worker.run(once=True) == 1
 
     at = run_app()
-    jobs = frame_with(at, "stage")
+    jobs = table_with(at, "stage")
     assert list(jobs["state"]) == ["done"] and list(jobs["stage"]) == ["done"]
     assert '"rendering"' in jobs["progress"].iloc[0]  # the stage times are kept
     groups = [frame for frame in ranking_frames(at) if "demo-upload" in set(frame["Submission"])]

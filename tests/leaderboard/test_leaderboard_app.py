@@ -8,6 +8,7 @@ import pytest
 
 from leaderboard.scoring_queue import ScoringQueue, ScoringWorker, default_queue_path
 from leaderboard.submissions import SubmissionStore
+from tests.leaderboard.html_tables import html_tables
 from tests.leaderboard_fixtures import (
     ROOT,
     add_variant,
@@ -46,6 +47,12 @@ def frames_with(at: AppTest, column: str) -> list:
 
 def frame_with(at: AppTest, column: str):
     (frame,) = frames_with(at, column)
+    return frame
+
+
+def table_with(at: AppTest, column: str):
+    """The one HTML table (:mod:`leaderboard.text_table`) on the page that has ``column``."""
+    (frame,) = [frame for frame in html_tables(at) if column in frame.columns]
     return frame
 
 
@@ -126,9 +133,9 @@ def test_toggles_change_the_view(store):
 def test_detail_view_shows_metadata_statuses_per_key_accuracy_and_provenance(store):
     at = run_app()
     at.selectbox(key="detail_submission").set_value("no-finetune-sample").run()
-    meta = frame_with(at, "Field")
-    assert dict(zip(meta["Field"], meta["Value"]))["method"] == "no-finetune (paper Baseline)"
-    metrics = frame_with(at, "Status").set_index("Metric")
+    meta = table_with(at, "Field")
+    assert dict(zip(meta["Field"], meta["Value"]))["Method name"] == "no-finetune (paper Baseline)"
+    metrics = table_with(at, "Status").set_index("Metric")
     assert metrics.loc["Config acc ↑", "Status"] == "computed"
     assert metrics.loc["Config acc ↑", "Value"] == "0.333"
     assert metrics.loc["FID ↓", "Value"] == "-"
@@ -178,12 +185,12 @@ def test_a_good_upload_is_queued_scored_and_then_ranked(store):
     assert (store / "my-upload" / "predictions.jsonl").read_bytes() == sample_predictions()
     queue = ScoringQueue(default_queue_path(store))
     assert [(j.submission, j.state) for j in queue.jobs()] == [("my-upload", "pending")]
-    jobs = frame_with(at, "state")
+    jobs = table_with(at, "state")
     assert list(jobs["state"]) == ["pending"]
 
     ScoringWorker(SubmissionStore(store), queue).run(once=True)
     at = run_app()
-    assert list(frame_with(at, "state")["state"]) == ["done"]
+    assert list(table_with(at, "state")["state"]) == ["done"]
     sample_group = ranking_frames(at)[1]
     mine = sample_group[sample_group["Submission"] == "my-upload"].iloc[0]
     assert mine["Method"] == "<b>My</b> method"  # kept as text, never rendered as HTML

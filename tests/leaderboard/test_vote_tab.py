@@ -72,7 +72,7 @@ def test_votes_are_stored_per_click_the_pair_advances_and_undo_brings_it_back(st
     assert len(votes.votes()) == 2
     # both questions answered: the other sample is shown next
     assert f"user (1): {requests[shown[0]]}" not in _texts(at)
-    assert "quality: 1 counted votes, 0 flagged" in _texts(at)
+    assert "quality: 1 counted vote, 0 flagged" in _texts(at)
     _click(at, "vote-undo")
     assert [v.question for v in votes.votes()] == ["quality"]
     assert f"user (1): {requests[shown[0]]}" in _texts(at)  # the undone pair is back
@@ -182,5 +182,5 @@ def test_a_malformed_vote_row_is_skipped_and_counted_on_the_page(store):
         db.execute(f"INSERT INTO votes ({columns}) VALUES ({', '.join('?' * 16)})", bad)
     at = _run()
     text = _texts(at)
-    assert "1 malformed vote row(s) skipped" in text and "answer 'left'" in text
-    assert "quality: 1 counted votes, 0 flagged" in text
+    assert "1 malformed vote row skipped" in text and "answer 'left'" in text
+    assert "quality: 1 counted vote, 0 flagged" in text

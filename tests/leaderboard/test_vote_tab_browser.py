@@ -75,10 +75,10 @@ def test_votes_cast_by_clicking_are_stored_once_and_the_summary_follows(
 
     _click(browser, "vote-quality-left")
     wait_for(browser, lambda: len(votes.votes()) == 1, timeout=30)
-    wait_for(browser, lambda: "quality: 1 counted votes, 0 flagged" in _tab_text(browser))
+    wait_for(browser, lambda: "quality: 1 counted vote, 0 flagged" in _tab_text(browser))
     _click(browser, "vote-relevance-right")
     wait_for(browser, lambda: len(votes.votes()) == 2, timeout=30)
-    wait_for(browser, lambda: "relevance: 1 counted votes, 0 flagged" in _tab_text(browser))
+    wait_for(browser, lambda: "relevance: 1 counted vote, 0 flagged" in _tab_text(browser))
     time.sleep(0.5)  # let the page settle: no click may have been stored twice
     stored = votes.votes()
     assert len(stored) == 2
@@ -99,6 +99,6 @@ def test_votes_cast_by_clicking_are_stored_once_and_the_summary_follows(
     _click(browser, "vote-undo")
     wait_for(browser, lambda: len(votes.votes()) == 1, timeout=30)
     wait_for(browser, lambda: "Undid your last vote (relevance)." in _tab_text(browser))
-    wait_for(browser, lambda: "relevance: 1 counted votes" not in _tab_text(browser))
-    assert "quality: 1 counted votes, 0 flagged" in _tab_text(browser)
+    wait_for(browser, lambda: "relevance: 1 counted vote" not in _tab_text(browser))
+    assert "quality: 1 counted vote, 0 flagged" in _tab_text(browser)
     assert [vote.question for vote in votes.votes()] == ["quality"]

@@ -503,3 +503,15 @@ def test_a_vote_of_the_wrong_types_is_refused_and_not_stored(votes, args, expect
     with pytest.raises(VoteError, match=expected):
         votes.cast(voter, _shown(), question, answer, shown_at=shown_at, now=10.0)
     assert votes.read().votes == [] and votes.read().skipped == []
+
+
+def test_the_cli_summary_says_one_vote_from_one_voter(store, tmp_path, capsys):
+    """Counts agree with their nouns: '1 vote from 1 voter', '1 counted vote' (not '1 votes')."""
+    from chatgenbench.cli import main
+
+    votes = VoteStore(tmp_path / "store" / ".votes.sqlite3", min_seconds=0, submissions=store)
+    _cast_counts(votes, (1, 0, 0), "quality")
+    assert main(["votes", "summary", "--store", str(store.root), "--resamples", "0"]) == 0
+    out = capsys.readouterr().out
+    assert ": 1 vote from 1 voter, 0 flagged" in out
+    assert "quality: 1 counted vote, 0 flagged" in out
