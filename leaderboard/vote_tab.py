@@ -347,6 +347,8 @@ def vote_tab(store: SubmissionStore, votes: VoteStore) -> None:
     """
     if votes.submissions is None:
         votes.submissions = store
+    if getattr(votes, "voter_id", None):  # the signed-in identity's id (leaderboard.actions)
+        _state()["voter"] = votes.voter_id
     st.fragment(_vote_tab_body)(store, votes)
 
 

@@ -10,6 +10,7 @@
 ``chatgenbench.cli.leaderboard``   ``leaderboard``, ``queue work|list|add|retry``
 ``chatgenbench.cli.analysis``      ``compare``, ``ablate``
 ``chatgenbench.cli.votes``         ``votes summary|export`` (the pairwise user study)
+``chatgenbench.cli.audit``         ``audit`` (the leaderboard's audit log: who did what, when)
 =================================  ===========================================================
 
 A family module has ``register(subparsers)``, which adds its parsers and sets each one's
@@ -44,6 +45,7 @@ FAMILIES: tuple[str, ...] = (
     "chatgenbench.cli.leaderboard",
     "chatgenbench.cli.analysis",
     "chatgenbench.cli.votes",
+    "chatgenbench.cli.audit",
 )
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

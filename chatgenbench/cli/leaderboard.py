@@ -30,6 +30,12 @@ def register(sub) -> None:
     p.add_argument("--address", default=None, help="address to bind (default: streamlit's)")
     p.add_argument("--headless", action="store_true", help="do not open a browser")
     p.add_argument(
+        "--config",
+        default=None,
+        help="deployment file whose 'access' section switches on sign-in, roles and quotas "
+        "(default: $CHATGENBENCH_DEPLOYMENT; none: an anonymous page; see docs/sign-in.md)",
+    )
+    p.add_argument(
         "streamlit_args", nargs=argparse.REMAINDER, help="further 'streamlit run' options after --"
     )
     p.set_defaults(handler=leaderboard_command)
@@ -101,6 +107,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     if args.queue_db:
         env[QUEUE_ENV] = str(Path(args.queue_db).resolve())
     _check_databases(args)
+    secrets = _access_config(args, env)
     limit_mb = max(1, -(-default_upload_limit() // 2**20))
     command = [sys.executable, "-m", "streamlit", "run", str(app_path())]
     command += [f"--server.maxUploadSize={limit_mb}", "--browser.gatherUsageStats=false"]
@@ -111,6 +118,8 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         command.append(f"--server.address={args.address}")
     if args.headless:
         command.append("--server.headless=true")
+    if secrets:
+        command.append(f"--secrets.files={secrets}")
     command += [arg for arg in args.streamlit_args if arg != "--"]
     return run_child(command, env)
 
@@ -125,6 +134,24 @@ def _check_databases(args: argparse.Namespace) -> None:
     root = args.store or default_store_root()
     ScoringQueue(args.queue_db or default_queue_path(root))
     VoteStore(default_votes_path(root))
+
+
+def _access_config(args: argparse.Namespace, env: dict[str, str]) -> str | None:
+    """Read the deployment file (``--config`` or ``$CHATGENBENCH_DEPLOYMENT``) now, so a bad
+    ``access`` section stops the command with its message (exit 2); pass it to the app and
+    return the Streamlit secrets file it names (None: Streamlit's own places)."""
+    import os
+    from pathlib import Path
+
+    from leaderboard.deployment import read_deployment
+    from leaderboard.roles import DEPLOYMENT_ENV
+
+    config = args.config or os.environ.get(DEPLOYMENT_ENV)
+    if not config:
+        return None
+    deployment = read_deployment(config)
+    env[DEPLOYMENT_ENV] = str(Path(config).resolve())
+    return deployment.access_policy().secrets
 
 
 #: The signals the wrapper passes on to its server (a service manager's stop, Ctrl-C, hang-up).
