@@ -356,8 +356,7 @@ def _submit_tab(store: SubmissionStore, queue: ScoringQueue) -> None:
         f"{store.max_upload_bytes / 2**20:.1f} MiB) with its metadata. It is checked at once; "
         "a valid upload is queued for scoring."
     )
-    if not identity.upload_allowed():  # sign-in on and nobody signed in, or over the quota
-        return
+    identity.upload_notice()  # who uploads, uploads left today, or that sign-in is needed
     with st.form("upload", clear_on_submit=False):
         uploaded = st.file_uploader(
             "Prediction file", type=["jsonl", "csv", "parquet"], key="upload_file"
@@ -386,6 +385,8 @@ def _submit_tab(store: SubmissionStore, queue: ScoringQueue) -> None:
                 )
         submitted = st.form_submit_button("Check and submit")
     if not submitted:
+        return
+    if not identity.upload_allowed():  # checked on the server before the file is read
         return
     if uploaded is None:
         st.error("Choose a prediction file first.")

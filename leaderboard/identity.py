@@ -171,13 +171,31 @@ def sign_in_panel() -> None:
         return
     role = page.policy.role(page.identity)
     st.text(f"Signed in as {page.identity.name}")
-    st.caption(f"Identity: {page.identity.label} · role: {role}")
+    st.text(f"Identity: {page.identity.label} · role: {role}")  # claims are text, not Markdown
     st.button("Sign out", key="sign-out", on_click=st.logout)
 
 
+def upload_notice() -> None:
+    """Say, above the upload form, who uploads and how many uploads are left today, or why
+    this visitor cannot upload (a notice only: the form stays, and the server decides when it
+    is sent, :func:`upload_allowed`)."""
+    page = current()
+    if page.actions is None:
+        if page.policy.sign_in:
+            st.error(f"Uploads are closed: {page.problem}")
+        return
+    if page.policy.sign_in and page.identity.anonymous:
+        st.warning("Sign in to upload (the button in the sidebar): an anonymous upload is refused.")
+        return
+    left = page.actions.uploads_left(page.identity)
+    if left is not None:
+        st.caption(f"Uploading as {page.identity.label}: {left} upload(s) left today.")
+
+
 def upload_allowed() -> bool:
-    """Say why this visitor cannot upload (and return False), or return True. The server checks
-    again when the upload is stored (:meth:`leaderboard.actions.Actions.upload`)."""
+    """Check, on the server, that this visitor may upload now (role and quota,
+    :meth:`leaderboard.actions.Actions.may_upload`, which writes a refusal to the audit log);
+    say why not and return False, or return True. Storing the upload checks again."""
     page = current()
     if page.actions is None:
         if page.policy.sign_in:
@@ -186,12 +204,9 @@ def upload_allowed() -> bool:
         return True
     try:
         page.actions.may_upload(page.identity)
-    except ChatGenBenchError as error:  # not signed in, or over the quota: said, no form
-        st.warning(f"{error} ({error.how_to_fix})" if error.how_to_fix else str(error))
+    except ChatGenBenchError as error:  # not signed in, or over the quota: said, not stored
+        st.error(f"{error} ({error.how_to_fix})" if error.how_to_fix else str(error))
         return False
-    left = page.actions.uploads_left(page.identity)
-    if left is not None:
-        st.caption(f"Uploading as {page.identity.label}: {left} upload(s) left today.")
     return True
 
 
@@ -250,6 +265,7 @@ def actions_panel() -> None:
         entries = actions.audit_entries(page.identity, limit=500)
         frame = pd.DataFrame([entry.to_dict() for entry in entries])
         if not frame.empty:
+            frame["submission"] = frame["submission"].fillna("-")
             frame = frame[["time", "who", "action", "submission", "outcome", "detail"]]
         st.dataframe(frame, hide_index=True, key="audit-log", width="stretch")
 
