@@ -293,3 +293,67 @@ def test_roles_hold_on_the_server_and_the_audit_log_records_every_action(
         (SUBMITTER, "withdraw", "sams-run", "done"),
         (MAINTAINER, "hide", "retrieval-sample", "done"),
     ]
+
+
+def _vote(driver, key: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    def clicked() -> bool:
+        found = driver.find_elements(By.CSS_SELECTOR, f".st-key-{key} button")
+        if not found:
+            return False
+        _click(driver, found[0])
+        return True
+
+    wait_for(driver, clicked)
+
+
+def _open_vote_tab(driver) -> None:
+    from selenium.webdriver.common.by import By
+
+    _tab(driver, "Vote")
+    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, ".st-key-vote-undo")) == 1)
+    time.sleep(0.8)  # a person looks before answering; faster votes are flagged
+
+
+def test_votes_need_sign_in_and_a_reload_does_not_reset_the_voters_quota(
+    store,
+    served_app,  # noqa: F811 (the imported fixture)
+    browsers,
+    tmp_path,
+):
+    from leaderboard.actions import voter_id
+    from leaderboard.audit import AccessStore, default_access_path
+    from leaderboard.roles import Identity
+    from leaderboard.votes import VoteStore, default_votes_path
+
+    visitor = browsers("anonymous")
+    visitor.get(served_app)
+    _open_vote_tab(visitor)
+    _vote(visitor, "vote-quality-left")
+    wait_for(visitor, lambda: "anonymous may not vote" in _alert_text(visitor))
+
+    sam = browsers("sam")
+    _sign_in(sam, served_app, SUBMITTER)
+    _open_vote_tab(sam)
+    _vote(sam, "vote-quality-left")
+    wait_for(sam, lambda: "Vote stored." in _alert_text(sam))
+    _vote(sam, "vote-relevance-right")
+    votes = VoteStore(default_votes_path(store))
+    wait_for(sam, lambda: len(votes.votes()) == 2)
+    sam.refresh()  # a new session of the same person: the quota follows the identity
+    _open_vote_tab(sam)
+    _vote(sam, "vote-quality-left")
+    wait_for(sam, lambda: f"at most {VOTES_PER_MINUTE} every 60 s" in _alert_text(sam))
+    screenshot(sam, tmp_path, "sign-in-vote-quota.png")
+    assert len(votes.votes()) == 2
+    assert {vote.voter for vote in votes.votes()} == {voter_id(Identity(SUBMITTER))}
+    lines = [
+        (e.who, e.action, e.outcome) for e in AccessStore(default_access_path(store)).entries()
+    ]
+    assert lines == [
+        ("anonymous", "vote", "refused"),
+        (SUBMITTER, "vote", "done"),
+        (SUBMITTER, "vote", "done"),
+        (SUBMITTER, "vote", "refused"),
+    ]
