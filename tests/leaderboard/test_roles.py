@@ -132,3 +132,13 @@ def test_a_bad_access_section_names_the_key(raw, fragment):
 def test_a_secrets_file_that_is_not_there_is_refused(tmp_path):
     with pytest.raises(DeploymentError, match="access.secrets: no such file"):
         deployment_from_dict({"access": {"secrets": "missing.toml"}}, base_dir=tmp_path)
+
+
+def test_the_leaderboard_command_stops_at_a_bad_access_section(tmp_path, capsys):
+    from chatgenbench.cli import main as cli_main
+
+    config = tmp_path / "deployment.yaml"
+    config.write_text("access:\n  sign_in: true\n  maintainers: ana@example.org\n", "utf-8")
+    store = tmp_path / "store"
+    assert cli_main(["leaderboard", "--store", str(store), "--config", str(config)]) == 2
+    assert "access.maintainers" in capsys.readouterr().err

@@ -1,0 +1,61 @@
+"""The page's sign-in hooks (leaderboard/identity.py) through streamlit.testing's AppTest: the page
+says it is anonymous when sign-in is off, and refuses uploads when sign-in is on but nobody can
+sign in (no [auth] secrets) or the deployment file is broken."""
+
+from __future__ import annotations
+
+import pytest
+
+from leaderboard.audit import AccessStore, default_access_path
+from tests.leaderboard.test_leaderboard_app import (  # noqa: F401  (fixture, used by name)
+    all_text,
+    run_app,
+    store,
+    upload,
+)
+from tests.leaderboard_fixtures import sample_predictions
+
+
+def _sidebar_text(at) -> str:
+    parts = [e.value for e in (*at.sidebar.text, *at.sidebar.caption)]
+    return "\n".join(parts + [str(e.value) for e in at.sidebar.error])
+
+
+def test_with_sign_in_off_the_page_says_it_is_anonymous_and_uploads_as_before(
+    store,  # noqa: F811 (the imported fixture)
+    monkeypatch,
+):
+    monkeypatch.delenv("CHATGENBENCH_DEPLOYMENT", raising=False)
+    at = run_app()
+    assert "Anonymous: sign-in is off" in _sidebar_text(at)
+    at = upload(at, "mine.jsonl", sample_predictions(), name="mine", method="M", authors="A")
+    assert any("Queued as 'mine'" in s.value for s in at.success)
+    access = AccessStore(default_access_path(store))
+    assert access.owner("mine") is None  # nobody owns an anonymous upload
+    assert [(e.who, e.action, e.outcome) for e in access.entries()] == [
+        ("anonymous", "upload", "done")
+    ]
+
+
+@pytest.mark.parametrize(
+    "deployment, problem",
+    [
+        ("access:\n  sign_in: true\n", "Streamlit's secrets have no [auth] section"),
+        ("access:\n  sign_in: maybe\n", "the deployment file cannot be used"),
+    ],
+)
+def test_with_sign_in_on_and_nobody_able_to_sign_in_uploads_are_refused(
+    store,  # noqa: F811 (the imported fixture)
+    monkeypatch,
+    tmp_path,
+    deployment,
+    problem,
+):
+    path = tmp_path / "deployment.yaml"
+    path.write_text(deployment, "utf-8")
+    monkeypatch.setenv("CHATGENBENCH_DEPLOYMENT", str(path))
+    at = run_app()
+    assert problem in _sidebar_text(at)
+    at = upload(at, "mine.jsonl", sample_predictions(), name="mine", method="M", authors="A")
+    assert "may not upload: sign-in is required" in all_text(at)
+    assert not (store / "mine").exists()
