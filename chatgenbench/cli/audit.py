@@ -51,7 +51,7 @@ def audit_command(args: argparse.Namespace) -> int:
     if not path.exists():
         raise UsageError(
             f"no audit log at {path}",
-            how_to_fix="pass --store (or --access-db) of a leaderboard that runs with sign-in",
+            how_to_fix="pass the --store (or --access-db) of a leaderboard whose page has been used",
         )
     entries = AccessStore(path).entries(
         who=args.who, submission=args.submission, action=args.action, limit=args.last
