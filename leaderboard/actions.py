@@ -44,7 +44,7 @@ from leaderboard.submissions import (
     UploadCheck,
     sanitize_name,
 )
-from leaderboard.votes import Shown, VoteError, VoteStore
+from leaderboard.votes import Pair, Shown, VoteError, VoteStore
 
 DAY_SECONDS = 24 * 3600.0
 ANONYMOUS_VOTES_FILENAME = ".votes-anonymous.sqlite3"
@@ -304,6 +304,19 @@ class GuardedVotes(VoteStore):
                 )
         else:
             self.voter_id = voter_id(identity)
+
+    def public_pairs(self, pairs: list[Pair]) -> list[Pair]:
+        """Return the ``pairs`` whose two submissions are neither withdrawn nor hidden."""
+        removed = set(self.actions.access.states())
+        return [p for p in pairs if not {p.submission_a, p.submission_b} & removed]
+
+    def _check_pair(self, pair: Pair) -> None:
+        super()._check_pair(pair)
+        removed = {pair.submission_a, pair.submission_b} & set(self.actions.access.states())
+        if removed:
+            raise VoteError(
+                f"this pair cannot be voted on: {', '.join(sorted(removed))} is withdrawn or hidden"
+            )
 
     def _own(self, voter: str) -> VoteStore | None:
         """The store ``voter``'s own votes live in (None: the signed-in one, this)."""

@@ -248,3 +248,16 @@ def test_anonymous_votes_are_refused_or_stored_apart(store):
     assert vote.voter.startswith("anonymous:")
     assert anonymous.answers("x", _shown().pair)["quality"].answer == "a"
     assert anonymous.undo_last("x").id == vote.id
+
+
+def test_withdrawn_and_hidden_submissions_are_not_voted_on(store):
+    from leaderboard.votes import candidate_pairs
+
+    actions = _actions(store)
+    votes = _votes(store, actions, OWNER, "s1")
+    assert votes.public_pairs(candidate_pairs(store))
+    actions.hide(MAINTAINER, RETR, "under review")
+    assert votes.public_pairs(candidate_pairs(store)) == []
+    with pytest.raises(VoteError, match="retrieval-sample is withdrawn or hidden"):
+        votes.cast("x", _shown(), "quality", "a", shown_at=0.0, now=5.0)
+    assert VoteStore(store.root / ".votes.sqlite3").votes() == []
