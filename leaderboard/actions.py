@@ -34,6 +34,7 @@ from typing import Any
 
 from chatgenbench.core.errors import SubmissionError
 from chatgenbench.core.yaml_files import bounded_repr
+from chatgenbench.scoring.oracle import ORACLE_STEPS
 from leaderboard.audit import DONE, HIDDEN, REFUSED, WITHDRAWN, AccessStore
 from leaderboard.roles import AccessPolicy, Identity, NotAllowed, authorize
 from leaderboard.scoring_queue import Job, ScoringQueue
@@ -51,7 +52,6 @@ ANONYMOUS_VOTES_FILENAME = ".votes-anonymous.sqlite3"
 ANONYMOUS_VOTER_PREFIX = "anonymous:"
 #: What everyone may see of a job; the owner and maintainers see all of :meth:`Job.to_dict`.
 PUBLIC_JOB_FIELDS = ("id", "submission", "state", "stage", "created", "started", "finished")
-ABLATION_STEPS = ("prompt", "model", "arguments")
 
 
 class QuotaExceeded(NotAllowed):
@@ -201,11 +201,11 @@ class Actions:
 
         folder = self._existing(submission)
         self.allow(identity, "queue_ablation", submission)
-        unknown = [step for step in steps if step not in ABLATION_STEPS]
+        unknown = [step for step in steps if step not in ORACLE_STEPS]
         if not steps or unknown:
             raise SubmissionError(
                 f"ablation steps {bounded_repr(list(steps))}: expected one or more of "
-                f"{', '.join(ABLATION_STEPS)}"
+                f"{', '.join(ORACLE_STEPS)}"
             )
         meta = yaml.safe_load((folder / META_FILENAME).read_text("utf-8"))
         if not isinstance(meta, dict) or meta.get("oracle"):

@@ -254,8 +254,18 @@ def actions_panel() -> None:
     owned = actions.access.owned_by(page.identity.label)
     states = actions.access.states()
     if owned:
-        rows = [{"Submission": name, "State": states[name].state if name in states else "shown"}
-                for name in owned]  # fmt: skip
+        latest = actions.queue.latest_by_submission() if actions.queue is not None else {}
+        rows = []
+        for name in owned:
+            job = latest.get(name)
+            rows.append(
+                {
+                    "Submission": name,
+                    "Shown": states[name].state if name in states else "yes",
+                    "Job": "" if job is None else f"{job.id}: {job.stage_text()}",
+                    "Failure reason": (job.error or "") if job is not None else "",
+                }
+            )
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="my-submissions")
     else:
         st.text("You have not uploaded anything yet.")
