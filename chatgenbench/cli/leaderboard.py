@@ -3,7 +3,10 @@
 The leaderboard is its own package (``leaderboard/``, the ``leaderboard`` extra); these commands
 import it only when they run. ``chatgenbench leaderboard`` opens the queue and votes databases
 before it starts the server: a broken one (not SQLite, truncated, a folder, another schema) is
-exit 2 with its message, as for every ``queue`` command.
+exit 2 with its message, as for every ``queue`` command. ``--config FILE`` (or
+``$CHATGENBENCH_DEPLOYMENT``) hands the page a deployment file whose ``access`` section switches
+on OpenID Connect sign-in, roles and quotas (docs/sign-in.md); a bad section, or a secrets file
+it names that is not there, is exit 2 before the server starts.
 """
 
 from __future__ import annotations
