@@ -222,11 +222,18 @@ def store_upload(store, queue, check, data: bytes):
     return page.actions.upload(page.identity, check, data)
 
 
-def guarded_votes(path, store) -> GuardedVotes:
-    """Return the votes database as this visitor uses it (:class:`GuardedVotes`)."""
+def guarded_votes(path, store):
+    """Return the votes database as this visitor uses it (:class:`GuardedVotes`; the plain
+    :class:`leaderboard.votes.VoteStore` when sign-in is off and the access database is broken).
+    Raises :class:`chatgenbench.core.errors.ChatGenBenchError` when sign-in is on and the access
+    database cannot be used."""
     page = current()
     actions = page.actions
     if actions is None:
+        if not page.policy.sign_in:  # the access database is broken and sign-in is off: as before
+            from leaderboard.votes import VoteStore
+
+            return VoteStore(path, submissions=store)
         raise ChatGenBenchError(f"voting is closed: {page.problem}")
     return GuardedVotes(
         path, actions=actions, identity=page.identity, session=session_id(), submissions=store

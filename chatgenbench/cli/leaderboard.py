@@ -128,7 +128,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
 
 
 def _check_databases(args: argparse.Namespace) -> None:
-    """Open the queue and votes databases the app will use (creating them when absent), so that a
+    """Open the queue, votes and access databases the app will use (creating them when absent), so that a
     broken one stops the command here with its message (exit 2), before the server starts."""
     from leaderboard.scoring_queue import ScoringQueue, default_queue_path
     from leaderboard.submissions import default_store_root
@@ -137,6 +137,9 @@ def _check_databases(args: argparse.Namespace) -> None:
     root = args.store or default_store_root()
     ScoringQueue(args.queue_db or default_queue_path(root))
     VoteStore(default_votes_path(root))
+    from leaderboard.audit import AccessStore, default_access_path
+
+    AccessStore(default_access_path(root))  # owners, hidden submissions and the audit log
 
 
 def _access_config(args: argparse.Namespace, env: dict[str, str]) -> str | None:

@@ -109,3 +109,20 @@ def test_only_the_owner_and_maintainers_see_a_failed_jobs_reason(
     assert "Signed in as sam@example.org" in _sidebar_text(at)
     (mine,) = [df.value for df in at.dataframe if "Failure reason" in df.value.columns]
     assert list(mine["Failure reason"]) == ["worker log: CUDA out of memory"]
+
+
+def test_a_broken_access_database_is_said_and_with_sign_in_off_the_page_works_as_before(
+    store,  # noqa: F811 (the imported fixture)
+    monkeypatch,
+    capsys,
+):
+    from chatgenbench.cli import main as cli_main
+
+    monkeypatch.delenv("CHATGENBENCH_DEPLOYMENT", raising=False)
+    default_access_path(store).write_bytes(b"not a database at all" * 100)
+    at = run_app()
+    assert "access database" in _sidebar_text(at) and "not an SQLite database" in _sidebar_text(at)
+    at = upload(at, "mine.jsonl", sample_predictions(), name="mine", method="M", authors="A")
+    assert any("Queued as 'mine'" in s.value for s in at.success)
+    assert cli_main(["leaderboard", "--store", str(store)]) == 2
+    assert "access database" in capsys.readouterr().err
