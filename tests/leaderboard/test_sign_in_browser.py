@@ -275,7 +275,10 @@ def test_roles_hold_on_the_server_and_the_audit_log_records_every_action(
     _act(ana, "Hide", "retrieval-sample", "duplicate of another entry")
     wait_for(ana, lambda: "Done: hide retrieval-sample" in _alert_text(ana))
     wait_for(ana, lambda: "duplicate of another entry" in " ".join(grid_cells(ana)), timeout=30)
+    wait_for(ana, lambda: "Audit log (newest last)" in _body(ana))  # maintainers read it
+    assert {STRANGER, "refused"} <= set(grid_cells(ana))
     screenshot(ana, tmp_path, "sign-in-maintainer-queue.png")
+    assert "Audit log" not in _body(eve) and "Audit log" not in _body(sam)
     visitor.refresh()
     wait_for(visitor, lambda: "duplicate of another entry" in grid_cells(visitor), timeout=60)
     assert "withdrawn by its submitter" in grid_cells(visitor)
