@@ -24,6 +24,10 @@ of a value). Relative paths are taken relative to the file's folder. Keys (all o
       hps_checkpoint: /weights/HPS_v2_compressed.pt
       image_reward_model: /weights/ImageReward
       fid_cache_dir: /data/fid-cache
+    access:                      # the leaderboard page: OpenID Connect sign-in, roles, quotas
+      sign_in: true              #   (see leaderboard/roles.py; ``chatgenbench leaderboard
+      secrets: secrets.toml      #   --config`` reads it; docs/sign-in.md)
+      maintainers: [ana@example.org]
 
 ``chatgenbench weights demo OUT`` writes one that uses random demo weights on a CPU.
 """
@@ -61,6 +65,8 @@ class Deployment:
     render_batch_size: int | None = None
     encoder: str = DEFAULT_ENCODER
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: The leaderboard page's sign-in, roles and quotas (:func:`leaderboard.roles.access_policy_from_dict`).
+    access: dict[str, Any] = field(default_factory=dict)
     source: str | None = None  # the file it was read from
 
     def __getattr__(self, name: str) -> Any:
@@ -103,11 +109,20 @@ class Deployment:
                 how_to_fix="use the keyword options of ImageMetricSettings (see the README)",
             ) from None
 
+    def access_policy(self):
+        """Return the :class:`leaderboard.roles.AccessPolicy` of ``access`` (sign-in off when
+        the file has none)."""
+        from leaderboard.roles import access_policy_from_dict
+
+        return access_policy_from_dict(self.access or None, source=self.source or "deployment")
+
     def describe(self) -> dict[str, Any]:
         """Return the deployment as a JSON-ready dict of its keys (recorded with each rendered
         job); every render backend's options are keys of their own, None when not given."""
         described: dict[str, Any] = {}
         for key in (f.name for f in fields(self)):
+            if key == "access":  # the page's sign-in, not how a job was scored: not recorded
+                continue
             if key == "backend_options":
                 described.update({name: self.backend_options.get(name) for name in _backend_keys()})
             else:
@@ -161,6 +176,10 @@ def deployment_from_dict(
         if metrics.get(key):
             metrics[key] = resolved(metrics[key])
     values["metrics"] = metrics
+    access = dict(values.get("access") or {})
+    if access.get("secrets") and isinstance(access["secrets"], str):
+        access["secrets"] = resolved(access["secrets"])
+    values["access"] = access
     given = {key: values.pop(key) for key in backend_keys if key in values}
     values["backend_options"] = {key: value for key, value in given.items() if value is not None}
     deployment = Deployment(**values, source=source)
@@ -180,6 +199,12 @@ def deployment_from_dict(
     if deployment.catalog and not _is_file(deployment.catalog):
         raise DeploymentError(
             f"{source}: catalog: no such file {bounded_repr(deployment.catalog, 300)}"
+        )
+    secrets = deployment.access_policy().secrets  # a bad access section: an error now
+    if secrets and not _is_file(secrets):
+        raise DeploymentError(
+            f"{source}: access.secrets: no such file {bounded_repr(secrets, 300)}",
+            how_to_fix="name the Streamlit secrets file holding the [auth] section",
         )
     deployment.image_settings()  # an unknown metric option is an error now, not at the first job
     return deployment
@@ -226,6 +251,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "render_threads": (int,),
     "render_batch_size": (int,),
     "metrics": (dict,),
+    "access": (dict,),
 }
 
 
@@ -234,7 +260,7 @@ def _checked(source: str, key: str, value: Any) -> Any:
     if value is None:
         if key in ("render", "render_backend", "encoder"):
             raise DeploymentError(f"{source}: {key}: must not be empty")
-        return {} if key == "metrics" else None
+        return {} if key in ("metrics", "access") else None
     ok = isinstance(value, expected) and not (expected == (int,) and isinstance(value, bool))
     if not ok:
         names = " or ".join(t.__name__ for t in expected)

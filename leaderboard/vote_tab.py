@@ -269,6 +269,8 @@ def _results_panel(store: SubmissionStore, votes: VoteStore) -> None:
 def _vote_panel(store: SubmissionStore, votes: VoteStore) -> None:
     state = _state()
     pairs = candidate_pairs(store)
+    if hasattr(votes, "public_pairs"):  # withdrawn and hidden submissions are not voted on
+        pairs = votes.public_pairs(pairs)
     matchups = sorted({(pair.submission_a, pair.submission_b) for pair in pairs})
     if len(matchups) > 1:
         # as in the paper's study, the votes can be spent on one pair of methods
@@ -363,6 +365,8 @@ def vote_tab(store: SubmissionStore, votes: VoteStore) -> None:
     """
     if votes.submissions is None:
         votes.submissions = store
+    if getattr(votes, "voter_id", None):  # the signed-in identity's id (leaderboard.actions)
+        _state()["voter"] = votes.voter_id
     st.fragment(_vote_tab_body)(store, votes)
 
 

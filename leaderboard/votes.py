@@ -24,7 +24,10 @@ sorts first) together with the side each was shown on. Votes live in SQLite (WAL
   after its pair was shown is stored with ``flag = 'too_fast'`` and not counted.
 
 The voter id is anonymous: a random id the page makes for each browser session (a new tab or a
-reload is a new voter). The time a pair was shown is taken on the server, never from the browser.
+reload is a new voter), unless the deployment file switches sign-in on: then it is a digest of
+the signed-in identity and the rate limit is the deployment's ``votes_per_minute``
+(:class:`leaderboard.actions.GuardedVotes`). The time a pair was shown is taken on the server,
+never from the browser.
 
 **Summary.** :func:`summarize` counts the unflagged votes per benchmark, setting and question:
 per pair of methods win / tie / loss with bootstrap intervals, and Bradley-Terry strengths

@@ -11,6 +11,7 @@
 ``chatgenbench.cli.analysis``      ``compare``, ``ablate``
 ``chatgenbench.cli.votes``         ``votes summary|export`` (the pairwise user study)
 ``chatgenbench.cli.export``        ``export`` (per-sample details dataset), ``recipe``
+``chatgenbench.cli.audit``         ``audit`` (the leaderboard's audit log: who did what, when)
 =================================  ===========================================================
 
 A family module has ``register(subparsers)``, which adds its parsers and sets each one's
@@ -55,6 +56,7 @@ FAMILIES: tuple[str, ...] = (
     "chatgenbench.cli.analysis",
     "chatgenbench.cli.votes",
     "chatgenbench.cli.export",
+    "chatgenbench.cli.audit",
 )
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

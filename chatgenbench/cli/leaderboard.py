@@ -8,7 +8,10 @@ exit 2 with its message, as for every ``queue`` command.
 Before the server starts, ``chatgenbench leaderboard`` prints which store it uses (``--store``,
 ``$CHATGENBENCH_SUBMISSIONS`` or the default ``$CHATGENBENCH_HOME/submissions``; see
 :mod:`leaderboard.store_location`), where its queue and votes databases are, how to change them,
-and, when the store holds no submission, how to add one.
+and, when the store holds no submission, how to add one. ``--config FILE`` (or
+``$CHATGENBENCH_DEPLOYMENT``) hands the page a deployment file whose ``access`` section switches
+on OpenID Connect sign-in, roles and quotas (docs/sign-in.md); a bad section, or a secrets file
+it names that is not there, is exit 2 before the server starts.
 """
 
 from __future__ import annotations
@@ -34,6 +37,12 @@ def register(sub) -> None:
     p.add_argument("--port", type=int, default=None, help="port to serve on (default 8501)")
     p.add_argument("--address", default=None, help="address to bind (default: streamlit's)")
     p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="deployment file whose 'access' section switches on sign-in, roles and quotas "
+        "(default: $CHATGENBENCH_DEPLOYMENT; none: an anonymous page; see docs/sign-in.md)",
+    )
     p.add_argument(
         "streamlit_args", nargs=argparse.REMAINDER, help="further 'streamlit run' options after --"
     )
@@ -108,6 +117,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         env[QUEUE_ENV] = str(Path(args.queue_db).resolve())
     _check_databases(args)
     _print_store(args)
+    secrets = _access_config(args, env)
     limit_mb = max(1, -(-default_upload_limit() // 2**20))
     command = [sys.executable, "-m", "streamlit", "run", str(app_path())]
     command += [f"--server.maxUploadSize={limit_mb}", "--browser.gatherUsageStats=false"]
@@ -118,13 +128,15 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         command.append(f"--server.address={args.address}")
     if args.headless:
         command.append("--server.headless=true")
+    if secrets:
+        command.append(f"--secrets.files={secrets}")
     command += [arg for arg in args.streamlit_args if arg != "--"]
     return run_child(command, env)
 
 
 def _check_databases(args: argparse.Namespace) -> None:
-    """Open the queue and votes databases the app will use (creating them when absent), so that a
-    broken one stops the command here with its message (exit 2), before the server starts."""
+    """Open the queue, votes and access databases the app will use (creating them when absent), so
+    that a broken one stops the command here with its message (exit 2), before the server starts."""
     from leaderboard.scoring_queue import ScoringQueue
     from leaderboard.store_location import resolve_store
     from leaderboard.votes import VoteStore
@@ -133,6 +145,9 @@ def _check_databases(args: argparse.Namespace) -> None:
     args.store_existed = location.root.is_dir()
     ScoringQueue(location.queue_db)
     VoteStore(location.votes_db)
+    from leaderboard.audit import AccessStore, default_access_path
+
+    AccessStore(default_access_path(location.root))  # owners, hidden submissions and the audit log
 
 
 def _print_store(args: argparse.Namespace) -> None:
@@ -152,6 +167,24 @@ def _print_store(args: argparse.Namespace) -> None:
     else:
         print(f"{n} submission{'' if n == 1 else 's'} in the store")
     sys.stdout.flush()
+
+
+def _access_config(args: argparse.Namespace, env: dict[str, str]) -> str | None:
+    """Read the deployment file (``--config`` or ``$CHATGENBENCH_DEPLOYMENT``) now, so a bad
+    ``access`` section stops the command with its message (exit 2); pass it to the app and
+    return the Streamlit secrets file it names (None: Streamlit's own places)."""
+    import os
+    from pathlib import Path
+
+    from leaderboard.deployment import read_deployment
+    from leaderboard.roles import DEPLOYMENT_ENV
+
+    config = args.config or os.environ.get(DEPLOYMENT_ENV)
+    if not config:
+        return None
+    deployment = read_deployment(config)
+    env[DEPLOYMENT_ENV] = str(Path(config).resolve())
+    return deployment.access_policy().secrets
 
 
 #: The signals the wrapper passes on to its server (a service manager's stop, Ctrl-C, hang-up).
