@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from leaderboard.audit import AccessStore, default_access_path
+from tests.leaderboard.html_tables import html_tables
 from tests.leaderboard.test_leaderboard_app import (  # noqa: F401  (fixture, used by name)
     all_text,
     run_app,
@@ -100,10 +101,11 @@ def test_only_the_owner_and_maintainers_see_a_failed_jobs_reason(
         (None, False),
     ):
         at = _signed_in_app(who)
-        jobs = [df.value for df in at.dataframe if "state" in df.value.columns]
+        tables = [df.value for df in at.dataframe] + html_tables(at)  # the queue: a wrapping table
+        jobs = [frame for frame in tables if "state" in frame.columns]
         assert list(jobs[0]["state"]) == ["failed"], who
         assert ("error" in jobs[0].columns) is sees, who
-        shown = "\n".join(str(df.value.to_dict()) for df in at.dataframe)
+        shown = "\n".join(str(frame.to_dict()) for frame in tables)
         assert ("CUDA out of memory" in shown) is sees, who
     at = _signed_in_app("sam@example.org")
     assert "Signed in as sam@example.org" in _sidebar_text(at)
