@@ -35,7 +35,8 @@ thread, the next file read ahead while a group renders; one pipeline in memory).
 ``first_run_engine_over_bare`` (engine seconds over bare seconds; target at most 0.6),
 ``first_run_engine_sha256_over_bare`` (the same with only a SHA-256 in the catalogue) and
 ``pixels_identical`` (every image of both engine runs has the bare loop's pixels). The checkpoints
-it wrote are deleted at the end (3 full-size files: about 13 GB).
+it wrote are deleted at the end of a completed run (3 full-size files: about 13 GB; an
+interrupted run leaves them in ``--workdir``).
 
 ``--simulate`` instead plans the full SYNTHETIC benchmark (``--rows 14564`` requests against a
 ``--models 6807`` catalogue whose weight files are sparse placeholders with a catalogue sha256, so

@@ -184,7 +184,9 @@ def test_missing_weights_and_no_reference_images(tmp_path, monkeypatch, tiny, be
 def test_render_unavailable_and_bad_folder(tmp_path, monkeypatch, suite):
     pred = "submissions/no-finetune-sample/predictions.jsonl"
     monkeypatch.setitem(sys.modules, "chatgenbench.render", None)  # as on a branch without it
-    with pytest.raises(ImageScoringError, match="rendering is not available"):
+    with pytest.raises(
+        ImageScoringError, match=r"rendering needs the 'render' extra.*chatgenbench\[render\]"
+    ):
         evaluate(
             pred,
             "sample",
