@@ -9,7 +9,7 @@ Configuration (environment; the ``chatgenbench leaderboard`` flags set these):
 - ``CHATGENBENCH_LEADERBOARD_BENCHMARKS``: benchmarks uploads may be scored on (default ``sample``);
 - ``CHATGENBENCH_UPLOAD_MAX_BYTES``: the upload size limit (default 50 MiB);
 - ``CHATGENBENCH_DEPLOYMENT``: the deployment file whose ``access`` section switches on
-  OpenID Connect sign-in, roles, quotas and the audit log (:mod:`leaderboard.identity`;
+  OpenID Connect sign-in, roles, quotas and the audit log (:mod:`leaderboard.account_tab`;
   ``--config``). Without it the page is anonymous, as before, and says so in the sidebar.
 
 All logic lives in :mod:`leaderboard.submissions`, :mod:`leaderboard.scoring_queue` and
@@ -40,7 +40,8 @@ import streamlit as st
 from chatgenbench.core.errors import ChatGenBenchError
 from chatgenbench.core.random_weights import demo_weights_warning, uses_random_weights
 from chatgenbench.scoring.result_schema import STATUS_COMPUTED, metric_block
-from leaderboard import download_buttons, identity
+from leaderboard import account_tab as account
+from leaderboard import download_buttons
 from leaderboard import gallery_tab as gallery_page
 from leaderboard.ablations import (
     ABLATION_NOTE,
@@ -391,7 +392,7 @@ def _submit_tab(store: SubmissionStore, queue: ScoringQueue) -> None:
         f"{store.max_upload_bytes / 2**20:.1f} MiB) with its metadata. It is checked at once; "
         "a valid upload is queued for scoring."
     )
-    identity.upload_notice()  # who uploads, uploads left today, or that sign-in is needed
+    account.upload_notice()  # who uploads, uploads left today, or that sign-in is needed
     with st.form("upload", clear_on_submit=False):
         uploaded = st.file_uploader(
             "Prediction file", type=["jsonl", "csv", "parquet"], key="upload_file"
@@ -428,7 +429,7 @@ def _submit_tab(store: SubmissionStore, queue: ScoringQueue) -> None:
         submitted = st.form_submit_button("Check and submit")
     if not submitted:
         return
-    if not identity.upload_allowed():  # checked on the server before the file is read
+    if not account.upload_allowed():  # checked on the server before the file is read
         return
     if uploaded is None:
         st.error("Choose a prediction file first.")
@@ -460,7 +461,7 @@ def _submit_tab(store: SubmissionStore, queue: ScoringQueue) -> None:
             )
         return
     try:
-        job = identity.store_upload(store, queue, check, data)  # as this visitor: role, quota
+        job = account.store_upload(store, queue, check, data)  # as this visitor: role, quota
     except ChatGenBenchError as error:  # refused (sign-in, quota) or the name was taken
         st.error(error_text(error))
         return
@@ -489,7 +490,7 @@ def _queue_panel(queue: ScoringQueue) -> None:
     if not jobs:
         st.info("No jobs yet. Run the worker with: chatgenbench queue work")
     else:
-        rows = [identity.current().job_row(job) for job in jobs]  # reasons: owners, maintainers
+        rows = [account.current().job_row(job) for job in jobs]  # reasons: owners, maintainers
         frame = pd.DataFrame.from_records(rows).fillna("")
         show_table(frame)  # wraps: a stage that grows ('rendering 5/12 images ...') stays whole
     # A job that finished since the last look changes the ranking: redraw the whole page.
@@ -510,7 +511,7 @@ def _queue_tab(queue: ScoringQueue) -> None:
         f"Queue database: {queue.path}. Worker: chatgenbench queue work"
         + (f". Refreshing every {AUTO_REFRESH_SECONDS} s while jobs are active." if active else "")
     )
-    identity.actions_panel()  # sign-in on: your submissions, actions, audit log
+    account.actions_panel()  # sign-in on: your submissions, actions, audit log
 
 
 def main() -> None:
@@ -532,9 +533,9 @@ def main() -> None:
         queue: ScoringQueue | ChatGenBenchError = ScoringQueue(default_queue_path(store.root))
     except ChatGenBenchError as error:  # a broken queue file: said on the tabs that use it
         queue = error
-    page = identity.begin(store, queue)
+    page = account.begin(store, queue)
     with st.sidebar:
-        identity.sign_in_panel()
+        account.sign_in_panel()
         st.header("View")
         setting = st.radio(
             "Setting", VIEW_SETTINGS, format_func=VIEW_TITLES.get, key="view_setting"
@@ -567,7 +568,7 @@ def main() -> None:
         if not submissions:
             st.info(EMPTY_STORE_HINT)
         _broken_submissions(submissions)
-        identity.removed_notice(removed)
+        account.removed_notice(removed)
         _ranking_tab(ranking, sort_key)
     with details_tab:
         _details_tab(submissions, setting, input_type, store)
@@ -579,7 +580,7 @@ def main() -> None:
         _unless_broken(queue, _queue_tab)
     with votes_tab:
         try:
-            votes: VoteStore | ChatGenBenchError = identity.guarded_votes(
+            votes: VoteStore | ChatGenBenchError = account.guarded_votes(
                 default_votes_path(store.root), store
             )
         except ChatGenBenchError as error:  # a broken votes file or vote settings: said on the tab

@@ -299,13 +299,20 @@ def test_roles_hold_on_the_server_and_the_audit_log_records_every_action(
 
 
 def _vote(driver, key: str) -> None:
+    from selenium.common.exceptions import (
+        ElementClickInterceptedException,
+        StaleElementReferenceException,
+    )
     from selenium.webdriver.common.by import By
 
     def clicked() -> bool:
         found = driver.find_elements(By.CSS_SELECTOR, f".st-key-{key} button")
         if not found:
             return False
-        _click(driver, found[0])
+        try:
+            _click(driver, found[0])
+        except (StaleElementReferenceException, ElementClickInterceptedException):
+            return False  # the tab was redrawing: try again
         return True
 
     wait_for(driver, clicked)

@@ -1,4 +1,7 @@
-"""Who is looking at the page: Streamlit's native OpenID Connect sign-in, and the page's hooks.
+"""The page's account panel: Streamlit's native OpenID Connect sign-in, and the page's hooks.
+
+Laid out in the sidebar (who is signed in), on the Submit tab (who uploads) and below the Queue
+tab (your submissions, the form to act on one, and the maintainers' audit log).
 
 The deployment file (``$CHATGENBENCH_DEPLOYMENT``, which ``chatgenbench leaderboard --config
 FILE`` sets) switches sign-in on with its ``access`` section (:mod:`leaderboard.roles`). The

@@ -1,4 +1,4 @@
-"""The page's sign-in hooks (leaderboard/identity.py) through streamlit.testing's AppTest: the page
+"""The page's sign-in hooks (leaderboard/account_tab.py) through streamlit.testing's AppTest: the page
 says it is anonymous when sign-in is off, and refuses uploads when sign-in is on but nobody can
 sign in (no [auth] secrets) or the deployment file is broken."""
 
