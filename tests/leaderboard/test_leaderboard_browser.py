@@ -148,11 +148,12 @@ def grid_cells(driver) -> list[str]:
 
 def table_cells(driver) -> list[str]:
     """The text of every cell of the page's HTML tables (:mod:`leaderboard.text_table`), in
-    order (rows of the ranking's main tables, Details, Queue)."""
-    from selenium.webdriver.common.by import By
-
-    found = driver.find_elements(By.CSS_SELECTOR, "table.cgb-table td")
-    return [cell.get_attribute("textContent") for cell in found]
+    order (rows of the ranking's main tables, Details, Queue). Read in one script, so a panel
+    that redraws meanwhile cannot leave a stale element behind."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('table.cgb-table td'))"
+        ".map(cell => cell.textContent);"
+    )
 
 
 def open_tab(driver, title: str) -> None:
