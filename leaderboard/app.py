@@ -79,7 +79,7 @@ from leaderboard.submissions import (
     default_upload_limit,
 )
 from leaderboard.submit_form import PUBLIC_FIELDS, field_label, meta_rows
-from leaderboard.text_table import main_ranking_frame, show_table
+from leaderboard.text_table import main_ranking_frame, table_html
 from leaderboard.vote_tab import vote_tab
 from leaderboard.votes import VoteStore, default_votes_path
 from leaderboard.wording import plural
@@ -205,7 +205,7 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
         frame = display_frame(group, sort_key)
         # The main columns in a table that wraps, so that it reads whole at 1,400 px; every
         # column (submission ids, 95% intervals, efficiency) in the sortable grid under it.
-        show_table(
+        _show_table(
             main_ranking_frame(frame), highlight=[kind == REPORTED for kind in frame["Kind"]]
         )
         with st.expander("All columns (submission ids, 95% intervals, efficiency): sortable"):
@@ -253,6 +253,12 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
     _ablation_table(ranking.ablations)
 
 
+def _show_table(frame: pd.DataFrame, **options) -> None:
+    """Lay out ``frame`` as a wrapping table of escaped text (:func:`table_html`), as wide as
+    the page; long text wraps."""
+    st.html(table_html(frame, **options))
+
+
 def _ablation_table(rows: list[AblationRow]) -> None:
     """Lay out the ablation table (:func:`leaderboard.ablations.ablation_rows`); nothing when it
     is empty."""
@@ -262,7 +268,7 @@ def _ablation_table(rows: list[AblationRow]) -> None:
     st.caption(ABLATION_NOTE)
     st.caption(f"Reported rows: {reported_ablation_table()['source']}.")
     frame = ablation_frame(rows)
-    show_table(main_ranking_frame(frame), highlight=[kind == REPORTED for kind in frame["Kind"]])
+    _show_table(main_ranking_frame(frame), highlight=[kind == REPORTED for kind in frame["Kind"]])
     with st.expander("All columns (submission ids): sortable"):
         st.dataframe(frame, hide_index=True, width="stretch", key="ablations")
 
@@ -323,7 +329,7 @@ def _details_tab(
     gallery_page.render_details(store, submission.name)
     st.subheader("Metadata")
     if submission.meta is not None:
-        show_table(pd.DataFrame(meta_rows(submission.meta.to_dict()), columns=["Field", "Value"]))
+        _show_table(pd.DataFrame(meta_rows(submission.meta.to_dict()), columns=["Field", "Value"]))
     if submission.meta_problems:
         st.error("meta.yaml has problems:")
         st.text("\n".join(submission.meta_problems))
@@ -344,7 +350,7 @@ def _details_tab(
     if block is None:
         st.info("These results have no such view.")
     else:
-        show_table(_metric_status_frame(block))
+        _show_table(_metric_status_frame(block))
         config = (block.get("stepwise") or {}).get("config_accuracy") or {}
         per_key = config.get("per_key") or {}
         if per_key:
@@ -492,7 +498,7 @@ def _queue_panel(queue: ScoringQueue) -> None:
     else:
         rows = [account.current().job_row(job) for job in jobs]  # reasons: owners, maintainers
         frame = pd.DataFrame.from_records(rows).fillna("")
-        show_table(frame)  # wraps: a stage that grows ('rendering 5/12 images ...') stays whole
+        _show_table(frame)  # wraps: a stage that grows ('rendering 5/12 images ...') stays whole
     # A job that finished since the last look changes the ranking: redraw the whole page.
     finished = counts["done"] + counts["failed"]
     seen = st.session_state.get("queue_finished")

@@ -42,7 +42,7 @@ from leaderboard.gallery import (
 from leaderboard.gallery_views import compared_with, input_images_note
 from leaderboard.metric_display import sample_scores_text
 from leaderboard.submissions import SubmissionStore
-from leaderboard.text_table import show_table
+from leaderboard.text_table import table_html
 from leaderboard.wording import plural
 
 
@@ -141,7 +141,7 @@ def _sample_card(
             predicted = sample.predicted or {}
             st.text("Reference prompt:\n" + str(sample.reference.get("prompt")))
             st.text("Predicted prompt:\n" + as_text(predicted.get("prompt")))
-            show_table(pd.DataFrame(sample.field_marks()))  # wraps: model names stay whole
+            _show_table(pd.DataFrame(sample.field_marks()))  # wraps: model names stay whole
             st.text(sample_scores_text(sample))  # the ranking's labels and scale
         with right:
             data = _image_bytes(thumb) if thumb is not None else None
@@ -159,6 +159,11 @@ def _sample_card(
             reference = gallery.reference_image(index.benchmark, index.setting, sample.id)
             if reference is not None:
                 st.image(reference, caption="reference (human-validated)", width="stretch")
+
+
+def _show_table(frame: pd.DataFrame, **options) -> None:
+    """Lay out ``frame`` as a wrapping table of escaped text (:func:`table_html`)."""
+    st.html(table_html(frame, **options))
 
 
 def _open_side_by_side(name: str, sample_id: str, names: list[str]) -> None:

@@ -10,21 +10,12 @@ in parentheses (``22M (all-MiniLM-L6-v2 encoder)``), or ``-`` when not applicabl
 A stored ``meta.yaml`` that still has ``parameters`` is read as if merged
 (:func:`merge_model_size`: the count of ``parameters``, which is the more precise, with the note of
 ``model_size``), so every page and command sees one field. The files themselves are rewritten by
-the maintainer with::
-
-    python -m leaderboard.model_size <store folder>            # says what it would change
-    python -m leaderboard.model_size <store folder> --write    # rewrites those meta.yaml files
-
-which keeps every other field as it was and records, in a comment at the top of the file, what the
-two fields were.
+the maintainer with :mod:`leaderboard.meta_migration`.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 from chatgenbench.predictions.efficiency import parse_parameters
@@ -97,58 +88,3 @@ def merge_model_size(data: dict[str, Any]) -> tuple[dict[str, Any], str | None, 
         f"parameters {legacy_text!r}"
     )
     return merged, what, None
-
-
-def migrate_meta_file(path: Path, store: Path, *, write: bool = False) -> str | None:
-    """Merge ``parameters`` into ``model_size`` in one ``meta.yaml`` of ``store``; return what
-    changed (None when nothing). The file is read and written only inside ``store`` through no
-    link. With ``write`` it is rewritten atomically: a comment line saying what the two fields
-    were, then the fields, merged, in their order."""
-    import yaml
-
-    from chatgenbench.core.storage import atomic_write_text
-    from leaderboard.submissions import read_meta
-
-    data = read_meta(path, within=store)
-    if not isinstance(data, dict):
-        return None
-    merged, what, problem = merge_model_size(data)
-    if problem is not None:
-        raise ValueError(problem)
-    if what is None:
-        return None
-    if write:
-        header = f"# Migrated (one size field, issue 20): {what}.\n"
-        body = yaml.safe_dump(merged, sort_keys=False, allow_unicode=True)
-        atomic_write_text(path, header + body, within=store)
-    return what
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Say (or, with ``--write``, apply) the merge for every submission of a store."""
-    parser = argparse.ArgumentParser(
-        prog="python -m leaderboard.model_size",
-        description="merge the old 'parameters' field into 'model_size' in a store's meta.yaml",
-    )
-    parser.add_argument("store", help="the submissions store folder")
-    parser.add_argument("--write", action="store_true", help="rewrite the files (default: say)")
-    args = parser.parse_args(argv)
-    from leaderboard.wording import plural
-
-    store = Path(args.store)
-    changed = 0
-    for path in sorted(store.glob("*/meta.yaml")):
-        try:
-            what = migrate_meta_file(path, store, write=args.write)
-        except Exception as error:  # noqa: BLE001  one unreadable file must not stop the others
-            print(f"{path}: not migrated: {error}", file=sys.stderr)
-            continue
-        if what is not None:
-            changed += 1
-            print(f"{path}: {what}" + ("" if args.write else " (not written; add --write)"))
-    print(f"{plural(changed, 'meta.yaml file')} {'migrated' if args.write else 'to migrate'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -87,13 +87,6 @@ def table_html(
     )
 
 
-def show_table(frame: pd.DataFrame, *, highlight: Iterable[bool] | None = None) -> None:
-    """Lay out ``frame`` with :func:`table_html` (the page's width; long text wraps)."""
-    import streamlit as st
-
-    st.html(table_html(frame, highlight=highlight))
-
-
 #: The ranking's efficiency cells (:meth:`leaderboard.efficiency.Efficiency.cells`).
 EFFICIENCY_COLUMNS = ("Params", "s / sample", "Device", "Efficiency from")
 #: Suffix of the ranking's interval columns.

@@ -28,6 +28,7 @@ from chatgenbench.analysis.rank_bands import band_text
 from chatgenbench.core.errors import ChatGenBenchError, DatabaseFileError
 from chatgenbench.core.random_weights import demo_weights_warning
 from leaderboard.agreement_tab import agreement_panel
+from leaderboard.gallery_views import input_images_note
 from leaderboard.submissions import SubmissionStore
 from leaderboard.votes import (
     DEMO_WEIGHTS,
@@ -149,6 +150,9 @@ def _input_panel(row: dict[str, Any] | None) -> None:
     if references:
         st.caption("Reference images of the input:")
         st.image(references, width=160)
+    note = input_images_note(str(row.get("input_type")), len(references), len(references))
+    if note:
+        st.text(note)
 
 
 def _stacked_bars(name_a: str, name_b: str, rows: list[dict[str, Any]]) -> alt.Chart:

@@ -806,7 +806,7 @@ def summarize(
 def skipped_line(skipped: list[str]) -> str:
     """Return the line that says how many stored rows were skipped as malformed, and the first."""
     return (
-        f"{len(skipped)} malformed vote row(s) skipped (not counted), e.g. {skipped[0]}"
+        f"{plural(len(skipped), 'malformed vote row')} skipped (not counted), e.g. {skipped[0]}"
         if skipped
         else ""
     )

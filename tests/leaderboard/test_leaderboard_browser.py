@@ -146,6 +146,16 @@ def grid_cells(driver) -> list[str]:
     return [cell.get_attribute("textContent") for cell in found]
 
 
+def table_cells(driver) -> list[str]:
+    """The text of every cell of the page's HTML tables (:mod:`leaderboard.text_table`), in
+    order (rows of the ranking's main tables, Details, Queue). Read in one script, so a panel
+    that redraws meanwhile cannot leave a stale element behind."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('table.cgb-table td'))"
+        ".map(cell => cell.textContent);"
+    )
+
+
 def open_tab(driver, title: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -172,21 +182,20 @@ def test_ranking_shows_reported_chatgen_evo_row_in_chromium(served_app, browser,
     from selenium.webdriver.common.by import By
 
     browser.get(served_app)
-    wait_for(browser, lambda: "ChatGen-Evo (2B)" in grid_cells(browser))
+    wait_for(browser, lambda: "ChatGen-Evo (2B)" in table_cells(browser))
     time.sleep(1.0)  # let the charts finish painting before the screenshot
-    cells = grid_cells(browser)
+    cells = table_cells(browser)
     body = browser.find_element(By.TAG_NAME, "body").text
     screenshot(browser, tmp_path, "leaderboard.png")
     assert "ChatGenBench leaderboard" in body
     assert "Top of this group: ChatGen-Evo (2B) (reported)" in body
-    # the first row of the first grid is the paper's Supervised ChatGen-Evo (2B), rank 1
-    # (the rank-by column, Unified by default, follows Method; Rank, Method and it are pinned)
+    # the first row of the first table is the paper's Supervised ChatGen-Evo (2B), rank 1 (the
+    # rank-by column, Unified by default, follows Method); the main columns only
     assert cells[:14] == [
         "1",
         "ChatGen-Evo (2B)",
         "65.9",
         "reported",
-        "paper: ChatGen-Evo (2B)",
         "2B",
         "0.247",
         "0.328",
@@ -196,8 +205,17 @@ def test_ranking_shows_reported_chatgen_evo_row_in_chromium(served_app, browser,
         "25.1",
         "8.9",
         "-",
+        "",
     ]
     assert "no-finetune (paper Baseline)" in cells  # the scored sample, in its own group
+    # every column, the submission ids included, in the sortable grid under the table
+    (expander,) = [
+        e
+        for e in browser.find_elements(By.TAG_NAME, "summary")
+        if "All columns" in (e.get_attribute("textContent") or "")
+    ][:1]
+    browser.execute_script("arguments[0].click();", expander)
+    wait_for(browser, lambda: "paper: ChatGen-Evo (2B)" in grid_cells(browser))
 
 
 def test_a_queued_submission_appears_without_reloading_once_scored(
@@ -217,10 +235,10 @@ def test_a_queued_submission_appears_without_reloading_once_scored(
     ScoringQueue(default_queue_path(store)).enqueue("queued-one")
 
     browser.get(served_app)
-    wait_for(browser, lambda: "ChatGen-Evo (2B)" in grid_cells(browser))
-    assert "Queued Method" not in grid_cells(browser)
+    wait_for(browser, lambda: "ChatGen-Evo (2B)" in table_cells(browser))
+    assert "Queued Method" not in table_cells(browser)
     open_tab(browser, "Queue")
-    wait_for(browser, lambda: "pending" in grid_cells(browser))
+    wait_for(browser, lambda: "pending" in table_cells(browser))
     worker = subprocess.run(
         [sys.executable, "-m", "chatgenbench", "queue", "work", "--once", "--store", str(store)],
         cwd=ROOT,
@@ -230,7 +248,7 @@ def test_a_queued_submission_appears_without_reloading_once_scored(
     )
     assert worker.returncode == 0, worker.stdout + worker.stderr
     assert "job 1 (queued-one): done" in worker.stdout
-    wait_for(browser, lambda: "done" in grid_cells(browser), timeout=30)  # the panel polls
+    wait_for(browser, lambda: "done" in table_cells(browser), timeout=30)  # the panel polls
     screenshot(browser, tmp_path, "leaderboard-queue.png")
     open_tab(browser, "Ranking")
-    wait_for(browser, lambda: "Queued Method" in grid_cells(browser), timeout=30)
+    wait_for(browser, lambda: "Queued Method" in table_cells(browser), timeout=30)

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from leaderboard.efficiency import FROM_META, submission_efficiency
-from leaderboard.model_size import main, merge_model_size, migrate_meta_file, model_size_count
+from leaderboard.meta_migration import main, migrate_meta_file
+from leaderboard.model_size import merge_model_size, model_size_count
 from leaderboard.submissions import META_FIELDS, SubmissionStore, validate_meta
 from leaderboard.submit_form import PUBLIC_FIELDS, field_label
 from tests.leaderboard_fixtures import copy_sample
