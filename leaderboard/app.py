@@ -41,7 +41,7 @@ from chatgenbench.core.errors import ChatGenBenchError
 from chatgenbench.core.random_weights import demo_weights_warning, uses_random_weights
 from chatgenbench.scoring.result_schema import STATUS_COMPUTED, metric_block
 from leaderboard import account_tab as account
-from leaderboard import download_buttons
+from leaderboard import downloads_tab
 from leaderboard import gallery_tab as gallery_page
 from leaderboard.ablations import (
     ABLATION_NOTE,
@@ -247,7 +247,7 @@ def _ranking_tab(ranking: Ranking, sort_key: str | None) -> None:
         disabled=not csv,
         key="download-csv",
     )
-    download_buttons.ranking_json_button(ranking)
+    downloads_tab.ranking_json_button(ranking)
     for note in reported_notes():
         st.caption(note)
     _ablation_table(ranking.ablations)
@@ -341,7 +341,7 @@ def _details_tab(
         st.text("\n".join(submission.results_problems[:50]))
         return
     results = submission.results
-    download_buttons.submission_buttons(submission)
+    downloads_tab.submission_buttons(submission)
     if results.get("synthetic"):
         st.warning("Scored on a synthetic benchmark: never shown in the ranking.")
     view = f"{VIEW_TITLES[setting]} · {VIEW_TITLES[input_type]}"

@@ -1,6 +1,6 @@
 """What the leaderboard offers for download: a submission's details and results, a ranking view.
 
-The page (:mod:`leaderboard.download_buttons`) only places the buttons; the bytes come from here:
+The page (:mod:`leaderboard.downloads_tab`) only places the buttons; the bytes come from here:
 
 - :func:`details_parquet`: the submission's per-sample details
   (:func:`chatgenbench.analysis.details.export_details`, with its stored predictions, without the
