@@ -97,5 +97,5 @@ def test_votes_summary_labels_the_demo_group(tmp_path, capsys):
         _write(path, _demo(json.loads(path.read_text("utf-8"))))
     assert main(["votes", "summary", "--store", str(root), "--resamples", "20"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    header = next(i for i, line in enumerate(lines) if "counted votes" in line)
+    header = next(i for i, line in enumerate(lines) if "counted vote" in line)
     assert lines[header + 1] == f"  {demo_weights_warning()}"

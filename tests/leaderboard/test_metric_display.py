@@ -13,6 +13,7 @@ import pytest
 from chatgenbench.metrics.registry import METRICS
 from leaderboard.metric_display import sample_scores, sample_scores_text
 from leaderboard.ranking import metric_columns
+from tests.leaderboard.html_tables import tables_in_html
 from tests.leaderboard_fixtures import ROOT
 from tests.vote_fixtures import vote_store
 
@@ -82,6 +83,11 @@ def scored_store(tmp_path, monkeypatch):
     return root
 
 
+def _html_tables(block) -> list:
+    """The wrapping HTML tables (``st.html``) laid out in one tab."""
+    return [frame for element in block.get("html") for frame in tables_in_html(element.proto.body)]
+
+
 def _page_text(at) -> list[str]:
     """What a reader sees as words on every tab: texts, captions, headings, messages, and the
     tables' column headers and metric names."""
@@ -89,10 +95,10 @@ def _page_text(at) -> list[str]:
     for tab in at.tabs:
         parts += [e.value for e in (*tab.text, *tab.caption, *tab.subheader, *tab.markdown)]
         parts += [str(e.value) for e in (*tab.warning, *tab.info, *tab.success, *tab.error)]
-        for frame in tab.dataframe:
-            parts += [str(column) for column in frame.value.columns]
-            if "Metric" in frame.value.columns:
-                parts += [str(value) for value in frame.value["Metric"]]
+        for frame in [f.value for f in tab.dataframe] + _html_tables(tab):
+            parts += [str(column) for column in frame.columns]
+            if "Metric" in frame.columns:
+                parts += [str(value) for value in frame["Metric"]]
     return parts
 
 
@@ -112,7 +118,7 @@ def test_every_page_shows_the_rankings_labels_and_scale(scored_store):
         assert not [part for part in seen if key in part], key
     # the Details tab's metrics are the ranking's headers
     (details,) = [tab for tab in at.tabs if tab.label == "Details"]
-    (metrics,) = [f.value for f in details.dataframe if "Metric" in f.value.columns]
+    (metrics,) = [f for f in _html_tables(details) if "Metric" in f.columns]  # a wrapping table
     assert list(metrics["Metric"]) == [column.header for column in metric_columns()]
 
 
