@@ -60,18 +60,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+def _wait_healthy(
+    url: str, process: subprocess.Popen, timeout: float = 60.0, what: str = "the leaderboard"
+) -> None:
+    """Wait until ``url`` answers 200 (``process`` serves it), or fail naming ``what``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"the leaderboard exited early with code {process.returncode}")
+            raise AssertionError(f"{what} exited early with code {process.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.3)
-    raise AssertionError(f"the leaderboard did not answer on {url} within {timeout:.0f} s")
+    raise AssertionError(f"{what} did not answer on {url} within {timeout:.0f} s")
 
 
 @pytest.fixture()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from tests.leaderboard.test_leaderboard_browser import (  # noqa: F401  (fixture
     CHROMEDRIVER,
     CHROMIUM,
     _free_port,
+    _wait_healthy,
     grid_cells,
     screenshot,
     served_app,
@@ -39,20 +39,6 @@ FLAGS = (
 VOTES_PER_MINUTE = 2
 
 
-def _wait_for_url(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the provider exited early with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"the provider did not answer on {url} within {timeout:.0f} s")
-
-
 @pytest.fixture()
 def oidc_provider(tmp_path):
     """An OpenID Connect provider on localhost that knows the three test users (their ``sub``
@@ -66,7 +52,7 @@ def oidc_provider(tmp_path):
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_for_url(f"{url}/.well-known/openid-configuration", process)
+        _wait_healthy(f"{url}/.well-known/openid-configuration", process, 30.0, "the provider")
         yield url
     finally:
         process.terminate()
