@@ -11,10 +11,10 @@ import pytest
 
 from tests.leaderboard.test_leaderboard_browser import (  # noqa: F401  (fixtures)
     browser,
-    grid_cells,
     open_tab,
     screenshot,
     served_app,
+    table_cells,
     wait_for,
 )
 from tests.leaderboard.test_rank_bands import _worse_bertscore
@@ -56,13 +56,13 @@ def _body(driver) -> str:
 def test_a_config_tie_is_broken_by_bertscore_and_the_order_is_said(served_app, browser, tmp_path):  # noqa: F811
     browser.set_window_size(1400, 1100)
     browser.get(served_app)
-    wait_for(browser, lambda: "Worse prompts" in grid_cells(browser))
+    wait_for(browser, lambda: "Worse prompts" in table_cells(browser))
     time.sleep(1.0)
     body = _body(browser)
     assert "Sorted by Config acc ↑ (Unified ↑: computed for no row here)" in body
     assert "separated by Sel. acc ↑, then BERTScore ↑" in body
     assert "Top of this group: no-finetune (paper Baseline) (submission)" in body
-    cells = grid_cells(browser)
+    cells = table_cells(browser)
     # rank, method: the tie on config accuracy is broken by a significant BERTScore difference
     assert cells[cells.index("Worse prompts") - 1] == "2"
     assert "1–2" in cells  # the paper's rows: bands, not invented ranks

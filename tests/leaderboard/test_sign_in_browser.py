@@ -22,6 +22,7 @@ from tests.leaderboard.test_leaderboard_browser import (  # noqa: F401  (fixture
     grid_cells,
     screenshot,
     served_app,
+    table_cells,
     wait_for,
 )
 from tests.leaderboard_fixtures import sample_predictions
@@ -37,6 +38,11 @@ FLAGS = (
     "--window-size=1400,1100",
 )  # fmt: skip
 VOTES_PER_MINUTE = 2
+
+
+def _cells(driver) -> list[str]:
+    """Every cell of the page: the data grids' and the wrapping HTML tables' (the ranking)."""
+    return grid_cells(driver) + table_cells(driver)
 
 
 @pytest.fixture()
@@ -234,7 +240,7 @@ def test_roles_hold_on_the_server_and_the_audit_log_records_every_action(
     visitor = browsers("anonymous")
     visitor.get(served_app)
     wait_for(visitor, lambda: "Not signed in" in _body(visitor))
-    wait_for(visitor, lambda: "no-finetune (paper Baseline)" in grid_cells(visitor))
+    wait_for(visitor, lambda: "no-finetune (paper Baseline)" in _cells(visitor))
     _upload(visitor, tmp_path, "anon-run")
     wait_for(
         visitor, lambda: "anonymous may not upload: sign-in is required" in _alert_text(visitor)
@@ -260,14 +266,14 @@ def test_roles_hold_on_the_server_and_the_audit_log_records_every_action(
     _sign_in(ana, served_app, MAINTAINER)
     _act(ana, "Hide", "retrieval-sample", "duplicate of another entry")
     wait_for(ana, lambda: "Done: hide retrieval-sample" in _alert_text(ana))
-    wait_for(ana, lambda: "duplicate of another entry" in " ".join(grid_cells(ana)), timeout=30)
+    wait_for(ana, lambda: "duplicate of another entry" in " ".join(_cells(ana)), timeout=30)
     wait_for(ana, lambda: "Audit log (newest last)" in _body(ana))  # maintainers read it
-    assert {STRANGER, "refused"} <= set(grid_cells(ana))
+    assert {STRANGER, "refused"} <= set(_cells(ana))
     screenshot(ana, tmp_path, "sign-in-maintainer-queue.png")
     assert "Audit log" not in _body(eve) and "Audit log" not in _body(sam)
     visitor.refresh()
-    wait_for(visitor, lambda: "duplicate of another entry" in grid_cells(visitor), timeout=60)
-    assert "withdrawn by its submitter" in grid_cells(visitor)
+    wait_for(visitor, lambda: "duplicate of another entry" in _cells(visitor), timeout=60)
+    assert "withdrawn by its submitter" in _cells(visitor)
     screenshot(visitor, tmp_path, "sign-in-ranking-hidden.png")
 
     lines = [
