@@ -12,10 +12,11 @@ from __future__ import annotations
 EXTRAS: dict[str, str] = {
     "render": "rendering with diffusers (render, evaluate --render, ablate)",
     "metrics": "the image metrics (FID, CLIP score, HPS v2, ImageReward)",
-    "leaderboard": "the leaderboard web app (streamlit, altair)",
+    "leaderboard": "the leaderboard web app (streamlit, altair, sign-in with Authlib)",
     "ray": "the Ray render backend",
     "baselines": "training and running the baselines",
     "dev": "the tests and the linter",
+    "docs": "the documentation site (mkdocs-material, mkdocstrings)",
     "all": "every extra above",
 }
 
