@@ -116,9 +116,7 @@ def _checkpoint(args, workdir: Path, architecture: str, dtype) -> tuple[Path, Pa
 
 def _time_checkpoint_loads(args, ref, architecture: str, dtype_name: str, dtype) -> dict:
     """Time the engine's cold and warm loads and the bare ``from_single_file`` load."""
-    import diffusers
-
-    from chatgenbench.render.pipelines import PIPELINE_CLASSES, PipelinePool
+    from chatgenbench.render.pipelines import PipelinePool
 
     def engine_load() -> float:
         pool = PipelinePool(device=args.device, dtype=dtype_name, capacity=1)
@@ -132,22 +130,7 @@ def _time_checkpoint_loads(args, ref, architecture: str, dtype_name: str, dtype)
     evicted = _evict(Path(ref.path))
     cold = engine_load()
     warm = min(engine_load() for _ in range(args.repeats))
-    cls = getattr(diffusers, PIPELINE_CLASSES[architecture])
-    extra = (
-        {"safety_checker": None, "requires_safety_checker": False} if architecture == "sd15" else {}
-    )
-
-    def bare_load() -> float:
-        start = time.perf_counter()
-        pipe = cls.from_single_file(
-            ref.path, config=ref.config, local_files_only=True, dtype=dtype, **extra
-        ).to(args.device)
-        _sync(args.device)
-        seconds = time.perf_counter() - start
-        del pipe
-        return seconds
-
-    bare = min(bare_load() for _ in range(args.repeats))
+    bare = min(_bare_load(args, ref, architecture, dtype) for _ in range(args.repeats))
     return {"evicted": evicted, "cold": cold, "warm": warm, "bare": bare}
 
 
@@ -171,6 +154,12 @@ def _time_verify(ref, digest: str, workdir: Path) -> tuple[float, float]:
 
 def _bare_cold_load(args, ref, architecture: str, dtype) -> float:
     """Time a bare ``from_single_file(...).to(device)`` of the cold file, no check."""
+    _evict(Path(ref.path))
+    return _bare_load(args, ref, architecture, dtype)
+
+
+def _bare_load(args, ref, architecture: str, dtype) -> float:
+    """Time a bare ``from_single_file(...).to(device)`` of the file as its pages are now."""
     import diffusers
 
     from chatgenbench.render.pipelines import PIPELINE_CLASSES
@@ -179,7 +168,6 @@ def _bare_cold_load(args, ref, architecture: str, dtype) -> float:
     extra = (
         {"safety_checker": None, "requires_safety_checker": False} if architecture == "sd15" else {}
     )
-    _evict(Path(ref.path))
     start = time.perf_counter()
     pipe = cls.from_single_file(
         ref.path, config=ref.config, local_files_only=True, dtype=dtype, **extra
