@@ -115,8 +115,8 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         env[STORE_ENV] = str(Path(args.store).resolve())
     if args.queue_db:
         env[QUEUE_ENV] = str(Path(args.queue_db).resolve())
-    _check_databases(args)
-    _print_store(args)
+    location, existed = _check_databases(args)
+    _print_store(location, existed)
     secrets = _access_config(args, env)
     limit_mb = max(1, -(-default_upload_limit() // 2**20))
     command = [sys.executable, "-m", "streamlit", "run", str(app_path())]
@@ -134,38 +134,37 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     return run_child(command, env)
 
 
-def _check_databases(args: argparse.Namespace) -> None:
+def _check_databases(args: argparse.Namespace):
     """Open the queue, votes and access databases the app will use (creating them when absent), so
-    that a broken one stops the command here with its message (exit 2), before the server starts."""
+    that a broken one stops the command here with its message (exit 2), before the server starts.
+    Return the store's :class:`leaderboard.store_location.StoreLocation` and whether its folder
+    was there before."""
+    from leaderboard.audit import AccessStore, default_access_path
     from leaderboard.scoring_queue import ScoringQueue
     from leaderboard.store_location import resolve_store
     from leaderboard.votes import VoteStore
 
     location = resolve_store(args.store, queue_db=args.queue_db)
-    args.store_existed = location.root.is_dir()
+    existed = location.root.is_dir()
     ScoringQueue(location.queue_db)
     VoteStore(location.votes_db)
-    from leaderboard.audit import AccessStore, default_access_path
-
     AccessStore(default_access_path(location.root))  # owners, hidden submissions and the audit log
+    return location, existed
 
 
-def _print_store(args: argparse.Namespace) -> None:
+def _print_store(location, existed: bool) -> None:
     """Say which store the app serves, where its databases are, how to change them, and how to
     add a submission when it holds none."""
-    from leaderboard.store_location import EMPTY_STORE_HINT, resolve_store
+    from leaderboard.store_location import EMPTY_STORE_HINT
     from leaderboard.submissions import SubmissionStore
+    from leaderboard.wording import plural
 
-    location = resolve_store(args.store, queue_db=args.queue_db)
     lines = location.describe()
-    if not getattr(args, "store_existed", True):
+    if not existed:
         lines[0] += " - created now"
     print("leaderboard " + "\n".join(lines))
     n = len(SubmissionStore(location.root).names())
-    if n == 0:
-        print(EMPTY_STORE_HINT)
-    else:
-        print(f"{n} submission{'' if n == 1 else 's'} in the store")
+    print(EMPTY_STORE_HINT if n == 0 else f"{plural(n, 'submission')} in the store")
     sys.stdout.flush()
 
 
