@@ -22,6 +22,7 @@ from tests.leaderboard.test_leaderboard_browser import (  # noqa: F401  (fixture
     grid_cells,
     screenshot,
     served_app,
+    stop_process,
     table_cells,
     wait_for,
 )
@@ -61,12 +62,7 @@ def oidc_provider(tmp_path):
         _wait_healthy(f"{url}/.well-known/openid-configuration", process, 30.0, "the provider")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log.close()
 
 
